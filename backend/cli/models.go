@@ -1,0 +1,5 @@
+package cli
+
+import "context"
+
+func runModels(ctx context.Context, env Env) error { return notBuilt("models") }

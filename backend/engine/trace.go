@@ -1,0 +1,101 @@
+package engine
+
+// Phase names one stage of a generation, in the order they happen.
+type Phase string
+
+const (
+	PhasePreInference  Phase = "pre_inference"  // tokenization and setup
+	PhasePrefill       Phase = "prefill"        // the prompt, batched
+	PhaseDecode        Phase = "decode"         // one token at a time
+	PhasePostInference Phase = "post_inference" // detokenization and cleanup
+)
+
+// Component names one traced step of the forward pass.
+type Component string
+
+const (
+	CompEmbedding    Component = "embedding"
+	CompInputNorm    Component = "input_layernorm"
+	CompQProj        Component = "q_proj"
+	CompKProj        Component = "k_proj"
+	CompVProj        Component = "v_proj"
+	CompRoPE         Component = "rope"
+	CompAttention    Component = "attention" // scores + softmax + weighted sum
+	CompOProj        Component = "o_proj"
+	CompPostAttnNorm Component = "post_attention_layernorm"
+	CompGateProj     Component = "gate_proj"
+	CompUpProj       Component = "up_proj"
+	CompActivation   Component = "activation"
+	CompDownProj     Component = "down_proj"
+	CompFinalNorm    Component = "final_norm"
+	CompLMHead       Component = "lm_head"
+)
+
+// LayerComponents lists, in execution order, the components traced inside
+// every decoder layer.
+func LayerComponents() []Component {
+	return []Component{CompInputNorm, CompQProj, CompKProj, CompVProj, CompRoPE,
+		CompAttention, CompOProj, CompPostAttnNorm, CompGateProj, CompUpProj,
+		CompActivation, CompDownProj}
+}
+
+// Depth says how much the engine measures while it runs.
+type Depth int
+
+const (
+	DepthOff    Depth = iota // no tracing: the hot path does no extra work
+	DepthModule              // component timings and activation statistics
+	DepthDeep                // module, plus attention and MLP internals
+)
+
+// ActivationStats describe one component's output tensor (module depth).
+// Sparsity is the fraction of elements with |x| < SparsityThreshold.
+type ActivationStats struct {
+	Mean, Std, MaxAbs, Sparsity float64
+}
+
+// SparsityThreshold is the |x| below which an activation counts as zero.
+const SparsityThreshold = 1e-3
+
+// DeepStats are the extra measurements of deep depth. A field that does not
+// apply to the component (entropy of an MLP, say) is left nil.
+type DeepStats struct {
+	AttentionEntropy  *float64 // mean over heads of the softmax row entropy (nats)
+	AttentionSparsity *float64 // fraction of attention weights < 1e-3
+	SoftmaxNs         *int64   // time spent in softmax inside attention
+	MLPKillRatio      *float64 // fraction of gate pre-activations < 0
+	NormVarianceRatio *float64 // input variance / output variance of a norm
+}
+
+// ComponentEvent is one component call. Layer is -1 for the components
+// outside the decoder stack (embedding, final norm, lm_head).
+type ComponentEvent struct {
+	Phase      Phase
+	Layer      int
+	Component  Component
+	Start, End int64 // clock.Now() nanoseconds
+	Positions  int   // sequence positions processed (the prompt length in prefill, 1 in decode)
+	Stats      *ActivationStats
+	Deep       *DeepStats
+}
+
+// TokenEvent is one generated token. Start and End bracket the forward pass
+// and sampling that produced it; Index counts generated tokens from 0.
+type TokenEvent struct {
+	Index      int
+	ID         int
+	Piece      string
+	Start, End int64
+}
+
+// Tracer receives the engine's profiling events. Every timestamp comes from
+// clock.Now(). Calls happen on the generating goroutine, in order, so a tracer
+// must return quickly and must not block on I/O.
+type Tracer interface {
+	// Depth is asked once per generation; DepthOff turns all hooks off.
+	Depth() Depth
+	PhaseStart(p Phase, t int64)
+	PhaseEnd(p Phase, t int64)
+	Token(ev TokenEvent)
+	Component(ev ComponentEvent)
+}

@@ -1,0 +1,62 @@
+# Energy Profiler. The two commands a fresh machine needs are `make run` and
+# `make test`; the rest are building blocks.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X energyprofiler/backend/cli.Version=$(VERSION)
+BIN       := bin/energyprofiler
+DESKTOP   := build/bin/energyprofiler-desktop
+# Linux desktop builds use WebKitGTK 4.1 (Debian 12+, Ubuntu 22.04+).
+DESKTOP_TAGS := desktop,production$(if $(filter Linux,$(shell uname -s)),$(comma)webkit2_41)
+comma := ,
+
+.PHONY: run test app bench build frontend frontend-deps go-test darwin-check frontend-test e2e desktop-smoke clean
+
+## run: build everything, then start the dashboard server (the main job).
+run: build
+	./$(BIN) serve
+
+## build: the frontend, then the headless binary with the frontend embedded.
+build: frontend
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./backend/cmd/energyprofiler
+
+frontend-deps: frontend/node_modules/.package-lock.json
+frontend/node_modules/.package-lock.json: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+
+frontend: frontend-deps
+	cd frontend && npm run build
+
+## test: vet, unit tests with the race detector, the darwin cross-compile
+## gate, frontend unit tests and browser end-to-end tests.
+test: build go-test darwin-check frontend-test e2e
+
+go-test:
+	$(GO) vet ./...
+	$(GO) test -race ./backend/...
+
+darwin-check:
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build ./backend/...
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./backend/...
+
+frontend-test: frontend-deps
+	cd frontend && npx vitest run
+
+e2e: build
+	cd frontend && node --test e2e/
+
+## app: the Wails desktop app for this machine.
+app: frontend
+	$(GO) build -tags $(DESKTOP_TAGS) -ldflags "-s -w $(LDFLAGS)" -o $(DESKTOP) .
+
+## desktop-smoke: launch the desktop app under Xvfb and screenshot it.
+desktop-smoke: app
+	.ci/desktop-smoke $(DESKTOP) build/desktop-smoke.png
+
+## bench: Go benchmarks (engine speed against the memory roofline, sampler
+## overhead, storage).
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2x ./backend/...
+
+clean:
+	rm -rf bin build/bin build/e2e-shots frontend/dist/app

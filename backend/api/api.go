@@ -1,0 +1,158 @@
+// Package api owns the local HTTP API and the dashboard's file server: the
+// REST endpoints under /api, the live WebSocket, and the security checks that
+// keep other web pages and other machines out. One Handler serves the
+// headless server and the desktop window alike.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strings"
+)
+
+// SourceHealth describes one power source for /api/health.
+type SourceHealth struct {
+	Name      string   `json:"name"`
+	Kind      string   `json:"kind"`
+	Domains   []string `json:"domains"`
+	Available bool     `json:"available"`
+	Reason    string   `json:"reason,omitempty"`
+	Fix       string   `json:"fix,omitempty"`
+}
+
+// Options configure a Handler.
+type Options struct {
+	Version   string
+	DBPath    string
+	ModelsDir string
+
+	// PowerSources reports the machine's power sources; nil means none are
+	// built in, which /api/health reports as an empty list.
+	PowerSources func() []SourceHealth
+
+	// Frontend holds the built dashboard; nil serves a page that says how to
+	// build it.
+	Frontend fs.FS
+
+	// Port is the port the server listens on, for the Host check. Zero
+	// accepts any port on a loopback host name.
+	Port string
+	// AllowedHosts extends the loopback names accepted in the Host header,
+	// for a server deliberately bound to another interface.
+	AllowedHosts []string
+	// Token, when set, must be sent as "Authorization: Bearer TOKEN" on every
+	// /api request.
+	Token string
+	// Trusted skips the Host and Origin checks. Only for transports that no
+	// other process can reach, such as the desktop window's asset server.
+	Trusted bool
+
+	Logger *slog.Logger
+}
+
+// Handler serves the API and the dashboard.
+type Handler struct {
+	opts Options
+	mux  *http.ServeMux
+	log  *slog.Logger
+}
+
+// New returns a Handler ready to serve.
+func New(opts Options) *Handler {
+	h := &Handler{opts: opts, mux: http.NewServeMux(), log: opts.Logger}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.mux.HandleFunc("GET /api/health", h.health)
+	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found", fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
+	})
+	h.mux.Handle("/", h.frontend())
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.opts.Trusted {
+		if err := h.checkHost(r); err != nil {
+			writeError(w, http.StatusForbidden, "forbidden host", err.Error())
+			return
+		}
+		if err := h.checkOrigin(r); err != nil {
+			writeError(w, http.StatusForbidden, "forbidden origin", err.Error())
+			return
+		}
+	}
+	if h.opts.Token != "" && strings.HasPrefix(r.URL.Path, "/api/") {
+		if r.Header.Get("Authorization") != "Bearer "+h.opts.Token {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "send the server's token as 'Authorization: Bearer TOKEN'")
+			return
+		}
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+type healthResponse struct {
+	Version      string         `json:"version"`
+	OS           string         `json:"os"`
+	Arch         string         `json:"arch"`
+	Database     string         `json:"database"`
+	ModelsDir    string         `json:"models_dir"`
+	PowerSources []SourceHealth `json:"power_sources"`
+}
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
+	sources := []SourceHealth{}
+	if h.opts.PowerSources != nil {
+		sources = h.opts.PowerSources()
+	}
+	h.log.Info("health requested", "remote", r.RemoteAddr, "user_agent", r.UserAgent())
+	writeJSON(w, http.StatusOK, healthResponse{
+		Version:      h.opts.Version,
+		OS:           runtime.GOOS,
+		Arch:         runtime.GOARCH,
+		Database:     h.opts.DBPath,
+		ModelsDir:    h.opts.ModelsDir,
+		PowerSources: sources,
+	})
+}
+
+func (h *Handler) frontend() http.Handler {
+	if h.opts.Frontend == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, notBuiltPage)
+		})
+	}
+	return http.FileServerFS(h.opts.Frontend)
+}
+
+const notBuiltPage = `<!doctype html><title>Energy Profiler</title>
+<h1>The dashboard is not built into this binary</h1>
+<p>Build it with <code>make run</code> (or <code>cd frontend && npm ci && npm run build</code>, then rebuild the Go binary).
+The API is available under <a href="/api/health">/api/health</a>.</p>`
+
+// errorBody is the shape of every API error.
+type errorBody struct {
+	Error  string `json:"error"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg, detail string) {
+	writeJSON(w, status, errorBody{Error: msg, Detail: detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client went away; nothing useful to do
+}
+
+var errNoHost = errors.New("request has no Host header")

@@ -1,0 +1,77 @@
+// Shared set-up for the end-to-end tests: start the real headless server on a
+// free port with a throw-away data folder, and drive Debian's Chromium with
+// playwright-core (which never downloads a browser).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, '..', '..');
+export const binary = process.env.ENERGYPROFILER_BIN ?? join(repoRoot, 'bin', 'energyprofiler');
+export const shotsDir = process.env.E2E_SHOTS ?? join(repoRoot, 'build', 'e2e-shots');
+
+// startServer runs `energyprofiler serve` and resolves once it prints its URL.
+export async function startServer(extraArgs = []) {
+  const home = mkdtempSync(join(tmpdir(), 'ep-e2e-'));
+  const proc = spawn(binary, ['serve', '--addr', '127.0.0.1:0', ...extraArgs], {
+    env: { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  proc.stderr.on('data', (d) => (log += d));
+  const url = await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`server did not start in 30 s; log:\n${log}`)), 30000);
+    proc.stdout.on('data', (d) => {
+      log += d;
+      const m = /dashboard: (http:\/\/\S+)/.exec(String(d));
+      if (m) {
+        clearTimeout(timer);
+        res(m[1].replace(/\/$/, ''));
+      }
+    });
+    proc.on('exit', (code) => rej(new Error(`server exited with ${code}; log:\n${log}`)));
+  });
+  return {
+    url,
+    home,
+    log: () => log,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.on('exit', r)));
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+      '--disable-dev-shm-usage',
+    ],
+  });
+}
+
+// newPage opens a page that fails the test on any uncaught page error.
+export async function newPage(browser, errors) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('pageerror', (e) => errors.push(e));
+  return page;
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(shotsDir, { recursive: true });
+  const path = join(shotsDir, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError, getJSON } from './api.js';
+
+function fakeFetch(status, body) {
+  return async () => ({
+    ok: status >= 200 && status < 300,
+    status,
+    json: async () => {
+      if (body === undefined) throw new Error('no body');
+      return body;
+    },
+  });
+}
+
+describe('getJSON', () => {
+  it('returns the decoded body on success', async () => {
+    const got = await getJSON('/api/x', fakeFetch(200, { version: '1' }));
+    expect(got.version).toBe('1');
+  });
+  it('turns an API error body into an ApiError with status and detail', async () => {
+    await expect(getJSON('/api/x', fakeFetch(404, { error: 'not found', detail: 'no run abc' }))).rejects.toMatchObject({
+      status: 404,
+      error: 'not found',
+      detail: 'no run abc',
+    });
+  });
+  it('still fails clearly when the error has no JSON body', async () => {
+    const err = await getJSON('/api/x', fakeFetch(502)).catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.message).toContain('502');
+  });
+});

@@ -1,0 +1,389 @@
+// Package queue runs profiling jobs one at a time, in the order they were
+// submitted. It owns job identity, queue positions, cancellation (queued or
+// mid-run), waiting for a result, and the live event stream that the API's
+// WebSocket relays: every subscriber gets the current state first, then the
+// events, and a subscriber that cannot keep up is dropped rather than ever
+// stalling the job that produces the events.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// State is where a job is in its life.
+type State string
+
+const (
+	StateQueued    State = "queued"
+	StateRunning   State = "running"
+	StateDone      State = "done"
+	StateFailed    State = "failed"
+	StateCancelled State = "cancelled"
+)
+
+// Event is one live update from a running job. Type names what it is
+// ("phase", "token", "power", "heatmap", "done", …) and Data carries its
+// JSON-encodable payload.
+type Event struct {
+	JobID string `json:"run_id"`
+	Type  string `json:"type"`
+	Data  any    `json:"data,omitempty"`
+}
+
+// Executor does the work of one job. It must honour ctx (cancellation) and
+// may call emit as often as it likes: emit never blocks.
+type Executor func(ctx context.Context, job *Job, emit func(Event)) (result any, err error)
+
+// Job is one submitted piece of work.
+type Job struct {
+	ID      string
+	Request any
+
+	mu       sync.Mutex
+	state    State
+	result   any
+	err      error
+	done     chan struct{}
+	cancel   context.CancelFunc
+	canceled bool
+}
+
+// State returns the job's current state.
+func (j *Job) State() State {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.state
+}
+
+// ErrFull is returned by Submit when the queue already holds its maximum.
+var ErrFull = errors.New("the run queue is full")
+
+// ErrNotFound is returned for job IDs the queue does not know (never
+// submitted, or finished long enough ago to be forgotten).
+var ErrNotFound = errors.New("no such job in the queue")
+
+// Options configure a Queue.
+type Options struct {
+	// MaxQueued bounds the jobs waiting to run (default 1000).
+	MaxQueued int
+	// SubscriberBuffer is how many events a live subscriber may fall behind
+	// before it is dropped (default 256).
+	SubscriberBuffer int
+	// Keep is how many finished jobs stay known for Wait and Status
+	// (default 100).
+	Keep int
+}
+
+// Queue runs jobs one at a time.
+type Queue struct {
+	exec Executor
+	opts Options
+
+	mu       sync.Mutex
+	pending  []*Job
+	running  *Job
+	jobs     map[string]*Job
+	finished []string // oldest first, for forgetting
+	wake     chan struct{}
+	subs     map[*Subscription]struct{}
+	snapshot map[string]Event // latest event per type for the running job
+	closed   bool
+	stopped  chan struct{}
+}
+
+// New starts a queue whose worker runs until ctx ends.
+func New(ctx context.Context, exec Executor, opts Options) *Queue {
+	if opts.MaxQueued <= 0 {
+		opts.MaxQueued = 1000
+	}
+	if opts.SubscriberBuffer <= 0 {
+		opts.SubscriberBuffer = 256
+	}
+	if opts.Keep <= 0 {
+		opts.Keep = 100
+	}
+	q := &Queue{
+		exec:     exec,
+		opts:     opts,
+		jobs:     map[string]*Job{},
+		wake:     make(chan struct{}, 1),
+		subs:     map[*Subscription]struct{}{},
+		snapshot: map[string]Event{},
+		stopped:  make(chan struct{}),
+	}
+	go q.work(ctx)
+	return q
+}
+
+// Submit adds a job with the given ID and request to the back of the queue.
+func (q *Queue) Submit(id string, request any) (*Job, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return nil, errors.New("the run queue is shut down")
+	}
+	if len(q.pending) >= q.opts.MaxQueued {
+		return nil, fmt.Errorf("%w (%d waiting); try again when some have finished", ErrFull, len(q.pending))
+	}
+	if _, dup := q.jobs[id]; dup {
+		return nil, fmt.Errorf("job %s already exists", id)
+	}
+	j := &Job{ID: id, Request: request, state: StateQueued, done: make(chan struct{})}
+	q.jobs[id] = j
+	q.pending = append(q.pending, j)
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return j, nil
+}
+
+// Status reports a job's state and, while it waits, its position: 1 means
+// it runs next.
+func (q *Queue) Status(id string) (state State, position int, err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	j, ok := q.jobs[id]
+	if !ok {
+		return "", 0, ErrNotFound
+	}
+	for i, p := range q.pending {
+		if p == j {
+			return StateQueued, i + 1, nil
+		}
+	}
+	return j.State(), 0, nil
+}
+
+// Len returns the number of jobs waiting (not counting the running one).
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
+// Active returns the running job's ID, or "".
+func (q *Queue) Active() string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.running == nil {
+		return ""
+	}
+	return q.running.ID
+}
+
+// Cancel stops a queued job before it starts, or a running one through its
+// context. It reports ErrNotFound for unknown jobs and does nothing for
+// finished ones.
+func (q *Queue) Cancel(id string) error {
+	q.mu.Lock()
+	j, ok := q.jobs[id]
+	if !ok {
+		q.mu.Unlock()
+		return ErrNotFound
+	}
+	for i, p := range q.pending {
+		if p == j {
+			q.pending = append(q.pending[:i], q.pending[i+1:]...)
+			q.mu.Unlock()
+			q.finish(j, nil, context.Canceled)
+			return nil
+		}
+	}
+	q.mu.Unlock()
+
+	j.mu.Lock()
+	j.canceled = true
+	cancel := j.cancel
+	j.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	return nil
+}
+
+// Wait blocks until the job finishes or ctx ends, and returns its result.
+func (q *Queue) Wait(ctx context.Context, id string) (any, error) {
+	q.mu.Lock()
+	j, ok := q.jobs[id]
+	q.mu.Unlock()
+	if !ok {
+		return nil, ErrNotFound
+	}
+	select {
+	case <-j.done:
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return j.result, j.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (q *Queue) work(ctx context.Context) {
+	defer close(q.stopped)
+	for {
+		q.mu.Lock()
+		if len(q.pending) == 0 {
+			q.mu.Unlock()
+			select {
+			case <-q.wake:
+				continue
+			case <-ctx.Done():
+				q.shutdown()
+				return
+			}
+		}
+		j := q.pending[0]
+		q.pending = q.pending[1:]
+		q.running = j
+		clear(q.snapshot)
+		q.mu.Unlock()
+
+		jobCtx, cancel := context.WithCancel(ctx)
+		j.mu.Lock()
+		j.state = StateRunning
+		j.cancel = cancel
+		alreadyCanceled := j.canceled
+		j.mu.Unlock()
+		if alreadyCanceled {
+			cancel()
+		}
+		q.publish(Event{JobID: j.ID, Type: "started"})
+		result, err := q.run(jobCtx, j)
+		cancel()
+		q.finish(j, result, err)
+
+		q.mu.Lock()
+		q.running = nil
+		q.mu.Unlock()
+	}
+}
+
+// run calls the executor, turning a panic into an error so one bad job
+// cannot take the server down.
+func (q *Queue) run(ctx context.Context, j *Job) (result any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("job %s panicked: %v", j.ID, p)
+		}
+	}()
+	return q.exec(ctx, j, q.publish)
+}
+
+func (q *Queue) finish(j *Job, result any, err error) {
+	state := StateDone
+	switch {
+	case errors.Is(err, context.Canceled):
+		state = StateCancelled
+	case err != nil:
+		state = StateFailed
+	}
+	j.mu.Lock()
+	j.state, j.result, j.err = state, result, err
+	close(j.done)
+	j.mu.Unlock()
+
+	ev := Event{JobID: j.ID, Type: "finished", Data: map[string]any{"state": state}}
+	if err != nil {
+		ev.Data = map[string]any{"state": state, "error": err.Error()}
+	}
+	q.publish(ev)
+
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.finished = append(q.finished, j.ID)
+	for len(q.finished) > q.opts.Keep {
+		delete(q.jobs, q.finished[0])
+		q.finished = q.finished[1:]
+	}
+}
+
+func (q *Queue) shutdown() {
+	q.mu.Lock()
+	q.closed = true
+	pending := q.pending
+	q.pending = nil
+	q.mu.Unlock()
+	for _, j := range pending {
+		q.finish(j, nil, context.Canceled)
+	}
+	q.mu.Lock()
+	for s := range q.subs {
+		s.close()
+	}
+	q.mu.Unlock()
+}
+
+// Stopped is closed once the worker has exited after its context ended.
+func (q *Queue) Stopped() <-chan struct{} { return q.stopped }
+
+// Subscription is one live listener.
+type Subscription struct {
+	// C delivers the current state first, then live events. It is closed
+	// when the subscriber is dropped for falling behind, or the queue stops.
+	C       <-chan Event
+	c       chan Event
+	once    sync.Once
+	dropped bool
+}
+
+func (s *Subscription) close() { s.once.Do(func() { close(s.c) }) }
+
+// Dropped reports whether the subscription was closed because it fell
+// behind. Read it after C is closed.
+func (s *Subscription) Dropped() bool { return s.dropped }
+
+// Subscribe returns a live subscription. The first events replay the
+// running job's latest event of each type (so a late joiner sees the current
+// phase, the last power sample and so on) followed by a "queue" event.
+func (q *Queue) Subscribe() *Subscription {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	c := make(chan Event, q.opts.SubscriberBuffer+len(q.snapshot)+1)
+	s := &Subscription{C: c, c: c}
+	if q.closed {
+		s.close()
+		return s
+	}
+	for _, ev := range q.snapshot {
+		c <- ev
+	}
+	active := ""
+	if q.running != nil {
+		active = q.running.ID
+	}
+	c <- Event{Type: "queue", Data: map[string]any{"active": active, "queued": len(q.pending)}}
+	q.subs[s] = struct{}{}
+	return s
+}
+
+// Unsubscribe stops delivery and closes the subscription.
+func (q *Queue) Unsubscribe(s *Subscription) {
+	q.mu.Lock()
+	delete(q.subs, s)
+	q.mu.Unlock()
+	s.close()
+}
+
+// publish fans an event out without ever blocking: a subscriber whose buffer
+// is full is dropped, and it can reconnect to get the current state again.
+func (q *Queue) publish(ev Event) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.running != nil && ev.JobID == q.running.ID {
+		q.snapshot[ev.Type] = ev
+	}
+	for s := range q.subs {
+		select {
+		case s.c <- ev:
+		default:
+			s.dropped = true
+			delete(q.subs, s)
+			s.close()
+		}
+	}
+}

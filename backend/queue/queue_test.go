@@ -1,0 +1,232 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// gate is an executor whose jobs block until released, recording the order
+// they ran in and the most that ever ran at once.
+type gate struct {
+	mu       sync.Mutex
+	order    []string
+	release  map[string]chan struct{}
+	running  atomic.Int32
+	maxSeen  atomic.Int32
+	started  chan string
+	emitEach int
+}
+
+func newGate() *gate {
+	return &gate{release: map[string]chan struct{}{}, started: make(chan string, 100)}
+}
+
+func (g *gate) ch(id string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, ok := g.release[id]
+	if !ok {
+		c = make(chan struct{})
+		g.release[id] = c
+	}
+	return c
+}
+
+func (g *gate) exec(ctx context.Context, j *Job, emit func(Event)) (any, error) {
+	n := g.running.Add(1)
+	defer g.running.Add(-1)
+	for {
+		m := g.maxSeen.Load()
+		if n <= m || g.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	g.mu.Lock()
+	g.order = append(g.order, j.ID)
+	g.mu.Unlock()
+	g.started <- j.ID
+	for i := 0; i < g.emitEach; i++ {
+		emit(Event{JobID: j.ID, Type: "token", Data: i})
+	}
+	select {
+	case <-g.ch(j.ID):
+		return "result-" + j.ID, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func waitStarted(t *testing.T, g *gate, want string) {
+	t.Helper()
+	select {
+	case got := <-g.started:
+		if got != want {
+			t.Fatalf("started %s, want %s", got, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("job %s never started", want)
+	}
+}
+
+func TestJobsRunOneAtATimeInOrder(t *testing.T) {
+	g := newGate()
+	q := New(t.Context(), g.exec, Options{})
+	for i := range 3 {
+		if _, err := q.Submit(fmt.Sprint(i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitStarted(t, g, "0")
+	if _, pos, _ := q.Status("2"); pos != 2 {
+		t.Errorf("job 2 position = %d, want 2", pos)
+	}
+	if st, pos, _ := q.Status("0"); st != StateRunning || pos != 0 {
+		t.Errorf("job 0 = %s/%d, want running/0", st, pos)
+	}
+	for i := range 3 {
+		id := fmt.Sprint(i)
+		if i > 0 {
+			waitStarted(t, g, id)
+		}
+		close(g.ch(id))
+		res, err := q.Wait(t.Context(), id)
+		if err != nil || res != "result-"+id {
+			t.Fatalf("Wait(%s) = %v, %v", id, res, err)
+		}
+	}
+	if g.maxSeen.Load() != 1 {
+		t.Errorf("%d jobs ran at once, want 1", g.maxSeen.Load())
+	}
+	if fmt.Sprint(g.order) != "[0 1 2]" {
+		t.Errorf("order %v", g.order)
+	}
+}
+
+func TestCancelQueuedAndRunning(t *testing.T) {
+	g := newGate()
+	q := New(t.Context(), g.exec, Options{})
+	q.Submit("a", nil)
+	q.Submit("b", nil)
+	waitStarted(t, g, "a")
+	if err := q.Cancel("b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Wait(t.Context(), "b"); !errors.Is(err, context.Canceled) {
+		t.Errorf("queued job after cancel: %v, want context.Canceled", err)
+	}
+	if err := q.Cancel("a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Wait(t.Context(), "a"); !errors.Is(err, context.Canceled) {
+		t.Errorf("running job after cancel: %v", err)
+	}
+	if st, _, _ := q.Status("a"); st != StateCancelled {
+		t.Errorf("state %s, want cancelled", st)
+	}
+	if err := q.Cancel("nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("cancel unknown: %v", err)
+	}
+}
+
+func TestFullQueueIsRefused(t *testing.T) {
+	g := newGate()
+	q := New(t.Context(), g.exec, Options{MaxQueued: 2})
+	q.Submit("run", nil)
+	waitStarted(t, g, "run")
+	q.Submit("w1", nil)
+	q.Submit("w2", nil)
+	if _, err := q.Submit("w3", nil); !errors.Is(err, ErrFull) {
+		t.Fatalf("third waiting job: %v, want ErrFull", err)
+	}
+}
+
+func TestPanicBecomesFailure(t *testing.T) {
+	q := New(t.Context(), func(context.Context, *Job, func(Event)) (any, error) { panic("boom") }, Options{})
+	q.Submit("x", nil)
+	_, err := q.Wait(t.Context(), "x")
+	if err == nil || st(q, "x") != StateFailed {
+		t.Fatalf("err %v state %s", err, st(q, "x"))
+	}
+}
+
+func st(q *Queue, id string) State { s, _, _ := q.Status(id); return s }
+
+func TestLateJoinerGetsCurrentStateFirst(t *testing.T) {
+	g := newGate()
+	g.emitEach = 3
+	q := New(t.Context(), g.exec, Options{})
+	q.Submit("r", nil)
+	waitStarted(t, g, "r")
+	// The executor emitted tokens 0..2 before this subscriber joined.
+	time.Sleep(10 * time.Millisecond)
+	sub := q.Subscribe()
+	defer q.Unsubscribe(sub)
+	seen := map[string]any{}
+	for len(seen) < 3 {
+		select {
+		case ev := <-sub.C:
+			seen[ev.Type] = ev.Data
+		case <-time.After(2 * time.Second):
+			t.Fatalf("snapshot incomplete: %v", seen)
+		}
+	}
+	if seen["token"] != 2 {
+		t.Errorf("late joiner's token = %v, want the latest (2)", seen["token"])
+	}
+	if _, ok := seen["started"]; !ok {
+		t.Errorf("late joiner missed the started state: %v", seen)
+	}
+	close(g.ch("r"))
+	for ev := range sub.C {
+		if ev.Type == "finished" {
+			return
+		}
+	}
+	t.Fatal("subscription closed before the finished event")
+}
+
+func TestSlowSubscriberIsDroppedWithoutStallingTheJob(t *testing.T) {
+	g := newGate()
+	g.emitEach = 10_000
+	q := New(t.Context(), g.exec, Options{SubscriberBuffer: 8})
+	slow := q.Subscribe() // never read
+	q.Submit("r", nil)
+	waitStarted(t, g, "r")
+	close(g.ch("r"))
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := q.Wait(ctx, "r"); err != nil {
+		t.Fatalf("the job stalled behind a slow subscriber: %v", err)
+	}
+	n := 0
+	for range slow.C {
+		n++
+	}
+	if !slow.Dropped() || n > 8+2 {
+		t.Errorf("slow subscriber dropped=%v after %d events", slow.Dropped(), n)
+	}
+}
+
+func TestShutdownCancelsWaitingJobs(t *testing.T) {
+	g := newGate()
+	ctx, cancel := context.WithCancel(t.Context())
+	q := New(ctx, g.exec, Options{})
+	q.Submit("a", nil)
+	q.Submit("b", nil)
+	waitStarted(t, g, "a")
+	cancel()
+	<-q.Stopped()
+	for _, id := range []string{"a", "b"} {
+		if s := st(q, id); s != StateCancelled {
+			t.Errorf("%s: %s, want cancelled", id, s)
+		}
+	}
+	if _, err := q.Submit("c", nil); err == nil {
+		t.Error("submit after shutdown succeeded")
+	}
+}

@@ -1,0 +1,153 @@
+package model
+
+import "fmt"
+
+// Facts are the architecture facts the profiler reports for a model. They
+// come from config.json alone (Config.Facts); Model.Facts adds what the
+// weights tell (their dtype and byte size) after cross-checking the counts.
+type Facts struct {
+	ModelType    string `json:"model_type"`
+	Architecture string `json:"architecture,omitempty"`
+	// Attention is "MHA", "GQA" or "MQA".
+	Attention             string `json:"attention"`
+	Layers                int    `json:"layers"`
+	Hidden                int    `json:"hidden"`
+	Heads                 int    `json:"heads"`
+	KVHeads               int    `json:"kv_heads"`
+	HeadDim               int    `json:"head_dim"`
+	Intermediate          int    `json:"intermediate"`
+	Vocab                 int    `json:"vocab"`
+	MaxPositionEmbeddings int    `json:"max_position_embeddings"`
+	// DType is the stored weight type ("BF16", ...): the weights' own when
+	// they are present, else config.json's; "unknown" when neither says.
+	DType          string  `json:"dtype"`
+	DTypeSource    string  `json:"dtype_source"`
+	TiedEmbeddings bool    `json:"tied_embeddings"`
+	FusedQKV       bool    `json:"fused_qkv"`
+	FusedGateUp    bool    `json:"fused_gate_up"`
+	QKVBias        bool    `json:"qkv_bias"`
+	RopeTheta      float64 `json:"rope_theta"`
+	RopeScaling    string  `json:"rope_scaling"`
+	RotaryDim      int     `json:"rotary_dim"`
+	SlidingWindow  int     `json:"sliding_window,omitempty"`
+	SlidingLayers  int     `json:"sliding_layers,omitempty"`
+
+	// ParamsTotal counts every stored parameter (tied embeddings once).
+	ParamsTotal int64 `json:"params_total"`
+	// ParamsEmbedding is embed_tokens (V×H) plus lm_head (V×H) when untied.
+	ParamsEmbedding    int64 `json:"params_embedding"`
+	ParamsNonEmbedding int64 `json:"params_non_embedding"`
+	// WeightBytes is ParamsTotal at the stored width (or the weights' real
+	// byte size when present); omitted when the dtype is unknown.
+	WeightBytes int64 `json:"weight_bytes,omitempty"`
+
+	// KVCacheBytesPerToken is K and V for every layer and KV head:
+	// 2 × layers × kv_heads × head_dim × width, at KVCacheDType's width
+	// (the stored weight dtype); omitted when the dtype is unknown.
+	KVCacheBytesPerToken int64  `json:"kv_cache_bytes_per_token,omitempty"`
+	KVCacheDType         string `json:"kv_cache_dtype"`
+
+	// FLOPs to generate one token attending to c positions (itself
+	// included): FLOPsPerTokenBase + c × FLOPsPerContextToken, with c capped
+	// at the window on sliding layers (see FLOPsPerToken).
+	FLOPsPerTokenBase    int64  `json:"flops_per_token_base"`
+	FLOPsPerContextToken int64  `json:"flops_per_context_token"`
+	FLOPsFormula         string `json:"flops_formula"`
+
+	WeightsPresent bool `json:"weights_present"`
+	// Source says where the facts came from.
+	Source string `json:"source"`
+}
+
+// flopsFormula documents FLOPsPerTokenBase and FLOPsPerContextToken.
+const flopsFormula = "flops(c) = base + c × per_context_token; " +
+	"base = 2 × (layers × (H·nh·hd + 2·H·nkv·hd + nh·hd·H + 3·H·I) + V·H): a multiply-add per weight of every matmul, lm_head included, " +
+	"embedding lookup, norms, biases, RoPE and softmax excluded; " +
+	"per_context_token = layers × 4·nh·hd: q·k scores and the probability-weighted sum of v for each attended position; " +
+	"c = positions attended, capped at sliding_window on sliding layers"
+
+// Facts derives the architecture facts from the config alone.
+func (c *Config) Facts() Facts {
+	f := Facts{
+		ModelType:             c.ModelType,
+		Attention:             c.AttentionKind(),
+		Layers:                c.NumLayers,
+		Hidden:                c.HiddenSize,
+		Heads:                 c.NumHeads,
+		KVHeads:               c.NumKVHeads,
+		HeadDim:               c.HeadDim,
+		Intermediate:          c.IntermediateSize,
+		Vocab:                 c.VocabSize,
+		MaxPositionEmbeddings: c.MaxPositionEmbeddings,
+		TiedEmbeddings:        c.TieWordEmbeddings,
+		FusedQKV:              c.FusedQKV,
+		FusedGateUp:           c.FusedGateUp,
+		QKVBias:               c.QKVBias,
+		RopeTheta:             c.RopeTheta,
+		RopeScaling:           "none",
+		RotaryDim:             c.RotaryDim(),
+		FLOPsFormula:          flopsFormula,
+		Source:                "config.json",
+	}
+	if len(c.Architectures) > 0 {
+		f.Architecture = c.Architectures[0]
+	}
+	if s := c.RopeScaling; s != nil {
+		f.RopeScaling = fmt.Sprintf("%s ×%g", s.Type, s.Factor)
+	}
+	for i := range c.NumLayers {
+		if w := c.LayerWindow(i); w > 0 {
+			f.SlidingWindow = w
+			f.SlidingLayers++
+		}
+	}
+
+	for _, s := range c.ExpectedTensors() {
+		n := s.Elements()
+		f.ParamsTotal += n
+		if s.Name == EmbeddingName || s.Name == LMHeadName {
+			f.ParamsEmbedding += n
+		}
+	}
+	f.ParamsNonEmbedding = f.ParamsTotal - f.ParamsEmbedding
+
+	H, I, V := int64(c.HiddenSize), int64(c.IntermediateSize), int64(c.VocabSize)
+	nh, nkv, hd := int64(c.NumHeads), int64(c.NumKVHeads), int64(c.HeadDim)
+	L := int64(c.NumLayers)
+	layerMatmul := H*nh*hd + 2*H*nkv*hd + nh*hd*H + 3*H*I
+	f.FLOPsPerTokenBase = 2 * (L*layerMatmul + V*H)
+	f.FLOPsPerContextToken = L * 4 * nh * hd
+
+	f.setDType(c.DType, "config.json")
+	return f
+}
+
+// setDType records the stored dtype and the byte sizes that follow from it.
+func (f *Facts) setDType(dt DType, source string) {
+	if dt == Unknown {
+		f.DType, f.DTypeSource = "unknown", "config.json names no torch_dtype/dtype"
+		f.KVCacheDType = "unknown"
+		f.WeightBytes, f.KVCacheBytesPerToken = 0, 0
+		return
+	}
+	f.DType, f.DTypeSource = string(dt), source
+	f.KVCacheDType = string(dt)
+	f.WeightBytes = f.ParamsTotal * int64(dt.Size())
+	f.KVCacheBytesPerToken = 2 * int64(f.Layers) * int64(f.KVHeads) * int64(f.HeadDim) * int64(dt.Size())
+}
+
+// FLOPsPerToken is the FLOPs to generate one token that attends to context
+// positions (itself included), capping the context at the window on
+// sliding layers.
+func (f Facts) FLOPsPerToken(context int) int64 {
+	if f.Layers == 0 {
+		return f.FLOPsPerTokenBase
+	}
+	perLayer := f.FLOPsPerContextToken / int64(f.Layers)
+	full := int64(f.Layers - f.SlidingLayers)
+	attended := full * int64(context)
+	if f.SlidingLayers > 0 {
+		attended += int64(f.SlidingLayers) * int64(min(context, f.SlidingWindow))
+	}
+	return f.FLOPsPerTokenBase + perLayer*attended
+}

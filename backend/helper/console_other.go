@@ -1,0 +1,5 @@
+//go:build !unix
+
+package helper
+
+func consoleUID() (uint32, bool) { return 0, false }

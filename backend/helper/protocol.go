@@ -181,16 +181,16 @@ func ParseError(f Frame) (*RemoteError, error) {
 // Status is the helper's answer to STATUS, START and STOP.
 type Status struct {
 	Protocol     int      `json:"protocol"`
-	Running      bool     `json:"running"`       // a powermetrics child is running for this connection
-	IntervalMS   int      `json:"interval_ms"`   // the clamped interval in use (0 when not running)
-	Powermetrics string   `json:"powermetrics"`  // the binary the helper runs
-	Argv         []string `json:"argv"`          // the child's argv (without argv[0]) when running
-	PeerUID      uint32   `json:"peer_uid"`      // the uid the helper saw for this connection
-	Samples      uint64   `json:"samples"`       // plists relayed on this connection
-	HelperPID    int      `json:"helper_pid"`    // for `helper status` and logs
-	HelperUID    int      `json:"helper_uid"`    // 0 when installed as a daemon
-	Connections  int      `json:"connections"`   // open connections, this one included
-	IdleTimeout  string   `json:"idle_timeout"`  // e.g. "1m0s"
+	Running      bool     `json:"running"`      // a powermetrics child is running for this connection
+	IntervalMS   int      `json:"interval_ms"`  // the clamped interval in use (0 when not running)
+	Powermetrics string   `json:"powermetrics"` // the binary the helper runs
+	Argv         []string `json:"argv"`         // the child's argv (without argv[0]) when running
+	PeerUID      uint32   `json:"peer_uid"`     // the uid the helper saw for this connection
+	Samples      uint64   `json:"samples"`      // plists relayed on this connection
+	HelperPID    int      `json:"helper_pid"`   // for `helper status` and logs
+	HelperUID    int      `json:"helper_uid"`   // 0 when installed as a daemon
+	Connections  int      `json:"connections"`  // open connections, this one included
+	IdleTimeout  string   `json:"idle_timeout"` // e.g. "1m0s"
 	ChildExitMsg string   `json:"child_exit,omitempty"`
 }
 

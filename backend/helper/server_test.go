@@ -407,4 +407,3 @@ func TestDialMissingSocketSaysWhatToDo(t *testing.T) {
 		t.Fatalf("Dial to a missing socket: %v", err)
 	}
 }
-

@@ -1,0 +1,119 @@
+package profiler
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// DetectHost describes this machine: OS, CPU model (from /proc/cpuinfo on
+// Linux, sysctl on macOS) and GPU where known (NVIDIA's procfs on Linux; on
+// Apple Silicon the GPU is part of the chip).
+func DetectHost() Host {
+	h := Host{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU()}
+	h.Hostname, _ = os.Hostname()
+	switch runtime.GOOS {
+	case "linux":
+		h.OS = linuxPrettyName()
+		h.CPU = cpuinfoModel("/proc/cpuinfo")
+		h.GPU = nvidiaGPUs("/proc/driver/nvidia/gpus")
+	case "darwin":
+		h.OS = "macOS " + sysctl("kern.osproductversion")
+		h.CPU = sysctl("machdep.cpu.brand_string")
+		if strings.HasPrefix(h.CPU, "Apple") {
+			h.GPU = h.CPU + " GPU"
+		}
+	}
+	return h
+}
+
+func linuxPrettyName() string {
+	f, err := os.Open("/etc/os-release")
+	if err != nil {
+		return "linux"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
+			return "linux (" + strings.Trim(v, `"`) + ")"
+		}
+	}
+	return "linux"
+}
+
+// cpuinfoModel returns the first "model name" (x86) or "Model"/"Hardware"
+// (arm) line of a cpuinfo file.
+func cpuinfoModel(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	fallback := ""
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch k {
+		case "model name":
+			return v
+		case "Model", "Hardware":
+			if fallback == "" {
+				fallback = v
+			}
+		}
+	}
+	return fallback
+}
+
+func nvidiaGPUs(dir string) string {
+	infos, _ := filepath.Glob(filepath.Join(dir, "*", "information"))
+	var names []string
+	for _, p := range infos {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Model:"); ok {
+				names = append(names, strings.TrimSpace(v))
+			}
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func sysctl(name string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "/usr/sbin/sysctl", "-n", name).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// DefaultResolutionMJ is the counter resolution per reading, in mJ, of the
+// known counter sources, matched by name prefix: IOReport's Energy Model
+// counts whole mJ; NVML's total-energy counter counts mJ; RAPL counts in its
+// energy unit (15.3–61 µJ; 0.061 mJ is the coarsest common one). Unknown
+// sources get 0 (no resolution term).
+func DefaultResolutionMJ(source string) float64 {
+	s := strings.ToLower(source)
+	switch {
+	case strings.HasPrefix(s, "ioreport"), strings.HasPrefix(s, "nvml"):
+		return 1
+	case strings.HasPrefix(s, "rapl"):
+		return 0.061
+	}
+	return 0
+}

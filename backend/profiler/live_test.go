@@ -1,0 +1,85 @@
+package profiler
+
+import (
+	"context"
+	"testing"
+
+	"energyprofiler/backend/clock"
+	"energyprofiler/backend/power"
+)
+
+func TestLiveEvents(t *testing.T) {
+	live := make(chan Event, 10000)
+	run, err := New(Options{Idle: -1, Live: live, Host: &Host{}}).Start(context.Background(), Meta{ModelName: "m", Settings: Settings{Depth: "module"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := clock.Now()
+	run.AddSample(counterSample("rapl", power.DomainCPU, base-100*ms, base+10000*ms, 20))
+	drive(run, traceSpec{base: base, prompt: 3, tokens: 5, layers: 2, tokenNs: ms, compNs: 2 * ms})
+	if _, err := run.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	close(live)
+	counts := map[string]int{}
+	for ev := range live {
+		counts[ev.Type]++
+		if ev.RunID != run.ID() {
+			t.Fatalf("event for run %q, want %q", ev.RunID, run.ID())
+		}
+		switch ev.Type {
+		case "token":
+			if ev.Token.EnergyJ == nil || *ev.Token.EnergyJ <= 0 {
+				t.Errorf("live token without energy: %+v", ev.Token)
+			}
+		case "heatmap":
+			if len(ev.Heatmap.DurationUs) != 2 || ev.Heatmap.DurationUs[1][0] != 2000 {
+				t.Errorf("heatmap = %+v, want 2 layers with 2000 µs per component", ev.Heatmap.DurationUs)
+			}
+		case "completed":
+			if ev.Summary == nil || ev.Status != StatusCompleted {
+				t.Errorf("completed event: %+v", ev)
+			}
+		}
+	}
+	for typ, want := range map[string]int{"run_started": 1, "phase": 4, "token": 5, "heatmap": 5, "power": 1, "completed": 1} {
+		if counts[typ] != want {
+			t.Errorf("%d %s events, want %d (all: %v)", counts[typ], typ, want, counts)
+		}
+	}
+	if counts["position"] == 0 {
+		t.Error("want throttled position events")
+	}
+}
+
+func TestLiveNeverBlocks(t *testing.T) {
+	live := make(chan Event) // nobody reads it
+	run, err := New(Options{Idle: -1, Live: live, Host: &Host{}}).Start(context.Background(), Meta{ModelName: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drive(run, traceSpec{base: clock.Now(), prompt: 3, tokens: 50, layers: 2, tokenNs: ms, compNs: ms})
+	if _, err := run.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if run.DroppedEvents() == 0 {
+		t.Error("events to a channel nobody reads must be dropped and counted")
+	}
+}
+
+func TestAbortCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := New(Options{Idle: 50 * 1e6, Host: &Host{}}).Start(ctx, Meta{ModelName: "m"})
+	if err == nil {
+		t.Fatal("a cancelled context during the idle baseline must fail Start")
+	}
+	run, err := New(Options{Idle: -1, Host: &Host{}}).Start(context.Background(), Meta{ModelName: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := run.Abort(context.Canceled)
+	if err != nil || sum.Status != StatusCancelled || run.Record().Run.Error == "" {
+		t.Errorf("abort: %v %+v", err, sum)
+	}
+}

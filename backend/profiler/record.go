@@ -1,0 +1,201 @@
+package profiler
+
+import (
+	"time"
+
+	"energyprofiler/backend/power"
+)
+
+// Status is where a run is in its life.
+type Status string
+
+const (
+	StatusRunning     Status = "running"
+	StatusCompleted   Status = "completed"
+	StatusFailed      Status = "failed"
+	StatusCancelled   Status = "cancelled"
+	StatusInterrupted Status = "interrupted" // the process died while it ran
+)
+
+// Sampling is how tokens were chosen.
+type Sampling struct {
+	Greedy      bool    `json:"greedy"`
+	Temperature float64 `json:"temperature,omitempty"`
+	TopP        float64 `json:"top_p,omitempty"`
+	TopK        int     `json:"top_k,omitempty"`
+	Seed        int64   `json:"seed,omitempty"`
+}
+
+// Settings are the knobs a run was made with; they are stored with it so a
+// summary can be recomputed and compared.
+type Settings struct {
+	Depth     string   `json:"depth"` // off | module | deep
+	MaxTokens int      `json:"max_tokens"`
+	Sampling  Sampling `json:"sampling"`
+	// Power is the source selection asked for ("auto" or a list).
+	Power string `json:"power,omitempty"`
+	// IdleS is the idle baseline's length in seconds; 0 when skipped.
+	IdleS float64 `json:"idle_s"`
+	// PriceUSDPerKWh and CO2GPerKWh turn energy into cost and emissions.
+	PriceUSDPerKWh float64 `json:"price_usd_per_kwh"`
+	CO2GPerKWh     float64 `json:"co2_g_per_kwh"`
+	CO2Preset      string  `json:"co2_preset"`
+	// RepeatGroup ties runs made by one `profile --repeat N` together.
+	RepeatGroup string `json:"repeat_group,omitempty"`
+}
+
+// Architecture holds the model facts a summary normalises by.
+type Architecture struct {
+	ModelType       string `json:"model_type,omitempty"`
+	Layers          int    `json:"layers,omitempty"`
+	Hidden          int    `json:"hidden,omitempty"`
+	Intermediate    int    `json:"intermediate,omitempty"`
+	Heads           int    `json:"heads,omitempty"`
+	KVHeads         int    `json:"kv_heads,omitempty"`
+	AttentionKind   string `json:"attention_kind,omitempty"` // MHA | GQA | MQA
+	ParamsTotal     int64  `json:"params_total,omitempty"`
+	Dtype           string `json:"dtype,omitempty"`
+	KVBytesPerToken int64  `json:"kv_bytes_per_token,omitempty"`
+	FLOPsPerToken   int64  `json:"flops_per_token,omitempty"`
+}
+
+// Host describes the machine a run was made on.
+type Host struct {
+	OS       string `json:"os"`
+	Arch     string `json:"arch"`
+	CPU      string `json:"cpu,omitempty"`
+	GPU      string `json:"gpu,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+	CPUs     int    `json:"cpus"`
+}
+
+// SourceUse is one power source a run read, with its kind and domains.
+type SourceUse struct {
+	Name    string         `json:"name"`
+	Kind    power.Kind     `json:"kind"`
+	Domains []power.Domain `json:"domains"`
+}
+
+// Meta is what the caller says about a run before it starts.
+type Meta struct {
+	ModelName string        `json:"model_name"`
+	ModelPath string        `json:"model_path,omitempty"`
+	Prompt    string        `json:"prompt"`
+	Settings  Settings      `json:"settings"`
+	Tags      []string      `json:"tags"`
+	Arch      *Architecture `json:"architecture,omitempty"`
+}
+
+// RunInfo identifies a run and says what it was.
+type RunInfo struct {
+	ID         string      `json:"id"`
+	CreatedAt  time.Time   `json:"created_at"`
+	FinishedAt *time.Time  `json:"finished_at,omitempty"`
+	Status     Status      `json:"status"`
+	Error      string      `json:"error,omitempty"`
+	Host       Host        `json:"host"`
+	Sources    []SourceUse `json:"sources"`
+	Meta
+}
+
+// PhaseRecord is one engine phase. StartNs/EndNs are what the engine
+// reported; the attribution window [WindowStartNs, WindowEndNs] extends a
+// phase to the next phase's start so that phases tile the run. All times are
+// nanoseconds from the run's start.
+type PhaseRecord struct {
+	Phase         string `json:"phase"`
+	StartNs       int64  `json:"start_ns"`
+	EndNs         int64  `json:"end_ns"`
+	WindowStartNs int64  `json:"window_start_ns"`
+	WindowEndNs   int64  `json:"window_end_ns"`
+	Energy        Energy `json:"energy"`
+}
+
+// TokenRecord is one generated token. Decode tokens' attribution windows
+// tile the decode phase: each runs from the previous token's end (or the
+// phase start) to its own end, the last one to the phase end. OtherJ is the
+// token's energy outside every traced component (sampling, glue), so that
+// components + other = token.
+type TokenRecord struct {
+	Index         int     `json:"index"`
+	ID            int     `json:"token_id"`
+	Piece         string  `json:"piece"`
+	Phase         string  `json:"phase"`
+	StartNs       int64   `json:"start_ns"`
+	EndNs         int64   `json:"end_ns"`
+	WindowStartNs int64   `json:"window_start_ns"`
+	WindowEndNs   int64   `json:"window_end_ns"`
+	Energy        Energy  `json:"energy"`
+	OtherJ        float64 `json:"other_j"`
+}
+
+// ActivationStats mirror the engine's statistics of a component's output.
+type ActivationStats struct {
+	Mean     float64 `json:"mean"`
+	Std      float64 `json:"std"`
+	MaxAbs   float64 `json:"max_abs"`
+	Sparsity float64 `json:"sparsity"`
+}
+
+// DeepStats mirror the engine's deep-depth measurements; nil fields do not
+// apply to the component.
+type DeepStats struct {
+	AttentionEntropy  *float64 `json:"attention_entropy,omitempty"`
+	AttentionSparsity *float64 `json:"attention_sparsity,omitempty"`
+	SoftmaxNs         *int64   `json:"softmax_ns,omitempty"`
+	MLPKillRatio      *float64 `json:"mlp_kill_ratio,omitempty"`
+	NormVarianceRatio *float64 `json:"norm_variance_ratio,omitempty"`
+}
+
+// ComponentRecord is one component call. TokenIndex is −1 for calls that
+// belong to no token (the prompt's prefill pass). EnergyJ is the total over
+// domains (nil when unavailable).
+type ComponentRecord struct {
+	TokenIndex   int              `json:"token_index"`
+	Phase        string           `json:"phase"`
+	Layer        int              `json:"layer"`
+	Component    string           `json:"component"`
+	StartNs      int64            `json:"start_ns"`
+	EndNs        int64            `json:"end_ns"`
+	Positions    int              `json:"positions"`
+	EnergyJ      *float64         `json:"energy_j"`
+	UncertaintyJ float64          `json:"uncertainty_j"`
+	Basis        Basis            `json:"basis"`
+	Label        string           `json:"label"`
+	Stats        *ActivationStats `json:"stats,omitempty"`
+	Deep         *DeepStats       `json:"deep,omitempty"`
+}
+
+// LayerMetric aggregates one (phase, layer, component) over the run.
+type LayerMetric struct {
+	Phase     string   `json:"phase"`
+	Layer     int      `json:"layer"`
+	Component string   `json:"component"`
+	Calls     int      `json:"calls"`
+	TotalNs   int64    `json:"total_ns"`
+	EnergyJ   *float64 `json:"energy_j"`
+	Label     string   `json:"label"`
+	MeanAbs   *float64 `json:"mean_max_abs,omitempty"`  // mean of max |x| over calls
+	Sparsity  *float64 `json:"mean_sparsity,omitempty"` // mean sparsity over calls
+}
+
+// SampleRecord is one power sample, with times from the run's start.
+type SampleRecord struct {
+	T0Ns    int64                          `json:"t0_ns"`
+	T1Ns    int64                          `json:"t1_ns"`
+	Source  string                         `json:"source"`
+	Kind    power.Kind                     `json:"kind"`
+	Domains map[power.Domain]power.Reading `json:"domains"`
+}
+
+// Record is everything known about a finished run: what the store keeps and
+// the JSON export writes.
+type Record struct {
+	Run        RunInfo           `json:"run"`
+	Summary    *Summary          `json:"summary,omitempty"`
+	Phases     []PhaseRecord     `json:"phases"`
+	Tokens     []TokenRecord     `json:"tokens"`
+	Components []ComponentRecord `json:"components"`
+	Layers     []LayerMetric     `json:"layers"`
+	Samples    []SampleRecord    `json:"power_samples"`
+}

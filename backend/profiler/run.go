@@ -1,0 +1,708 @@
+package profiler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"energyprofiler/backend/clock"
+	"energyprofiler/backend/engine"
+	"energyprofiler/backend/power"
+)
+
+// Feed is where runs read power samples from. Subscribe returns a channel of
+// samples taken from now on and a function that ends the subscription (and
+// closes or abandons the channel). The power package's sampler is adapted to it.
+type Feed interface {
+	Subscribe() (samples <-chan power.Sample, cancel func())
+}
+
+// Recorder persists runs (store.Store implements it). Both calls must return
+// at once and do their disk work elsewhere: they are made on the caller's
+// goroutine, which may be the one generating tokens.
+type Recorder interface {
+	RunStarted(info RunInfo)
+	RunFinished(rec *Record)
+}
+
+// DefaultIdle is the idle baseline measured before inference when Options.Idle is 0.
+const DefaultIdle = time.Second
+
+// Options configure a Profiler. The zero value works: no power (every energy
+// unavailable), a 1 s idle baseline, no live stream, no storage.
+type Options struct {
+	// Power feeds samples to every run; nil means no power source.
+	Power Feed
+	// Idle is how long to measure idle power before inference: 0 means
+	// DefaultIdle, a negative value skips the baseline.
+	Idle time.Duration
+	// Live, when set, receives live events. Sends never block: when the
+	// channel is full the event is dropped and counted.
+	Live chan<- Event
+	// Recorder, when set, is told when runs start and finish.
+	Recorder Recorder
+	// Host overrides the detected host description.
+	Host *Host
+	// MeasuredMinIntervals: a window at least this many median sample
+	// intervals long is "measured", shorter is "apportioned" (default 2).
+	MeasuredMinIntervals float64
+	// CounterResolutionMJ gives a source's counter resolution in mJ per
+	// reading (default DefaultResolutionMJ).
+	CounterResolutionMJ func(source string) float64
+	// FlushTimeout bounds how long Finish waits for samples covering the
+	// end of the run (default 1 s).
+	FlushTimeout time.Duration
+}
+
+// Profiler starts runs.
+type Profiler struct{ opts Options }
+
+// New returns a Profiler with opts (see Options for defaults).
+func New(opts Options) *Profiler {
+	if opts.MeasuredMinIntervals <= 0 {
+		opts.MeasuredMinIntervals = 2
+	}
+	if opts.CounterResolutionMJ == nil {
+		opts.CounterResolutionMJ = DefaultResolutionMJ
+	}
+	if opts.FlushTimeout <= 0 {
+		opts.FlushTimeout = time.Second
+	}
+	return &Profiler{opts: opts}
+}
+
+// ErrFinished is returned by Finish or Abort on a run that already ended.
+var ErrFinished = errors.New("run already finished")
+
+type phaseSpan struct {
+	phase      string
+	start, end int64 // end is 0 while open
+}
+
+type tokenEv struct {
+	engine.TokenEvent
+	phase string
+}
+
+// Run is one profiled run. It implements engine.Tracer: pass it to the
+// engine's Generate and its events are attributed energy at Finish.
+type Run struct {
+	p     *Profiler
+	depth engine.Depth
+	t0    int64 // clock at Start; every stored time is relative to it
+
+	mu          sync.Mutex
+	info        RunInfo
+	samples     []power.Sample
+	lastPowerW  map[power.Domain]float64
+	lastSource  string
+	phases      []phaseSpan
+	curPhase    string
+	tokens      []tokenEv
+	comps       []engine.ComponentEvent
+	inputTokens int
+	idleA       int64
+	idleB       int64
+	begin       int64
+	finished    bool
+	record      *Record
+	summary     *Summary
+
+	cancelFeed func()
+	feedDone   chan struct{}
+
+	// Live-stream state, touched only on the generating goroutine.
+	lastPosition int64
+	heatDur      [][]float64 // per layer × LayerComponents index, ns since the last token
+	dropped      atomic.Int64
+}
+
+// Start begins a run: it subscribes to power, measures the idle baseline
+// (blocking for Options.Idle) and returns the run, ready for engine events.
+func (p *Profiler) Start(ctx context.Context, meta Meta) (*Run, error) {
+	r := &Run{p: p, t0: clock.Now(), lastPowerW: map[power.Domain]float64{}}
+	r.depth = depthOf(meta.Settings.Depth)
+	if meta.Settings.PriceUSDPerKWh == 0 {
+		meta.Settings.PriceUSDPerKWh = DefaultPriceUSDPerKWh
+	}
+	if meta.Settings.CO2GPerKWh == 0 {
+		meta.Settings.CO2GPerKWh = DefaultCO2GPerKWh
+		if meta.Settings.CO2Preset == "" {
+			meta.Settings.CO2Preset = DefaultCO2Preset
+		}
+	}
+	if meta.Settings.CO2Preset == "" {
+		meta.Settings.CO2Preset = "custom"
+	}
+	if meta.Tags == nil {
+		meta.Tags = []string{}
+	}
+	idle := p.opts.Idle
+	if idle == 0 {
+		idle = DefaultIdle
+	}
+	if idle < 0 {
+		idle = 0
+	}
+	meta.Settings.IdleS = idle.Seconds()
+	host := DetectHost()
+	if p.opts.Host != nil {
+		host = *p.opts.Host
+	}
+	r.info = RunInfo{ID: uuid.NewString(), CreatedAt: time.Now().UTC(), Status: StatusRunning, Host: host, Sources: []SourceUse{}, Meta: meta}
+
+	if p.opts.Power != nil {
+		ch, cancel := p.opts.Power.Subscribe()
+		r.cancelFeed = cancel
+		r.feedDone = make(chan struct{})
+		go r.consume(ch)
+	}
+	if p.opts.Recorder != nil {
+		p.opts.Recorder.RunStarted(r.info)
+	}
+	r.send(Event{Type: "run_started", Status: StatusRunning})
+
+	r.idleA = clock.Now()
+	if idle > 0 {
+		r.send(Event{Type: "idle"})
+		timer := time.NewTimer(idle)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			r.idleB = clock.Now()
+			_, _ = r.Abort(ctx.Err())
+			return nil, fmt.Errorf("idle baseline: %w", ctx.Err())
+		}
+	}
+	r.idleB = clock.Now()
+	if idle == 0 {
+		r.idleB = r.idleA // no baseline
+	}
+	r.begin = clock.Now()
+	return r, nil
+}
+
+func depthOf(s string) engine.Depth {
+	switch s {
+	case "deep":
+		return engine.DepthDeep
+	case "off":
+		return engine.DepthOff
+	default:
+		return engine.DepthModule
+	}
+}
+
+// ID returns the run's UUID.
+func (r *Run) ID() string { return r.info.ID }
+
+// Info returns a copy of the run's description.
+func (r *Run) Info() RunInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.info
+}
+
+// SetInputTokens records the prompt length; without it the prompt length is
+// taken from the prefill components' positions.
+func (r *Run) SetInputTokens(n int) {
+	r.mu.Lock()
+	r.inputTokens = n
+	r.mu.Unlock()
+}
+
+// AddSample adds a power sample (for callers that feed samples themselves
+// instead of through Options.Power).
+func (r *Run) AddSample(s power.Sample) {
+	r.mu.Lock()
+	if r.finished {
+		r.mu.Unlock()
+		return
+	}
+	r.samples = append(r.samples, s)
+	watts := make(map[power.Domain]float64, len(s.Domains))
+	if s.T1 > s.T0 {
+		for d, rd := range s.Domains {
+			w := rd.Energy(s.T1-s.T0) * 1e6 / float64(s.T1-s.T0)
+			watts[d] = w
+			r.lastPowerW[d] = w
+		}
+		r.lastSource = s.Source
+	}
+	r.mu.Unlock()
+	r.send(Event{Type: "power", TNs: s.T1 - r.t0, Power: &LivePower{Source: s.Source, Kind: s.Kind, Watts: watts}})
+}
+
+func (r *Run) consume(ch <-chan power.Sample) {
+	defer close(r.feedDone)
+	for s := range ch {
+		r.AddSample(s)
+	}
+}
+
+func (r *Run) stopFeed() {
+	if r.cancelFeed == nil {
+		return
+	}
+	r.cancelFeed()
+	r.cancelFeed = nil
+	// A feed that abandons rather than closes its channel must not hang us.
+	select {
+	case <-r.feedDone:
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// Depth implements engine.Tracer.
+func (r *Run) Depth() engine.Depth { return r.depth }
+
+// PhaseStart implements engine.Tracer.
+func (r *Run) PhaseStart(p engine.Phase, t int64) {
+	r.mu.Lock()
+	r.phases = append(r.phases, phaseSpan{phase: string(p), start: t})
+	r.curPhase = string(p)
+	r.mu.Unlock()
+	for _, row := range r.heatDur { // a heatmap covers one token, never a phase boundary
+		clear(row)
+	}
+	r.send(Event{Type: "phase", TNs: t - r.t0, Phase: string(p)})
+}
+
+// PhaseEnd implements engine.Tracer.
+func (r *Run) PhaseEnd(p engine.Phase, t int64) {
+	r.mu.Lock()
+	for i := len(r.phases) - 1; i >= 0; i-- {
+		if r.phases[i].phase == string(p) && r.phases[i].end == 0 {
+			r.phases[i].end = t
+			break
+		}
+	}
+	r.mu.Unlock()
+}
+
+// Token implements engine.Tracer.
+func (r *Run) Token(ev engine.TokenEvent) {
+	r.mu.Lock()
+	phase := r.curPhase
+	r.tokens = append(r.tokens, tokenEv{ev, phase})
+	var liveW float64
+	var have bool
+	for _, w := range r.lastPowerW {
+		liveW += w
+		have = true
+	}
+	src := r.lastSource
+	r.mu.Unlock()
+	if r.p.opts.Live == nil {
+		return
+	}
+	dur := float64(ev.End-ev.Start) / 1e9
+	tok := &LiveToken{Index: ev.Index, ID: ev.ID, Text: ev.Piece, DurationMs: dur * 1e3, Label: string(BasisUnavailable)}
+	if have {
+		e := liveW * dur
+		tok.EnergyJ = &e
+		tok.Label = Label(BasisApportioned, src) + " (live)"
+	}
+	r.send(Event{Type: "token", TNs: ev.End - r.t0, Phase: phase, Token: tok})
+	if r.heatDur != nil {
+		hm := &Heatmap{TokenIndex: ev.Index, Components: layerComponentNames(), DurationUs: make([][]float64, len(r.heatDur))}
+		var totalNs float64
+		for _, row := range r.heatDur {
+			for _, v := range row {
+				totalNs += v
+			}
+		}
+		if have && totalNs > 0 {
+			hm.EnergyJ = make([][]float64, len(r.heatDur))
+		}
+		for l, row := range r.heatDur {
+			hm.DurationUs[l] = make([]float64, len(row))
+			if hm.EnergyJ != nil {
+				hm.EnergyJ[l] = make([]float64, len(row))
+			}
+			for c, v := range row {
+				hm.DurationUs[l][c] = v / 1e3
+				if hm.EnergyJ != nil {
+					hm.EnergyJ[l][c] = liveW * v / 1e9
+				}
+				row[c] = 0
+			}
+		}
+		hm.Label = tok.Label
+		r.send(Event{Type: "heatmap", TNs: ev.End - r.t0, Heatmap: hm})
+	}
+}
+
+// Component implements engine.Tracer.
+func (r *Run) Component(ev engine.ComponentEvent) {
+	r.mu.Lock()
+	r.comps = append(r.comps, ev)
+	r.mu.Unlock()
+	if r.p.opts.Live == nil {
+		return
+	}
+	if ev.Layer >= 0 {
+		if ci := layerComponentIndex(ev.Component); ci >= 0 {
+			for len(r.heatDur) <= ev.Layer {
+				r.heatDur = append(r.heatDur, make([]float64, len(engine.LayerComponents())))
+			}
+			r.heatDur[ev.Layer][ci] += float64(ev.End - ev.Start)
+		}
+	}
+	// Position updates are throttled to one per 10 ms.
+	if ev.End-r.lastPosition >= 10_000_000 {
+		r.lastPosition = ev.End
+		layer := ev.Layer
+		r.send(Event{Type: "position", TNs: ev.End - r.t0, Phase: string(ev.Phase), Layer: &layer, Component: string(ev.Component)})
+	}
+}
+
+func layerComponentNames() []string {
+	cs := engine.LayerComponents()
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = string(c)
+	}
+	return out
+}
+
+func layerComponentIndex(c engine.Component) int {
+	for i, x := range engine.LayerComponents() {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// Finish ends the run as completed, attributes energy to every phase, token
+// and component, hands the record to the Recorder and returns the summary.
+func (r *Run) Finish() (*Summary, error) { return r.end(StatusCompleted, "") }
+
+// Abort ends the run as cancelled (when err is a context error) or failed,
+// keeping and attributing what was recorded so far.
+func (r *Run) Abort(err error) (*Summary, error) {
+	status := StatusFailed
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		status = StatusCancelled
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	return r.end(status, msg)
+}
+
+// Record returns the full record once the run has ended, else nil.
+func (r *Run) Record() *Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.record
+}
+
+// DroppedEvents counts live events dropped because the channel was full.
+func (r *Run) DroppedEvents() int64 { return r.dropped.Load() }
+
+func (r *Run) send(ev Event) {
+	if r.p.opts.Live == nil {
+		return
+	}
+	ev.RunID = r.info.ID
+	select {
+	case r.p.opts.Live <- ev:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+func (r *Run) end(status Status, errMsg string) (*Summary, error) {
+	now := clock.Now()
+	r.mu.Lock()
+	if r.finished {
+		r.mu.Unlock()
+		return r.summary, ErrFinished
+	}
+	// The run window: from the first phase start to the last phase end, or
+	// from the end of the idle baseline to now when no phases were traced.
+	runA, runB := r.begin, now
+	if len(r.phases) > 0 {
+		runA, runB = r.phases[0].start, r.phases[0].start
+		for i := range r.phases {
+			if r.phases[i].end == 0 {
+				r.phases[i].end = now
+			}
+			runA = min(runA, r.phases[i].start)
+			runB = max(runB, r.phases[i].end)
+		}
+	}
+	r.mu.Unlock()
+
+	r.waitCoverage(runB)
+	r.stopFeed()
+
+	r.mu.Lock()
+	r.finished = true
+	samples := r.samples
+	r.mu.Unlock()
+
+	opts := r.p.opts
+	tl := buildTimeline(samples, opts.CounterResolutionMJ, opts.MeasuredMinIntervals)
+	var idleW map[power.Domain]float64
+	if r.idleB > r.idleA {
+		idleW = tl.idlePowerW(r.idleA, r.idleB)
+	}
+
+	finished := time.Now().UTC()
+	info := r.info
+	info.Status = status
+	info.Error = errMsg
+	info.FinishedAt = &finished
+	info.Sources = sourcesOf(samples)
+	rec := &Record{Run: info}
+	r.attribute(rec, tl, idleW, runA, runB)
+	for _, s := range samples {
+		rec.Samples = append(rec.Samples, SampleRecord{T0Ns: s.T0 - r.t0, T1Ns: s.T1 - r.t0, Source: s.Source, Kind: s.Kind, Domains: s.Domains})
+	}
+	in := r.inputTokens
+	if in == 0 {
+		for _, c := range r.comps {
+			if c.Phase == engine.PhasePrefill {
+				in = max(in, c.Positions)
+			}
+		}
+	}
+	sum := summarize(rec, tl, idleW, runA, runB, in)
+	sum.RunStartNs, sum.RunEndNs = runA-r.t0, runB-r.t0
+	if r.idleB > r.idleA {
+		a, b := r.idleA-r.t0, r.idleB-r.t0
+		sum.IdleStartNs, sum.IdleEndNs = &a, &b
+	}
+	sum.DroppedLiveEvents = r.dropped.Load()
+	rec.Summary = sum
+
+	r.mu.Lock()
+	r.info = info
+	r.record = rec
+	r.summary = sum
+	r.mu.Unlock()
+
+	if opts.Recorder != nil {
+		opts.Recorder.RunFinished(rec)
+	}
+	r.send(Event{Type: "completed", TNs: runB - r.t0, Status: status, Error: errMsg, Summary: sum})
+	return sum, nil
+}
+
+// waitCoverage waits (up to FlushTimeout) until every domain seen so far has
+// a sample reaching t, so the end of the run is measured, not cut off.
+func (r *Run) waitCoverage(t int64) {
+	if r.cancelFeed == nil {
+		return
+	}
+	deadline := time.Now().Add(r.p.opts.FlushTimeout)
+	for {
+		r.mu.Lock()
+		tails := map[power.Domain]int64{}
+		for _, s := range r.samples {
+			for d := range s.Domains {
+				if v, ok := tails[d]; !ok || s.T1 > v {
+					tails[d] = s.T1
+				}
+			}
+		}
+		r.mu.Unlock()
+		done := len(tails) > 0
+		for _, v := range tails {
+			if v < t {
+				done = false
+			}
+		}
+		if done || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// attribute fills phases, tokens, components and layer metrics.
+func (r *Run) attribute(rec *Record, tl *timeline, idleW map[power.Domain]float64, runA, runB int64) {
+	rel := func(t int64) int64 { return t - r.t0 }
+
+	phases := append([]phaseSpan(nil), r.phases...)
+	sort.SliceStable(phases, func(i, j int) bool { return phases[i].start < phases[j].start })
+	var decodeA, decodeB int64
+	hasDecode := false
+	for i, p := range phases {
+		wa, wb := p.start, runB
+		if i+1 < len(phases) {
+			wb = phases[i+1].start
+		}
+		if i == 0 {
+			wa = runA
+		}
+		rec.Phases = append(rec.Phases, PhaseRecord{
+			Phase: p.phase, StartNs: rel(p.start), EndNs: rel(p.end),
+			WindowStartNs: rel(wa), WindowEndNs: rel(wb),
+			Energy: tl.energy(wa, wb, idleW),
+		})
+		if p.phase == string(engine.PhaseDecode) && !hasDecode {
+			decodeA, decodeB, hasDecode = wa, wb, true
+		}
+	}
+
+	// Token windows: decode tokens tile the decode phase.
+	type win struct{ a, b int64 }
+	wins := make([]win, len(r.tokens))
+	var decodeIdx []int
+	for i, t := range r.tokens {
+		wins[i] = win{t.Start, t.End}
+		if hasDecode && t.phase == string(engine.PhaseDecode) {
+			decodeIdx = append(decodeIdx, i)
+		}
+	}
+	for k, i := range decodeIdx {
+		if k == 0 {
+			wins[i].a = decodeA
+		} else {
+			wins[i].a = r.tokens[decodeIdx[k-1]].End
+		}
+		if k == len(decodeIdx)-1 {
+			wins[i].b = decodeB
+		}
+		if wins[i].b < wins[i].a {
+			wins[i].b = wins[i].a
+		}
+	}
+	rec.Tokens = make([]TokenRecord, len(r.tokens))
+	for i, t := range r.tokens {
+		rec.Tokens[i] = TokenRecord{
+			Index: t.Index, ID: t.ID, Piece: t.Piece, Phase: t.phase,
+			StartNs: rel(t.Start), EndNs: rel(t.End),
+			WindowStartNs: rel(wins[i].a), WindowEndNs: rel(wins[i].b),
+			Energy: tl.energy(wins[i].a, wins[i].b, idleW),
+		}
+	}
+
+	// Components go to the token whose window holds their start.
+	order := make([]int, len(wins))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(x, y int) bool { return wins[order[x]].a < wins[order[y]].a })
+	tokenOf := func(t int64) int {
+		k := sort.Search(len(order), func(k int) bool { return wins[order[k]].a > t }) - 1
+		if k >= 0 && t < wins[order[k]].b {
+			return order[k]
+		}
+		return -1
+	}
+	compSum := make([]float64, len(r.tokens))
+	type aggKey struct {
+		phase, comp string
+		layer       int
+	}
+	type agg struct {
+		m                LayerMetric
+		energy           float64
+		hasEnergy        bool
+		basis            Basis
+		source           string
+		maxAbs, sparsity float64
+		statCalls        int
+	}
+	aggs := map[aggKey]*agg{}
+	var aggOrder []aggKey
+	rec.Components = make([]ComponentRecord, len(r.comps))
+	for i, c := range r.comps {
+		ti := tokenOf(c.Start)
+		tokIndex := -1
+		if ti >= 0 {
+			tokIndex = r.tokens[ti].Index
+		}
+		e := tl.energy(c.Start, c.End, nil)
+		cr := ComponentRecord{
+			TokenIndex: tokIndex, Phase: string(c.Phase), Layer: c.Layer, Component: string(c.Component),
+			StartNs: rel(c.Start), EndNs: rel(c.End), Positions: c.Positions,
+			Basis: BasisUnavailable, Label: string(BasisUnavailable),
+		}
+		if e.Total != nil {
+			v := e.Total.GrossJ
+			cr.EnergyJ, cr.UncertaintyJ, cr.Basis, cr.Label = &v, e.Total.UncertaintyJ, e.Total.Basis, e.Total.Label
+			if ti >= 0 {
+				compSum[ti] += v
+			}
+		}
+		if c.Stats != nil {
+			cr.Stats = &ActivationStats{Mean: c.Stats.Mean, Std: c.Stats.Std, MaxAbs: c.Stats.MaxAbs, Sparsity: c.Stats.Sparsity}
+		}
+		if d := c.Deep; d != nil {
+			cr.Deep = &DeepStats{AttentionEntropy: d.AttentionEntropy, AttentionSparsity: d.AttentionSparsity,
+				SoftmaxNs: d.SoftmaxNs, MLPKillRatio: d.MLPKillRatio, NormVarianceRatio: d.NormVarianceRatio}
+		}
+		rec.Components[i] = cr
+
+		k := aggKey{cr.Phase, cr.Component, cr.Layer}
+		a := aggs[k]
+		if a == nil {
+			a = &agg{m: LayerMetric{Phase: cr.Phase, Layer: cr.Layer, Component: cr.Component}}
+			aggs[k] = a
+			aggOrder = append(aggOrder, k)
+		}
+		a.m.Calls++
+		a.m.TotalNs += c.End - c.Start
+		if cr.EnergyJ != nil {
+			a.energy += *cr.EnergyJ
+			a.hasEnergy = true
+			a.basis = worseBasis(a.basis, cr.Basis)
+			a.source = e.Total.Source
+		}
+		if cr.Stats != nil {
+			a.maxAbs += cr.Stats.MaxAbs
+			a.sparsity += cr.Stats.Sparsity
+			a.statCalls++
+		}
+	}
+	for i := range rec.Tokens {
+		if tot := rec.Tokens[i].Energy.Total; tot != nil {
+			rec.Tokens[i].OtherJ = tot.GrossJ - compSum[i]
+		}
+	}
+	for _, k := range aggOrder {
+		a := aggs[k]
+		a.m.Label = string(BasisUnavailable)
+		if a.hasEnergy {
+			v := a.energy
+			a.m.EnergyJ = &v
+			a.m.Label = Label(a.basis, a.source)
+		}
+		if a.statCalls > 0 {
+			m, s := a.maxAbs/float64(a.statCalls), a.sparsity/float64(a.statCalls)
+			a.m.MeanAbs, a.m.Sparsity = &m, &s
+		}
+		rec.Layers = append(rec.Layers, a.m)
+	}
+	if rec.Phases == nil {
+		rec.Phases = []PhaseRecord{}
+	}
+	if rec.Layers == nil {
+		rec.Layers = []LayerMetric{}
+	}
+}
+
+// FeedFunc adapts a function to Feed, e.g. a power.Sampler subscription:
+//
+//	profiler.FeedFunc(func() (<-chan power.Sample, func()) {
+//		sub := sampler.Subscribe(256)
+//		return sub.C(), sub.Close
+//	})
+type FeedFunc func() (<-chan power.Sample, func())
+
+// Subscribe implements Feed.
+func (f FeedFunc) Subscribe() (<-chan power.Sample, func()) { return f() }

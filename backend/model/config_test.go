@@ -146,11 +146,17 @@ func TestParseConfigCases(t *testing.T) {
 		{"eos list", `, "eos_token_id": [5, 7], "bos_token_id": 1`, func(c *Config) bool { return slices.Equal(c.EOSTokenIDs, []int{5, 7}) && c.BOSTokenID == 1 }, ""},
 		{"no bos", ``, func(c *Config) bool { return c.BOSTokenID == -1 && c.EOSTokenIDs == nil }, ""},
 		{"rope null", `, "rope_scaling": null`, func(c *Config) bool { return c.RopeScaling == nil && c.RopeTheta == 10000 }, ""},
-		{"rope legacy type linear", `, "rope_scaling": {"type": "linear", "factor": 2.0}`, func(c *Config) bool { return c.RopeScaling != nil && c.RopeScaling.Type == "linear" && c.RopeScaling.Factor == 2 }, ""},
+		{"rope legacy type linear", `, "rope_scaling": {"type": "linear", "factor": 2.0}`, func(c *Config) bool {
+			return c.RopeScaling != nil && c.RopeScaling.Type == "linear" && c.RopeScaling.Factor == 2
+		}, ""},
 		{"rope_parameters llama3", `, "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000, "factor": 8, "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 8192}`,
-			func(c *Config) bool { return c.RopeTheta == 500000 && c.RopeScaling.Type == "llama3" && c.RopeScaling.Factor == 8 }, ""},
+			func(c *Config) bool {
+				return c.RopeTheta == 500000 && c.RopeScaling.Type == "llama3" && c.RopeScaling.Factor == 8
+			}, ""},
 		{"dtype beats torch_dtype", `, "torch_dtype": "float32", "dtype": "float16"`, func(c *Config) bool { return c.DType == F16 }, ""},
-		{"no dtype", ``, func(c *Config) bool { return c.DType == Unknown && c.Facts().DType == "unknown" && c.Facts().KVCacheBytesPerToken == 0 }, ""},
+		{"no dtype", ``, func(c *Config) bool {
+			return c.DType == Unknown && c.Facts().DType == "unknown" && c.Facts().KVCacheBytesPerToken == 0
+		}, ""},
 		{"partial rotary", `, "partial_rotary_factor": 0.5`, func(c *Config) bool { return c.RotaryDim() == 8 }, ""},
 		{"attention bias", `, "attention_bias": true, "mlp_bias": true`, func(c *Config) bool { return c.QKVBias && c.OBias && c.MLPBias }, ""},
 		{"llama ignores sliding_window", `, "sliding_window": 16`, func(c *Config) bool { return c.LayerWindow(0) == 0 }, ""},

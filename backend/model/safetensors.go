@@ -90,13 +90,13 @@ func ParseHeader(file []byte) (*Header, error) {
 		seen[name] = true
 		if name == "__metadata__" {
 			if err := dec.Decode(&h.Metadata); err != nil {
-				return nil, fmt.Errorf("header __metadata__: want an object of strings: %w", err)
+				return nil, fmt.Errorf("header JSON: __metadata__: want an object of strings: %w", err)
 			}
 			continue
 		}
 		var r rawTensorInfo
 		if err := dec.Decode(&r); err != nil {
-			return nil, fmt.Errorf("header entry %q: want {dtype, shape, data_offsets}: %w", name, err)
+			return nil, fmt.Errorf("header JSON: entry %q: want {dtype, shape, data_offsets}: %w", name, err)
 		}
 		info, err := checkEntry(name, r, dataLen)
 		if err != nil {

@@ -1,0 +1,187 @@
+package tokenizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// fileJSON is the part of tokenizer.json this package reads.
+type fileJSON struct {
+	AddedTokens   []addedTokenJSON `json:"added_tokens"`
+	Normalizer    json.RawMessage  `json:"normalizer"`
+	PreTokenizer  json.RawMessage  `json:"pre_tokenizer"`
+	PostProcessor json.RawMessage  `json:"post_processor"`
+	Decoder       json.RawMessage  `json:"decoder"`
+	Model         modelJSON        `json:"model"`
+}
+
+type addedTokenJSON struct {
+	ID         int    `json:"id"`
+	Content    string `json:"content"`
+	SingleWord bool   `json:"single_word"`
+	LStrip     bool   `json:"lstrip"`
+	RStrip     bool   `json:"rstrip"`
+	Normalized bool   `json:"normalized"`
+	Special    bool   `json:"special"`
+}
+
+type modelJSON struct {
+	Type                    string          `json:"type"`
+	Vocab                   map[string]int  `json:"vocab"`
+	Merges                  json.RawMessage `json:"merges"`
+	UnkToken                *string         `json:"unk_token"`
+	ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         *string         `json:"end_of_word_suffix"`
+	FuseUnk                 bool            `json:"fuse_unk"`
+	ByteFallback            bool            `json:"byte_fallback"`
+	IgnoreMerges            bool            `json:"ignore_merges"`
+	Dropout                 *float64        `json:"dropout"`
+}
+
+// typed is the common head of every component object: {"type": "..."}.
+type typed struct {
+	Type string `json:"type"`
+}
+
+// pattern is a Split/Replace pattern: {"String": "..."} or {"Regex": "..."}.
+type pattern struct {
+	String *string `json:"String"`
+	Regex  *string `json:"Regex"`
+}
+
+// isNull reports whether a component field is absent or JSON null.
+func isNull(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || bytes.Equal(raw, []byte("null"))
+}
+
+// Parse builds a Tokenizer from the contents of a tokenizer.json file.
+func Parse(data []byte) (*Tokenizer, error) {
+	var f fileJSON
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("parse tokenizer.json: %w (is this a Hugging Face tokenizer.json file?)", err)
+	}
+	if f.Model.Type == "" && f.Model.Vocab != nil && len(f.Model.Merges) > 0 {
+		f.Model.Type = "BPE" // very old files omit the type
+	}
+	if f.Model.Type != "BPE" {
+		return nil, fmt.Errorf("tokenizer model type %q is not supported: only BPE tokenizers (byte-level like Llama-3/Qwen2, or SentencePiece-style like Llama-2/Mistral) are", f.Model.Type)
+	}
+	if f.Model.Dropout != nil && *f.Model.Dropout > 0 && *f.Model.Dropout < 1 {
+		// Dropout only matters for training; inference tokenizers behave as without it.
+		f.Model.Dropout = nil
+	}
+	model, err := newBPE(&f.Model)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tokenizer{model: model, special: map[int]bool{}, addedByID: map[int]string{}, bos: -1, eos: -1}
+
+	added := make([]addedToken, 0, len(f.AddedTokens))
+	for _, a := range f.AddedTokens {
+		if a.Content == "" {
+			return nil, fmt.Errorf("added token %d has empty content", a.ID)
+		}
+		if a.ID < 0 {
+			return nil, fmt.Errorf("added token %q has negative id %d", a.Content, a.ID)
+		}
+		added = append(added, addedToken{id: a.ID, content: a.Content, special: a.Special,
+			lstrip: a.LStrip, rstrip: a.RStrip, singleWord: a.SingleWord})
+		t.addedByID[a.ID] = a.Content
+		if a.Special {
+			t.special[a.ID] = true
+		}
+	}
+	t.added = newAddedVocab(added)
+
+	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
+		return nil, fmt.Errorf("normalizer: %w", err)
+	}
+	if t.preTok, err = parsePreTokenizer(f.PreTokenizer); err != nil {
+		return nil, fmt.Errorf("pre_tokenizer: %w", err)
+	}
+	if t.decoder, err = parseDecoder(f.Decoder); err != nil {
+		return nil, fmt.Errorf("decoder: %w", err)
+	}
+	idOf := func(s string) (int, bool) {
+		if id, ok := t.added.byContent[s]; ok {
+			return id, true
+		}
+		id, ok := model.vocab[s]
+		return id, ok
+	}
+	if t.post, err = parsePostProcessor(f.PostProcessor, idOf); err != nil {
+		return nil, fmt.Errorf("post_processor: %w", err)
+	}
+
+	size := model.size()
+	for id := range t.addedByID {
+		size = max(size, id+1)
+	}
+	t.pieces = make([]string, size)
+	for p, id := range model.vocab {
+		t.pieces[id] = p
+	}
+
+	t.bos = firstFound(idOf, "<s>", "<|begin_of_text|>", "<|startoftext|>", "<bos>")
+	if lead, ok := t.post.(leadingSpecial); ok {
+		if id, ok := lead.leadingSpecial(); ok {
+			t.bos = id
+		}
+	}
+	t.eos = firstFound(idOf, "</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>")
+	return t, nil
+}
+
+func firstFound(idOf func(string) (int, bool), names ...string) int {
+	for _, n := range names {
+		if id, ok := idOf(n); ok {
+			return id
+		}
+	}
+	return -1
+}
+
+// parseMerges accepts both JSON forms: ["a b", ...] (tokenizers < 0.20) and
+// [["a", "b"], ...] (tokenizers >= 0.20, which also allows spaces in tokens).
+func parseMerges(raw json.RawMessage) ([][2]string, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, fmt.Errorf("merges: want a list: %w", err)
+	}
+	out := make([][2]string, len(items))
+	for i, it := range items {
+		it = bytes.TrimSpace(it)
+		if len(it) > 0 && it[0] == '[' {
+			var pair []string
+			if err := json.Unmarshal(it, &pair); err != nil || len(pair) != 2 {
+				return nil, fmt.Errorf("merge %d: want a pair of strings, got %s", i, it)
+			}
+			out[i] = [2]string{pair[0], pair[1]}
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(it, &s); err != nil {
+			return nil, fmt.Errorf("merge %d: want \"a b\" or [\"a\", \"b\"], got %s", i, it)
+		}
+		parts := strings.Split(s, " ")
+		if len(parts) != 2 {
+			return nil, fmt.Errorf("merge %d %q: want exactly two tokens separated by one space", i, s)
+		}
+		out[i] = [2]string{parts[0], parts[1]}
+	}
+	return out, nil
+}
+
+// errUnsupported builds the error for a component type this package lacks.
+func errUnsupported(kind, typ string, supported ...string) error {
+	return fmt.Errorf("%s type %q is not supported (supported: %s)", kind, typ, strings.Join(supported, ", "))
+}
+
+var errNoType = errors.New(`component has no "type" field`)

@@ -13,6 +13,10 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+
+	"github.com/google/uuid"
+
+	"energyprofiler/backend/queue"
 )
 
 // SourceHealth describes one power source for /api/health.
@@ -34,6 +38,13 @@ type Options struct {
 	// PowerSources reports the machine's power sources; nil means none are
 	// built in, which /api/health reports as an empty list.
 	PowerSources func() []SourceHealth
+
+	// Store, Models and Queue back the /api/profiling endpoints; a nil one
+	// makes its endpoints answer as if empty (or 503 for generate).
+	Store    RunStore
+	Models   Models
+	Queue    *queue.Queue
+	NewRunID NewRunID
 
 	// Frontend holds the built dashboard; nil serves a page that says how to
 	// build it.
@@ -68,7 +79,11 @@ func New(opts Options) *Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	if h.opts.NewRunID == nil {
+		h.opts.NewRunID = uuid.NewString
+	}
 	h.mux.HandleFunc("GET /api/health", h.health)
+	h.routeProfiling()
 	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found", fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
 	})

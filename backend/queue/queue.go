@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 )
 
@@ -70,7 +71,7 @@ type Options struct {
 	// MaxQueued bounds the jobs waiting to run (default 1000).
 	MaxQueued int
 	// SubscriberBuffer is how many events a live subscriber may fall behind
-	// before it is dropped (default 256).
+	// before its frequent events are skipped (default 256).
 	SubscriberBuffer int
 	// Keep is how many finished jobs stay known for Wait and Status
 	// (default 100).
@@ -321,21 +322,105 @@ func (q *Queue) shutdown() {
 // Stopped is closed once the worker has exited after its context ended.
 func (q *Queue) Stopped() <-chan struct{} { return q.stopped }
 
-// Subscription is one live listener.
+// Subscription is one live listener. It is down-sampled, not blocked: when
+// it falls SubscriberBuffer events behind, frequent events (tokens, power
+// samples, heatmaps, current-operation updates) are skipped for it, while
+// lifecycle events (started, phase, finished, …) are still queued. Only a
+// subscriber that falls four times that far behind is dropped.
 type Subscription struct {
-	// C delivers the current state first, then live events. It is closed
-	// when the subscriber is dropped for falling behind, or the queue stops.
-	C       <-chan Event
-	c       chan Event
-	once    sync.Once
+	mu      sync.Mutex
+	buf     []Event
+	signal  chan struct{}
+	closed  bool
 	dropped bool
+	skipped int
+	soft    int
 }
 
-func (s *Subscription) close() { s.once.Do(func() { close(s.c) }) }
+// Next waits for the next event. ok is false once the subscription is closed
+// (and drained) or ctx ends.
+func (s *Subscription) Next(ctx context.Context) (ev Event, ok bool) {
+	for {
+		s.mu.Lock()
+		if len(s.buf) > 0 {
+			ev = s.buf[0]
+			s.buf[0] = Event{}
+			s.buf = s.buf[1:]
+			s.mu.Unlock()
+			return ev, true
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return Event{}, false
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.signal:
+		case <-ctx.Done():
+			return Event{}, false
+		}
+	}
+}
 
-// Dropped reports whether the subscription was closed because it fell
-// behind. Read it after C is closed.
-func (s *Subscription) Dropped() bool { return s.dropped }
+// Dropped reports whether the subscription was closed for falling too far
+// behind; Skipped counts the frequent events it was spared.
+func (s *Subscription) Dropped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Skipped counts the frequent events skipped because the subscriber lagged.
+func (s *Subscription) Skipped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.skipped
+}
+
+func (s *Subscription) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *Subscription) wake() {
+	select {
+	case s.signal <- struct{}{}:
+	default:
+	}
+}
+
+// frequent are the event types a lagging subscriber may miss: each is
+// superseded by the next of its kind.
+func frequent(typ string) bool {
+	switch typ {
+	case "token", "power", "heatmap", "op":
+		return true
+	}
+	return false
+}
+
+// offer queues ev for the subscriber and reports false when the subscriber
+// must be dropped.
+func (s *Subscription) offer(ev Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if len(s.buf) >= s.soft && frequent(ev.Type) {
+		s.skipped++
+		return true
+	}
+	if len(s.buf) >= 4*s.soft {
+		s.dropped = true
+		s.closed = true
+		return false
+	}
+	s.buf = append(s.buf, ev)
+	return true
+}
 
 // Subscribe returns a live subscription. The first events replay the
 // running job's latest event of each type (so a late joiner sees the current
@@ -343,22 +428,38 @@ func (s *Subscription) Dropped() bool { return s.dropped }
 func (q *Queue) Subscribe() *Subscription {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	c := make(chan Event, q.opts.SubscriberBuffer+len(q.snapshot)+1)
-	s := &Subscription{C: c, c: c}
+	s := &Subscription{signal: make(chan struct{}, 1), soft: q.opts.SubscriberBuffer}
 	if q.closed {
-		s.close()
+		s.closed = true
 		return s
 	}
-	for _, ev := range q.snapshot {
-		c <- ev
+	for _, typ := range snapshotOrder(q.snapshot) {
+		s.buf = append(s.buf, q.snapshot[typ])
 	}
 	active := ""
 	if q.running != nil {
 		active = q.running.ID
 	}
-	c <- Event{Type: "queue", Data: map[string]any{"active": active, "queued": len(q.pending)}}
+	s.buf = append(s.buf, Event{Type: "queue", Data: map[string]any{"active": active, "queued": len(q.pending)}})
 	q.subs[s] = struct{}{}
 	return s
+}
+
+// snapshotOrder lists the snapshot's event types with lifecycle events
+// first, so a late joiner learns the run and its phase before its tokens.
+func snapshotOrder(snap map[string]Event) []string {
+	var types []string
+	for typ := range snap {
+		types = append(types, typ)
+	}
+	sort.Slice(types, func(i, j int) bool {
+		fi, fj := frequent(types[i]), frequent(types[j])
+		if fi != fj {
+			return !fi
+		}
+		return types[i] < types[j]
+	})
+	return types
 }
 
 // Unsubscribe stops delivery and closes the subscription.
@@ -369,8 +470,7 @@ func (q *Queue) Unsubscribe(s *Subscription) {
 	s.close()
 }
 
-// publish fans an event out without ever blocking: a subscriber whose buffer
-// is full is dropped, and it can reconnect to get the current state again.
+// publish fans an event out without ever blocking on a subscriber.
 func (q *Queue) publish(ev Event) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -378,12 +478,9 @@ func (q *Queue) publish(ev Event) {
 		q.snapshot[ev.Type] = ev
 	}
 	for s := range q.subs {
-		select {
-		case s.c <- ev:
-		default:
-			s.dropped = true
+		if !s.offer(ev) {
 			delete(q.subs, s)
-			s.close()
 		}
+		s.wake()
 	}
 }

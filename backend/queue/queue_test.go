@@ -167,13 +167,19 @@ func TestLateJoinerGetsCurrentStateFirst(t *testing.T) {
 	sub := q.Subscribe()
 	defer q.Unsubscribe(sub)
 	seen := map[string]any{}
+	var order []string
 	for len(seen) < 3 {
-		select {
-		case ev := <-sub.C:
-			seen[ev.Type] = ev.Data
-		case <-time.After(2 * time.Second):
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		ev, ok := sub.Next(ctx)
+		cancel()
+		if !ok {
 			t.Fatalf("snapshot incomplete: %v", seen)
 		}
+		seen[ev.Type] = ev.Data
+		order = append(order, ev.Type)
+	}
+	if fmt.Sprint(order) != "[started token queue]" {
+		t.Errorf("snapshot order %v: lifecycle first, then frequent, then queue", order)
 	}
 	if seen["token"] != 2 {
 		t.Errorf("late joiner's token = %v, want the latest (2)", seen["token"])
@@ -182,19 +188,22 @@ func TestLateJoinerGetsCurrentStateFirst(t *testing.T) {
 		t.Errorf("late joiner missed the started state: %v", seen)
 	}
 	close(g.ch("r"))
-	for ev := range sub.C {
+	for {
+		ev, ok := sub.Next(t.Context())
+		if !ok {
+			t.Fatal("subscription closed before the finished event")
+		}
 		if ev.Type == "finished" {
 			return
 		}
 	}
-	t.Fatal("subscription closed before the finished event")
 }
 
-func TestSlowSubscriberIsDroppedWithoutStallingTheJob(t *testing.T) {
+func TestSlowSubscriberIsDownSampledWithoutStallingTheJob(t *testing.T) {
 	g := newGate()
 	g.emitEach = 10_000
 	q := New(t.Context(), g.exec, Options{SubscriberBuffer: 8})
-	slow := q.Subscribe() // never read
+	slow := q.Subscribe() // not read until the job is over
 	q.Submit("r", nil)
 	waitStarted(t, g, "r")
 	close(g.ch("r"))
@@ -203,12 +212,45 @@ func TestSlowSubscriberIsDroppedWithoutStallingTheJob(t *testing.T) {
 	if _, err := q.Wait(ctx, "r"); err != nil {
 		t.Fatalf("the job stalled behind a slow subscriber: %v", err)
 	}
+	var types []string
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		ev, ok := slow.Next(ctx)
+		cancel()
+		if !ok {
+			break
+		}
+		types = append(types, ev.Type)
+	}
+	if slow.Dropped() || slow.Skipped() < 9000 {
+		t.Errorf("dropped=%v skipped=%d, want down-sampled", slow.Dropped(), slow.Skipped())
+	}
+	if len(types) == 0 || types[len(types)-1] != "finished" {
+		t.Errorf("the lagging subscriber missed the finished event: %v", types)
+	}
+}
+
+func TestHopelesslySlowSubscriberIsDropped(t *testing.T) {
+	q := New(t.Context(), func(ctx context.Context, j *Job, emit func(Event)) (any, error) {
+		for i := range 100 {
+			emit(Event{JobID: j.ID, Type: "phase", Data: i}) // lifecycle events are never skipped
+		}
+		return nil, nil
+	}, Options{SubscriberBuffer: 8})
+	slow := q.Subscribe()
+	q.Submit("r", nil)
+	if _, err := q.Wait(t.Context(), "r"); err != nil {
+		t.Fatal(err)
+	}
 	n := 0
-	for range slow.C {
+	for {
+		if _, ok := slow.Next(t.Context()); !ok {
+			break
+		}
 		n++
 	}
-	if !slow.Dropped() || n > 8+2 {
-		t.Errorf("slow subscriber dropped=%v after %d events", slow.Dropped(), n)
+	if !slow.Dropped() || n > 4*8 {
+		t.Errorf("dropped=%v after %d events", slow.Dropped(), n)
 	}
 }
 

@@ -1,0 +1,62 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// liveWriteTimeout bounds one WebSocket write; a client slower than this is
+// disconnected rather than allowed to hold events back.
+const liveWriteTimeout = 5 * time.Second
+
+// live streams the active run's events. The queue's subscription replays the
+// current state first and down-samples a client that falls behind, so
+// inference never waits for a slow client; one that falls hopelessly behind
+// is closed with a "try again later" status and can reconnect to resume.
+func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
+	if h.opts.Queue == nil {
+		writeError(w, http.StatusServiceUnavailable, "live unavailable", "this server was started without a run queue")
+		return
+	}
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// The Origin was checked by ServeHTTP for network clients; the
+		// desktop window's origin (wails://) is not an http origin.
+		InsecureSkipVerify: h.opts.Trusted,
+	})
+	if err != nil {
+		return // Accept has written the error response
+	}
+	defer c.CloseNow()
+	ctx := c.CloseRead(r.Context()) // we never expect messages; this notices the close
+
+	sub := h.opts.Queue.Subscribe()
+	defer h.opts.Queue.Unsubscribe(sub)
+	for {
+		ev, ok := sub.Next(ctx)
+		if !ok {
+			switch {
+			case ctx.Err() != nil:
+			case sub.Dropped():
+				c.Close(websocket.StatusTryAgainLater, "client too slow; reconnect to resume")
+			default:
+				c.Close(websocket.StatusGoingAway, "server shutting down")
+			}
+			return
+		}
+		data, err := json.Marshal(ev)
+		if err != nil {
+			h.log.Error("live event not encodable", "type", ev.Type, "err", err)
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
+		err = c.Write(wctx, websocket.MessageText, data)
+		cancel()
+		if err != nil {
+			return
+		}
+	}
+}

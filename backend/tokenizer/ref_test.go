@@ -51,7 +51,11 @@ var refFamilies = map[string]refFamily{
 	// The same vocabulary in the newer SentencePiece conversion layout; gen.js
 	// applies the identical transform.
 	"mistral-metaspace": {file: "mistral.tokenizer.json.gz", transform: metaspaceVariant},
+	// The demo models' tokenizer as BuildDemoByteLevel(254) writes it.
+	"demo": {file: "demo.tokenizer.json", roundTrip: func(s string) string { return s }},
 }
+
+var refFamilyNames = []string{"llama3", "qwen3", "mistral", "mistral-metaspace", "demo"}
 
 func metaspaceVariant(j map[string]any) {
 	m := map[string]any{"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": false, "add_prefix_space": true}
@@ -68,13 +72,21 @@ type tokenizerCache struct {
 
 var testTokenizers = &tokenizerCache{m: map[string]*Tokenizer{}}
 
-func readGz(t testing.TB, name string) []byte {
+// readTestdata reads a testdata file, gunzipping *.gz files.
+func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	if !strings.HasSuffix(name, ".gz") {
+		data, err := io.ReadAll(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
 	zr, err := gzip.NewReader(f)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +112,7 @@ func loadFamily(t testing.TB, name string) *Tokenizer {
 	if _, err := os.Stat(filepath.Join("testdata", fam.file)); os.IsNotExist(err) && fam.optional {
 		t.Skipf("testdata/%s is not present (not redistributable; see testdata/README.md to add it)", fam.file)
 	}
-	data := readGz(t, fam.file)
+	data := readTestdata(t, fam.file)
 	if fam.transform != nil {
 		var j map[string]any
 		if err := json.Unmarshal(data, &j); err != nil {
@@ -135,7 +147,7 @@ func loadExpected(t *testing.T) *expectedFile {
 
 func TestReferenceIDs(t *testing.T) {
 	e := loadExpected(t)
-	for _, name := range []string{"llama3", "qwen3", "mistral", "mistral-metaspace"} {
+	for _, name := range refFamilyNames {
 		fam, ok := e.Families[name]
 		if !ok || len(fam.Cases) == 0 {
 			t.Fatalf("expected.json has no cases for %s", name)
@@ -165,7 +177,7 @@ func TestReferenceIDs(t *testing.T) {
 // and decode(encode(x)) against the input.
 func TestReferenceDecode(t *testing.T) {
 	e := loadExpected(t)
-	for _, name := range []string{"llama3", "qwen3", "mistral", "mistral-metaspace"} {
+	for _, name := range refFamilyNames {
 		fam := e.Families[name]
 		t.Run(name, func(t *testing.T) {
 			tk := loadFamily(t, name)
@@ -200,7 +212,7 @@ func metaspaceFirstPieceQuirk(tk *Tokenizer, ids []int) bool {
 // the pieces must be valid UTF-8 and concatenate to Decode's result.
 func TestStreamDecoderMatchesDecode(t *testing.T) {
 	e := loadExpected(t)
-	for _, name := range []string{"llama3", "qwen3", "mistral", "mistral-metaspace"} {
+	for _, name := range refFamilyNames {
 		fam := e.Families[name]
 		t.Run(name, func(t *testing.T) {
 			tk := loadFamily(t, name)

@@ -50,14 +50,32 @@ const families = [
       return { ...j, normalizer: null, pre_tokenizer: m, decoder: { ...m } };
     },
   },
+  // The built-in demo models' tokenizer, written by the Go test
+  // TestDemoGoldenFile (BuildDemoByteLevel(254)); checks that what the Go
+  // trainer writes is read the same way by another implementation.
+  {
+    name: "demo",
+    file: path.join(outDir, "demo.tokenizer.json"),
+    config: { tokenizer_class: "PreTrainedTokenizerFast", bos_token: "<|begin_of_text|>", eos_token: "<|end_of_text|>" },
+  },
 ];
 
 const out = { generator: "tokref/gen.js", tokenizers_js: "@lenml/tokenizers@" + version("@lenml/tokenizers"), families: {} };
 for (const f of families) {
-  const mod = req(f.pkg);
-  let json = JSON.parse(fs.readFileSync(path.join(process.cwd(), "node_modules", f.pkg, "models", "tokenizer.json"), "utf8"));
+  let json, config, origin;
+  if (f.file) {
+    json = JSON.parse(fs.readFileSync(f.file, "utf8"));
+    config = f.config;
+    origin = path.basename(f.file);
+  } else {
+    const mod = req(f.pkg);
+    json = JSON.parse(fs.readFileSync(path.join(process.cwd(), "node_modules", f.pkg, "models", "tokenizer.json"), "utf8"));
+    config = mod.tokenizerConfig;
+    origin = f.pkg + "@" + version(f.pkg);
+  }
   if (f.transform) json = f.transform(json);
-  const tok = mod.TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: mod.tokenizerConfig });
+  const { TokenizerLoader } = req("@lenml/tokenizers");
+  const tok = TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
   const cases = corpus.map((text) => {
     const ids = tok.encode(text, { add_special_tokens: false });
     const idsSpecial = tok.encode(text, { add_special_tokens: true });
@@ -68,7 +86,7 @@ for (const f of families) {
       decoded: ids.length ? tok.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false }) : "",
     };
   });
-  out.families[f.name] = { package: f.pkg + "@" + version(f.pkg), cases };
+  out.families[f.name] = { package: origin, cases };
   console.error(`${f.name}: ${cases.length} cases`);
 }
 fs.writeFileSync(path.join(outDir, "expected.json"), JSON.stringify(out, null, 1) + "\n");

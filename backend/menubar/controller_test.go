@@ -33,7 +33,11 @@ type wattsSeq struct {
 	ok bool
 }
 
-func (w *wattsSeq) set(watts float64) { w.mu.Lock(); w.p, w.ok = Power{Watts: watts}, true; w.mu.Unlock() }
+func (w *wattsSeq) set(watts float64) {
+	w.mu.Lock()
+	w.p, w.ok = Power{Watts: watts}, true
+	w.mu.Unlock()
+}
 func (w *wattsSeq) get() (Power, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -1,0 +1,120 @@
+// Package compute owns the numeric kernels of the inference engine behind a
+// small Backend interface: matrix products over weights kept in their stored
+// precision, normalisation, rotary embeddings, attention and the MLP
+// activation. The model code in package engine only talks to Backend, so a
+// Metal or CUDA backend can be added later without touching it.
+//
+// The CPU backend runs on a persistent worker pool that spins during a forward
+// pass instead of handing work through channels. On amd64 built with
+// GOEXPERIMENT=simd its kernels use AVX-512 (or AVX2) through simd/archsimd;
+// every other build uses portable scalar kernels with the same results up to
+// float32 rounding.
+package compute
+
+import "fmt"
+
+// DType is the element type of a weight matrix as stored on disk.
+type DType uint8
+
+const (
+	F32  DType = iota // IEEE float32
+	F16               // IEEE half precision
+	BF16              // bfloat16: the top 16 bits of a float32
+)
+
+// Size is the number of bytes of one element.
+func (d DType) Size() int {
+	if d == F32 {
+		return 4
+	}
+	return 2
+}
+
+func (d DType) String() string {
+	switch d {
+	case F32:
+		return "F32"
+	case F16:
+		return "F16"
+	case BF16:
+		return "BF16"
+	}
+	return fmt.Sprintf("DType(%d)", uint8(d))
+}
+
+// Matrix is a row-major weight matrix in its stored precision. Data holds
+// exactly Rows*Cols*DType.Size() little-endian bytes, typically a view into a
+// memory-mapped safetensors file. A Matrix is never modified.
+type Matrix struct {
+	DType      DType
+	Rows, Cols int
+	Data       []byte
+}
+
+// Check reports whether m's byte length agrees with its shape.
+func (m Matrix) Check() error {
+	if m.Rows <= 0 || m.Cols <= 0 {
+		return fmt.Errorf("matrix shape %dx%d is empty", m.Rows, m.Cols)
+	}
+	if want := m.Rows * m.Cols * m.DType.Size(); len(m.Data) != want {
+		return fmt.Errorf("matrix %dx%d %s has %d bytes, want %d", m.Rows, m.Cols, m.DType, len(m.Data), want)
+	}
+	return nil
+}
+
+// Attention describes one causal self-attention call over a KV cache.
+//
+// Q holds N query rows (positions Pos0 … Pos0+N-1), each Heads*HeadDim wide.
+// K and V are the cache of one layer: row p (KVHeads*HeadDim wide) is the key or
+// value at position p, and rows 0 … Pos0+N-1 are filled. Query head h reads
+// KV head h/(Heads/KVHeads). A query at position i sees keys j with
+// i-Window < j <= i when Window > 0, else all j <= i.
+type Attention struct {
+	Q, K, V, Out            []float32
+	N, Pos0                 int
+	Heads, KVHeads, HeadDim int
+	Window                  int
+	Scale                   float32         // usually 1/sqrt(HeadDim)
+	Stats                   *AttentionStats // nil: measure nothing extra
+}
+
+// AttentionStats are the deep-depth measurements of one attention call,
+// summed over every (query, head) softmax row.
+type AttentionStats struct {
+	Rows       int     // softmax rows measured
+	EntropySum float64 // sum of row entropies, nats
+	Weights    int     // attention weights seen
+	Small      int     // weights below SmallWeight
+	SoftmaxNs  int64   // softmax time; worker times divided by the worker count
+}
+
+// SmallWeight is the attention weight under which a weight counts as sparse.
+const SmallWeight = 1e-3
+
+// Backend is everything the forward pass needs from a compute device. All
+// slices are float32 activations in row-major order; n is the number of
+// sequence positions (tokens) processed together. A Backend is used by one
+// goroutine at a time.
+type Backend interface {
+	// MatMul sets out[t*w.Rows+r] = Σ_c w[r,c]·x[t*w.Cols+c] (+ bias[r]) for t < n.
+	// bias may be nil. n == 1 is the decode mat-vec; n > 1 is prefill.
+	MatMul(out, x []float32, n int, w Matrix, bias []float32)
+	// Embed copies row ids[t] of table into out[t*table.Cols:], widened to f32.
+	Embed(out []float32, table Matrix, ids []int)
+	// RMSNorm sets out = x·rsqrt(mean(x²)+eps)·weight per row of len(weight).
+	RMSNorm(out, x []float32, n int, weight []float32, eps float32)
+	// RoPE rotates the first rotDim dims of every head in x (n rows of
+	// heads*headDim) with the rotate_half pairing (i, i+rotDim/2), using
+	// cos/sin tables of rotDim/2 entries per position starting at pos0.
+	RoPE(x []float32, n, heads, headDim, rotDim, pos0 int, cos, sin []float32)
+	// Attend runs causal attention as described by a.
+	Attend(a *Attention)
+	// SwiGLU sets gate[i] = silu(gate[i])·up[i].
+	SwiGLU(gate, up []float32)
+	// Add sets dst[i] += src[i].
+	Add(dst, src []float32)
+	// Name describes the backend and its kernels, for reports.
+	Name() string
+	// Close releases the backend's workers. The backend is unusable afterwards.
+	Close()
+}

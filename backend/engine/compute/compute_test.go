@@ -1,0 +1,201 @@
+package compute
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+)
+
+func randF32(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x
+}
+
+// encode stores values as dt; it returns the matrix and the exact values it holds.
+func encode(t *testing.T, dt DType, rows, cols int, vals []float32) (Matrix, []float64) {
+	t.Helper()
+	data := make([]byte, len(vals)*dt.Size())
+	exact := make([]float64, len(vals))
+	for i, v := range vals {
+		switch dt {
+		case F32:
+			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
+			exact[i] = float64(v)
+		case BF16:
+			u := uint16(math.Float32bits(v) >> 16) // truncation is fine: we keep the exact value
+			binary.LittleEndian.PutUint16(data[2*i:], u)
+			exact[i] = float64(BF16ToF32(u))
+		case F16:
+			u := f16Bits(v)
+			binary.LittleEndian.PutUint16(data[2*i:], u)
+			exact[i] = float64(F16ToF32(u))
+		}
+	}
+	m := Matrix{DType: dt, Rows: rows, Cols: cols, Data: data}
+	if err := m.Check(); err != nil {
+		t.Fatal(err)
+	}
+	return m, exact
+}
+
+// f16Bits narrows by truncation (normal range only), enough for test data.
+func f16Bits(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int(b>>23&0xff) - 127 + 15
+	if exp <= 0 {
+		return sign
+	}
+	return sign | uint16(exp)<<10 | uint16(b>>13&0x3ff)
+}
+
+func TestF16ToF32(t *testing.T) {
+	cases := map[uint16]float32{0x3c00: 1, 0xc000: -2, 0x0001: 5.960464477539063e-08, 0x7bff: 65504, 0x0000: 0, 0x3555: 0.33325195}
+	for in, want := range cases {
+		if got := F16ToF32(in); got != want {
+			t.Errorf("F16ToF32(%#x) = %g, want %g", in, got, want)
+		}
+	}
+	if !math.IsInf(float64(F16ToF32(0x7c00)), 1) || !math.IsNaN(float64(F16ToF32(0x7e00))) {
+		t.Error("F16ToF32 mishandles inf/NaN")
+	}
+}
+
+// TestMatMul checks mat-vec (n=1) and mat-mat (n>1) for every dtype and
+// awkward shapes against a float64 product of the exact stored weights.
+func TestMatMul(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	cpu := NewCPU(2)
+	defer cpu.Close()
+	for _, dt := range []DType{F32, BF16, F16} {
+		for _, shape := range [][3]int{{1, 1, 1}, {7, 13, 1}, {33, 70, 3}, {64, 128, 9}, {130, 257, 5}, {5, 1000, 17}} {
+			rows, cols, n := shape[0], shape[1], shape[2]
+			w, exact := encode(t, dt, rows, cols, randF32(rng, rows*cols))
+			x := randF32(rng, n*cols)
+			bias := randF32(rng, rows)
+			out := make([]float32, n*rows)
+			cpu.MatMul(out, x, n, w, bias)
+			one := make([]float32, rows)
+			for tok := range n {
+				cpu.MatMul(one, x[tok*cols:(tok+1)*cols], 1, w, bias)
+				for r := range rows {
+					var want float64
+					for c := range cols {
+						want += exact[r*cols+c] * float64(x[tok*cols+c])
+					}
+					want += float64(bias[r])
+					tol := 1e-4 * math.Sqrt(float64(cols))
+					if d := math.Abs(float64(out[tok*rows+r]) - want); d > tol {
+						t.Fatalf("%s %v: batched out[%d][%d] = %g, want %g", dt, shape, tok, r, out[tok*rows+r], want)
+					}
+					if d := math.Abs(float64(one[r]) - want); d > tol {
+						t.Fatalf("%s %v: mat-vec out[%d] = %g, want %g", dt, shape, r, one[r], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestKernelsMatchGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 15, 16, 17, 63, 64, 65, 200, 768} {
+		a, b := randF32(rng, n), randF32(rng, n)
+		w := make([]uint16, n)
+		for i := range w {
+			w[i] = uint16(rng.Uint32())&0x7fff | 0x3000 // finite, moderate
+		}
+		if d := math.Abs(float64(dotF32(a, b) - dotF32Generic(a, b))); d > 1e-4*float64(n+1) {
+			t.Errorf("dotF32 n=%d differs by %g", n, d)
+		}
+		g, want := dotBF16(w, a), dotBF16Generic(w, a)
+		if d := math.Abs(float64(g - want)); d > 1e-4*math.Max(1, math.Abs(float64(want))) {
+			t.Errorf("dotBF16 n=%d = %g, generic %g", n, g, want)
+		}
+		d1, d2 := append([]float32(nil), b...), append([]float32(nil), b...)
+		axpy(d1, 0.5, a)
+		axpyGeneric(d2, 0.5, a)
+		for i := range d1 {
+			if math.Abs(float64(d1[i]-d2[i])) > 1e-6 {
+				t.Fatalf("axpy n=%d differs at %d", n, i)
+			}
+		}
+	}
+}
+
+func TestAttentionWindowAndStats(t *testing.T) {
+	cpu := NewCPU(2)
+	defer cpu.Close()
+	// One head, head dim 2, 4 cached positions; the query matches key 3
+	// strongly, and a window of 2 hides keys 0 and 1.
+	k := []float32{10, 0, 10, 0, 0, 1, 0, 10}
+	v := []float32{100, 100, 100, 100, 1, 2, 3, 4}
+	q := []float32{0, 1}
+	out := make([]float32, 2)
+	var st AttentionStats
+	cpu.Attend(&Attention{Q: q, K: k, V: v, Out: out, N: 1, Pos0: 3, Heads: 1, KVHeads: 1, HeadDim: 2, Window: 2, Scale: 1, Stats: &st})
+	p2 := 1 / (1 + math.Exp(9)) // softmax over scores 1 and 10
+	want0 := p2*1 + (1-p2)*3
+	if math.Abs(float64(out[0])-want0) > 1e-5 {
+		t.Errorf("windowed attention out[0] = %g, want %g", out[0], want0)
+	}
+	if st.Rows != 1 || st.Weights != 2 || st.Small != 1 {
+		t.Errorf("stats = %+v, want 1 row, 2 weights, 1 small", st)
+	}
+	wantEnt := -(p2*math.Log(p2) + (1-p2)*math.Log(1-p2))
+	if math.Abs(st.EntropySum-wantEnt) > 1e-5 {
+		t.Errorf("entropy %g, want %g", st.EntropySum, wantEnt)
+	}
+}
+
+type countTask struct {
+	hits  []atomic.Int32
+	calls atomic.Int32
+}
+
+func (c *countTask) Run(_, lo, hi int) {
+	c.calls.Add(1)
+	for i := lo; i < hi; i++ {
+		c.hits[i].Add(1)
+	}
+}
+
+// TestPoolCoversEveryItemOnce runs many back-to-back tasks of varying size
+// (run it with -race) and checks each item ran exactly once.
+func TestPoolCoversEveryItemOnce(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	for round := range 2000 {
+		n := 1 + round%97
+		task := &countTask{hits: make([]atomic.Int32, n)}
+		p.Parallel(n, 1+round%5, task)
+		for i := range task.hits {
+			if got := task.hits[i].Load(); got != 1 {
+				t.Fatalf("round %d: item %d ran %d times", round, i, got)
+			}
+		}
+	}
+}
+
+func TestRealignCopiesMisalignedData(t *testing.T) {
+	buf := make([]byte, 9)
+	buf[1], buf[2] = 0x80, 0x3f // 1.0 as bf16 at an odd address
+	m := Matrix{DType: BF16, Rows: 1, Cols: 4, Data: buf[1:9]}
+	if Aligned(m) {
+		t.Skip("allocator gave an odd-aligned slice start; cannot test")
+	}
+	r := Realign(m)
+	if !Aligned(r) {
+		t.Fatal("Realign returned misaligned data")
+	}
+	row := make([]float32, 4)
+	WidenRow(row, r, 0)
+	if row[0] != 1 {
+		t.Errorf("row[0] = %g, want 1", row[0])
+	}
+}

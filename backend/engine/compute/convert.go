@@ -1,0 +1,101 @@
+package compute
+
+import (
+	"math"
+	"unsafe"
+)
+
+// BF16ToF32 widens one bfloat16 (its bits) to float32.
+func BF16ToF32(u uint16) float32 { return math.Float32frombits(uint32(u) << 16) }
+
+// F16ToF32 widens one IEEE half (its bits) to float32, subnormals included.
+func F16ToF32(u uint16) float32 {
+	sign := uint32(u>>15) << 31
+	exp := uint32(u>>10) & 0x1f
+	mant := uint32(u) & 0x3ff
+	switch {
+	case exp == 0x1f: // inf or NaN
+		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
+	case exp != 0:
+		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
+	case mant == 0:
+		return math.Float32frombits(sign)
+	}
+	// Subnormal half: value is mant·2^-24.
+	f := float32(mant) * (1.0 / (1 << 24))
+	if sign != 0 {
+		f = -f
+	}
+	return f
+}
+
+// u16s views little-endian 2-byte elements as uint16s without copying. The
+// caller guarantees 2-byte alignment (see Aligned).
+func u16s(b []byte) []uint16 {
+	if len(b) < 2 {
+		return nil
+	}
+	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2)
+}
+
+// f32s views little-endian 4-byte elements as float32s without copying.
+func f32s(b []byte) []float32 {
+	if len(b) < 4 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
+}
+
+// Aligned reports whether m's data can be viewed in place as its element type.
+// Safetensors data is normally aligned; a Matrix that is not must be copied
+// (see Realign) before use.
+func Aligned(m Matrix) bool {
+	if len(m.Data) == 0 {
+		return true
+	}
+	return uintptr(unsafe.Pointer(&m.Data[0]))%uintptr(m.DType.Size()) == 0
+}
+
+// Realign returns m itself when it is aligned, else a copy of it in freshly
+// allocated (hence aligned) memory.
+func Realign(m Matrix) Matrix {
+	if Aligned(m) {
+		return m
+	}
+	buf := make([]uint64, (len(m.Data)+7)/8)
+	data := unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), len(m.Data))
+	copy(data, m.Data)
+	m.Data = data
+	return m
+}
+
+// WidenRow writes row r of m into dst (len m.Cols) as float32.
+func WidenRow(dst []float32, m Matrix, r int) {
+	widenRange(dst, m, r*m.Cols, m.Cols)
+}
+
+// widenRange widens elements [off, off+n) of m's data into dst.
+func widenRange(dst []float32, m Matrix, off, n int) {
+	switch m.DType {
+	case F32:
+		copy(dst[:n], f32s(m.Data)[off:off+n])
+	case BF16:
+		src := u16s(m.Data)[off : off+n]
+		for i, u := range src {
+			dst[i] = BF16ToF32(u)
+		}
+	case F16:
+		src := u16s(m.Data)[off : off+n]
+		for i, u := range src {
+			dst[i] = F16ToF32(u)
+		}
+	}
+}
+
+// ToF32 widens a whole matrix (or vector) to a new float32 slice. It is for
+// small tensors (norm weights, biases) that the engine keeps in f32.
+func ToF32(m Matrix) []float32 {
+	out := make([]float32, m.Rows*m.Cols)
+	widenRange(out, Realign(m), 0, len(out))
+	return out
+}

@@ -1,0 +1,338 @@
+package compute
+
+import (
+	"fmt"
+	"math"
+
+	"energyprofiler/backend/clock"
+)
+
+// CPU is the Backend that runs on this machine's cores. Its operations are
+// split over a persistent Pool: matrix rows in contiguous chunks, attention
+// by (query, head). Small element-wise operations run inline on the caller.
+type CPU struct {
+	pool    *Pool
+	scratch [][]float32 // per worker, grown before a parallel call, never shrunk
+
+	// One reusable task value per operation, so dispatching allocates nothing.
+	matVec  matVecTask
+	matMat  matMatTask
+	attend  attendTask
+	swiglu  swigluTask
+	workers []workerStats
+}
+
+// NewCPU starts a CPU backend on threads workers (< 1: GOMAXPROCS).
+func NewCPU(threads int) *CPU {
+	p := NewPool(threads)
+	c := &CPU{pool: p, scratch: make([][]float32, p.Workers()), workers: make([]workerStats, p.Workers())}
+	c.matVec.cpu, c.matMat.cpu, c.attend.cpu = c, c, c
+	return c
+}
+
+// Name implements Backend.
+func (c *CPU) Name() string {
+	return fmt.Sprintf("cpu-%s x%d", kernelName(), c.pool.Workers())
+}
+
+// Threads is the number of workers.
+func (c *CPU) Threads() int { return c.pool.Workers() }
+
+// Close implements Backend.
+func (c *CPU) Close() { c.pool.Close() }
+
+func (c *CPU) ensureScratch(n int) {
+	for i, s := range c.scratch {
+		if len(s) < n {
+			c.scratch[i] = make([]float32, n)
+		}
+	}
+}
+
+// MatMul implements Backend.
+func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
+	if n == 1 {
+		t := &c.matVec
+		t.out, t.x, t.w, t.bias = out[:w.Rows], x[:w.Cols], w, bias
+		if w.DType == F16 {
+			c.ensureScratch(w.Cols)
+		}
+		// About 8 chunks per worker balances load without much claiming.
+		c.pool.Parallel(w.Rows, max(16, w.Rows/(8*c.pool.Workers())), t)
+		t.out, t.x, t.bias = nil, nil, nil
+		t.w = Matrix{}
+		return
+	}
+	t := &c.matMat
+	t.out, t.x, t.n, t.w, t.bias = out[:n*w.Rows], x[:n*w.Cols], n, w, bias
+	if w.DType != F32 {
+		c.ensureScratch(4 * w.Cols)
+	}
+	blocks := (w.Rows + 3) / 4
+	c.pool.Parallel(blocks, max(1, blocks/(8*c.pool.Workers())), t)
+	t.out, t.x, t.bias = nil, nil, nil
+	t.w = Matrix{}
+}
+
+type matVecTask struct {
+	cpu    *CPU
+	out, x []float32
+	w      Matrix
+	bias   []float32
+}
+
+func (t *matVecTask) Run(worker, lo, hi int) {
+	cols := t.w.Cols
+	switch t.w.DType {
+	case BF16:
+		w := u16s(t.w.Data)
+		for r := lo; r < hi; r++ {
+			t.out[r] = dotBF16(w[r*cols:(r+1)*cols], t.x)
+		}
+	case F32:
+		w := f32s(t.w.Data)
+		for r := lo; r < hi; r++ {
+			t.out[r] = dotF32(w[r*cols:(r+1)*cols], t.x)
+		}
+	case F16:
+		row := t.cpu.scratch[worker][:cols]
+		for r := lo; r < hi; r++ {
+			WidenRow(row, t.w, r)
+			t.out[r] = dotF32(row, t.x)
+		}
+	}
+	if t.bias != nil {
+		for r := lo; r < hi; r++ {
+			t.out[r] += t.bias[r]
+		}
+	}
+}
+
+type matMatTask struct {
+	cpu    *CPU
+	out, x []float32
+	n      int
+	w      Matrix
+	bias   []float32
+}
+
+// Run handles row blocks [lo, hi) of 4 weight rows each: it widens the block
+// once into the worker's scratch, then sweeps every token through it with the
+// 4x4 micro-kernel.
+func (t *matMatTask) Run(worker, lo, hi int) {
+	cols, rows, n := t.w.Cols, t.w.Rows, t.n
+	var acc [16]float32
+	var wr [4][]float32
+	for b := lo; b < hi; b++ {
+		r0 := 4 * b
+		nr := min(4, rows-r0)
+		if t.w.DType == F32 {
+			all := f32s(t.w.Data)
+			for k := 0; k < nr; k++ {
+				wr[k] = all[(r0+k)*cols : (r0+k+1)*cols]
+			}
+		} else {
+			s := t.cpu.scratch[worker]
+			for k := 0; k < nr; k++ {
+				wr[k] = s[k*cols : (k+1)*cols]
+				WidenRow(wr[k], t.w, r0+k)
+			}
+		}
+		tok := 0
+		if nr == 4 {
+			for ; tok+4 <= n; tok += 4 {
+				x := t.x[tok*cols:]
+				dot4x4(&acc, wr[0], wr[1], wr[2], wr[3], x[:cols], x[cols:2*cols], x[2*cols:3*cols], x[3*cols:4*cols])
+				for tt := 0; tt < 4; tt++ {
+					copy(t.out[(tok+tt)*rows+r0:(tok+tt)*rows+r0+4], acc[4*tt:4*tt+4])
+				}
+			}
+		}
+		for ; tok < n; tok++ {
+			x := t.x[tok*cols : (tok+1)*cols]
+			for k := 0; k < nr; k++ {
+				t.out[tok*rows+r0+k] = dotF32(wr[k], x)
+			}
+		}
+		if t.bias != nil {
+			for tok := 0; tok < n; tok++ {
+				o := t.out[tok*rows+r0 : tok*rows+r0+nr]
+				for k := range o {
+					o[k] += t.bias[r0+k]
+				}
+			}
+		}
+	}
+}
+
+// Embed implements Backend.
+func (c *CPU) Embed(out []float32, table Matrix, ids []int) {
+	for t, id := range ids {
+		WidenRow(out[t*table.Cols:(t+1)*table.Cols], table, id)
+	}
+}
+
+// RMSNorm implements Backend.
+func (c *CPU) RMSNorm(out, x []float32, n int, weight []float32, eps float32) {
+	d := len(weight)
+	for t := 0; t < n; t++ {
+		xs, os := x[t*d:(t+1)*d], out[t*d:(t+1)*d]
+		ss := dotF32(xs, xs)
+		scale := float32(1 / math.Sqrt(float64(ss/float32(d)+eps)))
+		for i, v := range xs {
+			os[i] = v * scale * weight[i]
+		}
+	}
+}
+
+// RoPE implements Backend.
+func (c *CPU) RoPE(x []float32, n, heads, headDim, rotDim, pos0 int, cos, sin []float32) {
+	half := rotDim / 2
+	for t := 0; t < n; t++ {
+		cs := cos[(pos0+t)*half : (pos0+t+1)*half]
+		sn := sin[(pos0+t)*half : (pos0+t+1)*half]
+		for h := 0; h < heads; h++ {
+			v := x[(t*heads+h)*headDim:]
+			a, b := v[:half], v[half:rotDim]
+			for i := range a {
+				x0, x1 := a[i], b[i]
+				a[i] = x0*cs[i] - x1*sn[i]
+				b[i] = x1*cs[i] + x0*sn[i]
+			}
+		}
+	}
+}
+
+// Add implements Backend.
+func (c *CPU) Add(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
+
+// SwiGLU implements Backend.
+func (c *CPU) SwiGLU(gate, up []float32) {
+	t := &c.swiglu
+	t.gate, t.up = gate, up[:len(gate)]
+	c.pool.Parallel(len(gate), max(256, len(gate)/(4*c.pool.Workers())), t)
+	t.gate, t.up = nil, nil
+}
+
+type swigluTask struct{ gate, up []float32 }
+
+func (t *swigluTask) Run(_, lo, hi int) {
+	g, u := t.gate[lo:hi], t.up[lo:hi]
+	for i, v := range g {
+		g[i] = v / (1 + float32(math.Exp(float64(-v)))) * u[i]
+	}
+}
+
+// workerStats accumulates one worker's deep-depth attention measurements,
+// padded so two workers never share a cache line.
+type workerStats struct {
+	AttentionStats
+	_ [64]byte
+}
+
+// Attend implements Backend.
+func (c *CPU) Attend(a *Attention) {
+	c.ensureScratch(a.Pos0 + a.N)
+	t := &c.attend
+	t.a = a
+	if a.Stats != nil {
+		for i := range c.workers {
+			c.workers[i].AttentionStats = AttentionStats{}
+		}
+	}
+	c.pool.Parallel(a.N*a.Heads, 1, t)
+	if a.Stats != nil {
+		var ns int64
+		for i := range c.workers {
+			w := &c.workers[i].AttentionStats
+			a.Stats.Rows += w.Rows
+			a.Stats.EntropySum += w.EntropySum
+			a.Stats.Weights += w.Weights
+			a.Stats.Small += w.Small
+			ns += w.SoftmaxNs
+		}
+		a.Stats.SoftmaxNs += ns / int64(len(c.workers))
+	}
+	t.a = nil
+}
+
+type attendTask struct {
+	cpu *CPU
+	a   *Attention
+}
+
+// Run computes items [lo, hi), item k being query k/Heads and head k%Heads.
+func (t *attendTask) Run(worker, lo, hi int) {
+	a := t.a
+	hd, kvDim := a.HeadDim, a.KVHeads*a.HeadDim
+	group := a.Heads / a.KVHeads
+	scores := t.cpu.scratch[worker]
+	var st *AttentionStats
+	if a.Stats != nil {
+		st = &t.cpu.workers[worker].AttentionStats
+	}
+	for k := lo; k < hi; k++ {
+		q, h := k/a.Heads, k%a.Heads
+		pos := a.Pos0 + q
+		first := 0
+		if a.Window > 0 {
+			first = max(0, pos-a.Window+1)
+		}
+		qv := a.Q[(q*a.Heads+h)*hd : (q*a.Heads+h+1)*hd]
+		koff := (h / group) * hd
+		s := scores[first : pos+1]
+		for j := range s {
+			p := (first + j) * kvDim
+			s[j] = dotF32(qv, a.K[p+koff:p+koff+hd]) * a.Scale
+		}
+		var t0 int64
+		if st != nil {
+			t0 = clock.Now()
+		}
+		softmax(s)
+		if st != nil {
+			st.SoftmaxNs += clock.Now() - t0
+			st.Rows++
+			st.Weights += len(s)
+			var ent float64
+			for _, p := range s {
+				if p < SmallWeight {
+					st.Small++
+				}
+				if p > 0 {
+					ent -= float64(p) * math.Log(float64(p))
+				}
+			}
+			st.EntropySum += ent
+		}
+		out := a.Out[(q*a.Heads+h)*hd : (q*a.Heads+h+1)*hd]
+		clear(out)
+		for j, p := range s {
+			off := (first+j)*kvDim + koff
+			axpy(out, p, a.V[off:off+hd])
+		}
+	}
+}
+
+// softmax normalises x in place, subtracting the max first for stability.
+func softmax(x []float32) {
+	m := x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	var sum float32
+	for i, v := range x {
+		e := float32(math.Exp(float64(v - m)))
+		x[i] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for i := range x {
+		x[i] *= inv
+	}
+}

@@ -1,0 +1,56 @@
+package compute
+
+// Portable scalar kernels. They are the whole implementation on builds
+// without GOEXPERIMENT=simd or off amd64, and handle tails everywhere.
+// Four independent accumulators let the CPU overlap the dependent adds.
+
+func dotF32Generic(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func dotBF16Generic(w []uint16, x []float32) float32 {
+	x = x[:len(w)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		s0 += BF16ToF32(w[i]) * x[i]
+		s1 += BF16ToF32(w[i+1]) * x[i+1]
+		s2 += BF16ToF32(w[i+2]) * x[i+2]
+		s3 += BF16ToF32(w[i+3]) * x[i+3]
+	}
+	for ; i < len(w); i++ {
+		s0 += BF16ToF32(w[i]) * x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func axpyGeneric(dst []float32, a float32, x []float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] += a * x[i]
+	}
+}
+
+// dot4x4Generic computes the 16 dot products of rows w0…w3 with x0…x3:
+// out[4*t+r] = w_r · x_t.
+func dot4x4Generic(out *[16]float32, w0, w1, w2, w3, x0, x1, x2, x3 []float32) {
+	ws := [4][]float32{w0, w1, w2, w3}
+	xs := [4][]float32{x0, x1, x2, x3}
+	for t := range xs {
+		for r := range ws {
+			out[4*t+r] = dotF32Generic(ws[r], xs[t])
+		}
+	}
+}

@@ -1,0 +1,16 @@
+//go:build !(goexperiment.simd && amd64)
+
+package compute
+
+// Builds without archsimd use the portable kernels.
+
+func kernelName() string { return "scalar" }
+
+func dotF32(a, b []float32) float32           { return dotF32Generic(a, b) }
+func dotBF16(w []uint16, x []float32) float32 { return dotBF16Generic(w, x) }
+func axpy(dst []float32, a float32, x []float32) {
+	axpyGeneric(dst, a, x)
+}
+func dot4x4(out *[16]float32, w0, w1, w2, w3, x0, x1, x2, x3 []float32) {
+	dot4x4Generic(out, w0, w1, w2, w3, x0, x1, x2, x3)
+}

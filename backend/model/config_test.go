@@ -221,3 +221,45 @@ func TestLoadConfigMergesGenerationConfig(t *testing.T) {
 		t.Errorf("empty dir: err = %v", err)
 	}
 }
+
+func TestSlidingWindowLayers(t *testing.T) {
+	qwen := `{"model_type": "qwen2", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 3,
+		"num_attention_heads": 4, "vocab_size": 100, "sliding_window": 16 %s}`
+	tests := []struct {
+		name  string
+		extra string
+		want  []int // window per layer
+		err   string
+	}{
+		{"qwen2 off", `, "use_sliding_window": false`, []int{0, 0, 0}, ""},
+		{"qwen2 from max_window_layers", `, "use_sliding_window": true, "max_window_layers": 1`, []int{0, 16, 16}, ""},
+		{"explicit layer_types", `, "use_sliding_window": true, "layer_types": ["sliding_attention", "full_attention", "sliding_attention"]`, []int{16, 0, 16}, ""},
+		{"layer_types length", `, "use_sliding_window": true, "layer_types": ["full_attention"]`, nil, "layer_types has 1 entries, want num_hidden_layers (3)"},
+		{"layer_types unknown", `, "use_sliding_window": true, "layer_types": ["full_attention", "chunked_attention", "full_attention"]`, nil, `layer_types[1] is "chunked_attention"`},
+		{"sliding without window", `, "layer_types": ["full_attention", "sliding_attention", "full_attention"]`, nil, "no sliding_window"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(strings.Replace(qwen, "%s", tt.extra, 1)))
+			if tt.err != "" {
+				wantErr(t, err, tt.err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for i := range c.NumLayers {
+				got = append(got, c.LayerWindow(i))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("windows %v, want %v", got, tt.want)
+			}
+		})
+	}
+	m, err := ParseConfig([]byte(`{"model_type": "mistral", "hidden_size": 64, "intermediate_size": 128,
+		"num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, "sliding_window": null}`))
+	if err != nil || m.LayerWindow(0) != 0 {
+		t.Errorf("mistral sliding_window null: %v window %d", err, m.LayerWindow(0))
+	}
+}

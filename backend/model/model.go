@@ -119,11 +119,26 @@ func findWeightFiles(dir string) (paths []string, weightMap map[string]string, e
 	single := filepath.Join(dir, "model.safetensors")
 	if _, err := os.Stat(single); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, fmt.Errorf("%s: %w", dir, ErrNoWeights)
+			return nil, nil, noWeightsError(dir)
 		}
 		return nil, nil, fmt.Errorf("stat %s: %w", single, err)
 	}
 	return []string{single}, nil, nil
+}
+
+// noWeightsError explains what the folder holds instead of weights this
+// package can load.
+func noWeightsError(dir string) error {
+	shards, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	if len(shards) > 0 {
+		return fmt.Errorf("%s holds %s but neither model.safetensors nor model.safetensors.index.json: rename a single file to model.safetensors, or restore the index of a sharded model", dir, filepath.Base(shards[0]))
+	}
+	for _, pattern := range []string{"*.bin", "*.pt", "*.pth", "*.gguf"} {
+		if other, _ := filepath.Glob(filepath.Join(dir, pattern)); len(other) > 0 {
+			return fmt.Errorf("%s: %w; it holds %s, a format this loader does not read: download the safetensors version or convert it", dir, ErrNoWeights, filepath.Base(other[0]))
+		}
+	}
+	return fmt.Errorf("%s: %w", dir, ErrNoWeights)
 }
 
 // load maps and validates the files, then builds the per-layer view.

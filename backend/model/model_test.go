@@ -317,6 +317,20 @@ func TestOpenWithoutWeights(t *testing.T) {
 	if !errors.Is(err, ErrNoWeights) {
 		t.Fatalf("err = %v, want ErrNoWeights", err)
 	}
+	os.WriteFile(filepath.Join(dir, "pytorch_model.bin"), []byte("x"), 0o644)
+	_, err = Open(dir)
+	if !errors.Is(err, ErrNoWeights) {
+		t.Fatalf("err = %v, want ErrNoWeights", err)
+	}
+	wantErr(t, err, "pytorch_model.bin", "convert")
+
+	// Shards without their index are not "no weights": the folder is broken.
+	os.WriteFile(filepath.Join(dir, "model-00001-of-00002.safetensors"), []byte("x"), 0o644)
+	_, err = Open(dir)
+	if errors.Is(err, ErrNoWeights) {
+		t.Fatal("shards without an index must not read as a config-only folder")
+	}
+	wantErr(t, err, "model-00001-of-00002.safetensors", "model.safetensors.index.json")
 }
 
 func TestOpenCorruptFiles(t *testing.T) {

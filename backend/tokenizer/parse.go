@@ -15,7 +15,7 @@ type fileJSON struct {
 	PreTokenizer  json.RawMessage  `json:"pre_tokenizer"`
 	PostProcessor json.RawMessage  `json:"post_processor"`
 	Decoder       json.RawMessage  `json:"decoder"`
-	Model         modelJSON        `json:"model"`
+	Model         json.RawMessage  `json:"model"`
 }
 
 type addedTokenJSON struct {
@@ -38,7 +38,6 @@ type modelJSON struct {
 	FuseUnk                 bool            `json:"fuse_unk"`
 	ByteFallback            bool            `json:"byte_fallback"`
 	IgnoreMerges            bool            `json:"ignore_merges"`
-	Dropout                 *float64        `json:"dropout"`
 }
 
 // typed is the common head of every component object: {"type": "..."}.
@@ -64,17 +63,20 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("parse tokenizer.json: %w (is this a Hugging Face tokenizer.json file?)", err)
 	}
-	if f.Model.Type == "" && f.Model.Vocab != nil && len(f.Model.Merges) > 0 {
-		f.Model.Type = "BPE" // very old files omit the type
+	// Check the model type before decoding the rest: other models lay out
+	// their vocab differently (Unigram uses a list).
+	var head typed
+	if err := json.Unmarshal(f.Model, &head); err != nil || isNull(f.Model) {
+		return nil, fmt.Errorf("parse tokenizer.json: missing or malformed \"model\" (is this a Hugging Face tokenizer.json file?)")
 	}
-	if f.Model.Type != "BPE" {
-		return nil, fmt.Errorf("tokenizer model type %q is not supported: only BPE tokenizers (byte-level like Llama-3/Qwen2, or SentencePiece-style like Llama-2/Mistral) are", f.Model.Type)
+	if head.Type != "BPE" {
+		return nil, fmt.Errorf("tokenizer model type %q is not supported: only BPE tokenizers (byte-level like Llama-3/Qwen2, or SentencePiece-style like Llama-2/Mistral) are", head.Type)
 	}
-	if f.Model.Dropout != nil && *f.Model.Dropout > 0 && *f.Model.Dropout < 1 {
-		// Dropout only matters for training; inference tokenizers behave as without it.
-		f.Model.Dropout = nil
+	var mj modelJSON
+	if err := json.Unmarshal(f.Model, &mj); err != nil {
+		return nil, fmt.Errorf("parse tokenizer.json model: %w", err)
 	}
-	model, err := newBPE(&f.Model)
+	model, err := newBPE(&mj)
 	if err != nil {
 		return nil, err
 	}

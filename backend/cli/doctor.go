@@ -1,5 +1,121 @@
 package cli
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strings"
 
-func runDoctor(ctx context.Context, env Env) error { return notBuilt("doctor") }
+	"energyprofiler/backend/power"
+)
+
+// doctorReport is what `doctor --json` prints.
+type doctorReport struct {
+	OS        string                  `json:"os"`
+	Sources   []power.Info            `json:"sources"`
+	Selection map[power.Domain]string `json:"auto_selection"`
+	// SelectionError says why auto selection found nothing, if it did not.
+	SelectionError string `json:"auto_selection_error,omitempty"`
+}
+
+// powerFlags are the location overrides shared by doctor and power; they
+// exist so a fake sysfs tree or another NVML can be pointed at.
+type powerFlags struct {
+	sysfsRoot, procRoot, nvmlLib string
+}
+
+func (p *powerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.sysfsRoot, "sysfs-root", "/sys", "where sysfs is mounted (RAPL reads SYSFS/class/powercap)")
+	fs.StringVar(&p.procRoot, "proc-root", "/proc", "where procfs is mounted (the CPU estimate reads PROC/stat)")
+	fs.StringVar(&p.nvmlLib, "nvml-lib", "libnvidia-ml.so.1", "the NVML library to load")
+}
+
+func (p *powerFlags) options() power.Options {
+	return power.Options{SysfsRoot: p.sysfsRoot, ProcRoot: p.procRoot, NVMLLibrary: p.nvmlLib}
+}
+
+// runDoctor lists every power source, available or not, with the reason
+// and the fix, and what auto selection would use per domain.
+func runDoctor(ctx context.Context, env Env) error {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	var pf powerFlags
+	pf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "usage: energyprofiler doctor [--json]")
+		fmt.Fprintln(env.Stderr, "Lists every power source, available or not, with the reason and the fix, and what --power auto would use.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(env.Args); err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: doctor takes no arguments, got %q", ErrUsage, fs.Args())
+	}
+
+	srcs := power.All(pf.options())
+	report := doctorReport{OS: runtime.GOOS + "/" + runtime.GOARCH, Selection: map[power.Domain]string{}}
+	for _, s := range srcs {
+		report.Sources = append(report.Sources, power.Describe(s))
+	}
+	if set, err := power.SelectAuto(srcs); err != nil {
+		report.SelectionError = err.Error()
+	} else {
+		report.Selection = set.Domains()
+	}
+
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	return printDoctor(env.Stdout, report)
+}
+
+func printDoctor(w io.Writer, r doctorReport) error {
+	fmt.Fprintf(w, "Power sources on this machine (%s):\n\n", r.OS)
+	kinds := map[string]power.Kind{}
+	for _, s := range r.Sources {
+		kinds[s.Name] = s.Kind
+		status := "unavailable"
+		if s.Available {
+			status = "available"
+		}
+		fmt.Fprintf(w, "  %-13s %-12s %-18s %s\n", s.Name, status, s.Kind, joinDomains(s.Domains))
+		fmt.Fprintf(w, "      what: %s\n", s.Description)
+		if !s.Available {
+			fmt.Fprintf(w, "      why:  %s\n", s.Reason)
+			fmt.Fprintf(w, "      fix:  %s\n", s.Fix)
+		}
+		fmt.Fprintln(w)
+	}
+	if r.SelectionError != "" {
+		fmt.Fprintf(w, "Auto selection: nothing can be measured or estimated here: %s\n", r.SelectionError)
+		return nil
+	}
+	fmt.Fprintln(w, "Auto selection (--power auto: counter, then sampling, then estimate, per domain):")
+	var doms []string
+	for d := range r.Selection {
+		doms = append(doms, string(d))
+	}
+	sort.Strings(doms)
+	for _, d := range doms {
+		src := r.Selection[power.Domain(d)]
+		fmt.Fprintf(w, "  %-8s <- %s (%s)\n", d, src, kinds[src])
+	}
+	return nil
+}
+
+func joinDomains(ds []power.Domain) string {
+	var s []string
+	for _, d := range ds {
+		s = append(s, string(d))
+	}
+	return strings.Join(s, ",")
+}

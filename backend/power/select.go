@@ -54,7 +54,7 @@ func (s *Set) Domains() map[Domain]string {
 func Select(spec string, opts Options) (*Set, error) {
 	spec = strings.TrimSpace(spec)
 	if spec == "" || spec == "auto" {
-		return selectAuto(All(opts))
+		return SelectAuto(All(opts))
 	}
 	var srcs []Source
 	for _, name := range strings.Split(spec, ",") {
@@ -101,7 +101,9 @@ func Lookup(name string, opts Options) (Source, error) {
 	return nil, fmt.Errorf("unknown power source %q (want one of %s, replay:FILE, or auto)", name, strings.Join(names, ", "))
 }
 
-func selectAuto(srcs []Source) (*Set, error) {
+// SelectAuto picks, per domain, the best available source among srcs:
+// counter, then sampling, then estimate; ties go to the earlier source.
+func SelectAuto(srcs []Source) (*Set, error) {
 	type cand struct {
 		src  Source
 		rank int

@@ -15,7 +15,7 @@ func TestSelectAutoPrefersCounterThenSamplingThenEstimate(t *testing.T) {
 	estimate := &fakeSource{name: "estimate", kind: KindEstimate, domains: []Domain{DomainCPU, DomainANE}, avail: available()}
 	deadCounter := &fakeSource{name: "nvml", kind: KindCounter, domains: []Domain{DomainGPU}, avail: unavailable("no lib", "install")}
 
-	set, err := selectAuto([]Source{estimate, sampling, deadCounter, counter})
+	set, err := SelectAuto([]Source{estimate, sampling, deadCounter, counter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestSelectAutoPrefersCounterThenSamplingThenEstimate(t *testing.T) {
 		}
 	}
 	// Without any source available: a clear error.
-	_, err = selectAuto([]Source{deadCounter})
+	_, err = SelectAuto([]Source{deadCounter})
 	if err == nil || !strings.Contains(err.Error(), "doctor") || !strings.Contains(err.Error(), "no lib") {
 		t.Fatalf("nothing available: %v", err)
 	}

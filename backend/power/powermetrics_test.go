@@ -330,3 +330,13 @@ func TestPowermetricsNotOnLinux(t *testing.T) {
 		t.Fatalf("powermetrics on this OS: %+v", a)
 	}
 }
+
+func TestTextGPUPowerKeepsProcessorValue(t *testing.T) {
+	in := "*** Sampled system activity (x) (1000.00ms elapsed) ***\n" +
+		"**** Processor usage ****\nCPU Power: 100 mW\nGPU Power: 28 mW\nANE Power: 0 mW\n" +
+		"**** GPU usage ****\nGPU HW active frequency: 338 MHz\nGPU Power: 30 mW\n"
+	recs := feedText(t, []byte(in), 0)
+	if len(recs) != 1 || recs[0].Domains[DomainGPU].PowerMW != 28 {
+		t.Fatalf("records = %+v, want gpu 28 mW from the processor section (never 58)", recs)
+	}
+}

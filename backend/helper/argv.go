@@ -17,6 +17,10 @@ const (
 	Label             = "com.energyprofiler.helper"
 	PlistName         = Label + ".plist"
 	DefaultSocketPath = "/var/run/" + Label + ".sock"
+
+	// BundleHelperName is the helper binary's name in the app bundle's
+	// Contents/MacOS; the SMAppService plist's BundleProgram points at it.
+	BundleHelperName = "energyprofiler-helper"
 )
 
 // Interval limits in ms. Below ~100 ms powermetrics overshoots badly (a

@@ -53,7 +53,7 @@ type PlistParser struct {
 	scanned int // bytes of buf known not to end a document
 }
 
-var plistEnd = []byte("</plist>")
+const plistEnd = "</plist>"
 
 // Write adds stream bytes and returns the records of the documents they
 // complete. A document that fails to decode is reported in err after the
@@ -64,7 +64,7 @@ func (p *PlistParser) Write(b []byte) ([]PowermetricsRecord, error) {
 	var errs []error
 	for {
 		from := max(p.scanned-len(plistEnd)+1, 0)
-		i := bytes.Index(p.buf[from:], plistEnd)
+		i := bytes.Index(p.buf[from:], []byte(plistEnd))
 		if i < 0 {
 			p.scanned = len(p.buf)
 			break
@@ -212,13 +212,24 @@ func (p *TextParser) Flush() ([]PowermetricsRecord, error) {
 	return out, firstErr
 }
 
-var textPowerLabels = map[string]Domain{
-	"CPU Power":                        DomainCPU,
-	"GPU Power":                        DomainGPU,
-	"ANE Power":                        DomainANE,
-	"DRAM Power":                       DomainDRAM,
-	"Package Power":                    DomainPackage, // macOS 11/12: not the sum of the parts
-	"Combined Power (CPU + GPU + ANE)": DomainPackage, // macOS 13+
+// textPowerDomain maps a text "<Label> Power" label to its domain; cluster
+// and per-core labels are not domains.
+func textPowerDomain(label string) (Domain, bool) {
+	switch label {
+	case "CPU Power":
+		return DomainCPU, true
+	case "GPU Power":
+		return DomainGPU, true
+	case "ANE Power":
+		return DomainANE, true
+	case "DRAM Power":
+		return DomainDRAM, true
+	case "Package Power": // macOS 11/12: not the sum of the parts
+		return DomainPackage, true
+	case "Combined Power (CPU + GPU + ANE)": // macOS 13+
+		return DomainPackage, true
+	}
+	return "", false
 }
 
 func (p *TextParser) handleLine(line string) (done PowermetricsRecord, isDone bool, err error) {
@@ -243,7 +254,7 @@ func (p *TextParser) handleLine(line string) (done PowermetricsRecord, isDone bo
 	if !ok {
 		return done, false, nil
 	}
-	d, known := textPowerLabels[label]
+	d, known := textPowerDomain(label)
 	if !known {
 		return done, false, nil // cluster and per-core lines
 	}

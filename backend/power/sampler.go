@@ -99,17 +99,17 @@ func (s *Sampler) Start(ctx context.Context) error {
 		return fmt.Errorf("power sampler for %s: already started", s.src.Name())
 	}
 	s.started = true
+	// The cancel exists before Open so a Stop racing Start still ends it.
+	ctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
 	s.mu.Unlock()
 
 	r, err := s.src.Open(ctx)
 	if err != nil {
+		cancel()
 		s.finish(fmt.Errorf("open power source %s: %w", s.src.Name(), err))
 		return s.Err()
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	s.mu.Lock()
-	s.cancel = cancel
-	s.mu.Unlock()
 	go s.run(ctx, r)
 	return nil
 }
@@ -123,9 +123,7 @@ func (s *Sampler) Stop() error {
 	if !started {
 		return nil
 	}
-	if cancel != nil {
-		cancel()
-	}
+	cancel()
 	<-s.done
 	return s.Err()
 }

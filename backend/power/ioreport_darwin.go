@@ -42,7 +42,6 @@ type ioreportFuncs struct {
 	CreateSubscription    func(a uintptr, desired uintptr, subscribed *uintptr, channelID uint64, opts uintptr) uintptr
 	CreateSamples         func(sub, channels, opts uintptr) uintptr
 	CreateSamplesDelta    func(prev, cur, opts uintptr) uintptr
-	ChannelGetGroup       func(channel uintptr) uintptr
 	ChannelGetChannelName func(channel uintptr) uintptr
 	ChannelGetUnitLabel   func(channel uintptr) uintptr
 	SimpleGetIntegerValue func(channel uintptr, index int32) int64
@@ -76,7 +75,6 @@ func loadIOReport() (*ioreportFuncs, error) {
 		{ior, &f.CreateSubscription, "IOReportCreateSubscription"},
 		{ior, &f.CreateSamples, "IOReportCreateSamples"},
 		{ior, &f.CreateSamplesDelta, "IOReportCreateSamplesDelta"},
-		{ior, &f.ChannelGetGroup, "IOReportChannelGetGroup"},
 		{ior, &f.ChannelGetChannelName, "IOReportChannelGetChannelName"},
 		{ior, &f.ChannelGetUnitLabel, "IOReportChannelGetUnitLabel"},
 		{ior, &f.SimpleGetIntegerValue, "IOReportSimpleGetIntegerValue"},
@@ -112,6 +110,7 @@ func (f *ioreportFuncs) goString(s uintptr) string {
 type ioreportSession struct {
 	f        *ioreportFuncs
 	channels uintptr // mutable copy of the group's channels (owned)
+	sampled  uintptr // the channel dictionary samples are taken with (not owned)
 	sub      uintptr // subscription (owned)
 	prev     uintptr // last sample (owned)
 	keyChans uintptr // CFString "IOReportChannels" (owned)
@@ -139,15 +138,19 @@ func openIOReportSession() (*ioreportSession, error) {
 	}
 	var subscribed uintptr
 	s.sub = f.CreateSubscription(0, s.channels, &subscribed, 0, 0)
-	// subscribed is left alone: its ownership is undocumented, and a
-	// one-off leak per session is cheaper than a double free. We sample
-	// with our own channel list, as macmon does.
-	_ = subscribed
+	// Samples are taken with the subscribed channels, as mactop and
+	// tmc/apple do; macmon passes its own list, the fallback here.
+	// subscribed is never released: its ownership is undocumented, and a
+	// one-off leak per session is cheaper than a double free.
+	s.sampled = subscribed
+	if s.sampled == 0 {
+		s.sampled = s.channels
+	}
 	if s.sub == 0 {
 		s.close()
 		return nil, fmt.Errorf("IOReportCreateSubscription for %q failed", ioreportEnergyGroup)
 	}
-	s.prev = f.CreateSamples(s.sub, s.channels, 0)
+	s.prev = f.CreateSamples(s.sub, s.sampled, 0)
 	if s.prev == 0 {
 		s.close()
 		return nil, fmt.Errorf("IOReportCreateSamples failed")
@@ -159,7 +162,7 @@ func openIOReportSession() (*ioreportSession, error) {
 // since the previous one.
 func (s *ioreportSession) delta() ([]IOReportChannel, error) {
 	f := s.f
-	cur := f.CreateSamples(s.sub, s.channels, 0)
+	cur := f.CreateSamples(s.sub, s.sampled, 0)
 	if cur == 0 {
 		return nil, fmt.Errorf("IOReportCreateSamples failed")
 	}
@@ -179,9 +182,6 @@ func (s *ioreportSession) delta() ([]IOReportChannel, error) {
 	for i := int64(0); i < n; i++ {
 		ch := f.CFArrayGetValueAtIndex(arr, i)
 		if ch == 0 {
-			continue
-		}
-		if f.goString(f.ChannelGetGroup(ch)) != ioreportEnergyGroup {
 			continue
 		}
 		name := f.goString(f.ChannelGetChannelName(ch))

@@ -92,8 +92,6 @@ func newBPE(m *modelJSON) (*bpe, error) {
 
 func (b *bpe) size() int { return b.maxID + 1 }
 
-func (b *bpe) hasID(id int) bool { return id >= 0 && id <= b.maxID }
-
 // tokenize appends the ids of word to dst.
 func (b *bpe) tokenize(word string, dst []int) []int {
 	if b.ignoreMerges {

@@ -117,7 +117,7 @@ func (t *Tokenizer) piece(id int) (string, bool) {
 		return p, true
 	}
 	p := t.pieces[id]
-	return p, p != "" || t.model.hasID(id)
+	return p, p != "" // ids missing from a sparse vocab have no piece
 }
 
 // Piece returns the vocabulary entry of id as stored in tokenizer.json (for

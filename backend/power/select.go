@@ -103,6 +103,8 @@ func Lookup(name string, opts Options) (Source, error) {
 
 // SelectAuto picks, per domain, the best available source among srcs:
 // counter, then sampling, then estimate; ties go to the earlier source.
+// The roll-up domains (package, core) come only from the source chosen for
+// cpu, so no two chosen sources overlap.
 func SelectAuto(srcs []Source) (*Set, error) {
 	type cand struct {
 		src  Source
@@ -121,6 +123,21 @@ func SelectAuto(srcs []Source) (*Set, error) {
 		for _, d := range s.Domains() {
 			if c, ok := best[d]; !ok || r < c.rank || (r == c.rank && pos < c.pos) {
 				best[d] = cand{s, r, pos}
+			}
+		}
+	}
+	// Roll-ups (package, core) contain the CPU. Taking one from a source
+	// other than the CPU's would double-count across sources and could start
+	// a sampler (powermetrics under sudo) for nothing but a roll-up: keep
+	// them only from the CPU's source.
+	if cpu, ok := best[DomainCPU]; ok {
+		for _, d := range []Domain{DomainPackage, DomainCore} {
+			if c, ok := best[d]; ok && c.pos != cpu.pos {
+				if slices.Contains(cpu.src.Domains(), d) {
+					best[d] = cpu
+				} else {
+					delete(best, d)
+				}
 			}
 		}
 	}

@@ -36,6 +36,33 @@ func TestSelectAutoPrefersCounterThenSamplingThenEstimate(t *testing.T) {
 	}
 }
 
+func TestSelectAutoKeepsRollupsWithTheCPUSource(t *testing.T) {
+	// A Mac: IOReport counts cpu/gpu/ane/dram; powermetrics (sampling) also
+	// has the package roll-up. Starting powermetrics under sudo just for a
+	// package that overlaps IOReport's domains would double-count.
+	ioreport := &fakeSource{name: "ioreport", kind: KindCounter, domains: []Domain{DomainCPU, DomainGPU, DomainANE, DomainDRAM}, avail: available()}
+	pm := &fakeSource{name: "powermetrics", kind: KindSampling, domains: []Domain{DomainCPU, DomainGPU, DomainANE, DomainDRAM, DomainPackage}, avail: available()}
+	set, err := SelectAuto([]Source{ioreport, pm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Choices) != 1 || set.Choices[0].Source.Name() != "ioreport" {
+		t.Fatalf("choices = %v, want IOReport alone", set.Domains())
+	}
+	// Linux with RAPL: the package comes with the cpu from RAPL.
+	rapl := &fakeSource{name: "rapl", kind: KindCounter, domains: []Domain{DomainCPU, DomainPackage, DomainCore, DomainDRAM}, avail: available()}
+	est := &fakeSource{name: "estimate", kind: KindEstimate, domains: []Domain{DomainCPU}, avail: available()}
+	set, _ = SelectAuto([]Source{rapl, est})
+	if d := set.Domains(); d[DomainPackage] != "rapl" || d[DomainCore] != "rapl" || d[DomainCPU] != "rapl" || len(set.Choices) != 1 {
+		t.Fatalf("rapl selection = %v", d)
+	}
+	// Without any cpu source a package-only source still counts.
+	set, _ = SelectAuto([]Source{&fakeSource{name: "pkg", kind: KindSampling, domains: []Domain{DomainPackage}, avail: available()}})
+	if set.Domains()[DomainPackage] != "pkg" {
+		t.Fatalf("package-only selection = %v", set.Domains())
+	}
+}
+
 func TestSelectForced(t *testing.T) {
 	root := fakeSysfs(t, fakeZone{"intel-rapl:0", "package-0", 1, maxRange})
 	opts := Options{SysfsRoot: root}

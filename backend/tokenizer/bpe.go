@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"container/heap"
 	"fmt"
 	"sync"
 	"unicode/utf8"
@@ -174,12 +173,11 @@ func (b *bpe) mergeWord(word string, dst []int) []int {
 	q := make(mergeQueue, 0, len(syms))
 	for i := 0; i+1 < len(syms); i++ {
 		if m, ok := b.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
-			q = append(q, mergeCand{rank: m.rank, pos: int32(i), id: m.id})
+			q.push(mergeCand{rank: m.rank, pos: int32(i), id: m.id})
 		}
 	}
-	heap.Init(&q)
-	for q.Len() > 0 {
-		c := heap.Pop(&q).(mergeCand)
+	for len(q) > 0 {
+		c := q.pop()
 		pos := int(c.pos)
 		s := &syms[pos]
 		if s.gone || s.next < 0 {
@@ -197,12 +195,12 @@ func (b *bpe) mergeWord(word string, dst []int) []int {
 		}
 		if s.prev >= 0 {
 			if m, ok := b.merges[pairKey(syms[s.prev].id, s.id)]; ok {
-				heap.Push(&q, mergeCand{rank: m.rank, pos: int32(s.prev), id: m.id})
+				q.push(mergeCand{rank: m.rank, pos: int32(s.prev), id: m.id})
 			}
 		}
 		if s.next >= 0 {
 			if m, ok := b.merges[pairKey(s.id, syms[s.next].id)]; ok {
-				heap.Push(&q, mergeCand{rank: m.rank, pos: int32(pos), id: m.id})
+				q.push(mergeCand{rank: m.rank, pos: int32(pos), id: m.id})
 			}
 		}
 	}
@@ -216,23 +214,53 @@ type mergeCand struct {
 	rank, pos, id int32
 }
 
-// mergeQueue is a min-heap of merge candidates by (rank, position).
+// mergeQueue is a binary min-heap of merge candidates ordered by (rank,
+// position). It is hand-written rather than container/heap so that pushes
+// do not box candidates into interfaces on the hot path.
 type mergeQueue []mergeCand
 
-func (q mergeQueue) Len() int { return len(q) }
-func (q mergeQueue) Less(i, j int) bool {
-	if q[i].rank != q[j].rank {
-		return q[i].rank < q[j].rank
+func (c mergeCand) less(o mergeCand) bool {
+	if c.rank != o.rank {
+		return c.rank < o.rank
 	}
-	return q[i].pos < q[j].pos
+	return c.pos < o.pos
 }
-func (q mergeQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *mergeQueue) Push(x any)   { *q = append(*q, x.(mergeCand)) }
-func (q *mergeQueue) Pop() any {
-	old := *q
-	c := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return c
+
+func (q *mergeQueue) push(c mergeCand) {
+	h := append(*q, c)
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h[i].less(h[parent]) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+	*q = h
+}
+
+func (q *mergeQueue) pop() mergeCand {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	for i := 0; ; {
+		smallest, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && h[l].less(h[smallest]) {
+			smallest = l
+		}
+		if r < len(h) && h[r].less(h[smallest]) {
+			smallest = r
+		}
+		if smallest == i {
+			break
+		}
+		h[i], h[smallest] = h[smallest], h[i]
+		i = smallest
+	}
+	*q = h
+	return top
 }
 
 // wordCacheEntries bounds the per-tokenizer word cache; words longer than

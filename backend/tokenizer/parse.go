@@ -153,30 +153,35 @@ func parseMerges(raw json.RawMessage) ([][2]string, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, fmt.Errorf("merges: want a list: %w", err)
-	}
-	out := make([][2]string, len(items))
-	for i, it := range items {
-		it = bytes.TrimSpace(it)
-		if len(it) > 0 && it[0] == '[' {
-			var pair []string
-			if err := json.Unmarshal(it, &pair); err != nil || len(pair) != 2 {
-				return nil, fmt.Errorf("merge %d: want a pair of strings, got %s", i, it)
+	// Decode the whole list in one go; which form it is shows in the first
+	// element (decoding element by element is several times slower on the
+	// 150k-280k merges of real tokenizers).
+	inner := bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(raw), []byte("[")))
+	if len(inner) > 0 && inner[0] == '[' {
+		var pairs [][]string
+		if err := json.Unmarshal(raw, &pairs); err != nil {
+			return nil, fmt.Errorf("merges: want a list of [\"a\", \"b\"] pairs: %w", err)
+		}
+		out := make([][2]string, len(pairs))
+		for i, p := range pairs {
+			if len(p) != 2 {
+				return nil, fmt.Errorf("merge %d: want a pair of strings, got %d", i, len(p))
 			}
-			out[i] = [2]string{pair[0], pair[1]}
-			continue
+			out[i] = [2]string{p[0], p[1]}
 		}
-		var s string
-		if err := json.Unmarshal(it, &s); err != nil {
-			return nil, fmt.Errorf("merge %d: want \"a b\" or [\"a\", \"b\"], got %s", i, it)
-		}
-		parts := strings.Split(s, " ")
-		if len(parts) != 2 {
+		return out, nil
+	}
+	var lines []string
+	if err := json.Unmarshal(raw, &lines); err != nil {
+		return nil, fmt.Errorf("merges: want a list of \"a b\" strings or [\"a\", \"b\"] pairs: %w", err)
+	}
+	out := make([][2]string, len(lines))
+	for i, s := range lines {
+		a, b, ok := strings.Cut(s, " ")
+		if !ok || strings.Contains(b, " ") {
 			return nil, fmt.Errorf("merge %d %q: want exactly two tokens separated by one space", i, s)
 		}
-		out[i] = [2]string{parts[0], parts[1]}
+		out[i] = [2]string{a, b}
 	}
 	return out, nil
 }

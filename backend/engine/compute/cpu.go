@@ -118,10 +118,10 @@ type matMatTask struct {
 
 // Run handles row blocks [lo, hi) of 4 weight rows each: it widens the block
 // once into the worker's scratch, then sweeps every token through it with the
-// 4x4 micro-kernel.
+// 4x2 micro-kernel.
 func (t *matMatTask) Run(worker, lo, hi int) {
 	cols, rows, n := t.w.Cols, t.w.Rows, t.n
-	var acc [16]float32
+	var acc [8]float32
 	var wr [4][]float32
 	for b := lo; b < hi; b++ {
 		r0 := 4 * b
@@ -140,10 +140,10 @@ func (t *matMatTask) Run(worker, lo, hi int) {
 		}
 		tok := 0
 		if nr == 4 {
-			for ; tok+4 <= n; tok += 4 {
+			for ; tok+2 <= n; tok += 2 {
 				x := t.x[tok*cols:]
-				dot4x4(&acc, wr[0], wr[1], wr[2], wr[3], x[:cols], x[cols:2*cols], x[2*cols:3*cols], x[3*cols:4*cols])
-				for tt := 0; tt < 4; tt++ {
+				dot4x2(&acc, wr[0], wr[1], wr[2], wr[3], x[:cols], x[cols:2*cols])
+				for tt := 0; tt < 2; tt++ {
 					copy(t.out[(tok+tt)*rows+r0:(tok+tt)*rows+r0+4], acc[4*tt:4*tt+4])
 				}
 			}
@@ -335,4 +335,42 @@ func softmax(x []float32) {
 	for i := range x {
 		x[i] *= inv
 	}
+}
+
+// NewBandwidthBuffer returns a buffer of about bytes bytes for ReadBandwidth,
+// filled with non-zero data so every page is really backed by memory.
+func NewBandwidthBuffer(bytes int) []float32 {
+	buf := make([]float32, bytes/4)
+	for i := range buf {
+		buf[i] = float32(i&1023) * 0.5
+	}
+	return buf
+}
+
+// ReadBandwidth reads buf once on all workers, the way a decode step streams
+// weights, and returns the achieved bytes per second. Use a buffer much larger
+// than the last-level cache (≥ 256 MiB).
+func (c *CPU) ReadBandwidth(buf []float32) float64 {
+	t := &readTask{buf: buf, ones: make([]float32, readChunk), sums: make([]float32, c.pool.Workers()*16)}
+	for i := range t.ones {
+		t.ones[i] = 1
+	}
+	start := clock.Now()
+	c.pool.Parallel(len(buf)/readChunk, 16, t)
+	ns := clock.Now() - start
+	return float64(len(buf)/readChunk*readChunk*4) / (float64(ns) / 1e9)
+}
+
+const readChunk = 4096
+
+type readTask struct {
+	buf, ones, sums []float32
+}
+
+func (t *readTask) Run(worker, lo, hi int) {
+	var s float32
+	for i := lo; i < hi; i++ {
+		s += dotF32(t.buf[i*readChunk:(i+1)*readChunk], t.ones)
+	}
+	t.sums[worker*16] += s // keeps the reads from being optimised away
 }

@@ -43,11 +43,11 @@ func axpyGeneric(dst []float32, a float32, x []float32) {
 	}
 }
 
-// dot4x4Generic computes the 16 dot products of rows w0…w3 with x0…x3:
+// dot4x2Generic computes the 8 dot products of rows w0…w3 with x0, x1:
 // out[4*t+r] = w_r · x_t.
-func dot4x4Generic(out *[16]float32, w0, w1, w2, w3, x0, x1, x2, x3 []float32) {
+func dot4x2Generic(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
 	ws := [4][]float32{w0, w1, w2, w3}
-	xs := [4][]float32{x0, x1, x2, x3}
+	xs := [2][]float32{x0, x1}
 	for t := range xs {
 		for r := range ws {
 			out[4*t+r] = dotF32Generic(ws[r], xs[t])

@@ -11,6 +11,6 @@ func dotBF16(w []uint16, x []float32) float32 { return dotBF16Generic(w, x) }
 func axpy(dst []float32, a float32, x []float32) {
 	axpyGeneric(dst, a, x)
 }
-func dot4x4(out *[16]float32, w0, w1, w2, w3, x0, x1, x2, x3 []float32) {
-	dot4x4Generic(out, w0, w1, w2, w3, x0, x1, x2, x3)
+func dot4x2(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
+	dot4x2Generic(out, w0, w1, w2, w3, x0, x1)
 }

@@ -169,39 +169,36 @@ func axpy(dst []float32, a float32, x []float32) {
 	}
 }
 
-// dot4x4 is the prefill micro-kernel: 4 weight rows against 4 token rows,
-// 16 accumulators in registers, so each loaded vector feeds 4 FMAs.
-func dot4x4(out *[16]float32, w0, w1, w2, w3, x0, x1, x2, x3 []float32) {
+// dot4x2 is the prefill micro-kernel: 4 weight rows against 2 token rows,
+// 8 accumulators in registers, so each loaded weight vector feeds 2 FMAs and
+// each token vector 4. (Go's register allocator uses 16 vector registers;
+// more accumulators spill to the stack.)
+func dot4x2(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
 	n := len(w0)
 	if n == 0 || !hasAVX512() {
-		dot4x4Generic(out, w0, w1, w2, w3, x0, x1, x2, x3)
+		dot4x2Generic(out, w0, w1, w2, w3, x0, x1)
 		return
 	}
 	w1, w2, w3 = w1[:n], w2[:n], w3[:n]
-	x0, x1, x2, x3 = x0[:n], x1[:n], x2[:n], x3[:n]
+	x0, x1 = x0[:n], x1[:n]
 	pw0, pw1, pw2, pw3 := unsafe.Pointer(&w0[0]), unsafe.Pointer(&w1[0]), unsafe.Pointer(&w2[0]), unsafe.Pointer(&w3[0])
-	px0, px1, px2, px3 := unsafe.Pointer(&x0[0]), unsafe.Pointer(&x1[0]), unsafe.Pointer(&x2[0]), unsafe.Pointer(&x3[0])
+	px0, px1 := unsafe.Pointer(&x0[0]), unsafe.Pointer(&x1[0])
 	var a00, a01, a02, a03, a10, a11, a12, a13 archsimd.Float32x16
-	var a20, a21, a22, a23, a30, a31, a32, a33 archsimd.Float32x16
 	i := 0
 	for ; i+16 <= n; i += 16 {
-		v0 := archsimd.LoadFloat32x16(f32p(pw0, i))
-		v1 := archsimd.LoadFloat32x16(f32p(pw1, i))
-		v2 := archsimd.LoadFloat32x16(f32p(pw2, i))
-		v3 := archsimd.LoadFloat32x16(f32p(pw3, i))
 		x := archsimd.LoadFloat32x16(f32p(px0, i))
-		a00, a01, a02, a03 = v0.MulAdd(x, a00), v1.MulAdd(x, a01), v2.MulAdd(x, a02), v3.MulAdd(x, a03)
-		x = archsimd.LoadFloat32x16(f32p(px1, i))
-		a10, a11, a12, a13 = v0.MulAdd(x, a10), v1.MulAdd(x, a11), v2.MulAdd(x, a12), v3.MulAdd(x, a13)
-		x = archsimd.LoadFloat32x16(f32p(px2, i))
-		a20, a21, a22, a23 = v0.MulAdd(x, a20), v1.MulAdd(x, a21), v2.MulAdd(x, a22), v3.MulAdd(x, a23)
-		x = archsimd.LoadFloat32x16(f32p(px3, i))
-		a30, a31, a32, a33 = v0.MulAdd(x, a30), v1.MulAdd(x, a31), v2.MulAdd(x, a32), v3.MulAdd(x, a33)
+		y := archsimd.LoadFloat32x16(f32p(px1, i))
+		v := archsimd.LoadFloat32x16(f32p(pw0, i))
+		a00, a10 = v.MulAdd(x, a00), v.MulAdd(y, a10)
+		v = archsimd.LoadFloat32x16(f32p(pw1, i))
+		a01, a11 = v.MulAdd(x, a01), v.MulAdd(y, a11)
+		v = archsimd.LoadFloat32x16(f32p(pw2, i))
+		a02, a12 = v.MulAdd(x, a02), v.MulAdd(y, a12)
+		v = archsimd.LoadFloat32x16(f32p(pw3, i))
+		a03, a13 = v.MulAdd(x, a03), v.MulAdd(y, a13)
 	}
 	out[0], out[1], out[2], out[3] = sum16(a00), sum16(a01), sum16(a02), sum16(a03)
 	out[4], out[5], out[6], out[7] = sum16(a10), sum16(a11), sum16(a12), sum16(a13)
-	out[8], out[9], out[10], out[11] = sum16(a20), sum16(a21), sum16(a22), sum16(a23)
-	out[12], out[13], out[14], out[15] = sum16(a30), sum16(a31), sum16(a32), sum16(a33)
 	for ; i < n; i++ {
 		out[0] += w0[i] * x0[i]
 		out[1] += w1[i] * x0[i]
@@ -211,13 +208,5 @@ func dot4x4(out *[16]float32, w0, w1, w2, w3, x0, x1, x2, x3 []float32) {
 		out[5] += w1[i] * x1[i]
 		out[6] += w2[i] * x1[i]
 		out[7] += w3[i] * x1[i]
-		out[8] += w0[i] * x2[i]
-		out[9] += w1[i] * x2[i]
-		out[10] += w2[i] * x2[i]
-		out[11] += w3[i] * x2[i]
-		out[12] += w0[i] * x3[i]
-		out[13] += w1[i] * x3[i]
-		out[14] += w2[i] * x3[i]
-		out[15] += w3[i] * x3[i]
 	}
 }

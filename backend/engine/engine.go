@@ -1,0 +1,363 @@
+// Package engine owns transformer inference for Hugging Face model folders
+// (Llama, Mistral, Qwen2, Phi-3) on top of the kernels in package compute, and
+// the profiling hooks the profiler listens to (see Tracer in trace.go).
+//
+// The forward pass reads like llama2.c's run.c: embed, then per layer
+// pre-norm attention and a SwiGLU MLP with residual adds, then the final norm
+// and lm_head. Prefill pushes the whole prompt (in chunks of PrefillChunk
+// positions) through matrix-matrix products; decode uses matrix-vector
+// products. Weights stay in their stored precision; activations and the
+// preallocated KV cache are float32.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"energyprofiler/backend/engine/compute"
+	"energyprofiler/backend/model"
+	"energyprofiler/backend/tokenizer"
+)
+
+// Options configure an Engine. The zero value is usable.
+type Options struct {
+	// Threads is the number of CPU workers; < 1 means GOMAXPROCS.
+	Threads int
+	// Context is the KV-cache length in positions (prompt + generated);
+	// 0 means min(max_position_embeddings, 4096).
+	Context int
+	// PrefillChunk is how many prompt positions go through one batched
+	// forward pass; 0 means 128.
+	PrefillChunk int
+	// Tokenizer encodes Request.Prompt and decodes generated text. Without
+	// one, requests must give PromptIDs and results carry no text.
+	Tokenizer *tokenizer.Tokenizer
+	// Backend overrides the compute backend (default: compute.NewCPU(Threads)).
+	// The engine closes it on Close.
+	Backend compute.Backend
+}
+
+// layer holds one decoder layer's weights as the backend sees them.
+type layer struct {
+	inputNorm, postNorm []float32
+	q, k, v, o          compute.Matrix
+	qBias, kBias, vBias []float32
+	oBias               []float32
+	gate, up, down      compute.Matrix
+	gateBias, upBias    []float32
+	downBias            []float32
+	window              int
+}
+
+// Engine runs one model. It serves one generation at a time; concurrent
+// Generate calls wait for each other.
+type Engine struct {
+	mu sync.Mutex
+
+	cfg       model.Config
+	be        compute.Backend
+	tok       *tokenizer.Tokenizer
+	layers    []layer
+	embed     compute.Matrix
+	lmHead    compute.Matrix
+	finalNorm []float32
+	eps       float32
+
+	dim, kvDim, qDim int
+	headDim, rotDim  int
+	ctxLen, chunk    int
+
+	// RoPE tables: cos/sin of position p and frequency i at p*rotDim/2+i.
+	ropeCos, ropeSin []float32
+
+	// KV cache per layer: ctxLen rows of kvDim floats.
+	kCache, vCache [][]float32
+	pos            int // positions filled in the cache
+
+	// Activations for up to chunk positions.
+	x, xb, xb2, q, att []float32
+	hb, hb2            []float32
+	logits             []float32
+	one                [1]int // the decode step's input, kept here so it does not escape
+
+	sampleVocab int // logits[:sampleVocab] are sampled from
+	trace       traceState
+	samp        sampler
+}
+
+// New prepares an engine for m: it maps m's weights into the backend's
+// layout (no copy for aligned BF16/F16/F32 data), precomputes the RoPE
+// tables and allocates the KV cache and activation buffers. m must stay open
+// while the engine is used.
+func New(m *model.Model, opts Options) (*Engine, error) {
+	if m == nil {
+		return nil, errors.New("engine: no model")
+	}
+	c := m.Config
+	if c.HiddenAct != "" && c.HiddenAct != "silu" {
+		return nil, fmt.Errorf("engine: hidden_act %q is not supported (only silu)", c.HiddenAct)
+	}
+	e := &Engine{
+		cfg:     c,
+		tok:     opts.Tokenizer,
+		dim:     c.HiddenSize,
+		headDim: c.HeadDim,
+		qDim:    c.NumHeads * c.HeadDim,
+		kvDim:   c.NumKVHeads * c.HeadDim,
+		rotDim:  c.RotaryDim(),
+		eps:     float32(c.RMSNormEps),
+	}
+	if e.rotDim <= 0 || e.rotDim > e.headDim || e.rotDim%2 != 0 {
+		return nil, fmt.Errorf("engine: rotary dim %d does not fit head_dim %d", e.rotDim, e.headDim)
+	}
+	if c.NumKVHeads <= 0 || c.NumHeads%c.NumKVHeads != 0 {
+		return nil, fmt.Errorf("engine: %d attention heads cannot share %d KV heads", c.NumHeads, c.NumKVHeads)
+	}
+	e.ctxLen = opts.Context
+	if e.ctxLen <= 0 {
+		e.ctxLen = 4096
+		if c.MaxPositionEmbeddings > 0 {
+			e.ctxLen = min(e.ctxLen, c.MaxPositionEmbeddings)
+		}
+	}
+	e.chunk = opts.PrefillChunk
+	if e.chunk <= 0 {
+		e.chunk = 128
+	}
+	e.chunk = min(e.chunk, e.ctxLen)
+
+	var err error
+	if e.embed, err = matrix(m.Embedding()); err != nil {
+		return nil, err
+	}
+	if e.lmHead, err = matrix(m.LMHead()); err != nil {
+		return nil, err
+	}
+	if e.finalNorm, err = vector(m.FinalNorm()); err != nil {
+		return nil, err
+	}
+	for i := range c.NumLayers {
+		l, err := loadLayer(m.Layer(i))
+		if err != nil {
+			return nil, fmt.Errorf("engine: layer %d: %w", i, err)
+		}
+		l.window = c.LayerWindow(i)
+		e.layers = append(e.layers, l)
+	}
+	if err := e.checkShapes(); err != nil {
+		return nil, err
+	}
+
+	e.ropeCos, e.ropeSin = ropeTables(&c, e.rotDim, e.ctxLen)
+	e.kCache = make([][]float32, c.NumLayers)
+	e.vCache = make([][]float32, c.NumLayers)
+	for i := range e.kCache {
+		e.kCache[i] = make([]float32, e.ctxLen*e.kvDim)
+		e.vCache[i] = make([]float32, e.ctxLen*e.kvDim)
+	}
+	n := e.chunk
+	e.x = make([]float32, n*e.dim)
+	e.xb = make([]float32, n*max(e.dim, e.qDim))
+	e.xb2 = make([]float32, n*e.dim)
+	e.q = make([]float32, n*e.qDim)
+	e.att = make([]float32, n*e.qDim)
+	e.hb = make([]float32, n*c.IntermediateSize)
+	e.hb2 = make([]float32, n*c.IntermediateSize)
+	e.logits = make([]float32, e.lmHead.Rows)
+	// Never sample an id the tokenizer cannot decode: configs pad vocab_size
+	// above the tokenizer's size (Qwen2, Phi-3, the demo models), and those
+	// rows were never trained.
+	e.sampleVocab = e.lmHead.Rows
+	if e.tok != nil {
+		e.sampleVocab = min(e.sampleVocab, e.tok.VocabSize())
+	}
+	e.samp = newSampler(e.lmHead.Rows)
+
+	e.be = opts.Backend
+	if e.be == nil {
+		e.be = compute.NewCPU(opts.Threads)
+	}
+	return e, nil
+}
+
+// Close stops the engine's workers. The model is not closed.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.be != nil {
+		e.be.Close()
+		e.be = nil
+	}
+}
+
+// Config is the model configuration the engine runs.
+func (e *Engine) Config() model.Config { return e.cfg }
+
+// ContextLength is the KV-cache length in positions.
+func (e *Engine) ContextLength() int { return e.ctxLen }
+
+// BackendName describes the compute backend, e.g. "cpu-avx512 x2".
+func (e *Engine) BackendName() string { return e.be.Name() }
+
+// WeightBytesPerToken is how many weight bytes one decode step reads: every
+// layer matrix plus lm_head (the embedding row is negligible).
+func (e *Engine) WeightBytesPerToken() int64 {
+	var b int64
+	for _, l := range e.layers {
+		for _, w := range []compute.Matrix{l.q, l.k, l.v, l.o, l.gate, l.up, l.down} {
+			b += int64(len(w.Data))
+		}
+	}
+	return b + int64(len(e.lmHead.Data))
+}
+
+func (e *Engine) checkShapes() error {
+	c := e.cfg
+	want := func(name string, m compute.Matrix, rows, cols int) error {
+		if m.Rows != rows || m.Cols != cols {
+			return fmt.Errorf("engine: %s is %dx%d, want %dx%d from config.json", name, m.Rows, m.Cols, rows, cols)
+		}
+		return nil
+	}
+	if err := want("embedding", e.embed, c.VocabSize, e.dim); err != nil {
+		return err
+	}
+	if err := want("lm_head", e.lmHead, e.embed.Rows, e.dim); err != nil {
+		return err
+	}
+	for i, l := range e.layers {
+		for _, chk := range []struct {
+			name       string
+			m          compute.Matrix
+			rows, cols int
+		}{
+			{"q_proj", l.q, e.qDim, e.dim}, {"k_proj", l.k, e.kvDim, e.dim}, {"v_proj", l.v, e.kvDim, e.dim},
+			{"o_proj", l.o, e.dim, e.qDim}, {"gate_proj", l.gate, c.IntermediateSize, e.dim},
+			{"up_proj", l.up, c.IntermediateSize, e.dim}, {"down_proj", l.down, e.dim, c.IntermediateSize},
+		} {
+			if err := want(fmt.Sprintf("layer %d %s", i, chk.name), chk.m, chk.rows, chk.cols); err != nil {
+				return err
+			}
+		}
+		if len(l.inputNorm) != e.dim || len(l.postNorm) != e.dim {
+			return fmt.Errorf("engine: layer %d norm weights have %d/%d elements, want %d", i, len(l.inputNorm), len(l.postNorm), e.dim)
+		}
+	}
+	return nil
+}
+
+func loadLayer(w model.LayerWeights) (layer, error) {
+	var l layer
+	var err error
+	mats := []struct {
+		dst *compute.Matrix
+		t   *model.Tensor
+	}{{&l.q, w.Q}, {&l.k, w.K}, {&l.v, w.V}, {&l.o, w.O}, {&l.gate, w.Gate}, {&l.up, w.Up}, {&l.down, w.Down}}
+	for _, m := range mats {
+		if *m.dst, err = matrix(m.t); err != nil {
+			return l, err
+		}
+	}
+	vecs := []struct {
+		dst      *[]float32
+		t        *model.Tensor
+		optional bool
+	}{
+		{&l.inputNorm, w.InputNorm, false}, {&l.postNorm, w.PostAttnNorm, false},
+		{&l.qBias, w.QBias, true}, {&l.kBias, w.KBias, true}, {&l.vBias, w.VBias, true}, {&l.oBias, w.OBias, true},
+		{&l.gateBias, w.GateBias, true}, {&l.upBias, w.UpBias, true}, {&l.downBias, w.DownBias, true},
+	}
+	for _, v := range vecs {
+		if v.t == nil && v.optional {
+			continue
+		}
+		if *v.dst, err = vector(v.t); err != nil {
+			return l, err
+		}
+	}
+	return l, nil
+}
+
+// matrix presents a 2-D model tensor to the backend without copying it
+// (unless its data is misaligned for its element type).
+func matrix(t *model.Tensor) (compute.Matrix, error) {
+	if t == nil {
+		return compute.Matrix{}, errors.New("engine: a required weight tensor is missing")
+	}
+	var dt compute.DType
+	switch t.DType {
+	case model.F32:
+		dt = compute.F32
+	case model.F16:
+		dt = compute.F16
+	case model.BF16:
+		dt = compute.BF16
+	default:
+		return compute.Matrix{}, fmt.Errorf("engine: tensor %s has dtype %s; only F32, F16 and BF16 weights are supported (convert the model)", t.Name, t.DType)
+	}
+	if len(t.Shape) != 2 {
+		return compute.Matrix{}, fmt.Errorf("engine: tensor %s has shape %v, want a matrix", t.Name, t.Shape)
+	}
+	m := compute.Matrix{DType: dt, Rows: t.Shape[0], Cols: t.Shape[1], Data: t.Data}
+	if err := m.Check(); err != nil {
+		return m, fmt.Errorf("engine: tensor %s: %w", t.Name, err)
+	}
+	return compute.Realign(m), nil
+}
+
+// vector widens a small tensor (norm weight, bias) to float32.
+func vector(t *model.Tensor) ([]float32, error) {
+	if t == nil {
+		return nil, errors.New("engine: a required norm weight is missing")
+	}
+	v, err := t.Float32s()
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return v, nil
+}
+
+// ropeTables computes cos and sin of position·inv_freq for every position
+// and rotary frequency, in float32 like Hugging Face, with the config's
+// rope_scaling applied to inv_freq.
+func ropeTables(c *model.Config, rotDim, positions int) (cos, sin []float32) {
+	half := rotDim / 2
+	inv := make([]float64, half)
+	for i := range inv {
+		inv[i] = 1 / math.Pow(c.RopeTheta, float64(2*i)/float64(rotDim))
+	}
+	if s := c.RopeScaling; s != nil {
+		switch s.Type {
+		case "linear":
+			for i := range inv {
+				inv[i] /= s.Factor
+			}
+		case "llama3":
+			old := float64(s.OriginalMaxPositionEmbeddings)
+			lowWave, highWave := old/s.LowFreqFactor, old/s.HighFreqFactor
+			for i, f := range inv {
+				wave := 2 * math.Pi / f
+				switch {
+				case wave < highWave:
+				case wave > lowWave:
+					inv[i] = f / s.Factor
+				default:
+					sm := (old/wave - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor)
+					inv[i] = (1-sm)*f/s.Factor + sm*f
+				}
+			}
+		}
+	}
+	cos = make([]float32, positions*half)
+	sin = make([]float32, positions*half)
+	for p := range positions {
+		for i, f := range inv {
+			angle := float32(p) * float32(f)
+			cos[p*half+i] = float32(math.Cos(float64(angle)))
+			sin[p*half+i] = float32(math.Sin(float64(angle)))
+		}
+	}
+	return cos, sin
+}

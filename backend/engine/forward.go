@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"energyprofiler/backend/engine/compute"
+)
+
+// forward runs ids through the model at positions e.pos … e.pos+len(ids)-1,
+// appending their keys and values to the cache, in chunks of at most e.chunk
+// positions. It leaves the next-token logits of the last position in
+// e.logits. ctx is checked between layers, so a cancel lands mid-prefill.
+func (e *Engine) forward(ctx context.Context, ids []int) error {
+	if e.pos+len(ids) > e.ctxLen {
+		return fmt.Errorf("engine: %d positions do not fit the %d-position context (%d used); raise the context length or shorten the prompt", len(ids), e.ctxLen, e.pos)
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), e.chunk)
+		if err := e.forwardChunk(ctx, ids[:n], len(ids) == n); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// step is one decode forward pass for token id.
+func (e *Engine) step(ctx context.Context, id int) error {
+	e.one[0] = id
+	return e.forward(ctx, e.one[:])
+}
+
+// forwardChunk is one batched pass over n ≤ e.chunk positions.
+func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) error {
+	be, n, pos0 := e.be, len(ids), e.pos
+	dim, inter := e.dim, e.cfg.IntermediateSize
+	x, xb, xb2 := e.x[:n*dim], e.xb[:n*dim], e.xb2[:n*dim]
+	q, att := e.q[:n*e.qDim], e.att[:n*e.qDim]
+	hb, hb2 := e.hb[:n*inter], e.hb2[:n*inter]
+	tr := &e.trace
+
+	t := tr.begin()
+	be.Embed(x, e.embed, ids)
+	tr.end(-1, CompEmbedding, t, n, x, nil)
+
+	for li := range e.layers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		l := &e.layers[li]
+		kc := e.kCache[li][pos0*e.kvDim : (pos0+n)*e.kvDim]
+		vc := e.vCache[li][pos0*e.kvDim : (pos0+n)*e.kvDim]
+
+		// Attention block: x += o_proj(attention(rope(q), rope(k), v)).
+		t = tr.begin()
+		be.RMSNorm(xb, x, n, l.inputNorm, e.eps)
+		tr.endNorm(li, CompInputNorm, t, n, x, xb)
+
+		t = tr.begin()
+		be.MatMul(q, xb, n, l.q, l.qBias)
+		tr.end(li, CompQProj, t, n, q, nil)
+		t = tr.begin()
+		be.MatMul(kc, xb, n, l.k, l.kBias)
+		tr.end(li, CompKProj, t, n, kc, nil)
+		t = tr.begin()
+		be.MatMul(vc, xb, n, l.v, l.vBias)
+		tr.end(li, CompVProj, t, n, vc, nil)
+
+		t = tr.begin()
+		be.RoPE(q, n, e.cfg.NumHeads, e.headDim, e.rotDim, pos0, e.ropeCos, e.ropeSin)
+		be.RoPE(kc, n, e.cfg.NumKVHeads, e.headDim, e.rotDim, pos0, e.ropeCos, e.ropeSin)
+		tr.end(li, CompRoPE, t, n, q, nil)
+
+		t = tr.begin()
+		a := &tr.attn
+		*a = compute.Attention{
+			Q: q, K: e.kCache[li], V: e.vCache[li], Out: att,
+			N: n, Pos0: pos0,
+			Heads: e.cfg.NumHeads, KVHeads: e.cfg.NumKVHeads, HeadDim: e.headDim,
+			Window: l.window,
+			Scale:  float32(1 / math.Sqrt(float64(e.headDim))),
+		}
+		if tr.depth >= DepthDeep {
+			tr.attnStats = compute.AttentionStats{}
+			a.Stats = &tr.attnStats
+		}
+		be.Attend(a)
+		tr.endAttention(li, t, n, att)
+
+		t = tr.begin()
+		be.MatMul(xb2, att, n, l.o, l.oBias)
+		be.Add(x, xb2)
+		tr.end(li, CompOProj, t, n, xb2, nil)
+
+		// MLP block: x += down(silu(gate(h)) · up(h)), h = rmsnorm(x).
+		t = tr.begin()
+		be.RMSNorm(xb, x, n, l.postNorm, e.eps)
+		tr.endNorm(li, CompPostAttnNorm, t, n, x, xb)
+
+		t = tr.begin()
+		be.MatMul(hb, xb, n, l.gate, l.gateBias)
+		tr.endGate(li, t, n, hb)
+		t = tr.begin()
+		be.MatMul(hb2, xb, n, l.up, l.upBias)
+		tr.end(li, CompUpProj, t, n, hb2, nil)
+
+		t = tr.begin()
+		be.SwiGLU(hb, hb2)
+		tr.endActivation(li, t, n, hb)
+
+		t = tr.begin()
+		be.MatMul(xb2, hb, n, l.down, l.downBias)
+		be.Add(x, xb2)
+		tr.end(li, CompDownProj, t, n, xb2, nil)
+	}
+	e.pos += n
+	if !wantLogits {
+		return nil
+	}
+
+	last := x[(n-1)*dim : n*dim]
+	t = tr.begin()
+	be.RMSNorm(xb[:dim], last, 1, e.finalNorm, e.eps)
+	tr.endNorm(-1, CompFinalNorm, t, 1, last, xb[:dim])
+	t = tr.begin()
+	be.MatMul(e.logits, xb[:dim], 1, e.lmHead, nil)
+	tr.end(-1, CompLMHead, t, 1, e.logits, nil)
+	return nil
+}

@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"math"
+
+	"energyprofiler/backend/clock"
+	"energyprofiler/backend/engine/compute"
+)
+
+// traceState forwards component events to the tracer of the running
+// generation. With depth DepthOff every method returns at its first branch,
+// so the forward pass does no extra work and allocates nothing.
+type traceState struct {
+	tr    Tracer
+	depth Depth
+	phase Phase
+
+	attn      compute.Attention // reused per layer, so Attend needs no allocation
+	attnStats compute.AttentionStats
+	killRatio float64 // gate pre-activations < 0, kept for the activation event
+}
+
+func (s *traceState) begin() int64 {
+	if s.depth == DepthOff {
+		return 0
+	}
+	return clock.Now()
+}
+
+// end reports a component that ran from start until now, with statistics of
+// its output. Stats and Deep are fresh per event, so a tracer may keep them.
+func (s *traceState) end(layer int, c Component, start int64, n int, out []float32, deep *DeepStats) {
+	if s.depth == DepthOff {
+		return
+	}
+	now := clock.Now()
+	st := activationStats(out)
+	s.tr.Component(ComponentEvent{
+		Phase: s.phase, Layer: layer, Component: c, Start: start, End: now,
+		Positions: n, Stats: &st, Deep: deep,
+	})
+}
+
+func (s *traceState) endNorm(layer int, c Component, start int64, n int, in, out []float32) {
+	if s.depth < DepthDeep {
+		s.end(layer, c, start, n, out, nil)
+		return
+	}
+	now := clock.Now()
+	_, vin := meanVar(in)
+	_, vout := meanVar(out)
+	ratio := vin / vout
+	st := activationStats(out)
+	s.tr.Component(ComponentEvent{
+		Phase: s.phase, Layer: layer, Component: c, Start: start, End: now,
+		Positions: n, Stats: &st, Deep: &DeepStats{NormVarianceRatio: &ratio},
+	})
+}
+
+func (s *traceState) endAttention(layer int, start int64, n int, out []float32) {
+	if s.depth < DepthDeep {
+		s.end(layer, CompAttention, start, n, out, nil)
+		return
+	}
+	now := clock.Now()
+	a := s.attnStats
+	ent := a.EntropySum / float64(max(a.Rows, 1))
+	sparse := float64(a.Small) / float64(max(a.Weights, 1))
+	ns := a.SoftmaxNs
+	st := activationStats(out)
+	s.tr.Component(ComponentEvent{
+		Phase: s.phase, Layer: layer, Component: CompAttention, Start: start, End: now,
+		Positions: n, Stats: &st,
+		Deep: &DeepStats{AttentionEntropy: &ent, AttentionSparsity: &sparse, SoftmaxNs: &ns},
+	})
+}
+
+// endGate reports gate_proj and, at deep depth, remembers the fraction of
+// its outputs below zero for the activation event (SwiGLU overwrites them).
+func (s *traceState) endGate(layer int, start int64, n int, gate []float32) {
+	if s.depth == DepthOff {
+		return
+	}
+	s.end(layer, CompGateProj, start, n, gate, nil)
+	if s.depth >= DepthDeep {
+		neg := 0
+		for _, v := range gate {
+			if v < 0 {
+				neg++
+			}
+		}
+		s.killRatio = float64(neg) / float64(max(len(gate), 1))
+	}
+}
+
+func (s *traceState) endActivation(layer int, start int64, n int, out []float32) {
+	if s.depth < DepthDeep {
+		s.end(layer, CompActivation, start, n, out, nil)
+		return
+	}
+	kill := s.killRatio
+	s.end(layer, CompActivation, start, n, out, &DeepStats{MLPKillRatio: &kill})
+}
+
+// activationStats summarises a component's output (module depth).
+func activationStats(x []float32) ActivationStats {
+	if len(x) == 0 {
+		return ActivationStats{}
+	}
+	var sum, sumSq, maxAbs float64
+	small := 0
+	for _, v := range x {
+		f := float64(v)
+		sum += f
+		sumSq += f * f
+		a := math.Abs(f)
+		maxAbs = max(maxAbs, a)
+		if a < SparsityThreshold {
+			small++
+		}
+	}
+	n := float64(len(x))
+	mean := sum / n
+	return ActivationStats{
+		Mean:     mean,
+		Std:      math.Sqrt(max(sumSq/n-mean*mean, 0)),
+		MaxAbs:   maxAbs,
+		Sparsity: float64(small) / n,
+	}
+}
+
+func meanVar(x []float32) (mean, variance float64) {
+	var sum, sumSq float64
+	for _, v := range x {
+		sum += float64(v)
+		sumSq += float64(v) * float64(v)
+	}
+	n := float64(max(len(x), 1))
+	mean = sum / n
+	return mean, max(sumSq/n-mean*mean, 0)
+}

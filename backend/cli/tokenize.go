@@ -64,8 +64,11 @@ func runTokenize(ctx context.Context, env Env) error {
 	fmt.Fprintf(env.Stdout, "%d tokens (vocabulary %d)\n", len(ids), tok.VocabSize())
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tid\tpiece\ttext")
+	// The text column is what each token adds to the decoded text, so byte
+	// tokens of one character show "" until the token that completes it.
+	stream := tok.NewStreamDecoder()
 	for i, id := range ids {
-		text := tok.Decode([]int{id})
+		text := stream.Next(id)
 		mark := ""
 		if tok.IsSpecial(id) {
 			mark = "  (special)"

@@ -343,3 +343,49 @@ func TestWordCacheBounded(t *testing.T) {
 		t.Fatal("over-long words must not be cached")
 	}
 }
+
+// TestLlama3StylePostProcessor: Meta's Llama-3 tokenizer.json uses
+// Sequence[ByteLevel, TemplateProcessing("<|begin_of_text|> $A")].
+func TestLlama3StylePostProcessor(t *testing.T) {
+	raw := `{"added_tokens":[{"id":3,"content":"<|begin_of_text|>","special":true}],
+		"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":true},
+		"post_processor":{"type":"Sequence","processors":[
+			{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":false,"use_regex":true},
+			{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<|begin_of_text|>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],
+			 "special_tokens":{"<|begin_of_text|>":{"id":"<|begin_of_text|>","ids":[3],"tokens":["<|begin_of_text|>"]}}}]},
+		"decoder":{"type":"ByteLevel"},
+		"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}`
+	tk, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tk.Encode("ab", true); !slices.Equal(got, []int{3, 2}) {
+		t.Errorf("Encode with special = %v, want [3 2]", got)
+	}
+	if got := tk.Encode("ab", false); !slices.Equal(got, []int{2}) {
+		t.Errorf("Encode without special = %v, want [2]", got)
+	}
+	if bos, ok := tk.BOS(); !ok || bos != 3 {
+		t.Errorf("BOS = %d %v, want 3", bos, ok)
+	}
+}
+
+// TestDigitsThenByteLevel is the SmolLM/StarCoder layout: Digits with
+// individual digits in front of the GPT-2 ByteLevel split.
+func TestDigitsThenByteLevel(t *testing.T) {
+	raw := `{"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},
+		{"type":"ByteLevel","add_prefix_space":false,"use_regex":true}]}`
+	p, err := parsePreTokenizer(json.RawMessage(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.preTokenize([]string{"abc 123 x"}, true)
+	want := []string{"abc", "Ġ", "1", "2", "3", "Ġx"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	runs := digitsPreTok{individual: false}.preTokenize([]string{"a12b345"}, true)
+	if !slices.Equal(runs, []string{"a", "12", "b", "345"}) {
+		t.Errorf("digit runs: %q", runs)
+	}
+}

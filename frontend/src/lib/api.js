@@ -27,3 +27,69 @@ export async function getJSON(path, fetchImpl = fetch) {
 export function health(fetchImpl) {
   return getJSON('/api/health', fetchImpl);
 }
+
+async function send(method, path, body, fetchImpl = fetch) {
+  const init = { method, headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetchImpl(path, init);
+  let data = null;
+  if (res.status !== 204) {
+    try {
+      data = await res.json();
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) throw new ApiError(res.status, data?.error ?? `HTTP ${res.status}`, data?.detail ?? '');
+  return data;
+}
+
+export function listModels(fetchImpl) {
+  return getJSON('/api/profiling/models', fetchImpl);
+}
+
+export function generate(req, fetchImpl) {
+  return send('POST', '/api/profiling/generate', req, fetchImpl);
+}
+
+export function queueStatus(fetchImpl) {
+  return getJSON('/api/profiling/queue', fetchImpl);
+}
+
+// runsQuery builds the run list's query string, leaving out empty fields.
+export function runsQuery(q = {}) {
+  const p = new URLSearchParams();
+  for (const k of ['search', 'model', 'status', 'from', 'to', 'sort', 'order', 'limit', 'offset']) {
+    if (q[k] !== undefined && q[k] !== null && q[k] !== '') p.set(k, String(q[k]));
+  }
+  for (const t of q.tags ?? []) if (t) p.append('tag', t);
+  const s = p.toString();
+  return s ? '?' + s : '';
+}
+
+export function listRuns(q, fetchImpl) {
+  return getJSON('/api/profiling/runs' + runsQuery(q), fetchImpl);
+}
+
+export function getRun(id, fetchImpl) {
+  return getJSON('/api/profiling/run/' + encodeURIComponent(id), fetchImpl);
+}
+
+export function deleteRun(id, fetchImpl) {
+  return send('DELETE', '/api/profiling/run/' + encodeURIComponent(id), undefined, fetchImpl);
+}
+
+export function cancelRun(id, fetchImpl) {
+  return send('POST', '/api/profiling/run/' + encodeURIComponent(id) + '/cancel', undefined, fetchImpl);
+}
+
+export function exportURL(id, format) {
+  return `/api/profiling/export/${encodeURIComponent(id)}?format=${format}`;
+}
+
+export function compareRuns(ids, fetchImpl) {
+  return getJSON('/api/profiling/compare?ids=' + ids.map(encodeURIComponent).join(','), fetchImpl);
+}

@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, render, screen, fireEvent, waitFor } from '@testing-library/svelte';
+
+afterEach(cleanup);
+import { makeRecord, health } from '../lib/fixtures/record.js';
+import { powerSeriesFromSamples, tokenRows } from '../lib/transforms.js';
+import { fmtValue } from '../lib/format.js';
+import SummaryCards from './SummaryCards.svelte';
+import PowerTimeline from './PowerTimeline.svelte';
+import MetricHeatmap from './MetricHeatmap.svelte';
+import TokenStream from './TokenStream.svelte';
+import SourceBanner from './SourceBanner.svelte';
+import RunView from '../views/RunView.svelte';
+
+// jsdom has no layout, so no ResizeObserver (bind:clientWidth needs one):
+// charts keep their default width.
+globalThis.ResizeObserver ??= class {
+  observe() {}
+  unobserve() {}
+  disconnect() {}
+};
+
+describe('SummaryCards', () => {
+  it('labels every number and shows unavailable instead of 0', () => {
+    render(SummaryCards, { summary: makeRecord({ energy: false }).summary });
+    const total = screen.getByText('Total energy (gross)').parentElement;
+    expect(total.textContent).toContain('unavailable');
+    expect(total.textContent).not.toMatch(/\b0 J/);
+  });
+  it('recomputes CO₂ for the chosen region preset', async () => {
+    const s = makeRecord().summary;
+    render(SummaryCards, { summary: s });
+    const select = screen.getByLabelText('grid region preset');
+    const card = select.closest('.card');
+    const g = (s.total_energy_j.value / 3.6e6) * 200;
+    await fireEvent.change(select, { target: { value: 'california' } });
+    expect(card.textContent).toContain('California grid 200 g/kWh');
+    expect(card.textContent).toContain(fmtValue(g, 'g'));
+  });
+});
+
+describe('PowerTimeline', () => {
+  it('draws present domains, dashes estimates and explains absent ones', () => {
+    const power = powerSeriesFromSamples(makeRecord({ source: 'cpu-load' }).power_samples);
+    const { container } = render(PowerTimeline, { power, sources: [{ name: 'cpu-load', kind: 'estimated', domains: ['cpu'] }] });
+    const cpu = container.querySelector('path[data-series="cpu"]');
+    expect(cpu).not.toBeNull();
+    expect(cpu.getAttribute('stroke-dasharray')).toBe('6 4');
+    expect(container.querySelector('path[data-series="gpu"]')).toBeNull();
+    const legend = screen.getByLabelText('legend').textContent;
+    expect(legend).toMatch(/GPU\s*not drawn: not reported by cpu-load/);
+    expect(legend).toMatch(/ANE\s*not drawn/);
+    expect(legend).toContain('estimated cpu-load');
+  });
+  it('shows an empty state without samples', () => {
+    render(PowerTimeline, { power: { series: {}, total: { points: [] } } });
+    expect(screen.getByText('No power samples yet.')).toBeTruthy();
+  });
+});
+
+describe('MetricHeatmap', () => {
+  it('disables entropy on a module run, switches metrics and drills into a cell', async () => {
+    const rec = makeRecord({ depth: 'module', layers: 2 });
+    const { container } = render(MetricHeatmap, { record: rec });
+    const opt = screen.getByRole('option', { name: /Attention entropy/ });
+    expect(opt.disabled).toBe(true);
+    expect(container.textContent).toMatch(/deep runs only/);
+    await fireEvent.change(screen.getByRole('combobox'), { target: { value: 'energy' } });
+    const cell = container.querySelector('rect[data-layer="1"][data-component="q_proj"]');
+    expect(cell.getAttribute('aria-label')).toMatch(/layer 1, q_proj: [\d.]+ [µm]?J/);
+    await fireEvent.click(cell);
+    expect(screen.getByText('layer 1 · q_proj')).toBeTruthy();
+    expect(container.textContent).toMatch(/Recorded only with depth "deep"/);
+  });
+  it('moves with the arrow keys and selects with Enter', async () => {
+    const { container } = render(MetricHeatmap, { record: makeRecord({ depth: 'deep' }) });
+    const grid = screen.getByRole('grid');
+    await fireEvent.keyDown(grid, { key: 'ArrowRight' });
+    await fireEvent.keyDown(grid, { key: 'ArrowDown' });
+    await fireEvent.keyDown(grid, { key: 'Enter' });
+    expect(screen.getByText('layer 1 · q_proj')).toBeTruthy();
+    expect(container.querySelector('rect.sel').dataset.component).toBe('q_proj');
+  });
+});
+
+describe('TokenStream', () => {
+  it('shows a hover card with time, energy and power; unavailable energy is not 0', async () => {
+    const tokens = tokenRows(makeRecord({ energy: false, tokens: 3 }));
+    const { container } = render(TokenStream, { tokens });
+    const tok = container.querySelector('[data-index="1"]');
+    await fireEvent.mouseEnter(tok);
+    const card = screen.getByRole('tooltip').textContent;
+    expect(card).toMatch(/energy: unavailable/);
+    expect(card).toMatch(/power: unavailable/);
+    expect(card).toMatch(/time: [\d.]+ [µm]?s/);
+  });
+});
+
+describe('SourceBanner', () => {
+  it('shows the fixes when no measured source is available', () => {
+    render(SourceBanner, { health });
+    const b = screen.getByRole('status').textContent;
+    expect(b).toMatch(/No measured power source/);
+    expect(b).toContain('sudo energyprofiler doctor --fix-rapl');
+  });
+  it('is hidden when a measured source is available', () => {
+    const h = { ...health, power_sources: [{ ...health.power_sources[0], available: true }] };
+    const { container } = render(SourceBanner, { health: h });
+    expect(container.textContent.trim()).toBe('');
+  });
+});
+
+describe('RunView', () => {
+  it('renders a loaded run and an error state', async () => {
+    const rec = makeRecord({ id: 'r1' });
+    render(RunView, { id: 'r1', load: vi.fn().mockResolvedValue(rec) });
+    expect(screen.getByText(/Loading run/)).toBeTruthy();
+    await waitFor(() => expect(screen.getByText('Export CSV')).toBeTruthy());
+    expect(screen.getByText('Export Perfetto').getAttribute('href')).toBe('/api/profiling/export/r1?format=perfetto');
+  });
+  it('says when the run does not exist', async () => {
+    const err = Object.assign(new Error('not found'), { status: 404 });
+    render(RunView, { id: 'nope', load: vi.fn().mockRejectedValue(err) });
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/no such run/));
+  });
+});

@@ -1,0 +1,24 @@
+// Colours: domain lines use the seed's CSS variables; value scales are
+// viridis (perceptually uniform and readable with colour-vision deficiency);
+// runs in a comparison use the Okabe–Ito palette.
+import { scaleSequential } from 'd3-scale';
+import { interpolateViridis } from 'd3-scale-chromatic';
+
+export function domainColor(family) {
+  return `var(--${['cpu', 'gpu', 'ane', 'dram', 'total', 'package'].includes(family) ? family : 'other'})`;
+}
+
+export function valueScale(extent) {
+  const [lo, hi] = extent ?? [0, 1];
+  return scaleSequential(interpolateViridis).domain(lo === hi ? [lo - 1e-12, hi + 1e-12] : [lo, hi]);
+}
+
+// Text colour readable on a viridis cell.
+export function textOn(color) {
+  const m = /rgb\((\d+), (\d+), (\d+)\)/.exec(color);
+  if (!m) return '#000';
+  const [r, g, b] = m.slice(1).map(Number);
+  return 0.299 * r + 0.587 * g + 0.114 * b > 140 ? '#000' : '#fff';
+}
+
+export const RUN_COLORS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7'];

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { backoff, emptyLive, reduceLive } from './live.js';
+import { liveEvents } from './fixtures/record.js';
+import { parseRoute } from './router.svelte.js';
+import { runsQuery } from './api.js';
+
+describe('reduceLive', () => {
+  const final = liveEvents().reduce(reduceLive, emptyLive());
+  it('collects tokens, keeping unavailable energy null', () => {
+    expect(final.tokens.map((t) => t.piece)).toEqual(['Hi', ' there']);
+    expect(final.tokens[0].energyJ).toBe(0.04);
+    expect(final.tokens[1].energyJ).toBeNull();
+    expect(final.tokens[1].label).toBe('unavailable');
+  });
+  it('builds power series per domain and total', () => {
+    expect(Object.keys(final.power.series)).toEqual(['cpu']);
+    expect(final.power.series.cpu.points.map((p) => p.x)).toEqual([0.01, 0.02]);
+    expect(final.power.total.kind).toBe('estimated');
+    expect(final.power.total.points.map((p) => p.y)).toEqual([9.5, 10.5]);
+  });
+  it('tracks phase, heatmap, status', () => {
+    expect(final.phase.phase).toBe('decode');
+    expect(final.heatmap.token_index).toBe(0);
+    expect(final.status).toBe('done');
+    expect(final.op).toBeNull();
+    expect(final.meta.model_name).toBe('demo-llama-tiny');
+  });
+  it('a new run id resets the previous run', () => {
+    const next = reduceLive(final, { run_id: 'other', type: 'token', data: { index: 0, piece: 'x', energy_j: null } });
+    expect(next.runId).toBe('other');
+    expect(next.tokens).toHaveLength(1);
+    expect(next.power.total.points).toHaveLength(0);
+    expect(next.queue).toEqual(final.queue);
+  });
+  it('does not mutate the previous state', () => {
+    const s0 = emptyLive();
+    reduceLive(s0, liveEvents()[6]);
+    expect(s0.tokens).toHaveLength(0);
+  });
+  it('backs off to at most 10 s', () => {
+    expect(backoff(0)).toBe(500);
+    expect(backoff(3)).toBe(4000);
+    expect(backoff(20)).toBe(10000);
+  });
+});
+
+describe('routes', () => {
+  it.each([
+    ['', { name: 'live' }],
+    ['#/run/abc%20d', { name: 'run', id: 'abc d' }],
+    ['#/compare?ids=a,b,c', { name: 'compare', ids: ['a', 'b', 'c'] }],
+    ['#/history', { name: 'history' }],
+    ['#/nope', { name: 'notfound' }],
+  ])('%s', (hash, want) => {
+    expect(parseRoute(hash)).toMatchObject(want);
+  });
+});
+
+describe('runsQuery', () => {
+  it('leaves out empty fields and repeats tags', () => {
+    expect(runsQuery({ search: 'fox', model: '', tags: ['a', 'b'], sort: 'energy', order: 'asc', limit: 50, offset: 0 })).toBe(
+      '?search=fox&sort=energy&order=asc&limit=50&offset=0&tag=a&tag=b',
+    );
+    expect(runsQuery({})).toBe('');
+  });
+});

@@ -1,0 +1,77 @@
+// LiveConnection keeps one WebSocket to /api/profiling/live open while the
+// live view is shown, reconnecting with backoff, and exposes the reduced
+// state. State is $state.raw: each event replaces the object.
+import { backoff, emptyLive, reduceLive } from './live.js';
+
+export class LiveConnection {
+  state = $state.raw(emptyLive());
+  connected = $state(false);
+  #ws = null;
+  #attempt = 0;
+  #timer = null;
+  #closed = false;
+  #pending = [];
+  #frame = null;
+
+  constructor(url = LiveConnection.defaultURL()) {
+    this.url = url;
+  }
+
+  static defaultURL() {
+    return (location.protocol === 'https:' ? 'wss' : 'ws') + '://' + location.host + '/api/profiling/live';
+  }
+
+  open() {
+    this.#closed = false;
+    let ws;
+    try {
+      ws = new WebSocket(this.url);
+    } catch {
+      this.#retry();
+      return;
+    }
+    this.#ws = ws;
+    ws.onopen = () => {
+      this.#attempt = 0;
+      this.connected = true;
+    };
+    ws.onmessage = (e) => {
+      let msg;
+      try {
+        msg = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      this.#pending.push(msg);
+      // Apply events at most once per frame so a burst of power samples
+      // costs one render.
+      if (this.#frame == null) this.#frame = requestAnimationFrame(() => this.flush());
+    };
+    ws.onclose = () => {
+      this.connected = false;
+      this.#ws = null;
+      if (!this.#closed) this.#retry();
+    };
+    ws.onerror = () => ws.close();
+  }
+
+  flush() {
+    this.#frame = null;
+    let s = this.state;
+    for (const m of this.#pending) s = reduceLive(s, m);
+    this.#pending = [];
+    this.state = s;
+  }
+
+  #retry() {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.open(), backoff(this.#attempt++));
+  }
+
+  close() {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    if (this.#frame != null) cancelAnimationFrame(this.#frame);
+    this.#ws?.close();
+  }
+}

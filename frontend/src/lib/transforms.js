@@ -1,0 +1,514 @@
+// Pure data transforms from the API's JSON (the Go profiler.Record and the
+// live events) to what the charts draw. Nothing here touches the DOM, so it
+// is all unit-tested.
+import { basisOf, isNum } from './format.js';
+
+// The components of a decoder layer in execution order (engine.LayerComponents).
+export const LAYER_COMPONENTS = [
+  'input_layernorm',
+  'q_proj',
+  'k_proj',
+  'v_proj',
+  'rope',
+  'attention',
+  'o_proj',
+  'post_attention_layernorm',
+  'gate_proj',
+  'up_proj',
+  'activation',
+  'down_proj',
+];
+export const OUTSIDE_COMPONENTS = ['embedding', 'final_norm', 'lm_head'];
+export const PHASES = ['pre_inference', 'prefill', 'decode', 'post_inference'];
+
+// Which block of a layer a component belongs to (for the Sankey diagram).
+export function componentGroup(c) {
+  if (['q_proj', 'k_proj', 'v_proj', 'rope', 'attention', 'o_proj'].includes(c)) return 'attention';
+  if (['gate_proj', 'up_proj', 'activation', 'down_proj'].includes(c)) return 'mlp';
+  if (c.includes('norm')) return 'norm';
+  return 'other';
+}
+
+// ---------- power ----------
+
+// Colour family of a domain: gpu0, gpu1 … draw as GPU.
+export function domainFamily(d) {
+  if (/^gpu\d*$/.test(d)) return 'gpu';
+  return d;
+}
+
+// The domains the charts know, in legend order, with why one may be absent.
+export const KNOWN_DOMAINS = [
+  { key: 'cpu', name: 'CPU' },
+  { key: 'gpu', name: 'GPU' },
+  { key: 'ane', name: 'ANE' },
+  { key: 'dram', name: 'DRAM' },
+  { key: 'package', name: 'Package' },
+];
+
+export function absentReason(key, sources) {
+  const names = (sources ?? []).map((s) => s.name).join(', ') || 'no source';
+  switch (key) {
+    case 'ane':
+      return `not reported by ${names} (only Apple Silicon has an ANE)`;
+    case 'gpu':
+      return `not reported by ${names} (needs NVML on NVIDIA or IOReport on Apple Silicon)`;
+    case 'dram':
+      return `not reported by ${names} (needs RAPL dram or IOReport)`;
+    case 'package':
+      return `not reported by ${names}`;
+    default:
+      return `not reported by ${names}`;
+  }
+}
+
+// A reading's average power in watts over dtNs: from the counter delta when
+// there is one, else from the sampled average power.
+export function readingWatts(r, dtNs) {
+  if (!r) return null;
+  if (r.has_energy && dtNs > 0) return (r.energy_mj * 1e6) / dtNs; // mJ/ns·1e6 = W
+  if (r.has_power) return r.power_mw / 1e3;
+  if (isNum(r.power_w)) return r.power_w;
+  return null;
+}
+
+// Whether a domain's energy is already inside a "package" reading of the same
+// sample (mirrors profiler.inPackage): CPU and ANE always, the GPU when the
+// same source reports both.
+function inPackage(d) {
+  return d === 'cpu' || d === 'ane' || /^gpu\d*$/.test(d);
+}
+
+// totalWatts sums one sample's domains without double counting.
+export function totalWatts(watts) {
+  const keys = Object.keys(watts).filter((k) => isNum(watts[k]));
+  if (keys.length === 0) return null;
+  const hasPkg = keys.includes('package');
+  let t = 0;
+  for (const k of keys) {
+    if (hasPkg && k !== 'package' && inPackage(k)) continue;
+    t += watts[k];
+  }
+  return t;
+}
+
+// powerSeries turns stored power samples (SampleRecord: t0_ns, t1_ns, source,
+// kind, domains {d: Reading}) into one series per domain plus a total, with
+// x in seconds from the run start at each sample's midpoint.
+export function powerSeriesFromSamples(samples) {
+  const series = {};
+  const total = [];
+  let estimated = false;
+  for (const s of samples ?? []) {
+    const dt = s.t1_ns - s.t0_ns;
+    if (!(dt > 0)) continue;
+    const x = (s.t0_ns + s.t1_ns) / 2 / 1e9;
+    const watts = {};
+    for (const [d, r] of Object.entries(s.domains ?? {})) {
+      const w = readingWatts(r, dt);
+      if (w == null) continue;
+      watts[d] = w;
+      const ser = (series[d] ??= { domain: d, family: domainFamily(d), kind: s.kind, source: s.source, points: [] });
+      ser.points.push({ x, y: w });
+    }
+    if (s.kind === 'estimated') estimated = true;
+    total.push({ x, y: totalWatts(watts) });
+  }
+  return { series, total: { domain: 'total', family: 'total', kind: estimated ? 'estimated' : 'measured', points: total } };
+}
+
+// livePowerPoint reads one live `power` event's data (either the documented
+// {t_ms, domains: {d: {power_w}}, total_w} or the profiler's {watts}).
+export function livePowerPoint(data) {
+  const watts = {};
+  if (data.domains) {
+    for (const [d, v] of Object.entries(data.domains)) {
+      const w = typeof v === 'number' ? v : v?.power_w;
+      if (isNum(w)) watts[d] = w;
+    }
+  } else if (data.watts) {
+    for (const [d, w] of Object.entries(data.watts)) if (isNum(w)) watts[d] = w;
+  }
+  const t = isNum(data.t_ms) ? data.t_ms / 1000 : isNum(data.t_ns) ? data.t_ns / 1e9 : null;
+  const total = isNum(data.total_w) ? data.total_w : data.total_w === null ? null : totalWatts(watts);
+  return { x: t, watts, total, source: data.source, kind: data.kind };
+}
+
+// appendLivePower adds one live point to per-domain series (mutating a copy's
+// arrays is the caller's business; this returns a new object).
+export function appendLivePower(state, data) {
+  const p = livePowerPoint(data);
+  if (p.x == null) return state;
+  const series = { ...state.series };
+  for (const [d, w] of Object.entries(p.watts)) {
+    const old = series[d];
+    series[d] = {
+      domain: d,
+      family: domainFamily(d),
+      kind: p.kind,
+      source: p.source,
+      points: old ? old.points.concat({ x: p.x, y: w }) : [{ x: p.x, y: w }],
+    };
+  }
+  const tk = p.kind === 'estimated' || state.total?.kind === 'estimated' ? 'estimated' : 'measured';
+  const total = { domain: 'total', family: 'total', kind: tk, points: (state.total?.points ?? []).concat({ x: p.x, y: p.total }) };
+  return { series, total };
+}
+
+// ---------- heatmaps ----------
+
+export const HEATMAP_METRICS = [
+  { key: 'time', name: 'Time', unit: 's' },
+  { key: 'energy', name: 'Energy', unit: 'J' },
+  { key: 'power', name: 'Power', unit: 'W' },
+  { key: 'act_mean', name: 'Activation mean', unit: '' },
+  { key: 'act_max', name: 'Activation max |x|', unit: '' },
+  { key: 'sparsity', name: 'Sparsity', unit: '' },
+  { key: 'entropy', name: 'Attention entropy', unit: 'nats', deep: true },
+];
+
+function orderComponents(seen) {
+  const known = LAYER_COMPONENTS.filter((c) => seen.has(c));
+  const extra = [...seen].filter((c) => !LAYER_COMPONENTS.includes(c)).sort();
+  return known.concat(extra);
+}
+
+// heatmapMatrix aggregates component calls (ComponentRecord) into a
+// layers × components matrix of one metric. opts.tokenIndex picks one token's
+// calls (null: all); opts.phase one phase (null: all). Cells with no data,
+// or whose metric is unavailable, are null.
+export function heatmapMatrix(components, metric, opts = {}) {
+  const { tokenIndex = null, phase = null } = opts;
+  const seen = new Set();
+  let maxLayer = -1;
+  const cells = new Map();
+  const labels = new Set();
+  for (const c of components ?? []) {
+    if (c.layer < 0) continue;
+    seen.add(c.component);
+    maxLayer = Math.max(maxLayer, c.layer);
+    if (tokenIndex != null && c.token_index !== tokenIndex) continue;
+    if (phase != null && c.phase !== phase) continue;
+    const key = c.layer + '|' + c.component;
+    let a = cells.get(key);
+    if (!a) cells.set(key, (a = { n: 0, ns: 0, e: 0, eN: 0, mean: 0, meanN: 0, max: 0, maxN: 0, sp: 0, spN: 0, ent: 0, entN: 0 }));
+    a.n++;
+    a.ns += c.end_ns - c.start_ns;
+    if (isNum(c.energy_j)) {
+      a.e += c.energy_j;
+      a.eN++;
+      if (c.label) labels.add(c.label);
+    }
+    if (c.stats) {
+      a.mean += c.stats.mean;
+      a.meanN++;
+      a.max = Math.max(a.max, c.stats.max_abs);
+      a.maxN++;
+      a.sp += c.stats.sparsity;
+      a.spN++;
+    }
+    const ent = c.deep?.attention_entropy;
+    if (isNum(ent)) {
+      a.ent += ent;
+      a.entN++;
+    }
+  }
+  const cols = orderComponents(seen);
+  const layers = Array.from({ length: maxLayer + 1 }, (_, i) => i);
+  const values = layers.map((l) =>
+    cols.map((comp) => {
+      const a = cells.get(l + '|' + comp);
+      if (!a) return null;
+      switch (metric) {
+        case 'time':
+          return a.ns / 1e9;
+        case 'energy':
+          // A cell is only as good as its calls: any unattributed call makes it unavailable.
+          return a.eN === a.n ? a.e : null;
+        case 'power':
+          return a.eN === a.n && a.ns > 0 ? a.e / (a.ns / 1e9) : null;
+        case 'act_mean':
+          return a.meanN ? a.mean / a.meanN : null;
+        case 'act_max':
+          return a.maxN ? a.max : null;
+        case 'sparsity':
+          return a.spN ? a.sp / a.spN : null;
+        case 'entropy':
+          return a.entN ? a.ent / a.entN : null;
+        default:
+          return null;
+      }
+    }),
+  );
+  const label =
+    metric === 'energy' || metric === 'power'
+      ? [...labels].sort((x, y) => basisRank(y) - basisRank(x))[0] ?? 'unavailable'
+      : metric === 'time'
+        ? 'measured clock'
+        : 'measured activations';
+  return { layers, components: cols, values, label };
+}
+
+function basisRank(label) {
+  return { measured: 0, apportioned: 1, estimated: 2, unavailable: 3 }[basisOf(label)] ?? 3;
+}
+
+// liveHeatmapMatrix reads a live `heatmap` event: energy_j (or, when energy
+// is unknown, time) per layer and component.
+export function liveHeatmapMatrix(data, metric = 'energy') {
+  if (!data) return null;
+  const comps = data.components ?? [];
+  let rows;
+  if (metric === 'energy') rows = data.energy_j;
+  else if (data.time_ms) rows = data.time_ms.map((r) => r.map((v) => (isNum(v) ? v / 1000 : null)));
+  else if (data.duration_us) rows = data.duration_us.map((r) => r.map((v) => (isNum(v) ? v / 1e6 : null)));
+  const n = data.layers ?? rows?.length ?? 0;
+  const layers = Array.from({ length: n }, (_, i) => i);
+  const values = layers.map((l) => comps.map((_, j) => (rows?.[l] && isNum(rows[l][j]) ? rows[l][j] : null)));
+  return { layers, components: comps, values, label: metric === 'energy' ? data.label || 'unavailable' : 'measured clock' };
+}
+
+export function matrixExtent(values) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const row of values) for (const v of row) if (isNum(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  return lo === Infinity ? null : [lo, hi];
+}
+
+// metricAvailability says which heatmap metrics a run has, and why not.
+export function metricAvailability(record) {
+  const comps = record?.components ?? [];
+  const depth = record?.run?.settings?.depth;
+  const hasEnergy = comps.some((c) => isNum(c.energy_j));
+  const hasStats = comps.some((c) => c.stats);
+  const hasEntropy = comps.some((c) => isNum(c.deep?.attention_entropy));
+  const out = {};
+  for (const m of HEATMAP_METRICS) {
+    let ok = comps.length > 0;
+    let why = ok ? '' : 'this run has no component records (profiled with depth off?)';
+    if (ok && (m.key === 'energy' || m.key === 'power') && !hasEnergy) {
+      ok = false;
+      why = 'no power sample covers the components, so their energy is unavailable';
+    }
+    if (ok && ['act_mean', 'act_max', 'sparsity'].includes(m.key) && !hasStats) {
+      ok = false;
+      why = 'no activation statistics were recorded';
+    }
+    if (ok && m.key === 'entropy' && !hasEntropy) {
+      ok = false;
+      why = depth === 'deep' ? 'no attention entropy was recorded' : `deep runs only (this run used depth "${depth ?? 'module'}"); start a run with depth deep`;
+    }
+    out[m.key] = { ok, why };
+  }
+  return out;
+}
+
+// drillDown gathers every call of one (layer, component), optionally of one
+// token, with its activation and deep-op statistics averaged.
+export function drillDown(components, layer, component, tokenIndex = null) {
+  const calls = (components ?? []).filter(
+    (c) => c.layer === layer && c.component === component && (tokenIndex == null || c.token_index === tokenIndex),
+  );
+  const avg = (get) => {
+    const xs = calls.map(get).filter(isNum);
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  };
+  const sum = (get) => {
+    const xs = calls.map(get);
+    return xs.length && xs.every(isNum) ? xs.reduce((a, b) => a + b, 0) : null;
+  };
+  const labels = [...new Set(calls.map((c) => c.label).filter(Boolean))];
+  return {
+    layer,
+    component,
+    calls: calls.length,
+    timeS: calls.reduce((a, c) => a + (c.end_ns - c.start_ns), 0) / 1e9,
+    energyJ: sum((c) => c.energy_j),
+    uncertaintyJ: sum((c) => c.uncertainty_j),
+    energyLabel: labels.join(', ') || 'unavailable',
+    stats: {
+      mean: avg((c) => c.stats?.mean),
+      std: avg((c) => c.stats?.std),
+      max_abs: avg((c) => c.stats?.max_abs),
+      sparsity: avg((c) => c.stats?.sparsity),
+    },
+    deep: {
+      attention_entropy: avg((c) => c.deep?.attention_entropy),
+      attention_sparsity: avg((c) => c.deep?.attention_sparsity),
+      softmax_ms: avg((c) => (isNum(c.deep?.softmax_ns) ? c.deep.softmax_ns / 1e6 : null)),
+      mlp_kill_ratio: avg((c) => c.deep?.mlp_kill_ratio),
+      norm_variance_ratio: avg((c) => c.deep?.norm_variance_ratio),
+    },
+    hasDeep: calls.some((c) => c.deep),
+  };
+}
+
+// ---------- phases, tokens ----------
+
+export function phaseBars(record) {
+  const t0 = Math.min(...(record?.phases ?? []).map((p) => p.start_ns));
+  return (record?.phases ?? []).map((p) => ({
+    phase: p.phase,
+    startS: (p.start_ns - t0) / 1e9,
+    durS: (p.end_ns - p.start_ns) / 1e9,
+    energyJ: p.energy?.total ? p.energy.total.gross_j : null,
+    label: p.energy?.total?.label ?? 'unavailable',
+  }));
+}
+
+// phaseSections splits one phase into sections: decode into its tokens,
+// other phases into embedding / layer N / head, from the component calls.
+export function phaseSections(record, phase) {
+  if (phase === 'decode') {
+    return (record?.tokens ?? [])
+      .filter((t) => t.phase === 'decode')
+      .map((t) => ({
+        name: `token ${t.index}`,
+        durS: (t.end_ns - t.start_ns) / 1e9,
+        energyJ: t.energy?.total ? t.energy.total.gross_j : null,
+        label: t.energy?.total?.label ?? 'unavailable',
+      }));
+  }
+  const groups = new Map();
+  for (const c of record?.components ?? []) {
+    if (c.phase !== phase) continue;
+    const name = c.layer >= 0 ? `layer ${c.layer}` : c.component;
+    let g = groups.get(name);
+    if (!g) groups.set(name, (g = { name, durS: 0, energyJ: 0, ok: true, label: c.label, first: c.start_ns }));
+    g.durS += (c.end_ns - c.start_ns) / 1e9;
+    if (isNum(c.energy_j)) g.energyJ += c.energy_j;
+    else g.ok = false;
+    g.first = Math.min(g.first, c.start_ns);
+  }
+  return [...groups.values()]
+    .sort((a, b) => a.first - b.first)
+    .map((g) => ({ name: g.name, durS: g.durS, energyJ: g.ok ? g.energyJ : null, label: g.ok ? g.label : 'unavailable' }));
+}
+
+export function tokenRows(record) {
+  return (record?.tokens ?? []).map((t) => {
+    const durS = (t.end_ns - t.start_ns) / 1e9;
+    const e = t.energy?.total ? t.energy.total.gross_j : null;
+    return {
+      index: t.index,
+      piece: t.piece,
+      phase: t.phase,
+      durationMs: durS * 1000,
+      energyJ: e,
+      label: t.energy?.total?.label ?? 'unavailable',
+      powerW: isNum(e) && durS > 0 ? e / ((t.window_end_ns - t.window_start_ns) / 1e9 || durS) : null,
+    };
+  });
+}
+
+// ---------- treemap ----------
+
+function compValue(c) {
+  return isNum(c.energy_j) ? c.energy_j : null;
+}
+
+// treemapHierarchy nests a run as run → phases → layers → components →
+// operations, valued by energy (or by time when the run has no energy, and
+// the returned `valueKind` says which). Operations are the deep-depth split
+// of attention into softmax and the rest; elsewhere a component is a leaf.
+export function treemapHierarchy(record) {
+  const comps = record?.components ?? [];
+  const useEnergy = comps.length > 0 && comps.every((c) => isNum(c.energy_j));
+  const val = (c) => (useEnergy ? compValue(c) : (c.end_ns - c.start_ns) / 1e9);
+  const root = { name: record?.run?.model_name ?? 'run', children: [] };
+  const byPhase = new Map();
+  for (const c of comps) {
+    let ph = byPhase.get(c.phase);
+    if (!ph) byPhase.set(c.phase, (ph = { name: c.phase, layers: new Map() }));
+    const lname = c.layer >= 0 ? `layer ${c.layer}` : 'outside the stack';
+    let ly = ph.layers.get(lname);
+    if (!ly) ph.layers.set(lname, (ly = { name: lname, layer: c.layer, comps: new Map() }));
+    let co = ly.comps.get(c.component);
+    if (!co) ly.comps.set(c.component, (co = { name: c.component, value: 0, softmaxFrac: 0, softN: 0, t: 0 }));
+    const v = val(c);
+    co.value += v;
+    const dur = c.end_ns - c.start_ns;
+    co.t += dur;
+    if (isNum(c.deep?.softmax_ns) && dur > 0) {
+      co.softmaxFrac += Math.min(1, c.deep.softmax_ns / dur) * v;
+      co.softN++;
+    }
+  }
+  const phaseOrder = (p) => (PHASES.indexOf(p) + 1 || 99);
+  for (const ph of [...byPhase.values()].sort((a, b) => phaseOrder(a.name) - phaseOrder(b.name))) {
+    const pnode = { name: ph.name, children: [] };
+    for (const ly of [...ph.layers.values()].sort((a, b) => a.layer - b.layer)) {
+      const lnode = { name: ly.name, children: [] };
+      for (const co of ly.comps.values()) {
+        if (co.softN > 0 && co.value > 0) {
+          const soft = co.softmaxFrac;
+          lnode.children.push({
+            name: co.name,
+            children: [
+              { name: 'softmax', value: soft },
+              { name: 'scores + weighted sum', value: Math.max(0, co.value - soft) },
+            ],
+          });
+        } else {
+          lnode.children.push({ name: co.name, value: co.value });
+        }
+      }
+      pnode.children.push(lnode);
+    }
+    root.children.push(pnode);
+  }
+  return { root, valueKind: useEnergy ? 'energy' : 'time' };
+}
+
+// ---------- sankey ----------
+
+// sankeyGraph draws energy flowing from the input through each layer into
+// its attention, MLP and norm blocks, and out. Only energy is drawn; a run
+// without component energy has no graph (null) and the chart says why.
+export function sankeyGraph(record) {
+  const comps = record?.components ?? [];
+  if (comps.length === 0 || !comps.every((c) => isNum(c.energy_j))) return null;
+  const layerE = new Map();
+  const blockE = new Map(); // "layer|group"
+  let embed = 0;
+  let head = 0;
+  for (const c of comps) {
+    if (c.layer < 0) {
+      if (c.component === 'embedding') embed += c.energy_j;
+      else head += c.energy_j;
+      continue;
+    }
+    layerE.set(c.layer, (layerE.get(c.layer) ?? 0) + c.energy_j);
+    const g = componentGroup(c.component);
+    const k = c.layer + '|' + g;
+    blockE.set(k, (blockE.get(k) ?? 0) + c.energy_j);
+  }
+  const nodes = [{ id: 'input', name: 'Input (embedding)' }];
+  const links = [];
+  const layers = [...layerE.keys()].sort((a, b) => a - b);
+  for (const l of layers) nodes.push({ id: `layer${l}`, name: `Layer ${l}` });
+  const groups = ['attention', 'mlp', 'norm', 'other'].filter((g) => layers.some((l) => blockE.has(l + '|' + g)));
+  const gname = { attention: 'Attention', mlp: 'MLP', norm: 'Norms', other: 'Other' };
+  for (const g of groups) nodes.push({ id: g, name: gname[g] });
+  nodes.push({ id: 'output', name: 'Output' });
+  const total = [...layerE.values()].reduce((a, b) => a + b, 0);
+  // input → layers: each layer's energy, with the embedding's energy spread
+  // across the input node's outflow so the input node's size includes it.
+  for (const l of layers) links.push({ source: 'input', target: `layer${l}`, value: layerE.get(l) + (total > 0 ? (embed * layerE.get(l)) / total : 0) });
+  for (const l of layers) for (const g of groups) {
+    const v = blockE.get(l + '|' + g);
+    if (v > 0) links.push({ source: `layer${l}`, target: g, value: v });
+  }
+  for (const g of groups) {
+    const v = layers.reduce((a, l) => a + (blockE.get(l + '|' + g) ?? 0), 0);
+    if (v > 0) links.push({ source: g, target: 'output', value: v });
+  }
+  return { nodes, links: links.filter((k) => k.value > 0), embedJ: embed, headJ: head, totalJ: total + embed + head };
+}
+
+// ---------- compare ----------
+
+export function comparisonGroups(cmp) {
+  const c = cmp?.comparison ?? cmp;
+  return { metrics: c?.metrics ?? [], groups: c?.groups ?? [], tests: c?.tests ?? [] };
+}

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import { makeRecord, liveEvents } from './fixtures/record.js';
+import {
+  LAYER_COMPONENTS,
+  drillDown,
+  heatmapMatrix,
+  liveHeatmapMatrix,
+  metricAvailability,
+  phaseBars,
+  phaseSections,
+  powerSeriesFromSamples,
+  readingWatts,
+  sankeyGraph,
+  tokenRows,
+  totalWatts,
+  treemapHierarchy,
+} from './transforms.js';
+
+describe('heatmapMatrix', () => {
+  const rec = makeRecord({ layers: 3, tokens: 4 });
+  it('builds layers × components in engine order, skipping calls outside the stack', () => {
+    const m = heatmapMatrix(rec.components, 'time');
+    expect(m.layers).toEqual([0, 1, 2]);
+    expect(m.components).toEqual(LAYER_COMPONENTS);
+    expect(m.values).toHaveLength(3);
+    expect(m.values[0]).toHaveLength(12);
+  });
+  it('sums time and energy over calls, and filters one token', () => {
+    const all = heatmapMatrix(rec.components, 'energy');
+    const calls = rec.components.filter((c) => c.layer === 1 && c.component === 'q_proj');
+    expect(calls).toHaveLength(4); // prefill + 3 decode tokens
+    expect(all.values[1][1]).toBeCloseTo(calls.reduce((a, c) => a + c.energy_j, 0), 12);
+    const t2 = heatmapMatrix(rec.components, 'time', { tokenIndex: 2 });
+    const c2 = calls.find((c) => c.token_index === 2);
+    expect(t2.values[1][1]).toBeCloseTo((c2.end_ns - c2.start_ns) / 1e9, 12);
+    expect(all.label).toBe('apportioned rapl');
+  });
+  it('power is energy over time', () => {
+    const e = heatmapMatrix(rec.components, 'energy').values[0][5];
+    const t = heatmapMatrix(rec.components, 'time').values[0][5];
+    expect(heatmapMatrix(rec.components, 'power').values[0][5]).toBeCloseTo(e / t, 9);
+  });
+  it('makes unmeasured energy null, never 0', () => {
+    const m = heatmapMatrix(makeRecord({ energy: false }).components, 'energy');
+    expect(m.values.flat().every((v) => v === null)).toBe(true);
+    expect(m.label).toBe('unavailable');
+  });
+  it('a cell with one unattributed call is unavailable', () => {
+    const r = makeRecord({ layers: 1, tokens: 2 });
+    r.components.find((c) => c.layer === 0 && c.component === 'rope').energy_j = null;
+    const m = heatmapMatrix(r.components, 'energy');
+    expect(m.values[0][m.components.indexOf('rope')]).toBeNull();
+    expect(m.values[0][m.components.indexOf('q_proj')]).not.toBeNull();
+  });
+  it('entropy only exists for deep runs', () => {
+    expect(heatmapMatrix(makeRecord().components, 'entropy').values.flat().every((v) => v === null)).toBe(true);
+    const deep = heatmapMatrix(makeRecord({ depth: 'deep' }).components, 'entropy');
+    const col = deep.components.indexOf('attention');
+    expect(deep.values[0][col]).toBeGreaterThan(0);
+    expect(deep.values[0][0]).toBeNull();
+  });
+});
+
+describe('metricAvailability', () => {
+  it('disables attention entropy on module runs and says why', () => {
+    const a = metricAvailability(makeRecord({ depth: 'module' }));
+    expect(a.time.ok).toBe(true);
+    expect(a.entropy.ok).toBe(false);
+    expect(a.entropy.why).toMatch(/deep/);
+    expect(metricAvailability(makeRecord({ depth: 'deep' })).entropy.ok).toBe(true);
+  });
+  it('disables energy and power when nothing was measured', () => {
+    const a = metricAvailability(makeRecord({ energy: false }));
+    expect(a.energy.ok).toBe(false);
+    expect(a.power.ok).toBe(false);
+    expect(a.time.ok).toBe(true);
+  });
+});
+
+describe('liveHeatmapMatrix', () => {
+  const hm = liveEvents().find((e) => e.type === 'heatmap').data;
+  it('reads energy rows and keeps nulls', () => {
+    const m = liveHeatmapMatrix(hm, 'energy');
+    expect(m.layers).toEqual([0, 1]);
+    expect(m.values[0][3]).toBeCloseTo(0.003);
+    expect(m.values[1].every((v) => v === null)).toBe(true);
+    expect(m.label).toBe('estimated cpu-load');
+  });
+  it('reads time in ms as seconds', () => {
+    expect(liveHeatmapMatrix(hm, 'time').values[1][0]).toBeCloseTo(0.0002);
+  });
+});
+
+describe('drillDown', () => {
+  it('averages deep stats of one layer and component', () => {
+    const rec = makeRecord({ depth: 'deep', tokens: 3 });
+    const d = drillDown(rec.components, 0, 'attention');
+    const calls = rec.components.filter((c) => c.layer === 0 && c.component === 'attention');
+    expect(d.calls).toBe(3);
+    expect(d.deep.attention_entropy).toBeCloseTo(calls.reduce((a, c) => a + c.deep.attention_entropy, 0) / 3, 12);
+    expect(d.deep.mlp_kill_ratio).toBeNull();
+    expect(d.hasDeep).toBe(true);
+    expect(drillDown(rec.components, 0, 'attention', 1).calls).toBe(1);
+  });
+  it('energy of a cell without power is null', () => {
+    expect(drillDown(makeRecord({ energy: false }).components, 0, 'q_proj').energyJ).toBeNull();
+  });
+});
+
+describe('power series', () => {
+  it('converts counter deltas and sampled power to watts', () => {
+    expect(readingWatts({ energy_mj: 10, has_energy: true }, 1e9)).toBeCloseTo(0.01);
+    expect(readingWatts({ power_mw: 2500, has_power: true }, 1e9)).toBeCloseTo(2.5);
+    expect(readingWatts({ has_energy: false, has_power: false }, 1e9)).toBeNull();
+  });
+  it('does not double count domains inside the package', () => {
+    expect(totalWatts({ cpu: 9, dram: 2, package: 12 })).toBe(14);
+    expect(totalWatts({ cpu: 9, gpu0: 50 })).toBe(59);
+    expect(totalWatts({})).toBeNull();
+  });
+  it('keeps absent domains absent', () => {
+    const p = powerSeriesFromSamples(makeRecord({ source: 'cpu-load' }).power_samples);
+    expect(Object.keys(p.series)).toEqual(['cpu']);
+    expect(p.series.cpu.kind).toBe('estimated');
+    expect(p.total.kind).toBe('estimated');
+    const q = powerSeriesFromSamples(makeRecord({ source: 'rapl' }).power_samples);
+    expect(Object.keys(q.series).sort()).toEqual(['cpu', 'dram', 'package']);
+    expect(q.series.cpu.points[0].x).toBeCloseTo(0.0005);
+  });
+});
+
+describe('phases and tokens', () => {
+  const rec = makeRecord({ tokens: 4 });
+  it('phase bars carry duration and energy with its label', () => {
+    const b = phaseBars(rec);
+    expect(b.map((x) => x.phase)).toEqual(['pre_inference', 'prefill', 'decode', 'post_inference']);
+    expect(b[0].durS).toBeCloseTo(0.002);
+    expect(b[1].label).toBe('apportioned rapl');
+    expect(phaseBars(makeRecord({ energy: false }))[1].energyJ).toBeNull();
+  });
+  it('decode expands into tokens, prefill into layers', () => {
+    expect(phaseSections(rec, 'decode').map((s) => s.name)).toEqual(['token 1', 'token 2', 'token 3']);
+    expect(phaseSections(rec, 'prefill').map((s) => s.name)).toEqual(['embedding', 'layer 0', 'layer 1', 'final_norm', 'lm_head']);
+  });
+  it('token rows keep null energy null', () => {
+    expect(tokenRows(makeRecord({ energy: false })).every((t) => t.energyJ === null && t.powerW === null)).toBe(true);
+  });
+});
+
+describe('treemapHierarchy', () => {
+  it('nests run → phases → layers → components and sums to the components', () => {
+    const rec = makeRecord({ layers: 2, tokens: 3 });
+    const { root, valueKind } = treemapHierarchy(rec);
+    expect(valueKind).toBe('energy');
+    expect(root.children.map((p) => p.name)).toEqual(['prefill', 'decode']);
+    const prefill = root.children[0];
+    expect(prefill.children.map((l) => l.name)).toEqual(['outside the stack', 'layer 0', 'layer 1']);
+    const sum = (n) => (n.children ? n.children.reduce((a, c) => a + sum(c), 0) : n.value);
+    const want = rec.components.reduce((a, c) => a + c.energy_j, 0);
+    expect(sum(root)).toBeCloseTo(want, 12);
+  });
+  it('splits attention into softmax and the rest in deep runs', () => {
+    const { root } = treemapHierarchy(makeRecord({ depth: 'deep' }));
+    const att = root.children[0].children[1].children.find((c) => c.name === 'attention');
+    expect(att.children.map((c) => c.name)).toEqual(['softmax', 'scores + weighted sum']);
+  });
+  it('falls back to time when the run has no energy', () => {
+    expect(treemapHierarchy(makeRecord({ energy: false })).valueKind).toBe('time');
+  });
+});
+
+describe('sankeyGraph', () => {
+  it('links input → layers → blocks → output and conserves energy', () => {
+    const rec = makeRecord({ layers: 2, tokens: 3 });
+    const g = sankeyGraph(rec);
+    const ids = g.nodes.map((n) => n.id);
+    expect(ids).toEqual(['input', 'layer0', 'layer1', 'attention', 'mlp', 'norm', 'output']);
+    const inflow = (id) => g.links.filter((l) => l.target === id).reduce((a, l) => a + l.value, 0);
+    const outflow = (id) => g.links.filter((l) => l.source === id).reduce((a, l) => a + l.value, 0);
+    const layer0 = rec.components.filter((c) => c.layer === 0).reduce((a, c) => a + c.energy_j, 0);
+    expect(outflow('layer0')).toBeCloseTo(layer0, 12);
+    expect(inflow('output')).toBeCloseTo(outflow('layer0') + outflow('layer1'), 12);
+    for (const l of g.links) expect(l.value).toBeGreaterThan(0);
+  });
+  it('has no graph without energy', () => {
+    expect(sankeyGraph(makeRecord({ energy: false }))).toBeNull();
+  });
+});

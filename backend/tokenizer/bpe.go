@@ -38,8 +38,8 @@ func newBPE(m *modelJSON) (*bpe, error) {
 	b := &bpe{vocab: m.Vocab, unkID: -1, fuseUnk: m.FuseUnk, byteFallback: m.ByteFallback,
 		ignoreMerges: m.IgnoreMerges, cache: newWordCache(wordCacheEntries)}
 	for p, id := range m.Vocab {
-		if id < 0 {
-			return nil, fmt.Errorf("vocab entry %q has negative id %d", p, id)
+		if id < 0 || id > maxTokenID {
+			return nil, fmt.Errorf("vocab entry %q has id %d, outside 0..%d", p, id, maxTokenID)
 		}
 		b.maxID = max(b.maxID, id)
 	}

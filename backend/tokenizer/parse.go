@@ -57,6 +57,10 @@ func isNull(raw json.RawMessage) bool {
 	return len(raw) == 0 || bytes.Equal(raw, []byte("null"))
 }
 
+// maxTokenID bounds ids read from a file, so a corrupt file cannot make
+// Parse allocate gigabytes; real vocabularies stay far below it.
+const maxTokenID = 1 << 24
+
 // Parse builds a Tokenizer from the contents of a tokenizer.json file.
 func Parse(data []byte) (*Tokenizer, error) {
 	var f fileJSON
@@ -87,8 +91,8 @@ func Parse(data []byte) (*Tokenizer, error) {
 		if a.Content == "" {
 			return nil, fmt.Errorf("added token %d has empty content", a.ID)
 		}
-		if a.ID < 0 {
-			return nil, fmt.Errorf("added token %q has negative id %d", a.Content, a.ID)
+		if a.ID < 0 || a.ID > maxTokenID {
+			return nil, fmt.Errorf("added token %q has id %d, outside 0..%d", a.Content, a.ID, maxTokenID)
 		}
 		added = append(added, addedToken{id: a.ID, content: a.Content, special: a.Special,
 			lstrip: a.LStrip, rstrip: a.RStrip, singleWord: a.SingleWord})

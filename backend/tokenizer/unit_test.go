@@ -195,6 +195,9 @@ func TestParseErrors(t *testing.T) {
 		name, raw, want string
 	}{
 		{"not json", `{`, "parse tokenizer.json"},
+		{"no model", `{}`, "missing or malformed"},
+		{"huge id", `{"model":{"type":"BPE","vocab":{"a":2000000000},"merges":[]}}`, "outside 0.."},
+		{"huge added id", `{"added_tokens":[{"id":2000000000,"content":"<x>"}],"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}`, "outside 0.."},
 		{"unigram", `{"model":{"type":"Unigram","vocab":[]}}`, `"Unigram" is not supported`},
 		{"wordpiece", `{"model":{"type":"WordPiece","vocab":{"a":0}}}`, "only BPE"},
 		{"bad merge", `{"model":{"type":"BPE","vocab":{"a":0},"merges":["a b"]}}`, "not in the vocab"},

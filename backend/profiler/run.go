@@ -155,7 +155,7 @@ func (p *Profiler) Start(ctx context.Context, meta Meta) (*Run, error) {
 	if p.opts.Host != nil {
 		host = *p.opts.Host
 	}
-	r.info = RunInfo{ID: uuid.NewString(), CreatedAt: time.Now().UTC(), Status: StatusRunning, Host: host, Sources: []SourceUse{}, Meta: meta}
+	r.info = RunInfo{ID: uuid.NewString(), CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Status: StatusRunning, Host: host, Sources: []SourceUse{}, Meta: meta}
 
 	if p.opts.Power != nil {
 		ch, cancel := p.opts.Power.Subscribe()
@@ -459,7 +459,7 @@ func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 		idleW = tl.idlePowerW(r.idleA, r.idleB)
 	}
 
-	finished := time.Now().UTC()
+	finished := time.Now().UTC().Truncate(time.Millisecond) // the store keeps ms
 	info := r.info
 	info.Status = status
 	info.Error = errMsg

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"math"
+	"testing"
+
+	"energyprofiler/backend/profiler"
+)
+
+func TestExportJSON(t *testing.T) {
+	rec := makeRecord(t, spec{model: "m", prompt: "p", tokens: 3, layers: 2, depth: "deep", watts: 10}, nil)
+	var buf bytes.Buffer
+	if err := Export(&buf, rec, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var back profiler.Record
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Run.ID != rec.Run.ID || len(back.Tokens) != 3 || len(back.Components) != len(rec.Components) || back.Summary == nil {
+		t.Errorf("json export lost data: %d tokens, %d components", len(back.Tokens), len(back.Components))
+	}
+	if err := Export(&buf, rec, "xml"); err == nil {
+		t.Error("unknown format: want an error")
+	}
+}
+
+func TestExportCSVZip(t *testing.T) {
+	rec := makeRecord(t, spec{model: "m", prompt: "p, with \"quotes\"", tags: []string{"a", "b"}, tokens: 4, layers: 2, depth: "deep", watts: 10}, nil)
+	var buf bytes.Buffer
+	if err := Export(&buf, rec, "csv"); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][][]string{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(rc).ReadAll()
+		rc.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		rows[f.Name] = recs
+	}
+	deep := 0
+	for _, c := range rec.Components {
+		if c.Deep != nil {
+			deep++
+		}
+	}
+	want := map[string]int{"runs.csv": 1, "tags.csv": 2, "phases.csv": 4, "tokens.csv": 4, "components.csv": len(rec.Components),
+		"deep_ops.csv": deep, "layer_metrics.csv": len(rec.Layers), "power_samples.csv": 2 * len(rec.Samples)}
+	for name, n := range want {
+		if got := len(rows[name]) - 1; got != n {
+			t.Errorf("%s: %d data rows, want %d", name, got, n)
+		}
+	}
+	if rows["runs.csv"][1][5] != rec.Run.Prompt {
+		t.Errorf("prompt cell %q, want %q", rows["runs.csv"][1][5], rec.Run.Prompt)
+	}
+	if len(rows["domain_energy.csv"]) < 2 {
+		t.Error("domain_energy.csv is empty")
+	}
+}
+
+func TestExportPerfetto(t *testing.T) {
+	rec := makeRecord(t, spec{model: "m", prompt: "p", tokens: 3, layers: 1, depth: "module", watts: 10}, nil)
+	var buf bytes.Buffer
+	if err := Export(&buf, rec, "perfetto"); err != nil {
+		t.Fatal(err)
+	}
+	var trace struct {
+		TraceEvents []struct {
+			Name string         `json:"name"`
+			Ph   string         `json:"ph"`
+			Ts   float64        `json:"ts"`
+			Dur  *float64       `json:"dur"`
+			Pid  int            `json:"pid"`
+			Tid  int            `json:"tid"`
+			Args map[string]any `json:"args"`
+		} `json:"traceEvents"`
+		DisplayTimeUnit string `json:"displayTimeUnit"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &trace); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, e := range trace.TraceEvents {
+		counts[e.Ph]++
+		switch e.Ph {
+		case "X":
+			if e.Dur == nil || *e.Dur < 0 {
+				t.Errorf("slice %q without a duration", e.Name)
+			}
+		case "C":
+			w, ok := e.Args["package_W"].(float64)
+			if !ok || math.Abs(w-10) > 1e-9 {
+				t.Errorf("power counter %v, want package_W = 10", e.Args)
+			}
+		}
+	}
+	if want := 4 + 3 + len(rec.Components); counts["X"] != want {
+		t.Errorf("%d slices, want %d (phases + tokens + components)", counts["X"], want)
+	}
+	if counts["C"] != len(rec.Samples)+1 || counts["M"] < 4 {
+		t.Errorf("counts %v, want %d counters", counts, len(rec.Samples)+1)
+	}
+}

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"energyprofiler/backend/clock"
+	"energyprofiler/backend/engine"
+	"energyprofiler/backend/power"
+	"energyprofiler/backend/profiler"
+)
+
+const ms = int64(time.Millisecond)
+
+type spec struct {
+	model, prompt string
+	tags          []string
+	tokens        int
+	layers        int
+	depth         string
+	watts         float64
+}
+
+// makeRecord profiles a synthetic generation against a constant replayed
+// power trace and returns the finished record (nothing stored).
+func makeRecord(tb testing.TB, s spec, rec profiler.Recorder) *profiler.Record {
+	tb.Helper()
+	r, err := makeRecordErr(s, rec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+func makeRecordErr(s spec, rec profiler.Recorder) (*profiler.Record, error) {
+	run, err := startRun(s, rec)
+	if err != nil {
+		return nil, err
+	}
+	generate(run, s)
+	if _, err := run.Finish(); err != nil {
+		return nil, err
+	}
+	return run.Record(), nil
+}
+
+func startRun(s spec, rec profiler.Recorder) (*profiler.Run, error) {
+	run, err := profiler.New(profiler.Options{Idle: -1, Host: &profiler.Host{OS: "test", CPU: "cpu"}, Recorder: rec}).
+		Start(context.Background(), profiler.Meta{ModelName: s.model, Prompt: s.prompt, Tags: s.tags,
+			Settings: profiler.Settings{Depth: s.depth, MaxTokens: s.tokens},
+			Arch:     &profiler.Architecture{Layers: s.layers, ParamsTotal: 15_000_000, AttentionKind: "GQA"}})
+	if err != nil {
+		return nil, err
+	}
+	feed(run, s.watts)
+	return run, nil
+}
+
+func feed(run *profiler.Run, watts float64) {
+	now := clock.Now()
+	for t := now - 500*ms; t < now+60_000*ms; t += 100 * ms {
+		run.AddSample(power.Sample{T0: t, T1: t + 100*ms, Source: "rapl", Kind: power.KindCounter,
+			Domains: map[power.Domain]power.Reading{
+				power.DomainPackage: {EnergyMJ: watts * 100, HasEnergy: true},
+				power.DomainDRAM:    {EnergyMJ: 2 * 100, HasEnergy: true},
+			}})
+	}
+}
+
+// generate replays an engine trace with synthetic timestamps (1 µs per
+// component, so even long runs fit in the fed power window).
+func generate(r *profiler.Run, s spec) {
+	t := clock.Now()
+	step := func(d int64) int64 { t += d; return t }
+	span := func(d int64) (int64, int64) { a := t; return a, step(d) }
+	r.PhaseStart(engine.PhasePreInference, t)
+	step(ms)
+	r.PhaseEnd(engine.PhasePreInference, t)
+	r.PhaseStart(engine.PhasePrefill, t)
+	entropy, kill := 1.5, 0.4
+	comps := func(phase engine.Phase, positions int) {
+		a, b := span(1000)
+		r.Component(engine.ComponentEvent{Phase: phase, Layer: -1, Component: engine.CompEmbedding, Start: a, End: b, Positions: positions})
+		for l := 0; l < s.layers; l++ {
+			for _, c := range engine.LayerComponents() {
+				a, b := span(1000)
+				ev := engine.ComponentEvent{Phase: phase, Layer: l, Component: c, Start: a, End: b, Positions: positions,
+					Stats: &engine.ActivationStats{Mean: 0.01, Std: 1, MaxAbs: 4, Sparsity: 0.02}}
+				if s.depth == "deep" && c == engine.CompAttention {
+					ev.Deep = &engine.DeepStats{AttentionEntropy: &entropy}
+				}
+				if s.depth == "deep" && c == engine.CompGateProj {
+					ev.Deep = &engine.DeepStats{MLPKillRatio: &kill}
+				}
+				r.Component(ev)
+			}
+		}
+		a, b = span(1000)
+		r.Component(engine.ComponentEvent{Phase: phase, Layer: -1, Component: engine.CompFinalNorm, Start: a, End: b, Positions: positions})
+		a, b = span(1000)
+		r.Component(engine.ComponentEvent{Phase: phase, Layer: -1, Component: engine.CompLMHead, Start: a, End: b, Positions: positions})
+	}
+	comps(engine.PhasePrefill, 5)
+	r.PhaseEnd(engine.PhasePrefill, t)
+	r.PhaseStart(engine.PhaseDecode, t)
+	for i := 0; i < s.tokens; i++ {
+		start := t
+		comps(engine.PhaseDecode, 1)
+		step(20_000)
+		r.Token(engine.TokenEvent{Index: i, ID: 1000 + i, Piece: "tok", Start: start, End: t})
+	}
+	r.PhaseEnd(engine.PhaseDecode, t)
+	r.PhaseStart(engine.PhasePostInference, t)
+	step(ms)
+	r.PhaseEnd(engine.PhasePostInference, t)
+}
+
+func openTemp(tb testing.TB) *Store {
+	tb.Helper()
+	st, err := Open(tb.TempDir() + "/profiling.db")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}

@@ -1,0 +1,197 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] brings the schema from user_version i to i+1. Append only:
+// a released migration is never edited.
+func migrations() []string {
+	return []string{
+		// 1: the initial schema. Child tables are keyed by the run's integer
+		// rowid (not its 36-byte UUID) and clustered by run (WITHOUT ROWID),
+		// so a run's rows are stored together and deleted by cascade.
+		`
+CREATE TABLE runs (
+	rid               INTEGER PRIMARY KEY,
+	id                TEXT NOT NULL UNIQUE,
+	created_at        INTEGER NOT NULL, -- unix ms
+	finished_at       INTEGER,
+	status            TEXT NOT NULL,
+	error             TEXT NOT NULL DEFAULT '',
+	owner_host        TEXT NOT NULL DEFAULT '',
+	owner_pid         INTEGER NOT NULL DEFAULT 0,
+	model_name        TEXT NOT NULL,
+	model_path        TEXT NOT NULL DEFAULT '',
+	prompt            TEXT NOT NULL,
+	depth             TEXT NOT NULL DEFAULT '',
+	duration_s        REAL,
+	total_energy_j    REAL,
+	joules_per_token  REAL,
+	tokens_per_second REAL,
+	input_tokens      INTEGER,
+	output_tokens     INTEGER,
+	energy_label      TEXT NOT NULL DEFAULT 'unavailable'
+);
+CREATE INDEX runs_created ON runs(created_at);
+CREATE INDEX runs_model ON runs(model_name, created_at);
+CREATE INDEX runs_status ON runs(status, created_at);
+CREATE INDEX runs_duration ON runs(duration_s);
+CREATE INDEX runs_energy ON runs(total_energy_j);
+CREATE INDEX runs_jpt ON runs(joules_per_token);
+CREATE INDEX runs_tps ON runs(tokens_per_second);
+
+-- The bulky JSON lives apart so the history list scans narrow rows.
+CREATE TABLE run_details (
+	run_rid       INTEGER PRIMARY KEY REFERENCES runs(rid) ON DELETE CASCADE,
+	settings_json TEXT NOT NULL,
+	host_json     TEXT NOT NULL,
+	sources_json  TEXT NOT NULL,
+	arch_json     TEXT,
+	summary_json  TEXT
+);
+
+CREATE TABLE run_tags (
+	run_rid INTEGER NOT NULL REFERENCES runs(rid) ON DELETE CASCADE,
+	tag     TEXT NOT NULL,
+	PRIMARY KEY (run_rid, tag)
+) WITHOUT ROWID;
+CREATE INDEX run_tags_tag ON run_tags(tag, run_rid);
+
+CREATE TABLE power_samples (
+	run_rid   INTEGER NOT NULL REFERENCES runs(rid) ON DELETE CASCADE,
+	seq       INTEGER NOT NULL,
+	domain    TEXT NOT NULL,
+	t0_ns     INTEGER NOT NULL,
+	t1_ns     INTEGER NOT NULL,
+	source    TEXT NOT NULL,
+	kind      TEXT NOT NULL,
+	energy_mj REAL, -- NULL when the source gave no counter delta
+	power_mw  REAL, -- NULL when the source gave no average power
+	PRIMARY KEY (run_rid, seq, domain)
+) WITHOUT ROWID;
+
+CREATE TABLE phases (
+	run_rid         INTEGER NOT NULL REFERENCES runs(rid) ON DELETE CASCADE,
+	seq             INTEGER NOT NULL,
+	phase           TEXT NOT NULL,
+	start_ns        INTEGER NOT NULL,
+	end_ns          INTEGER NOT NULL,
+	window_start_ns INTEGER NOT NULL,
+	window_end_ns   INTEGER NOT NULL,
+	energy_j        REAL,
+	net_energy_j    REAL,
+	uncertainty_j   REAL,
+	label           TEXT NOT NULL,
+	energy_json     TEXT NOT NULL,
+	PRIMARY KEY (run_rid, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE tokens (
+	run_rid         INTEGER NOT NULL REFERENCES runs(rid) ON DELETE CASCADE,
+	seq             INTEGER NOT NULL,
+	idx             INTEGER NOT NULL,
+	token_id        INTEGER NOT NULL,
+	piece           TEXT NOT NULL,
+	phase           TEXT NOT NULL,
+	start_ns        INTEGER NOT NULL,
+	end_ns          INTEGER NOT NULL,
+	window_start_ns INTEGER NOT NULL,
+	window_end_ns   INTEGER NOT NULL,
+	energy_j        REAL,
+	net_energy_j    REAL,
+	uncertainty_j   REAL,
+	other_j         REAL,
+	label           TEXT NOT NULL,
+	energy_json     TEXT NOT NULL,
+	PRIMARY KEY (run_rid, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE components (
+	run_rid       INTEGER NOT NULL REFERENCES runs(rid) ON DELETE CASCADE,
+	seq           INTEGER NOT NULL,
+	token_index   INTEGER NOT NULL,
+	phase         TEXT NOT NULL,
+	layer         INTEGER NOT NULL,
+	component     TEXT NOT NULL,
+	start_ns      INTEGER NOT NULL,
+	end_ns        INTEGER NOT NULL,
+	positions     INTEGER NOT NULL,
+	energy_j      REAL,
+	uncertainty_j REAL,
+	basis         TEXT NOT NULL,
+	label         TEXT NOT NULL,
+	act_mean      REAL,
+	act_std       REAL,
+	act_max_abs   REAL,
+	act_sparsity  REAL,
+	PRIMARY KEY (run_rid, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE deep_ops (
+	run_rid             INTEGER NOT NULL REFERENCES runs(rid) ON DELETE CASCADE,
+	seq                 INTEGER NOT NULL, -- the component call's seq
+	attention_entropy   REAL,
+	attention_sparsity  REAL,
+	softmax_ns          INTEGER,
+	mlp_kill_ratio      REAL,
+	norm_variance_ratio REAL,
+	PRIMARY KEY (run_rid, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE layer_metrics (
+	run_rid       INTEGER NOT NULL REFERENCES runs(rid) ON DELETE CASCADE,
+	seq           INTEGER NOT NULL,
+	phase         TEXT NOT NULL,
+	layer         INTEGER NOT NULL,
+	component     TEXT NOT NULL,
+	calls         INTEGER NOT NULL,
+	total_ns      INTEGER NOT NULL,
+	energy_j      REAL,
+	label         TEXT NOT NULL,
+	mean_max_abs  REAL,
+	mean_sparsity REAL,
+	PRIMARY KEY (run_rid, phase, layer, component)
+) WITHOUT ROWID;
+`,
+	}
+}
+
+// migrate applies the migrations past the database's user_version, each in
+// its own transaction together with the version bump. The version is read
+// inside the write transaction, so two processes opening a new database at
+// once do not both migrate.
+func migrate(ctx context.Context, db *sql.DB) error {
+	ms := migrations()
+	for {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate schema: %w", err)
+		}
+		var version int
+		if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if version > len(ms) {
+			tx.Rollback()
+			return fmt.Errorf("schema version %d is newer than this program knows (%d): update energyprofiler", version, len(ms))
+		}
+		if version == len(ms) {
+			return tx.Commit()
+		}
+		if _, err := tx.ExecContext(ctx, ms[version]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to schema %d: %w", version+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, version+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to schema %d: %w", version+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate to schema %d: %w", version+1, err)
+		}
+	}
+}

@@ -7,7 +7,8 @@
 //   mkdir -p /tmp/tokref && cd /tmp/tokref && cp $REPO/backend/tokenizer/testdata/tokref/package.json . && npm install
 //   node $REPO/backend/tokenizer/testdata/tokref/gen.js $REPO/backend/tokenizer/testdata
 //
-// It reads corpus.json from the testdata directory and writes expected.json
+// It reads corpus.json (and demo.tokenizer.json, written by the Go test
+// TestDemoGoldenFile) from the testdata directory and writes expected.json
 // there. Modules resolve from the current directory, so nothing is installed
 // inside the repository.
 "use strict";

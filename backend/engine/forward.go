@@ -115,6 +115,9 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 		be.Add(x, xb2)
 		tr.end(li, CompDownProj, t, n, xb2, nil)
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	e.pos += n
 	if !wantLogits {
 		return nil

@@ -41,11 +41,19 @@ func (c *CPU) Threads() int { return c.pool.Workers() }
 // Close implements Backend.
 func (c *CPU) Close() { c.pool.Close() }
 
+// ensureScratch gives every worker at least n floats of scratch. It rounds
+// up to a power of two (at least 4096), so attention's growing context
+// reallocates only a few times per generation.
 func (c *CPU) ensureScratch(n int) {
-	for i, s := range c.scratch {
-		if len(s) < n {
-			c.scratch[i] = make([]float32, n)
-		}
+	if len(c.scratch[0]) >= n {
+		return
+	}
+	size := 4096
+	for size < n {
+		size *= 2
+	}
+	for i := range c.scratch {
+		c.scratch[i] = make([]float32, size)
 	}
 }
 

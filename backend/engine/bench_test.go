@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"energyprofiler/backend/demo"
+	"energyprofiler/backend/engine/compute"
+	"energyprofiler/backend/model"
+	"energyprofiler/backend/tokenizer"
+)
+
+// Benchmarks of the demo shapes. Every round measures memory read bandwidth,
+// decode and prefill back to back (round-robin), because this host's speed
+// drifts by tens of percent within minutes; the reported figures are medians
+// over rounds. Run with:
+//
+//	GOEXPERIMENT=simd go test -run '^$' -bench . -benchtime 3x ./backend/engine/
+
+const (
+	benchDecodeTokens = 48
+	benchPromptTokens = 128
+	benchBandwidthMiB = 256
+)
+
+func openDemo(b *testing.B, name string, threads int) *Engine {
+	b.Helper()
+	dir, err := demo.Write(b.TempDir(), name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := model.Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	tok, err := tokenizer.Load(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(m, Options{Threads: threads, Context: 512, Tokenizer: tok})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(e.Close)
+	return e
+}
+
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+// decodeRate runs n greedy decode steps after a short prompt and returns tokens/s.
+func decodeRate(b *testing.B, e *Engine, n int) float64 {
+	ctx := context.Background()
+	e.pos = 0
+	if err := e.forward(ctx, []int{1, 2, 3, 4}); err != nil {
+		b.Fatal(err)
+	}
+	next := argmax(e.logits)
+	start := time.Now()
+	for range n {
+		if err := e.step(ctx, next); err != nil {
+			b.Fatal(err)
+		}
+		next = argmax(e.logits)
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func prefillRate(b *testing.B, e *Engine, n int) float64 {
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = (i*7919 + 13) % 1000
+	}
+	e.pos = 0
+	start := time.Now()
+	if err := e.forward(context.Background(), ids); err != nil {
+		b.Fatal(err)
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// BenchmarkDemo reports, per demo model: decode and prefill tokens/s, the
+// machine's read bandwidth, the decode roofline (bandwidth ÷ weight bytes per
+// token) and decode's fraction of it.
+func BenchmarkDemo(b *testing.B) {
+	threads := runtime.GOMAXPROCS(0)
+	for _, s := range demo.Specs() {
+		b.Run(s.Name, func(b *testing.B) {
+			e := openDemo(b, s.Name, threads)
+			cpu := e.be.(*compute.CPU)
+			buf := compute.NewBandwidthBuffer(benchBandwidthMiB << 20)
+			weightBytes := float64(e.WeightBytesPerToken())
+			var dec, pre, bw, ratio []float64
+			decodeRate(b, e, 4) // warm up: page in the weights
+			b.ResetTimer()
+			for b.Loop() {
+				for range 2 {
+					r := cpu.ReadBandwidth(buf)
+					d := decodeRate(b, e, benchDecodeTokens)
+					p := prefillRate(b, e, benchPromptTokens)
+					bw, dec, pre = append(bw, r), append(dec, d), append(pre, p)
+					ratio = append(ratio, d/(r/weightBytes))
+				}
+			}
+			b.ReportMetric(median(dec), "decode-tok/s")
+			b.ReportMetric(median(pre), "prefill-tok/s")
+			b.ReportMetric(median(bw)/1e9, "read-GB/s")
+			b.ReportMetric(median(bw)/weightBytes, "roofline-tok/s")
+			b.ReportMetric(median(ratio), "of-roofline")
+			b.ReportMetric(0, "ns/op")
+			b.Logf("%s on %s: weights %.1f MB/token; decode %v; prefill %v; bandwidth GB/s %v",
+				s.Name, e.BackendName(), weightBytes/1e6, rounded(dec), rounded(pre), rounded(scale(bw, 1e-9)))
+		})
+	}
+}
+
+// BenchmarkTracingOverhead decodes the 110M demo with no tracer, module depth
+// and deep depth in one process, round-robin, and reports each depth's
+// slowdown against no tracer (targets: module ≤ 3 %, deep ≤ 15 %).
+func BenchmarkTracingOverhead(b *testing.B) {
+	e := openDemo(b, "demo-110m-gqa", runtime.GOMAXPROCS(0))
+	ctx := context.Background()
+	tracers := []*collectTracer{nil, {depth: DepthModule}, {depth: DepthDeep}}
+	rates := make([][]float64, len(tracers))
+	run := func(tr *collectTracer) float64 {
+		var t Tracer
+		if tr != nil {
+			tr.reset()
+			t = tr
+		}
+		req := Request{PromptIDs: []int{1, 2, 3, 4}, MaxTokens: benchDecodeTokens, IgnoreEOS: true, Sampling: Sampling{Greedy: true}}
+		res, err := e.Generate(ctx, req, t, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return res.DecodeTokensPerSecond
+	}
+	run(nil)
+	b.ResetTimer()
+	for b.Loop() {
+		for range 3 {
+			for i, tr := range tracers {
+				rates[i] = append(rates[i], run(tr))
+			}
+		}
+	}
+	off := median(rates[0])
+	b.ReportMetric(off, "off-tok/s")
+	b.ReportMetric(100*(off/median(rates[1])-1), "module-overhead-%")
+	b.ReportMetric(100*(off/median(rates[2])-1), "deep-overhead-%")
+	b.ReportMetric(0, "ns/op")
+	b.Logf("decode tok/s off %v module %v deep %v", rounded(rates[0]), rounded(rates[1]), rounded(rates[2]))
+}
+
+func rounded(x []float64) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(int(v*10+0.5)) / 10
+	}
+	return out
+}
+
+func scale(x []float64, f float64) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = v * f
+	}
+	return out
+}

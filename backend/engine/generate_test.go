@@ -1,0 +1,283 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"energyprofiler/backend/tokenizer"
+)
+
+const testMerges = 40
+
+// tinyWithTokenizer is a small llama with the demo tokenizer; its vocab is
+// padded above the tokenizer's size like a real model's.
+func tinyWithTokenizer(t *testing.T) (*Engine, *tokenizer.Tokenizer) {
+	t.Helper()
+	tm := writeTiny(t, tinySpec{modelType: "llama", dim: 64, hidden: 96, layers: 2, heads: 4, kvHeads: 2,
+		vocab: tokenizer.DemoVocabSize(testMerges) + 20, tied: true, seed: 11, scale: 0.5})
+	data, err := tokenizer.BuildDemoByteLevel(testMerges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm.open(t, Options{Threads: 2, Tokenizer: tok, PrefillChunk: 4, Context: 128}), tok
+}
+
+func generate(t *testing.T, e *Engine, req Request, tr Tracer) (Result, string) {
+	t.Helper()
+	var pieces strings.Builder
+	res, err := e.Generate(context.Background(), req, tr, func(ev TokenEvent) { pieces.WriteString(ev.Piece) })
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	return res, pieces.String()
+}
+
+func TestGenerateGreedyTextAndPieces(t *testing.T) {
+	e, tok := tinyWithTokenizer(t)
+	req := Request{Prompt: "Hello there", MaxTokens: 24, IgnoreEOS: true, Sampling: Sampling{Greedy: true}}
+	res, pieces := generate(t, e, req, nil)
+	if want := tok.Encode("Hello there", true); !slices.Equal(res.PromptIDs, want) {
+		t.Errorf("prompt ids %v, want %v", res.PromptIDs, want)
+	}
+	if len(res.GeneratedIDs) != 24 || res.StopReason != StopMaxTokens {
+		t.Fatalf("%d tokens, stop %q; want 24 and max_tokens", len(res.GeneratedIDs), res.StopReason)
+	}
+	for _, id := range res.GeneratedIDs {
+		if id >= tok.VocabSize() {
+			t.Errorf("sampled padding id %d beyond the tokenizer's %d", id, tok.VocabSize())
+		}
+	}
+	var textIDs []int
+	for _, id := range res.GeneratedIDs {
+		if !tok.IsSpecial(id) {
+			textIDs = append(textIDs, id)
+		}
+	}
+	if want := tok.Decode(textIDs); res.Text != want || pieces != want {
+		t.Errorf("text %q, pieces %q; want %q", res.Text, pieces, want)
+	}
+	if res.PrefillTokensPerSecond <= 0 || res.DecodeTokensPerSecond <= 0 {
+		t.Errorf("rates not measured: %+v", res)
+	}
+	// The same request gives the same tokens (the cache is reset).
+	again, _ := generate(t, e, req, nil)
+	if !slices.Equal(again.GeneratedIDs, res.GeneratedIDs) {
+		t.Error("a repeated greedy generation differs")
+	}
+}
+
+func TestGenerateStops(t *testing.T) {
+	e, _ := tinyWithTokenizer(t)
+	base := Request{PromptIDs: []int{5, 6, 7}, MaxTokens: 30, IgnoreEOS: true, Sampling: Sampling{Greedy: true}}
+	full, _ := generate(t, e, base, nil)
+
+	t.Run("eos", func(t *testing.T) {
+		eosID := full.GeneratedIDs[5]
+		first := slices.Index(full.GeneratedIDs, eosID)
+		e.cfg.EOSTokenIDs = []int{eosID}
+		defer func() { e.cfg.EOSTokenIDs = nil }()
+		req := base
+		req.IgnoreEOS = false
+		res, _ := generate(t, e, req, nil)
+		if res.StopReason != StopEOS || !slices.Equal(res.GeneratedIDs, full.GeneratedIDs[:first+1]) {
+			t.Errorf("stop %q after %v, want eos after %v", res.StopReason, res.GeneratedIDs, full.GeneratedIDs[:first+1])
+		}
+	})
+	t.Run("stop-string", func(t *testing.T) {
+		if len(full.Text) < 12 {
+			t.Skipf("generated text %q too short", full.Text)
+		}
+		stop := full.Text[8:11]
+		cut := strings.Index(full.Text, stop)
+		req := base
+		req.StopStrings = []string{"never-appears-zz", stop}
+		res, pieces := generate(t, e, req, nil)
+		if res.StopReason != StopString || res.Text != full.Text[:cut] || pieces != res.Text {
+			t.Errorf("stop %q text %q pieces %q; want stop_string and %q", res.StopReason, res.Text, pieces, full.Text[:cut])
+		}
+	})
+	t.Run("sampling-seeded", func(t *testing.T) {
+		req := base
+		req.Sampling = Sampling{Temperature: 0.9, TopK: 20, TopP: 0.9, Seed: 42}
+		a, _ := generate(t, e, req, nil)
+		b, _ := generate(t, e, req, nil)
+		if !slices.Equal(a.GeneratedIDs, b.GeneratedIDs) {
+			t.Error("same seed gave different tokens")
+		}
+		req.Sampling.Seed = 43
+		c, _ := generate(t, e, req, nil)
+		if slices.Equal(a.GeneratedIDs, c.GeneratedIDs) {
+			t.Error("different seeds gave identical 30-token samples")
+		}
+		req.Sampling = Sampling{Temperature: 1, TopK: 1, Seed: 1}
+		k1, _ := generate(t, e, req, nil)
+		if !slices.Equal(k1.GeneratedIDs, full.GeneratedIDs) {
+			t.Error("top-k 1 differs from greedy")
+		}
+	})
+	t.Run("bad-requests", func(t *testing.T) {
+		for _, req := range []Request{{PromptIDs: []int{1}, MaxTokens: 0}, {PromptIDs: []int{100000}, MaxTokens: 1}, {PromptIDs: make([]int, 200), MaxTokens: 1}} {
+			if _, err := e.Generate(context.Background(), req, nil, nil); err == nil {
+				t.Errorf("request %v accepted", req.PromptIDs[:min(3, len(req.PromptIDs))])
+			}
+		}
+	})
+}
+
+// cancelTracer cancels its context at the first component of layer 1 in prefill.
+type cancelTracer struct {
+	collectTracer
+	cancel func()
+}
+
+func (c *cancelTracer) Component(ev ComponentEvent) {
+	c.collectTracer.Component(ev)
+	if ev.Phase == PhasePrefill && ev.Layer == 1 {
+		c.cancel()
+	}
+}
+
+func TestGenerateCancelMidPrefill(t *testing.T) {
+	e, _ := tinyWithTokenizer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := &cancelTracer{collectTracer: collectTracer{depth: DepthModule}, cancel: cancel}
+	res, err := e.Generate(ctx, Request{PromptIDs: []int{1, 2, 3}, MaxTokens: 10}, tr, nil)
+	if !errors.Is(err, context.Canceled) || res.StopReason != StopCancelled {
+		t.Fatalf("err %v stop %q, want context.Canceled and cancelled", err, res.StopReason)
+	}
+	if len(res.GeneratedIDs) != 0 || len(tr.tokens) != 0 {
+		t.Errorf("tokens generated after a cancel in prefill: %v", res.GeneratedIDs)
+	}
+	for _, ev := range tr.components {
+		if ev.Layer > 1 {
+			t.Fatalf("layer %d ran after the cancel", ev.Layer)
+		}
+	}
+	// The engine is usable afterwards.
+	if _, err := e.Generate(context.Background(), Request{PromptIDs: []int{1}, MaxTokens: 2}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTracerEvents(t *testing.T) {
+	e, _ := tinyWithTokenizer(t)
+	req := Request{PromptIDs: []int{3, 1, 4, 1, 5, 9}, MaxTokens: 5, IgnoreEOS: true, Sampling: Sampling{Greedy: true}}
+	plain, _ := generate(t, e, req, nil)
+	layerComps := LayerComponents()
+	for _, depth := range []Depth{DepthModule, DepthDeep} {
+		tr := &collectTracer{depth: depth}
+		res, _ := generate(t, e, req, tr)
+		if !slices.Equal(res.GeneratedIDs, plain.GeneratedIDs) {
+			t.Fatalf("depth %d changed the generated tokens", depth)
+		}
+		wantPhases := []string{"start pre_inference", "end pre_inference", "start prefill", "end prefill",
+			"start decode", "end decode", "start post_inference", "end post_inference"}
+		if !slices.Equal(tr.phases, wantPhases) {
+			t.Errorf("phases %v", tr.phases)
+		}
+		if len(tr.tokens) != 5 {
+			t.Fatalf("%d token events, want 5", len(tr.tokens))
+		}
+		for i, tk := range tr.tokens {
+			if tk.Index != i || tk.ID != res.GeneratedIDs[i] || tk.End < tk.Start {
+				t.Errorf("token event %d: %+v", i, tk)
+			}
+		}
+		var prefillPositions int
+		var last int64
+		for _, ev := range tr.components {
+			if ev.Start < last || ev.End < ev.Start {
+				t.Fatalf("event %+v out of order", ev)
+			}
+			last = ev.End
+			if ev.Stats == nil || math.IsNaN(ev.Stats.Std) || ev.Stats.Sparsity < 0 || ev.Stats.Sparsity > 1 || ev.Stats.MaxAbs < math.Abs(ev.Stats.Mean) {
+				t.Fatalf("bad stats in %+v: %+v", ev, ev.Stats)
+			}
+			if ev.Phase == PhasePrefill && ev.Component == CompEmbedding {
+				prefillPositions += ev.Positions
+			}
+			if ev.Phase == PhaseDecode && ev.Positions != 1 {
+				t.Errorf("decode event with %d positions", ev.Positions)
+			}
+			if depth == DepthModule && ev.Deep != nil {
+				t.Fatalf("module depth produced deep stats: %+v", ev)
+			}
+			if depth == DepthDeep {
+				checkDeep(t, ev)
+			}
+		}
+		if prefillPositions != 6 {
+			t.Errorf("prefill embedded %d positions, want 6", prefillPositions)
+		}
+		// Prefill is 2 chunks (6 positions, chunk 4), then 4 decode passes.
+		// Each pass: embedding and 12 components per layer (2 layers); final
+		// norm and lm_head in every pass but the first prefill chunk.
+		wantCount := 5*(1+len(layerComps)*2+2) + (1 + len(layerComps)*2)
+		if len(tr.components) != wantCount {
+			t.Errorf("%d component events, want %d", len(tr.components), wantCount)
+		}
+	}
+}
+
+func checkDeep(t *testing.T, ev ComponentEvent) {
+	t.Helper()
+	d := ev.Deep
+	switch ev.Component {
+	case CompAttention:
+		if d == nil || d.AttentionEntropy == nil || d.AttentionSparsity == nil || d.SoftmaxNs == nil {
+			t.Fatalf("attention without deep stats: %+v", ev)
+		}
+		if *d.AttentionEntropy < 0 || *d.AttentionEntropy > math.Log(128) || *d.AttentionSparsity < 0 || *d.AttentionSparsity > 1 || *d.SoftmaxNs < 0 {
+			t.Errorf("attention deep stats out of range: entropy %g sparsity %g softmax %d", *d.AttentionEntropy, *d.AttentionSparsity, *d.SoftmaxNs)
+		}
+	case CompActivation:
+		if d == nil || d.MLPKillRatio == nil || *d.MLPKillRatio <= 0 || *d.MLPKillRatio >= 1 {
+			t.Errorf("activation kill ratio missing or degenerate: %+v", d)
+		}
+	case CompInputNorm, CompPostAttnNorm, CompFinalNorm:
+		if d == nil || d.NormVarianceRatio == nil || !(*d.NormVarianceRatio > 0) {
+			t.Errorf("%s without a variance ratio", ev.Component)
+		}
+	default:
+		if d != nil {
+			t.Errorf("%s has deep stats", ev.Component)
+		}
+	}
+}
+
+// TestDecodeStepAllocatesNothing: with no tracer the hot path allocates nothing.
+func TestDecodeStepAllocatesNothing(t *testing.T) {
+	e, _ := tinyWithTokenizer(t)
+	ctx := context.Background()
+	e.pos = 0
+	if err := e.forward(ctx, []int{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	next := 4
+	allocs := testing.AllocsPerRun(50, func() {
+		if e.pos >= e.ctxLen-1 {
+			e.pos = 3
+		}
+		if err := e.step(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+		next = e.samp.sample(e.logits[:e.sampleVocab], Sampling{Greedy: true})
+	})
+	if allocs != 0 {
+		t.Errorf("a decode step allocates %.1f times", allocs)
+	}
+	allocs = testing.AllocsPerRun(20, func() {
+		e.samp.sample(e.logits[:e.sampleVocab], Sampling{Temperature: 0.8, TopK: 40, TopP: 0.95})
+	})
+	if allocs != 0 {
+		t.Errorf("sampling allocates %.1f times", allocs)
+	}
+}

@@ -45,9 +45,11 @@ type refFamily struct {
 }
 
 var refFamilies = map[string]refFamily{
-	"llama3":  {file: "llama3.tokenizer.json.gz", roundTrip: func(s string) string { return s }, optional: true},
-	"qwen3":   {file: "qwen3.tokenizer.json.gz", roundTrip: norm.NFC.String},
-	"mistral": {file: "mistral.tokenizer.json.gz", roundTrip: func(s string) string { return s }, roundTripNoAdded: true},
+	"llama3": {file: "llama3.tokenizer.json.gz", roundTrip: func(s string) string { return s }, optional: true},
+	"qwen3":  {file: "qwen3.tokenizer.json.gz", roundTrip: norm.NFC.String},
+	// A literal "▁" in the text is indistinguishable from an encoded space
+	// in SentencePiece-style vocabularies, so it decodes as a space.
+	"mistral": {file: "mistral.tokenizer.json.gz", roundTrip: func(s string) string { return strings.ReplaceAll(s, "\u2581", " ") }, roundTripNoAdded: true},
 	// The same vocabulary in the newer SentencePiece conversion layout; gen.js
 	// applies the identical transform.
 	"mistral-metaspace": {file: "mistral.tokenizer.json.gz", transform: metaspaceVariant},

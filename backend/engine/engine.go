@@ -21,6 +21,16 @@ import (
 	"energyprofiler/backend/tokenizer"
 )
 
+// Tokenizer is what the engine needs from a tokenizer; package tokenizer's
+// *Tokenizer implements it.
+type Tokenizer interface {
+	Encode(text string, addSpecial bool) []int
+	Decode(ids []int) string
+	IsSpecial(id int) bool
+	VocabSize() int
+	NewStreamDecoder() *tokenizer.StreamDecoder
+}
+
 // Options configure an Engine. The zero value is usable.
 type Options struct {
 	// Threads is the number of CPU workers; < 1 means GOMAXPROCS.
@@ -33,7 +43,7 @@ type Options struct {
 	PrefillChunk int
 	// Tokenizer encodes Request.Prompt and decodes generated text. Without
 	// one, requests must give PromptIDs and results carry no text.
-	Tokenizer *tokenizer.Tokenizer
+	Tokenizer Tokenizer
 	// Backend overrides the compute backend (default: compute.NewCPU(Threads)).
 	// The engine closes it on Close.
 	Backend compute.Backend
@@ -58,7 +68,7 @@ type Engine struct {
 
 	cfg       model.Config
 	be        compute.Backend
-	tok       *tokenizer.Tokenizer
+	tok       Tokenizer
 	layers    []layer
 	embed     compute.Matrix
 	lmHead    compute.Matrix
@@ -98,6 +108,9 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 	c := m.Config
 	if c.HiddenAct != "" && c.HiddenAct != "silu" {
 		return nil, fmt.Errorf("engine: hidden_act %q is not supported (only silu)", c.HiddenAct)
+	}
+	if t, ok := opts.Tokenizer.(*tokenizer.Tokenizer); ok && t == nil {
+		opts.Tokenizer = nil // a nil *Tokenizer means no tokenizer
 	}
 	e := &Engine{
 		cfg:     c,

@@ -213,7 +213,7 @@ func (e *Engine) checkPrompt(ids []int, maxTokens int) error {
 // textStream turns generated ids into text pieces that are final: nothing it
 // releases is later changed by a following token or cut by a stop string.
 type textStream struct {
-	tok      *tokenizer.Tokenizer
+	tok      Tokenizer
 	dec      *tokenizer.StreamDecoder
 	stops    []string
 	text     string // decoded text so far, cut at a stop string once found
@@ -221,7 +221,7 @@ type textStream struct {
 	stopped  bool
 }
 
-func newTextStream(tok *tokenizer.Tokenizer, stops []string) *textStream {
+func newTextStream(tok Tokenizer, stops []string) *textStream {
 	s := &textStream{tok: tok}
 	for _, stop := range stops {
 		if stop != "" {

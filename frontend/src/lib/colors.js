@@ -1,8 +1,7 @@
 // Colours: domain lines use the seed's CSS variables; value scales are
 // viridis (perceptually uniform and readable with colour-vision deficiency);
 // runs in a comparison use the Okabe–Ito palette.
-import { scaleSequential } from 'd3-scale';
-import { interpolateViridis } from 'd3-scale-chromatic';
+import { color as d3color, interpolateViridis, scaleSequential } from 'd3';
 
 export function domainColor(family) {
   return `var(--${['cpu', 'gpu', 'ane', 'dram', 'total', 'package'].includes(family) ? family : 'other'})`;
@@ -15,10 +14,9 @@ export function valueScale(extent) {
 
 // Text colour readable on a viridis cell.
 export function textOn(color) {
-  const m = /rgb\((\d+), (\d+), (\d+)\)/.exec(color);
-  if (!m) return '#000';
-  const [r, g, b] = m.slice(1).map(Number);
-  return 0.299 * r + 0.587 * g + 0.114 * b > 140 ? '#000' : '#fff';
+  const c = d3color(color)?.rgb();
+  if (!c) return '#000';
+  return 0.299 * c.r + 0.587 * c.g + 0.114 * c.b > 140 ? '#000' : '#fff';
 }
 
 export const RUN_COLORS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7'];

@@ -1,0 +1,173 @@
+// The dashboard's user journeys, shared by the tests against the real
+// server (dashboard.test.js) and against the fixture server (mock.test.js).
+// Each step asserts what the user would see and takes a screenshot.
+import assert from 'node:assert/strict';
+import { screenshot } from './harness.js';
+
+const T = { timeout: 60000 };
+
+// startRunAndWatch starts a run from the Live view and waits for tokens to
+// stream in and the run to finish. Returns the run id.
+export async function startRunAndWatch(page, base, { prefix, maxTokens = 8, prompt = 'Energy per token' }) {
+  await page.goto(base + '/#/live');
+  const model = page.getByLabel('Model');
+  await model.locator('option').first().waitFor({ state: 'attached', ...T });
+  await page.getByLabel('Prompt').fill(prompt);
+  await page.getByLabel('Max tokens').fill(String(maxTokens));
+  await page.getByLabel('Tags').fill('e2e');
+  await page.getByRole('button', { name: 'Start' }).click();
+  // Tokens arrive one by one over the WebSocket.
+  await page.locator('.stream [data-index="1"]').waitFor(T);
+  const firstCount = await page.locator('.stream [data-index]').count();
+  assert.ok(firstCount >= 2, 'tokens are streaming');
+  await screenshot(page, `${prefix}-live-running`);
+  const open = page.getByRole('link', { name: 'open the analysis' });
+  await open.waitFor(T);
+  const n = await page.locator('.stream [data-index]').count();
+  assert.ok(n >= firstCount, 'tokens kept arriving');
+  // The power chart has at least one line, and the heatmap has cells.
+  assert.ok((await page.locator('figure.power path[data-series]').count()) >= 1, 'power is drawn');
+  assert.ok((await page.locator('#live-hm-0-0').count()) === 1, 'live heatmap is drawn');
+  await page.locator('.stream [data-index="0"]').hover();
+  await page.getByRole('tooltip').waitFor();
+  assert.match(await page.getByRole('tooltip').textContent(), /energy: /);
+  await screenshot(page, `${prefix}-live-done`);
+  const href = await open.getAttribute('href');
+  return decodeURIComponent(href.replace('#/run/', ''));
+}
+
+export async function analysisSwitchMetrics(page, base, id, prefix) {
+  await page.goto(`${base}/#/run/${encodeURIComponent(id)}`);
+  await page.getByText('Export CSV').waitFor(T);
+  const select = page.getByRole('combobox', { name: 'metric' });
+  const cell = page.locator('#an-hm-0-0');
+  const before = await cell.getAttribute('aria-label');
+  assert.match(before, /layer 0, input_layernorm: .*s/);
+  const enabled = await select.locator('option:not([disabled])').evaluateAll((os) => os.map((o) => o.value));
+  assert.ok(enabled.includes('time') && enabled.includes('act_max'), `metrics enabled: ${enabled}`);
+  await select.selectOption('act_max');
+  const after = await cell.getAttribute('aria-label');
+  assert.notEqual(after, before, 'the heatmap follows the metric');
+  await screenshot(page, `${prefix}-analysis`);
+  if (enabled.includes('energy')) {
+    await select.selectOption('energy');
+    assert.match(await cell.getAttribute('aria-label'), /J$|unavailable$/);
+  }
+  // The pipeline expands a phase into sections.
+  await page.locator('button.bar', { hasText: 'decode' }).click();
+  await page.locator('[aria-label="decode sections"]').waitFor();
+  await screenshot(page, `${prefix}-analysis-metric`);
+}
+
+export async function drillIntoCell(page, prefix) {
+  await page.locator('rect[data-layer="0"][data-component="attention"]').click();
+  await page.getByRole('heading', { name: 'layer 0 · attention' }).waitFor();
+  const panel = await page.getByLabel('cell details').textContent();
+  assert.match(panel, /calls\s*\d+/);
+  assert.match(panel, /Deep-op metrics/);
+  await page.getByLabel('cell details').scrollIntoViewIfNeeded();
+  await screenshot(page, `${prefix}-drill`);
+}
+
+export async function useTokenSlider(page, prefix) {
+  const slider = page.getByRole('slider');
+  await slider.focus();
+  await page.keyboard.press('ArrowRight'); // all → first token
+  await page.keyboard.press('ArrowRight');
+  const pos = page.locator('.slider .pos');
+  assert.match(await pos.textContent(), /token \d+ \/ \d+/);
+  const caption = await page.locator('figure:has(#an-hm-0-0) figcaption').textContent();
+  assert.match(caption, /token \d+/, 'the heatmap follows the slider');
+  const cellBefore = await page.locator('#an-hm-0-0').getAttribute('aria-label');
+  await page.getByRole('button', { name: 'play through tokens' }).click();
+  await page.getByRole('button', { name: 'pause' }).waitFor();
+  await page.waitForTimeout(900);
+  await page.getByRole('button', { name: 'pause' }).click();
+  const after = await pos.textContent();
+  assert.match(after, /token \d+/);
+  assert.ok((await page.locator('#an-hm-0-0').getAttribute('aria-label')) !== null);
+  void cellBefore;
+  await page.locator('.slider').scrollIntoViewIfNeeded();
+  await screenshot(page, `${prefix}-slider`);
+  // Treemap zoom: click the first phase tile, then the breadcrumb back.
+  const tile = page.locator('g.hit').first();
+  await tile.scrollIntoViewIfNeeded();
+  const label = await tile.getAttribute('aria-label');
+  if (/zoom in/.test(label)) {
+    await tile.click();
+    assert.ok((await page.locator('nav.crumbs button').count()) >= 2, 'zoomed into the treemap');
+  }
+  await screenshot(page, `${prefix}-treemap`);
+}
+
+export async function historySearchFilterSort(page, base, prefix, { search, model }) {
+  await page.goto(base + '/#/history');
+  await page.locator('table.runs tbody tr').first().waitFor(T);
+  const all = await page.locator('table.runs tbody tr').count();
+  assert.ok(all >= 2, `history lists runs (${all})`);
+  await screenshot(page, `${prefix}-history`);
+  // Sort by energy, then flip the order.
+  await page.getByRole('button', { name: /^Energy/ }).click();
+  await page.waitForFunction(() => document.querySelector('th[aria-sort]')?.textContent.includes('Energy'));
+  await page.getByRole('button', { name: /^Energy/ }).click();
+  await page.waitForFunction(() => document.querySelector('th[aria-sort="ascending"]'));
+  // Search narrows the list.
+  await page.getByLabel('Search prompts').fill(search);
+  await page.waitForFunction((s) => [...document.querySelectorAll('table.runs tbody tr')].every((tr) => tr.textContent.toLowerCase().includes(s.toLowerCase())) || document.querySelector('.empty'), search);
+  const found = await page.locator('table.runs tbody tr').count();
+  assert.ok(found >= 1 && found <= all, `search found ${found} of ${all}`);
+  await page.getByLabel('Search prompts').fill('zzz-no-such-prompt');
+  await page.getByText('No run matches these filters.').waitFor(T);
+  await page.getByLabel('Search prompts').fill('');
+  if (model) {
+    await page.getByLabel('Model').selectOption(model);
+    await page.waitForFunction((m) => {
+      const rows = [...document.querySelectorAll('table.runs tbody tr')];
+      return rows.length > 0 && rows.every((tr) => tr.children[2].textContent === m);
+    }, model);
+  }
+  await screenshot(page, `${prefix}-history-filtered`);
+  await page.getByLabel('Model').selectOption('');
+  await page.locator('table.runs tbody tr').nth(1).waitFor(T);
+}
+
+export async function compareTwo(page, base, prefix) {
+  await page.goto(base + '/#/history');
+  await page.locator('table.runs tbody tr').nth(1).waitFor(T);
+  const boxes = page.locator('table.runs tbody input[type=checkbox]');
+  await boxes.nth(0).check();
+  await boxes.nth(1).check();
+  await page.getByRole('link', { name: 'Compare selected (2–4)' }).click();
+  await page.getByRole('heading', { name: 'Statistics' }).waitFor(T);
+  assert.match(page.url(), /#\/compare\?ids=.+,.+/);
+  const rows = await page.locator('table.stats tbody tr').count();
+  assert.ok(rows >= 2, 'the statistics table has rows');
+  assert.match(await page.locator('main').textContent(), /Welch/);
+  await screenshot(page, `${prefix}-compare`);
+}
+
+export async function exportAndDelete(page, base, id, prefix) {
+  await page.goto(`${base}/#/run/${encodeURIComponent(id)}`);
+  await page.getByText('Export CSV').waitFor(T);
+  for (const [name, type] of [['Export JSON', /json/], ['Export CSV', /csv/], ['Export Perfetto', /json/]]) {
+    const href = await page.getByText(name).getAttribute('href');
+    const res = await page.request.get(base + href);
+    assert.equal(res.status(), 200, `${name} downloads`);
+    assert.match(res.headers()['content-type'], type);
+    assert.match(res.headers()['content-disposition'] ?? '', /attachment/);
+  }
+  const dl = page.waitForEvent('download');
+  await page.getByText('Export CSV').click();
+  const file = await dl;
+  assert.match(file.suggestedFilename(), /\.csv$/);
+  await page.getByRole('button', { name: 'Delete…' }).click();
+  await page.getByRole('alertdialog').waitFor();
+  await screenshot(page, `${prefix}-delete-confirm`);
+  await page.getByRole('button', { name: 'Yes, delete' }).click();
+  await page.waitForURL(/#\/history/, T);
+  await page.locator('table.runs tbody tr, .empty').first().waitFor(T);
+  assert.equal(await page.locator(`tr[data-run="${id}"]`).count(), 0, 'the deleted run is gone');
+  const res = await page.request.get(`${base}/api/profiling/run/${encodeURIComponent(id)}`);
+  assert.equal(res.status(), 404);
+  await screenshot(page, `${prefix}-after-delete`);
+}

@@ -1,0 +1,96 @@
+// The dashboard against the fixture server (mockserver.js): every view and
+// journey, with screenshots, independent of the Go backend's progress.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, newPage, screenshot } from './harness.js';
+import { startMockServer } from './mockserver.js';
+import * as flows from './flows.js';
+
+let server, browser, page;
+const errors = [];
+before(async () => {
+  server = await startMockServer({ runs: 12 });
+  browser = await launchBrowser();
+  page = await newPage(browser, errors);
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+let liveId;
+test('mock: start a run and watch tokens arrive', async () => {
+  liveId = await flows.startRunAndWatch(page, server.url, { prefix: 'mock', maxTokens: 8 });
+  assert.match(await page.locator('[role=status]').first().textContent(), /No measured power source/);
+  assert.deepEqual(errors, []);
+});
+
+test('mock: analysis, metrics, drill-down and slider', async () => {
+  await flows.analysisSwitchMetrics(page, server.url, 'run-0000', 'mock');
+  await flows.drillIntoCell(page, 'mock');
+  assert.match(await page.getByLabel('cell details').textContent(), /attention entropy/);
+  await flows.useTokenSlider(page, 'mock');
+  await page.locator('figure:has-text("Energy flow")').scrollIntoViewIfNeeded();
+  await screenshot(page, 'mock-sankey');
+  assert.deepEqual(errors, []);
+});
+
+test('mock: history search, filter, sort; compare', async () => {
+  await flows.historySearchFilterSort(page, server.url, 'mock', { search: 'fox', model: 'demo-qwen2-tiny' });
+  await flows.compareTwo(page, server.url, 'mock');
+  assert.deepEqual(errors, []);
+});
+
+test('mock: export and delete', async () => {
+  await flows.exportAndDelete(page, server.url, liveId, 'mock');
+  assert.deepEqual(errors, []);
+});
+
+test('mock: a missing run and the machine panel', async () => {
+  await page.goto(server.url + '/#/run/no-such-run');
+  await page.getByText('There is no such run').waitFor();
+  await page.goto(server.url + '/#/machine');
+  await page.getByRole('heading', { name: 'This machine' }).waitFor();
+  await screenshot(page, 'mock-machine');
+  assert.deepEqual(errors, []);
+});
+
+test('mock: 10k live power samples keep drawing fast', async () => {
+  // Frames per second over 2 s, measured in the page.
+  const fps = () =>
+    page.evaluate(async () => {
+      let frames = 0;
+      const t0 = performance.now();
+      await new Promise((r) => {
+        const f = () => (++frames, performance.now() - t0 < 2000 ? requestAnimationFrame(f) : r());
+        requestAnimationFrame(f);
+      });
+      return (frames * 1000) / (performance.now() - t0);
+    });
+  await page.goto(server.url + '/#/live');
+  await page.locator('.dot.on').waitFor();
+  const id = 'run-stress';
+  let j = 0;
+  const sample = () => {
+    const w = 10 + 5 * Math.sin(j / 100);
+    server.broadcast({ run_id: id, type: 'power', data: { t_ms: j * 10, source: 'rapl', kind: 'measured_counter', domains: { cpu: { power_w: w }, dram: { power_w: 2 } }, total_w: w + 2 } });
+    j++;
+  };
+  while (j < 10000) {
+    for (let k = 0; k < 500; k++) sample();
+    await page.waitForTimeout(20);
+  }
+  await page.waitForFunction(() => document.querySelector('figure.power path[data-series="cpu"]'));
+  // A baseline with the same page idle, then with samples still arriving at 100 Hz.
+  const idle = await fps();
+  const timer = setInterval(sample, 10);
+  const busy = await fps();
+  clearInterval(timer);
+  const d = await page.locator('figure.power path[data-series="cpu"]').getAttribute('d');
+  const drawn = d.split(/[ML]/).length - 1;
+  await screenshot(page, 'mock-live-10k');
+  console.log(`# ${j} samples: ${busy.toFixed(1)} fps while streaming at 100 Hz (page idle: ${idle.toFixed(1)} fps); cpu line drawn with ${drawn} points`);
+  assert.ok(drawn < 1500, `down-sampled (${drawn} points)`);
+  assert.ok(busy >= 0.6 * idle, `streaming keeps most of the frame rate (${busy.toFixed(1)} vs ${idle.toFixed(1)} fps)`);
+  assert.deepEqual(errors, []);
+});

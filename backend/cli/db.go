@@ -1,5 +1,103 @@
 package cli
 
-import "context"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 
-func runDB(ctx context.Context, env Env) error { return notBuilt("db") }
+	"energyprofiler/backend/store"
+)
+
+// storeDBFlag adds --db to fs; an empty value means store.DefaultPath().
+func storeDBFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", "", "database file (default: the user's data dir, e.g. ~/.local/share/energyprofiler/profiling.db)")
+}
+
+// openRunStore opens the database at path, or at the default path when empty.
+func openRunStore(path string) (*store.Store, error) {
+	if path == "" {
+		p, err := store.DefaultPath()
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	st, err := store.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open the run database: %w", err)
+	}
+	return st, nil
+}
+
+// parseRunArgs parses flags that may come before, between or after positional
+// arguments ("show RUN --json"), returning the positionals.
+func parseRunArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func runsFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: energyprofiler %s\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// runsHelpOK turns -h into success: the usage was printed.
+func runsHelpOK(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func runDB(ctx context.Context, env Env) error {
+	fs := runsFlagSet("db", env.Stderr, "db check [--db PATH]")
+	db := storeDBFlag(fs)
+	args, err := parseRunArgs(fs, env.Args)
+	if err != nil {
+		return runsHelpOK(err)
+	}
+	if len(args) != 1 || args[0] != "check" {
+		fs.Usage()
+		return fmt.Errorf("%w: want 'db check'", ErrUsage)
+	}
+	st, err := openRunStore(*db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	problems, err := st.Check(ctx)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(env.Stdout, p)
+		}
+		return fmt.Errorf("database %s failed its integrity check (%d problems): copy it aside, then export what you can with 'energyprofiler export'", st.Path(), len(problems))
+	}
+	fmt.Fprintf(env.Stdout, "ok: %s passed PRAGMA integrity_check\n", st.Path())
+	return nil
+}

@@ -1,15 +1,775 @@
 package cli
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
 
-func runProfile(ctx context.Context, env Env) error { return notBuilt("profile") }
+	"github.com/google/uuid"
 
-func runRuns(ctx context.Context, env Env) error { return notBuilt("runs") }
+	"energyprofiler/backend/clock"
+	"energyprofiler/backend/engine"
+	"energyprofiler/backend/model"
+	"energyprofiler/backend/power"
+	"energyprofiler/backend/profiler"
+	"energyprofiler/backend/store"
+	"energyprofiler/backend/tokenizer"
+)
 
-func runShow(ctx context.Context, env Env) error { return notBuilt("show") }
+// ---- profile ----------------------------------------------------------------
 
-func runExport(ctx context.Context, env Env) error { return notBuilt("export") }
+func runProfile(ctx context.Context, env Env) error {
+	fs := runsFlagSet("profile", env.Stderr, "profile --model DIR --prompt TEXT [--max-tokens N] [--depth module|deep] [--tags a,b] [--power SOURCE] [--idle 1s] [--repeat N] [--cooldown 5s] [--json]")
+	modelDir := fs.String("model", "", "model folder (config.json, *.safetensors, tokenizer.json)")
+	prompt := fs.String("prompt", "", "prompt text")
+	maxTokens := fs.Int("max-tokens", 64, "tokens to generate at most")
+	depth := fs.String("depth", "module", "tracing depth: module or deep")
+	tags := fs.String("tags", "", "comma-separated tags stored with the run")
+	powerSpec := fs.String("power", "auto", "power source(s): auto, or a list such as rapl,nvml, estimate, replay:FILE")
+	interval := fs.Duration("interval", 100*time.Millisecond, "power sampling interval")
+	idle := fs.Duration("idle", profiler.DefaultIdle, "idle baseline measured before inference (0 skips it)")
+	repeat := fs.Int("repeat", 1, "profile the same configuration N times")
+	cooldown := fs.Duration("cooldown", 5*time.Second, "pause between repeated runs")
+	ignoreEOS := fs.Bool("ignore-eos", false, "generate exactly --max-tokens tokens")
+	temperature := fs.Float64("temperature", 0, "sampling temperature (0: greedy)")
+	topP := fs.Float64("top-p", 1, "nucleus sampling threshold")
+	topK := fs.Int("top-k", 0, "sample among the K most likely tokens (0: all)")
+	seed := fs.Uint64("seed", 0, "sampling seed")
+	threads := fs.Int("threads", 0, "CPU threads (0: all)")
+	price := fs.Float64("price", profiler.DefaultPriceUSDPerKWh, "electricity price in USD per kWh")
+	co2 := fs.String("co2", profiler.DefaultCO2Preset, "grid carbon intensity: us (400), california (200), texas (500), eu (300) or g/kWh")
+	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
+	db := storeDBFlag(fs)
+	args, err := parseRunArgs(fs, env.Args)
+	if err != nil {
+		return runsHelpOK(err)
+	}
+	switch {
+	case len(args) > 0:
+		fs.Usage()
+		return fmt.Errorf("%w: unexpected argument %q (give the prompt with --prompt)", ErrUsage, args[0])
+	case *modelDir == "":
+		fs.Usage()
+		return fmt.Errorf("%w: --model DIR is required (run 'energyprofiler models demo' for demo models)", ErrUsage)
+	case *prompt == "":
+		return fmt.Errorf("%w: --prompt TEXT is required", ErrUsage)
+	case *maxTokens <= 0:
+		return fmt.Errorf("%w: --max-tokens must be positive, got %d", ErrUsage, *maxTokens)
+	case *depth != "module" && *depth != "deep":
+		return fmt.Errorf("%w: --depth must be module or deep, got %q", ErrUsage, *depth)
+	case *repeat < 1:
+		return fmt.Errorf("%w: --repeat must be at least 1", ErrUsage)
+	case *idle < 0 || *cooldown < 0:
+		return fmt.Errorf("%w: --idle and --cooldown cannot be negative", ErrUsage)
+	case *temperature < 0 || *topP <= 0 || *topP > 1 || *topK < 0:
+		return fmt.Errorf("%w: want --temperature ≥ 0, 0 < --top-p ≤ 1 and --top-k ≥ 0", ErrUsage)
+	case *price < 0:
+		return fmt.Errorf("%w: --price cannot be negative", ErrUsage)
+	}
+	co2g, co2preset, err := parseCO2(*co2)
+	if err != nil {
+		return fmt.Errorf("%w: --co2: %v", ErrUsage, err)
+	}
 
-func runCompare(ctx context.Context, env Env) error { return notBuilt("compare") }
+	m, err := model.Open(*modelDir)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	tokPath := filepath.Join(*modelDir, "tokenizer.json")
+	tok, err := tokenizer.Load(tokPath)
+	if err != nil {
+		return fmt.Errorf("profile needs the model's tokenizer.json to encode --prompt: %w", err)
+	}
+	eng, err := engine.New(m, engine.Options{Threads: *threads, Tokenizer: tok})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
 
-func runDelete(ctx context.Context, env Env) error { return notBuilt("delete") }
+	st, err := openRunStore(*db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	feed, stopPower, err := startPower(ctx, *powerSpec, *interval, env.Stderr)
+	if err != nil {
+		return err
+	}
+	defer stopPower()
+
+	idleOpt := *idle
+	if idleOpt == 0 {
+		idleOpt = -1 // the profiler's "skip"
+	}
+	p := profiler.New(profiler.Options{Power: feed, Idle: idleOpt, Recorder: st})
+	facts := m.Facts()
+	meta := profiler.Meta{
+		ModelName: filepath.Base(filepath.Clean(*modelDir)),
+		ModelPath: absPath(*modelDir),
+		Prompt:    *prompt,
+		Tags:      splitList(*tags),
+		Arch:      archOf(facts),
+		Settings: profiler.Settings{
+			Depth: *depth, MaxTokens: *maxTokens, Power: *powerSpec,
+			Sampling:       profiler.Sampling{Greedy: *temperature == 0, Temperature: *temperature, TopP: *topP, TopK: *topK, Seed: int64(*seed)},
+			PriceUSDPerKWh: *price, CO2GPerKWh: co2g, CO2Preset: co2preset,
+		},
+	}
+	if *repeat > 1 {
+		meta.Settings.RepeatGroup = uuid.NewString()
+	}
+	req := engine.Request{
+		Prompt: *prompt, MaxTokens: *maxTokens, IgnoreEOS: *ignoreEOS,
+		Sampling: engine.Sampling{Greedy: *temperature == 0, Temperature: *temperature, TopK: *topK, TopP: *topP, Seed: *seed},
+	}
+
+	var summaries []*profiler.Summary
+	for i := 0; i < *repeat; i++ {
+		if i > 0 && *cooldown > 0 {
+			fmt.Fprintf(env.Stderr, "cooling down for %s…\n", *cooldown)
+			select {
+			case <-time.After(*cooldown):
+			case <-ctx.Done():
+				return fmt.Errorf("cancelled during cooldown: %w", ctx.Err())
+			}
+		}
+		sum, text, err := profileOnce(ctx, env, p, st, eng, meta, req)
+		if err != nil {
+			return err
+		}
+		summaries = append(summaries, sum)
+		if !*asJSON {
+			if *repeat > 1 {
+				fmt.Fprintf(env.Stdout, "── run %d of %d ──\n", i+1, *repeat)
+			}
+			fmt.Fprintf(env.Stdout, "Output: %s\n\n", oneLine(text, 300))
+			printSummary(env.Stdout, sum)
+			fmt.Fprintln(env.Stdout)
+		}
+	}
+
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if *repeat == 1 {
+			return enc.Encode(summaries[0])
+		}
+		g := profiler.Describe(profiler.Group{Label: meta.Settings.RepeatGroup, Summaries: summaries})
+		return enc.Encode(struct {
+			RepeatGroup string              `json:"repeat_group"`
+			RunIDs      []string            `json:"run_ids"`
+			Runs        []*profiler.Summary `json:"runs"`
+			Stats       profiler.GroupStats `json:"stats"`
+		}{meta.Settings.RepeatGroup, g.RunIDs, summaries, g})
+	}
+	if *repeat > 1 {
+		g := profiler.Describe(profiler.Group{Label: "repeat group " + meta.Settings.RepeatGroup[:8], Summaries: summaries})
+		fmt.Fprintf(env.Stdout, "Across %d runs (mean ± 95%% CI):\n", len(summaries))
+		printGroupStats(env.Stdout, g)
+	}
+	return nil
+}
+
+// profileOnce measures one generation and stores it.
+func profileOnce(ctx context.Context, env Env, p *profiler.Profiler, st *store.Store, eng *engine.Engine, meta profiler.Meta, req engine.Request) (*profiler.Summary, string, error) {
+	bar := newProgressBar(env.Stderr, req.MaxTokens)
+	bar.status("measuring idle baseline…")
+	run, err := p.Start(ctx, meta)
+	if err != nil {
+		bar.done()
+		return nil, "", fmt.Errorf("start run: %w", err)
+	}
+	res, genErr := eng.Generate(ctx, req, run, bar.token)
+	bar.done()
+	run.SetInputTokens(len(res.PromptIDs))
+	if genErr != nil {
+		if _, err := run.Abort(genErr); err != nil {
+			return nil, "", err
+		}
+		if err := st.Flush(context.Background()); err != nil {
+			fmt.Fprintf(env.Stderr, "warning: storing the aborted run %s: %v\n", run.ID(), err)
+		}
+		return nil, "", fmt.Errorf("run %s stopped (stored as %s): %w", run.ID(), run.Record().Run.Status, genErr)
+	}
+	sum, err := run.Finish()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := st.Flush(ctx); err != nil {
+		return nil, "", fmt.Errorf("store run %s: %w", run.ID(), err)
+	}
+	return sum, res.Text, nil
+}
+
+// startPower starts the selected power sources and returns their feed. With
+// "auto" and nothing available, profiling continues with every energy marked
+// unavailable; a source named explicitly must work.
+func startPower(ctx context.Context, spec string, interval time.Duration, stderr io.Writer) (profiler.Feed, func(), error) {
+	set, err := power.Select(spec, power.Options{})
+	if err != nil {
+		if spec == "" || spec == "auto" {
+			fmt.Fprintf(stderr, "warning: no power source: %v; energy will be unavailable\n", err)
+			return nil, func() {}, nil
+		}
+		return nil, nil, fmt.Errorf("power source %q: %w", spec, err)
+	}
+	group, err := set.Start(ctx, power.SamplerOptions{Interval: interval})
+	if err != nil {
+		return nil, nil, fmt.Errorf("start power sampling: %w (run 'energyprofiler doctor')", err)
+	}
+	feed := profiler.FeedFunc(func() (<-chan power.Sample, func()) {
+		sub := group.Subscribe(4096)
+		return sub.C(), sub.Close
+	})
+	return feed, func() { group.Stop() }, nil
+}
+
+func parseCO2(s string) (float64, string, error) {
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		if v < 0 {
+			return 0, "", errors.New("g/kWh cannot be negative")
+		}
+		return v, "custom", nil
+	}
+	v, err := profiler.CO2Preset(s)
+	return v, strings.ToLower(s), err
+}
+
+func archOf(f model.Facts) *profiler.Architecture {
+	return &profiler.Architecture{
+		ModelType: f.ModelType, Layers: f.Layers, Hidden: f.Hidden, Intermediate: f.Intermediate,
+		Heads: f.Heads, KVHeads: f.KVHeads, AttentionKind: f.Attention, ParamsTotal: f.ParamsTotal,
+		Dtype: f.DType, KVBytesPerToken: f.KVCacheBytesPerToken, FLOPsPerToken: f.FLOPsPerTokenBase,
+	}
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func splitList(s string) []string {
+	out := []string{}
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+// progressBar draws "[=====>    ] 12/64 tokens  38.1 tok/s" on a terminal.
+// It stays silent when the writer is not a terminal (pipes, tests).
+type progressBar struct {
+	w     io.Writer
+	on    bool
+	total int
+	start int64
+	last  int64
+	n     int
+}
+
+func newProgressBar(w io.Writer, total int) *progressBar {
+	on := false
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			on = true
+		}
+	}
+	return &progressBar{w: w, on: on, total: total}
+}
+
+func (b *progressBar) status(msg string) {
+	if b.on {
+		fmt.Fprintf(b.w, "\r\033[K%s", msg)
+	}
+}
+
+// token is the engine's onToken callback: it must stay cheap.
+func (b *progressBar) token(ev engine.TokenEvent) {
+	b.n++
+	if !b.on {
+		return
+	}
+	now := clock.Now()
+	if b.start == 0 {
+		b.start = now
+	}
+	if now-b.last < 50_000_000 && b.n < b.total {
+		return
+	}
+	b.last = now
+	const width = 30
+	filled := min(width, b.n*width/max(1, b.total))
+	rate := ""
+	if dt := float64(now-b.start) / 1e9; dt > 0 && b.n > 1 {
+		rate = fmt.Sprintf("  %.1f tok/s", float64(b.n-1)/dt)
+	}
+	fmt.Fprintf(b.w, "\r\033[K[%s%s] %d/%d tokens%s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), b.n, b.total, rate)
+}
+
+func (b *progressBar) done() {
+	if b.on {
+		fmt.Fprint(b.w, "\r\033[K")
+	}
+}
+
+// printSummary prints a run summary, every number with its provenance.
+func printSummary(w io.Writer, s *profiler.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(name string, m profiler.Metric) {
+		if v, ok := m.Get(); ok {
+			fmt.Fprintf(tw, "  %s\t%s %s\t(%s)\n", name, fmtNum(v), m.Unit, m.Label)
+		} else {
+			fmt.Fprintf(tw, "  %s\tunavailable\t\n", name)
+		}
+	}
+	fmt.Fprintf(w, "Run %s (%s), model %s\n", s.RunID, s.Status, s.ModelName)
+	if a := s.Architecture; a != nil {
+		fmt.Fprintf(tw, "  architecture\t%s, %d layers, hidden %d, %s params\t(config.json)\n", a.AttentionKind, a.Layers, a.Hidden, fmtCount(a.ParamsTotal))
+	}
+	fmt.Fprintf(tw, "  tokens\t%d in, %d out\t(measured clock)\n", s.InputTokens, s.OutputTokens)
+	row("duration", s.DurationS)
+	row("prefill", s.PrefillTokensPerSecond)
+	row("decode", s.DecodeTokensPerSecond)
+	row("energy (gross)", s.TotalEnergyJ)
+	row("energy (net of idle)", s.NetEnergyJ)
+	for _, d := range sortedKeys(s.Energy.Domains) {
+		de := s.Energy.Domains[d]
+		net := ""
+		if de.NetJ != nil {
+			net = fmt.Sprintf(", net %s J", fmtNum(*de.NetJ))
+		}
+		fmt.Fprintf(tw, "    %s\t%s J ± %s%s\t(%s)\n", d, fmtNum(de.GrossJ), fmtNum(de.UncertaintyJ), net, de.Label)
+	}
+	for _, d := range sortedKeys(s.AvgPowerW) {
+		avg := s.AvgPowerW[d]
+		peak := ""
+		if p, ok := s.PeakPowerW[d]; ok && p.Value != nil {
+			peak = fmt.Sprintf(", peak %s W", fmtNum(*p.Value))
+		}
+		idle := ""
+		if p, ok := s.IdlePowerW[d]; ok && p.Value != nil {
+			idle = fmt.Sprintf(", idle %s W", fmtNum(*p.Value))
+		}
+		fmt.Fprintf(tw, "  power %s\tavg %s W%s%s\t(%s)\n", d, fmtNum(*avg.Value), peak, idle, avg.Label)
+	}
+	row("J per token", s.JoulesPerToken)
+	row("J per output token", s.JoulesPerOutputToken)
+	row("J per input token", s.JoulesPerInputToken)
+	row("output/input cost", s.OutputInputRatio)
+	row("tokens per joule", s.TokensPerJoule)
+	row("energy-delay product", s.EnergyDelayProduct)
+	row("energy per M params", s.EnergyPerMParams)
+	row(fmt.Sprintf("cost at $%g/kWh", s.PriceUSDPerKWh), s.CostUSD)
+	row(fmt.Sprintf("CO₂ at %g g/kWh (%s)", s.CO2GPerKWh, s.CO2Preset), s.CO2Grams)
+	tw.Flush()
+}
+
+func sortedKeys[V any](m map[power.Domain]V) []power.Domain {
+	out := make([]power.Domain, 0, len(m))
+	for d := range m {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+func fmtCount(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// ---- runs -------------------------------------------------------------------
+
+func runRuns(ctx context.Context, env Env) error {
+	fs := runsFlagSet("runs", env.Stderr, "runs [--search TEXT] [--model NAME] [--tag T] [--status S] [--since DATE] [--until DATE] [--sort KEY] [--asc] [--limit N] [--offset N] [--json]")
+	search := fs.String("search", "", "only runs whose prompt contains TEXT")
+	modelName := fs.String("model", "", "only runs of this model")
+	tags := fs.String("tag", "", "only runs with all these comma-separated tags")
+	status := fs.String("status", "", "only runs with one of these comma-separated statuses (running, completed, failed, cancelled, interrupted)")
+	since := fs.String("since", "", "only runs created at or after DATE (2006-01-02 or RFC 3339)")
+	until := fs.String("until", "", "only runs created before DATE")
+	sortKey := fs.String("sort", "date", "sort by "+strings.Join(store.SortKeys(), ", "))
+	asc := fs.Bool("asc", false, "sort ascending (default: descending)")
+	limit := fs.Int("limit", 50, "runs per page (at most 1000)")
+	offset := fs.Int("offset", 0, "runs to skip")
+	asJSON := fs.Bool("json", false, "print the page as JSON")
+	db := storeDBFlag(fs)
+	args, err := parseRunArgs(fs, env.Args)
+	if err != nil {
+		return runsHelpOK(err)
+	}
+	if len(args) > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
+	}
+	q := store.Query{Search: *search, Model: *modelName, Tags: splitList(*tags), Sort: *sortKey, Asc: *asc, Limit: *limit, Offset: *offset}
+	for _, s := range splitList(*status) {
+		q.Status = append(q.Status, profiler.Status(s))
+	}
+	if q.Since, err = parseDate(*since); err != nil {
+		return fmt.Errorf("%w: --since: %v", ErrUsage, err)
+	}
+	if q.Until, err = parseDate(*until); err != nil {
+		return fmt.Errorf("%w: --until: %v", ErrUsage, err)
+	}
+	if err := store.ValidSort(q.Sort); err != nil {
+		return fmt.Errorf("%w: --sort: %v", ErrUsage, err)
+	}
+	st, err := openRunStore(*db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	page, err := st.List(ctx, q)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(page)
+	}
+	if page.Total == 0 {
+		fmt.Fprintln(env.Stdout, "no runs match (profile one with 'energyprofiler profile --model DIR --prompt TEXT')")
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCREATED (UTC)\tMODEL\tSTATUS\tDURATION s\tENERGY J\tJ/TOKEN\tTOK/S\tENERGY FROM\tTAGS\tPROMPT")
+	for _, r := range page.Runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.CreatedAt.Format("2006-01-02 15:04:05"), r.ModelName, r.Status,
+			fmtOpt(r.DurationS), fmtOpt(r.TotalEnergyJ), fmtOpt(r.JoulesPerToken), fmtOpt(r.TokensPerSecond), r.EnergyLabel,
+			strings.Join(r.Tags, ","), oneLine(r.Prompt, 40))
+	}
+	tw.Flush()
+	fmt.Fprintf(env.Stdout, "%d–%d of %d runs\n", page.Offset+1, page.Offset+len(page.Runs), page.Total)
+	return nil
+}
+
+func fmtOpt(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmtNum(*v)
+}
+
+func parseDate(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("cannot read date %q: use 2006-01-02 or RFC 3339", s)
+}
+
+// oneRunCommand parses "<cmd> RUN [flags]" and loads the run.
+func loadRun(ctx context.Context, st *store.Store, idOrPrefix string) (*profiler.Record, error) {
+	id, err := st.Resolve(ctx, idOrPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return st.Get(ctx, id)
+}
+
+// ---- show -------------------------------------------------------------------
+
+func runShow(ctx context.Context, env Env) error {
+	fs := runsFlagSet("show", env.Stderr, "show RUN [--json]")
+	asJSON := fs.Bool("json", false, "print the full record as JSON")
+	db := storeDBFlag(fs)
+	args, err := parseRunArgs(fs, env.Args)
+	if err != nil {
+		return runsHelpOK(err)
+	}
+	if len(args) != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: want one run id (or a unique prefix of one)", ErrUsage)
+	}
+	st, err := openRunStore(*db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rec, err := loadRun(ctx, st, args[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return store.Export(env.Stdout, rec, "json")
+	}
+	r := rec.Run
+	w := env.Stdout
+	fmt.Fprintf(w, "Run %s (%s), created %s\n", r.ID, r.Status, r.CreatedAt.Format(time.RFC3339))
+	if r.Error != "" {
+		fmt.Fprintf(w, "Error: %s\n", r.Error)
+	}
+	fmt.Fprintf(w, "Model: %s %s\n", r.ModelName, r.ModelPath)
+	fmt.Fprintf(w, "Prompt: %s\n", oneLine(r.Prompt, 200))
+	s := r.Settings
+	fmt.Fprintf(w, "Settings: depth %s, max tokens %d, greedy %v, idle %gs, power %s, tags %s\n", s.Depth, s.MaxTokens, s.Sampling.Greedy, s.IdleS, s.Power, strings.Join(r.Tags, ","))
+	fmt.Fprintf(w, "Host: %s, %s %s, %d CPUs%s\n", r.Host.OS, r.Host.Arch, r.Host.CPU, r.Host.CPUs, prefixed(", GPU ", r.Host.GPU))
+	for _, src := range r.Sources {
+		fmt.Fprintf(w, "Power source: %s (%s) for %s\n", src.Name, src.Kind, joinDomainList(src.Domains))
+	}
+	if len(r.Sources) == 0 {
+		fmt.Fprintln(w, "Power source: none (every energy is unavailable)")
+	}
+	fmt.Fprintln(w)
+	if rec.Summary != nil {
+		printSummary(w, rec.Summary)
+		fmt.Fprintln(w)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PHASE\tDURATION ms\tENERGY J\t± J\tNET J\tFROM")
+	for _, p := range rec.Phases {
+		g, u, n, l := "—", "—", "—", "unavailable"
+		if t := p.Energy.Total; t != nil {
+			g, u, l = fmtNum(t.GrossJ), fmtNum(t.UncertaintyJ), t.Label
+			if t.NetJ != nil {
+				n = fmtNum(*t.NetJ)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Phase, fmtNum(float64(p.EndNs-p.StartNs)/1e6), g, u, n, l)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\n%d tokens, %d component calls, %d power samples (see 'energyprofiler export %s')\n", len(rec.Tokens), len(rec.Components), len(rec.Samples), r.ID[:8])
+	return nil
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}
+
+func joinDomainList(ds []power.Domain) string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = string(d)
+	}
+	return strings.Join(out, ", ")
+}
+
+// ---- export -----------------------------------------------------------------
+
+func runExport(ctx context.Context, env Env) error {
+	fs := runsFlagSet("export", env.Stderr, "export RUN --format json|csv|perfetto [-o FILE]")
+	format := fs.String("format", "json", "json (full record), csv (zip of one CSV per table) or perfetto (trace-event JSON for ui.perfetto.dev)")
+	out := fs.String("o", "", "output file (default: stdout)")
+	table := fs.String("table", "", "with --format csv: write only this table as plain CSV ("+strings.Join(store.CSVTables(), ", ")+")")
+	db := storeDBFlag(fs)
+	args, err := parseRunArgs(fs, env.Args)
+	if err != nil {
+		return runsHelpOK(err)
+	}
+	if len(args) != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: want one run id (or a unique prefix of one)", ErrUsage)
+	}
+	if _, _, err := store.FormatInfo(*format); err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if *table != "" && *format != "csv" {
+		return fmt.Errorf("%w: --table goes with --format csv", ErrUsage)
+	}
+	st, err := openRunStore(*db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rec, err := loadRun(ctx, st, args[0])
+	if err != nil {
+		return err
+	}
+	write := func(w io.Writer) error {
+		if *table != "" {
+			return store.ExportCSVTable(w, rec, *table)
+		}
+		return store.Export(w, rec, *format)
+	}
+	if *out == "" || *out == "-" {
+		return write(env.Stdout)
+	}
+	// Write to a temporary file and rename, so a failed export leaves no half file.
+	tmp, err := os.CreateTemp(filepath.Dir(*out), ".export-*")
+	if err != nil {
+		return fmt.Errorf("export to %s: %w", *out, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("export to %s: %w", *out, err)
+	}
+	if err := os.Rename(tmp.Name(), *out); err != nil {
+		return fmt.Errorf("export to %s: %w", *out, err)
+	}
+	fmt.Fprintf(env.Stderr, "wrote %s\n", *out)
+	return nil
+}
+
+// ---- compare ----------------------------------------------------------------
+
+func runCompare(ctx context.Context, env Env) error {
+	fs := runsFlagSet("compare", env.Stderr, "compare RUN RUN… [--json]   (2–4 arguments; a comma-separated list of runs is one group of repeats)")
+	asJSON := fs.Bool("json", false, "print the comparison as JSON")
+	db := storeDBFlag(fs)
+	args, err := parseRunArgs(fs, env.Args)
+	if err != nil {
+		return runsHelpOK(err)
+	}
+	if len(args) < 2 || len(args) > 4 {
+		fs.Usage()
+		return fmt.Errorf("%w: compare takes 2 to 4 runs or comma-separated groups of runs, got %d", ErrUsage, len(args))
+	}
+	st, err := openRunStore(*db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var groups []profiler.Group
+	for _, arg := range args {
+		g := profiler.Group{}
+		var labels []string
+		for _, idp := range splitList(arg) {
+			rec, err := loadRun(ctx, st, idp)
+			if err != nil {
+				return err
+			}
+			if rec.Summary == nil {
+				return fmt.Errorf("run %s has no summary (status %s): only finished runs can be compared", rec.Run.ID, rec.Run.Status)
+			}
+			g.Summaries = append(g.Summaries, rec.Summary)
+			labels = append(labels, rec.Run.ID[:8])
+		}
+		if len(g.Summaries) == 0 {
+			return fmt.Errorf("%w: empty group %q", ErrUsage, arg)
+		}
+		g.Label = g.Summaries[0].ModelName + " " + strings.Join(labels, ",")
+		groups = append(groups, g)
+	}
+	c, err := profiler.Compare(groups)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(c)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "METRIC")
+	for _, g := range c.Groups {
+		fmt.Fprintf(tw, "\t%s (n=%d)", g.Label, len(g.RunIDs))
+	}
+	fmt.Fprintln(tw)
+	for _, name := range c.Metrics {
+		fmt.Fprint(tw, name)
+		for _, g := range c.Groups {
+			fmt.Fprintf(tw, "\t%s", fmtStat(g.Metrics[name]))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	fmt.Fprintln(env.Stdout, "\nWelch's t-test (two-sided):")
+	for _, t := range c.Tests {
+		if t.P == nil {
+			fmt.Fprintf(env.Stdout, "  %s: %s vs %s: %s\n", t.Metric, t.A, t.B, t.Note)
+			continue
+		}
+		fmt.Fprintf(env.Stdout, "  %s: %s vs %s: t = %.3f, df = %.1f, p = %.4g\n", t.Metric, t.A, t.B, *t.T, *t.DF, *t.P)
+	}
+	return nil
+}
+
+func fmtStat(s profiler.Stat) string {
+	if s.Mean == nil {
+		return "unavailable"
+	}
+	out := fmtNum(*s.Mean)
+	if s.CI95Low != nil {
+		out += " ± " + fmtNum(*s.CI95High-*s.Mean)
+	}
+	if s.Normalized != nil {
+		out += fmt.Sprintf(" (×%.3g)", *s.Normalized)
+	}
+	return out
+}
+
+func printGroupStats(w io.Writer, g profiler.GroupStats) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	names := make([]string, 0, len(g.Metrics))
+	for n := range g.Metrics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s := g.Metrics[n]
+		fmt.Fprintf(tw, "  %s\t%s %s\t%s\n", n, fmtStat(s), s.Unit, s.Label)
+	}
+	tw.Flush()
+}
+
+// ---- delete -----------------------------------------------------------------
+
+func runDelete(ctx context.Context, env Env) error {
+	fs := runsFlagSet("delete", env.Stderr, "delete RUN")
+	db := storeDBFlag(fs)
+	args, err := parseRunArgs(fs, env.Args)
+	if err != nil {
+		return runsHelpOK(err)
+	}
+	if len(args) != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: want one run id (or a unique prefix of one)", ErrUsage)
+	}
+	st, err := openRunStore(*db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id, err := st.Resolve(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	if err := st.Delete(ctx, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "deleted run %s and everything it owned\n", id)
+	return nil
+}

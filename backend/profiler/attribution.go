@@ -317,7 +317,7 @@ func (tl *timeline) energy(a, b int64, idleW map[power.Domain]float64) Energy {
 // apart) nor a discrete GPU from another source (NVML).
 func inPackage(d power.Domain, src, pkgSrc string) bool {
 	switch {
-	case d == power.DomainCPU, d == power.DomainANE:
+	case d == power.DomainCPU, d == power.DomainANE, d == power.DomainCore:
 		return true
 	case strings.HasPrefix(string(d), "gpu"):
 		return src == pkgSrc
@@ -327,7 +327,8 @@ func inPackage(d power.Domain, src, pkgSrc string) bool {
 }
 
 // total sums domains without double counting: when a package reading exists
-// it replaces the domains it contains (see inPackage).
+// it replaces the domains it contains (see inPackage); RAPL's "core" (PP0) is
+// part of the CPU and is only counted when nothing contains it.
 func total(domains map[power.Domain]DomainEnergy) *DomainEnergy {
 	if len(domains) == 0 {
 		return nil
@@ -347,6 +348,9 @@ func total(domains map[power.Domain]DomainEnergy) *DomainEnergy {
 		d := power.Domain(k)
 		de := domains[d]
 		if hasPkg && d != power.DomainPackage && inPackage(d, de.Source, pkg.Source) {
+			continue
+		}
+		if _, hasCPU := domains[power.DomainCPU]; d == power.DomainCore && hasCPU {
 			continue
 		}
 		t.GrossJ += de.GrossJ

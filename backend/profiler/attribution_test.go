@@ -101,7 +101,7 @@ func TestTotalDoesNotDoubleCount(t *testing.T) {
 	// RAPL: package 20 W ⊇ cpu 15 W, dram 3 W apart; NVML gpu0 100 W apart;
 	// an estimate of cpu must lose to the counter.
 	samples := []power.Sample{
-		mk("rapl", power.KindCounter, map[power.Domain]float64{power.DomainPackage: 20, power.DomainCPU: 15, power.DomainDRAM: 3}),
+		mk("rapl", power.KindCounter, map[power.Domain]float64{power.DomainPackage: 20, power.DomainCPU: 20, power.DomainCore: 12, power.DomainDRAM: 3}),
 		mk("nvml", power.KindCounter, map[power.Domain]float64{"gpu0": 100}),
 		mk("cpu-load", power.KindEstimate, map[power.Domain]float64{power.DomainCPU: 50}),
 	}
@@ -117,7 +117,12 @@ func TestTotalDoesNotDoubleCount(t *testing.T) {
 	if got := buildTimeline(pm, nil, 2).energy(0, 100*ms, nil).Total.GrossJ; !near(got, 0.9, 1e-9) {
 		t.Errorf("powermetrics total = %v J, want 0.9 (combined only)", got)
 	}
-	// Without a package reading the domains add up; an estimate makes the total estimated.
+	// Without a package reading the domains add up, core inside cpu.
+	noPkg := []power.Sample{mk("x", power.KindCounter, map[power.Domain]float64{power.DomainCPU: 10, power.DomainCore: 6, power.DomainGPU: 5})}
+	if got := buildTimeline(noPkg, nil, 2).energy(0, 100*ms, nil).Total.GrossJ; !near(got, 1.5, 1e-9) {
+		t.Errorf("cpu+core+gpu total = %v J, want 1.5 (core is inside cpu)", got)
+	}
+	// An estimate makes the total estimated.
 	est := []power.Sample{mk("cpu-load", power.KindEstimate, map[power.Domain]float64{power.DomainCPU: 7})}
 	tot := buildTimeline(est, nil, 2).energy(0, 100*ms, nil).Total
 	if tot.Basis != BasisEstimated || tot.Label != "estimated cpu-load" {
@@ -141,16 +146,24 @@ func drive(r *Run, s traceSpec) (runA, runB int64) {
 	}
 	runA = t
 	phase(engine.PhasePreInference, 7*ms)
+	// Like the engine: the prefill pass produces the first token, which is
+	// reported once decode has begun, with the prefill pass's times.
 	r.PhaseStart(engine.PhasePrefill, t)
+	prefillStart := t
 	for l := 0; l < s.layers; l++ {
 		for _, c := range engine.LayerComponents() {
 			r.Component(engine.ComponentEvent{Phase: engine.PhasePrefill, Layer: l, Component: c, Start: t, End: t + 3*s.compNs, Positions: s.prompt})
 			t += 3 * s.compNs
 		}
 	}
+	t += s.tokenNs // sampling the first token
+	prefillEnd := t
 	r.PhaseEnd(engine.PhasePrefill, t)
+	t += ms / 10
 	r.PhaseStart(engine.PhaseDecode, t)
-	for i := 0; i < s.tokens; i++ {
+	r.Token(engine.TokenEvent{Index: 0, ID: 100, Piece: "x", Start: prefillStart, End: prefillEnd})
+	for i := 1; i < s.tokens; i++ {
+		t += ms / 10 // callback gap between tokens
 		start := t
 		for l := 0; l < s.layers; l++ {
 			for _, c := range engine.LayerComponents() {
@@ -162,8 +175,8 @@ func drive(r *Run, s traceSpec) (runA, runB int64) {
 		}
 		t += s.tokenNs // sampling, outside any component
 		r.Token(engine.TokenEvent{Index: i, ID: 100 + i, Piece: "x", Start: start, End: t})
-		t += ms / 10 // callback gap between tokens
 	}
+	t += ms / 10
 	r.PhaseEnd(engine.PhaseDecode, t)
 	phase(engine.PhasePostInference, 3*ms)
 	return runA, t
@@ -226,7 +239,7 @@ func TestConstantPowerEveryWindow(t *testing.T) {
 			decodeJ, _ = ph.Energy.TotalJ()
 		}
 	}
-	var tokSum float64
+	var tokSum, prefillTokJ float64
 	compByToken := map[int]float64{}
 	for _, c := range rec.Components {
 		if c.EnergyJ == nil {
@@ -243,7 +256,11 @@ func TestConstantPowerEveryWindow(t *testing.T) {
 	for _, tok := range rec.Tokens {
 		check("token", tok.Energy, tok.WindowStartNs, tok.WindowEndNs)
 		v, _ := tok.Energy.TotalJ()
-		tokSum += v
+		if tok.Phase == "decode" {
+			tokSum += v
+		} else {
+			prefillTokJ += v
+		}
 		if parts := compByToken[tok.Index] + tok.OtherJ; !near(parts, v, 0.005) {
 			t.Errorf("token %d: components+other = %v J, token = %v J", tok.Index, parts, v)
 		}
@@ -254,11 +271,14 @@ func TestConstantPowerEveryWindow(t *testing.T) {
 	if !near(tokSum, decodeJ, 0.005) {
 		t.Errorf("tokens add to %v J, decode phase is %v J", tokSum, decodeJ)
 	}
-	if sum.InputTokens != 9 || sum.OutputTokens != 40 {
-		t.Errorf("tokens in/out = %d/%d, want 9/40", sum.InputTokens, sum.OutputTokens)
+	if sum.InputTokens != 9 || sum.OutputTokens != 40 || sum.DecodeTokens != 39 {
+		t.Errorf("tokens in/out/decode = %d/%d/%d, want 9/40/39", sum.InputTokens, sum.OutputTokens, sum.DecodeTokens)
 	}
-	if got := *sum.JoulesPerOutputToken.Value; !near(got, decodeJ/40, 1e-9) {
-		t.Errorf("J/output token = %v, want %v", got, decodeJ/40)
+	if rec.Tokens[0].Phase != "prefill" || rec.Tokens[1].Phase != "decode" {
+		t.Errorf("token phases %s, %s: want the first from prefill", rec.Tokens[0].Phase, rec.Tokens[1].Phase)
+	}
+	if got := *sum.JoulesPerOutputToken.Value; !near(got, decodeJ/39, 1e-9) {
+		t.Errorf("J/output token = %v, want %v", got, decodeJ/39)
 	}
 	if got := *sum.AvgPowerW["gpu0"].Value; !near(got, 30, 0.005) {
 		t.Errorf("avg gpu0 power %v W, want 30", got)

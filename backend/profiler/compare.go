@@ -78,6 +78,48 @@ func compareMetrics() []struct {
 // TestedMetrics are the metrics Welch's test is run on.
 func testedMetrics() []string { return []string{"joules_per_output_token", "decode_tokens_per_second"} }
 
+// Describe computes one group's statistics per metric (mean, sd and the 95%
+// confidence interval of the mean from Student's t); Normalized is left unset.
+func Describe(g Group) GroupStats {
+	gs := GroupStats{Label: g.Label, RunIDs: []string{}, Metrics: map[string]Stat{}}
+	for _, s := range g.Summaries {
+		gs.RunIDs = append(gs.RunIDs, s.RunID)
+	}
+	for _, m := range compareMetrics() {
+		st := Stat{Label: string(BasisUnavailable)}
+		xs := metricValues(g, m.get)
+		for _, s := range g.Summaries {
+			mv := m.get(s)
+			st.Unit = mv.Unit
+			if mv.Value != nil {
+				st.Label = mv.Label
+			}
+		}
+		st.N = len(xs)
+		if len(xs) > 0 {
+			mean, sd := MeanSD(xs)
+			st.Mean = &mean
+			if len(xs) >= 2 {
+				half := StudentTQuantile(0.975, float64(len(xs)-1)) * sd / math.Sqrt(float64(len(xs)))
+				lo, hi := mean-half, mean+half
+				st.SD, st.CI95Low, st.CI95High = &sd, &lo, &hi
+			}
+		}
+		gs.Metrics[m.name] = st
+	}
+	return gs
+}
+
+func metricValues(g Group, get func(*Summary) Metric) []float64 {
+	var xs []float64
+	for _, s := range g.Summaries {
+		if v, ok := get(s).Get(); ok {
+			xs = append(xs, v)
+		}
+	}
+	return xs
+}
+
 // Compare computes, for 2–4 groups, each metric's mean, sd and 95% CI
 // (Student's t), normalised to the first group, and Welch's t-test p-values
 // between every pair of groups on per-token energy and decode tok/s.
@@ -86,43 +128,15 @@ func Compare(groups []Group) (*Comparison, error) {
 		return nil, fmt.Errorf("compare needs 2 to 4 runs or groups, got %d", len(groups))
 	}
 	c := &Comparison{}
-	values := make([]map[string][]float64, len(groups))
-	for gi, g := range groups {
+	for _, g := range groups {
 		if len(g.Summaries) == 0 {
 			return nil, fmt.Errorf("group %q has no runs", g.Label)
 		}
-		values[gi] = map[string][]float64{}
-		gs := GroupStats{Label: g.Label, Metrics: map[string]Stat{}}
-		for _, s := range g.Summaries {
-			gs.RunIDs = append(gs.RunIDs, s.RunID)
-		}
-		for _, m := range compareMetrics() {
-			st := Stat{Label: string(BasisUnavailable)}
-			var xs []float64
-			for _, s := range g.Summaries {
-				mv := m.get(s)
-				st.Unit = mv.Unit
-				if v, ok := mv.Get(); ok {
-					xs = append(xs, v)
-					st.Label = mv.Label
-				}
-			}
-			values[gi][m.name] = xs
-			st.N = len(xs)
-			if len(xs) > 0 {
-				mean, sd := MeanSD(xs)
-				st.Mean = &mean
-				if len(xs) >= 2 {
-					half := StudentTQuantile(0.975, float64(len(xs)-1)) * sd / math.Sqrt(float64(len(xs)))
-					lo, hi := mean-half, mean+half
-					st.SD, st.CI95Low, st.CI95High = &sd, &lo, &hi
-				}
-			}
-			gs.Metrics[m.name] = st
-		}
-		c.Groups = append(c.Groups, gs)
+		c.Groups = append(c.Groups, Describe(g))
 	}
+	getters := map[string]func(*Summary) Metric{}
 	for _, m := range compareMetrics() {
+		getters[m.name] = m.get
 		c.Metrics = append(c.Metrics, m.name)
 		base := c.Groups[0].Metrics[m.name].Mean
 		for gi := range c.Groups {
@@ -138,7 +152,7 @@ func Compare(groups []Group) (*Comparison, error) {
 		for i := 0; i < len(groups); i++ {
 			for j := i + 1; j < len(groups); j++ {
 				tr := TestResult{Metric: name, A: groups[i].Label, B: groups[j].Label}
-				t, df, p, err := Welch(values[i][name], values[j][name])
+				t, df, p, err := Welch(metricValues(groups[i], getters[name]), metricValues(groups[j], getters[name]))
 				if err != nil {
 					tr.Note = "needs at least two runs with this metric in each group (use profile --repeat)"
 				} else {

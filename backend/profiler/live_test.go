@@ -33,8 +33,12 @@ func TestLiveEvents(t *testing.T) {
 				t.Errorf("live token without energy: %+v", ev.Token)
 			}
 		case "heatmap":
-			if len(ev.Heatmap.DurationUs) != 2 || ev.Heatmap.DurationUs[1][0] != 2000 {
-				t.Errorf("heatmap = %+v, want 2 layers with 2000 µs per component", ev.Heatmap.DurationUs)
+			want := 2000.0 // µs per component call
+			if ev.Heatmap.TokenIndex == 0 {
+				want = 6000 // the prompt pass
+			}
+			if len(ev.Heatmap.DurationUs) != 2 || ev.Heatmap.DurationUs[1][0] != want {
+				t.Errorf("token %d heatmap = %+v, want 2 layers with %v µs per component", ev.Heatmap.TokenIndex, ev.Heatmap.DurationUs, want)
 			}
 		case "completed":
 			if ev.Summary == nil || ev.Status != StatusCompleted {
@@ -64,6 +68,17 @@ func TestLiveNeverBlocks(t *testing.T) {
 	}
 	if run.DroppedEvents() == 0 {
 		t.Error("events to a channel nobody reads must be dropped and counted")
+	}
+}
+
+func TestCallerChosenID(t *testing.T) {
+	const id = "0b7f3c1e-5d2a-4c59-9a43-2f1e8d6b7a90"
+	run, err := New(Options{Idle: -1, Host: &Host{}}).Start(context.Background(), Meta{ID: id, ModelName: "m"})
+	if err != nil || run.ID() != id {
+		t.Fatalf("run id %v (%v), want %s", run, err, id)
+	}
+	if _, err := New(Options{Idle: -1, Host: &Host{}}).Start(context.Background(), Meta{ID: "../x", ModelName: "m"}); err == nil {
+		t.Error("a non-UUID id must be refused")
 	}
 }
 

@@ -78,6 +78,9 @@ type SourceUse struct {
 
 // Meta is what the caller says about a run before it starts.
 type Meta struct {
+	// ID, when set, is the UUID the run is stored under (an API hands it out
+	// while the run is still queued); empty means a new random UUID.
+	ID        string        `json:"-"`
 	ModelName string        `json:"model_name"`
 	ModelPath string        `json:"model_path,omitempty"`
 	Prompt    string        `json:"prompt"`

@@ -155,7 +155,14 @@ func (p *Profiler) Start(ctx context.Context, meta Meta) (*Run, error) {
 	if p.opts.Host != nil {
 		host = *p.opts.Host
 	}
-	r.info = RunInfo{ID: uuid.NewString(), CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Status: StatusRunning, Host: host, Sources: []SourceUse{}, Meta: meta}
+	id := meta.ID
+	if id == "" {
+		id = uuid.NewString()
+	} else if _, err := uuid.Parse(id); err != nil {
+		return nil, fmt.Errorf("run id %q is not a UUID: %w", id, err)
+	}
+	meta.ID = ""
+	r.info = RunInfo{ID: id, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Status: StatusRunning, Host: host, Sources: []SourceUse{}, Meta: meta}
 
 	if p.opts.Power != nil {
 		ch, cancel := p.opts.Power.Subscribe()
@@ -269,8 +276,10 @@ func (r *Run) PhaseStart(p engine.Phase, t int64) {
 	r.phases = append(r.phases, phaseSpan{phase: string(p), start: t})
 	r.curPhase = string(p)
 	r.mu.Unlock()
-	for _, row := range r.heatDur { // a heatmap covers one token, never a phase boundary
-		clear(row)
+	if p == engine.PhasePrefill { // the prompt pass's heatmap goes with the first token
+		for _, row := range r.heatDur {
+			clear(row)
+		}
 	}
 	r.send(Event{Type: "phase", TNs: t - r.t0, Phase: string(p)})
 }
@@ -554,6 +563,19 @@ func (r *Run) attribute(rec *Record, tl *timeline, idleW map[power.Domain]float6
 		})
 		if p.phase == string(engine.PhaseDecode) && !hasDecode {
 			decodeA, decodeB, hasDecode = wa, wb, true
+		}
+	}
+
+	// A token belongs to the phase in which it became known (its End): the
+	// engine reports the first token, sampled from the prefill pass, only
+	// once decode has begun.
+	for i := range r.tokens {
+		t := &r.tokens[i]
+		for _, p := range phases {
+			if t.End > p.start && t.End <= p.end {
+				t.phase = p.phase
+				break
+			}
 		}
 	}
 

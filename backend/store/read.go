@@ -61,6 +61,12 @@ func SortKeys() []string {
 	return []string{"date", "duration", "energy", "joules_per_token", "tokens_per_second"}
 }
 
+// ValidSort reports whether key is an accepted Query.Sort value.
+func ValidSort(key string) error {
+	_, err := sortColumn(key)
+	return err
+}
+
 func sortColumn(key string) (string, error) {
 	switch key {
 	case "", "date":

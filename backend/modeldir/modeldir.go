@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"energyprofiler/backend/demo"
 	"energyprofiler/backend/model"
 )
 
@@ -65,11 +66,8 @@ func List(dir string) ([]Entry, error) {
 	return out, nil
 }
 
-// demoMarker is written into every demo model folder by the demo generator.
-const demoMarker = "DEMO_MODEL.txt"
-
 func isDemo(path string) bool {
-	_, err := os.Stat(filepath.Join(path, demoMarker))
+	_, err := os.Stat(filepath.Join(path, demo.MarkerFile))
 	return err == nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"energyprofiler/backend/demo"
 )
 
 const tinyConfig = `{"model_type":"llama","hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,
@@ -27,7 +29,7 @@ func TestListFindsModelFoldersAndReportsBrokenOnes(t *testing.T) {
 	write(t, filepath.Join(dir, "a-broken", "config.json"), `{"model_type":"gpt2"}`)
 	write(t, filepath.Join(dir, "not-a-model", "README"), "x")
 	write(t, filepath.Join(dir, "demo", "config.json"), tinyConfig)
-	write(t, filepath.Join(dir, "demo", demoMarker), "random weights")
+	write(t, filepath.Join(dir, "demo", demo.MarkerFile), "random weights")
 
 	got, err := List(dir)
 	if err != nil {

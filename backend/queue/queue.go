@@ -288,11 +288,16 @@ func (q *Queue) finish(j *Job, result any, err error) {
 	close(j.done)
 	j.mu.Unlock()
 
-	ev := Event{JobID: j.ID, Type: "finished", Data: map[string]any{"state": state}}
+	// The executor's result (a run summary) rides along, so live clients
+	// need no second request to show it.
+	data := map[string]any{"state": state}
 	if err != nil {
-		ev.Data = map[string]any{"state": state, "error": err.Error()}
+		data["error"] = err.Error()
 	}
-	q.publish(ev)
+	if result != nil {
+		data["summary"] = result
+	}
+	q.publish(Event{JobID: j.ID, Type: "finished", Data: data})
 
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -1,0 +1,103 @@
+package session
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"energyprofiler/backend/engine"
+	"energyprofiler/backend/model"
+	"energyprofiler/backend/tokenizer"
+)
+
+// load returns the model at path, loading it if needed. Loaded models are
+// kept for the next run; the least recently used is unloaded when another
+// is needed, or early when free memory would not hold the new one.
+func (s *Service) load(path string) (*loadedModel, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, lm := range s.loaded {
+		if lm.path == path {
+			s.loaded = append(append(s.loaded[:i:i], s.loaded[i+1:]...), lm)
+			return lm, nil
+		}
+	}
+
+	cfg, err := model.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	need := cfg.Facts().WeightBytes
+	for len(s.loaded) > 0 && (len(s.loaded) >= s.opts.MaxLoadedModels || !memoryFor(need)) {
+		s.opts.Logger.Info("unloading model", "path", s.loaded[0].path)
+		s.loaded[0].close()
+		s.loaded = s.loaded[1:]
+	}
+
+	lm, err := openModel(path, s.opts.Threads)
+	if err != nil {
+		return nil, err
+	}
+	s.loaded = append(s.loaded, lm)
+	return lm, nil
+}
+
+func openModel(path string, threads int) (*loadedModel, error) {
+	tok, err := tokenizer.Load(filepath.Join(path, "tokenizer.json"))
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	m, err := model.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := engine.New(m, engine.Options{Threads: threads, Tokenizer: tok})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	return &loadedModel{path: path, model: m, tok: tok, eng: eng, facts: m.Facts()}, nil
+}
+
+func (lm *loadedModel) close() {
+	lm.eng.Close()
+	lm.model.Close()
+}
+
+// memoryFor reports whether the machine has room for weightBytes more.
+// Weights are memory-mapped, so this is about not pushing the machine into
+// paging mid-measurement, which would distort the energy numbers. Where free
+// memory cannot be read it answers yes.
+func memoryFor(weightBytes int64) bool {
+	avail, ok := availableMemory()
+	if !ok || weightBytes <= 0 {
+		return true
+	}
+	return avail > weightBytes+weightBytes/2
+}
+
+// availableMemory reads MemAvailable from /proc/meminfo (Linux only).
+func availableMemory() (int64, bool) {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
+			kb, err := strconv.ParseInt(fields[1], 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			return kb * 1024, true
+		}
+	}
+	return 0, false
+}
+
+var _ engine.Tokenizer = (*tokenizer.Tokenizer)(nil)

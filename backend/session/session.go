@@ -1,0 +1,262 @@
+// Package session runs profiling sessions end to end, for the API's run
+// queue, the CLI's profile command and the desktop's quick profile alike: it
+// loads the model (keeping recently used ones loaded), keeps the power
+// samplers running, runs the engine under a profiler run, hands the result to
+// storage, and turns the profiler's live events into the dashboard's live
+// stream.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"energyprofiler/backend/engine"
+	"energyprofiler/backend/model"
+	"energyprofiler/backend/power"
+	"energyprofiler/backend/profiler"
+	"energyprofiler/backend/tokenizer"
+)
+
+// Options configure a Service.
+type Options struct {
+	// PowerSpec chooses the power sources: "" or "auto" for the best
+	// available per domain, or a list such as "rapl,nvml" or "replay:FILE".
+	PowerSpec string
+	Power     power.Options
+	// SampleInterval is the power sampling interval (default 100 ms).
+	SampleInterval time.Duration
+	// Recorder stores runs (the store); nil keeps them in memory only.
+	Recorder profiler.Recorder
+	// Threads is the engine's worker count (0: GOMAXPROCS).
+	Threads int
+	// MaxLoadedModels is how many models stay loaded between runs (default 1).
+	MaxLoadedModels int
+	Logger          *slog.Logger
+}
+
+// Service runs profiling sessions. It is safe for concurrent use, but runs
+// one generation at a time per model (the API's queue serialises them all).
+type Service struct {
+	opts  Options
+	set   *power.Set
+	group *power.Group
+
+	mu     sync.Mutex
+	loaded []*loadedModel // most recently used last
+}
+
+type loadedModel struct {
+	path  string
+	model *model.Model
+	tok   *tokenizer.Tokenizer
+	eng   *engine.Engine
+	facts model.Facts
+}
+
+// New selects the power sources and starts sampling them; sampling runs
+// until Close so that live power and idle baselines are always at hand.
+func New(ctx context.Context, opts Options) (*Service, error) {
+	if opts.MaxLoadedModels <= 0 {
+		opts.MaxLoadedModels = 1
+	}
+	if opts.SampleInterval <= 0 {
+		opts.SampleInterval = 100 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Service{opts: opts}
+	set, err := power.Select(opts.PowerSpec, opts.Power)
+	if err != nil {
+		return nil, fmt.Errorf("power sources: %w", err)
+	}
+	s.set = set
+	group, err := set.Start(ctx, power.SamplerOptions{Interval: opts.SampleInterval})
+	if err != nil {
+		return nil, fmt.Errorf("start power sampling: %w", err)
+	}
+	s.group = group
+	return s, nil
+}
+
+// Close stops sampling and unloads every model.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, lm := range s.loaded {
+		lm.close()
+	}
+	s.loaded = nil
+	return s.group.Stop()
+}
+
+// Power returns the running power samplers (for live watts and health).
+func (s *Service) Power() *power.Group { return s.group }
+
+// Sources describes the chosen sources and the domains each covers.
+func (s *Service) Sources() []profiler.SourceUse {
+	var out []profiler.SourceUse
+	for _, c := range s.set.Choices {
+		out = append(out, profiler.SourceUse{Name: c.Source.Name(), Kind: c.Source.Kind(), Domains: c.Domains})
+	}
+	return out
+}
+
+// Request is one profiling session.
+type Request struct {
+	ModelPath string
+	// ModelName is what the run is listed as (default: the folder's name).
+	ModelName string
+	Prompt    string
+	MaxTokens int
+	Depth     string // module | deep | off
+	Sampling  profiler.Sampling
+	Tags      []string
+	// Idle is the idle baseline: 0 means the default (1 s), negative skips it.
+	Idle time.Duration
+	// IgnoreEOS generates exactly MaxTokens (fair comparisons across runs).
+	IgnoreEOS bool
+	// RunID, when set, is the ID the run is stored under (the API hands it
+	// out while the run is still queued).
+	RunID       string
+	RepeatGroup string
+	// PriceUSDPerKWh and CO2GPerKWh/CO2Preset override the defaults.
+	PriceUSDPerKWh float64
+	CO2GPerKWh     float64
+	CO2Preset      string
+}
+
+// Result is what a finished session returns.
+type Result struct {
+	Summary *profiler.Summary
+	Text    string
+	Stop    engine.StopReason
+}
+
+// Profile runs one session: it loads the model, measures the idle baseline,
+// generates under the profiler and stores the run. live, when not nil,
+// receives the profiler's live events on a separate goroutine; it may be
+// slow without slowing inference. A cancelled ctx ends the run as cancelled
+// and still stores what was measured.
+func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.Event)) (*Result, error) {
+	if req.MaxTokens <= 0 {
+		return nil, errors.New("max tokens must be at least 1")
+	}
+	lm, err := s.load(req.ModelPath)
+	if err != nil {
+		return nil, err
+	}
+	name := req.ModelName
+	if name == "" {
+		name = filepath.Base(req.ModelPath)
+	}
+
+	var liveCh chan profiler.Event
+	liveDone := make(chan struct{})
+	stopLive := make(chan struct{})
+	if live != nil {
+		liveCh = make(chan profiler.Event, 1024)
+		go func() {
+			defer close(liveDone)
+			for {
+				select {
+				case ev := <-liveCh:
+					live(ev)
+				case <-stopLive:
+					for {
+						select {
+						case ev := <-liveCh:
+							live(ev)
+						default:
+							return
+						}
+					}
+				}
+			}
+		}()
+	} else {
+		close(liveDone)
+	}
+	defer func() {
+		close(stopLive)
+		<-liveDone
+	}()
+
+	feed := profiler.FeedFunc(func() (<-chan power.Sample, func()) {
+		sub := s.group.Subscribe(1024)
+		return sub.C(), sub.Close
+	})
+	p := profiler.New(profiler.Options{Power: feed, Idle: req.Idle, Live: liveCh, Recorder: s.opts.Recorder})
+	run, err := p.Start(ctx, profiler.Meta{
+		ID:        req.RunID,
+		ModelName: name,
+		ModelPath: req.ModelPath,
+		Prompt:    req.Prompt,
+		Tags:      req.Tags,
+		Settings: profiler.Settings{
+			Depth:          req.Depth,
+			MaxTokens:      req.MaxTokens,
+			Sampling:       req.Sampling,
+			Power:          s.opts.PowerSpec,
+			PriceUSDPerKWh: req.PriceUSDPerKWh,
+			CO2GPerKWh:     req.CO2GPerKWh,
+			CO2Preset:      req.CO2Preset,
+			RepeatGroup:    req.RepeatGroup,
+		},
+		Arch: architecture(lm.facts),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start run: %w", err)
+	}
+
+	res, genErr := lm.eng.Generate(ctx, engine.Request{
+		Prompt:    req.Prompt,
+		MaxTokens: req.MaxTokens,
+		Sampling: engine.Sampling{
+			Greedy:      req.Sampling.Greedy,
+			Temperature: req.Sampling.Temperature,
+			TopK:        req.Sampling.TopK,
+			TopP:        req.Sampling.TopP,
+			Seed:        uint64(req.Sampling.Seed),
+		},
+		IgnoreEOS: req.IgnoreEOS,
+	}, run, nil)
+	run.SetInputTokens(len(res.PromptIDs))
+
+	var summary *profiler.Summary
+	if genErr != nil {
+		summary, err = run.Abort(genErr)
+	} else {
+		summary, err = run.Finish()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finish run: %w", err)
+	}
+	out := &Result{Summary: summary, Text: res.Text, Stop: res.StopReason}
+	if genErr != nil {
+		return out, fmt.Errorf("generate: %w", genErr)
+	}
+	return out, nil
+}
+
+// architecture converts the model's facts into the run's description.
+func architecture(f model.Facts) *profiler.Architecture {
+	return &profiler.Architecture{
+		ModelType:       f.ModelType,
+		Layers:          f.Layers,
+		Hidden:          f.Hidden,
+		Intermediate:    f.Intermediate,
+		Heads:           f.Heads,
+		KVHeads:         f.KVHeads,
+		AttentionKind:   f.Attention,
+		ParamsTotal:     f.ParamsTotal,
+		Dtype:           f.DType,
+		KVBytesPerToken: f.KVCacheBytesPerToken,
+		FLOPsPerToken:   f.FLOPsPerTokenBase,
+	}
+}

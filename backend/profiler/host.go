@@ -47,8 +47,8 @@ func linuxPrettyName() string {
 	return "linux"
 }
 
-// cpuinfoModel returns the first "model name" (x86) or "Model"/"Hardware"
-// (arm) line of a cpuinfo file.
+// cpuinfoModel returns the "model name" line of a cpuinfo file (x86), else
+// its "Model" line, else its "Hardware" line (ARM boards).
 func cpuinfoModel(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
@@ -56,7 +56,7 @@ func cpuinfoModel(path string) string {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	fallback := ""
+	var boardModel, hardware string
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
 		if !ok {
@@ -66,13 +66,16 @@ func cpuinfoModel(path string) string {
 		switch k {
 		case "model name":
 			return v
-		case "Model", "Hardware":
-			if fallback == "" {
-				fallback = v
-			}
+		case "Model":
+			boardModel = v
+		case "Hardware":
+			hardware = v
 		}
 	}
-	return fallback
+	if boardModel != "" {
+		return boardModel
+	}
+	return hardware
 }
 
 func nvidiaGPUs(dir string) string {

@@ -14,6 +14,11 @@ func BenchmarkStoreDeepRun(b *testing.B) {
 	st := openTemp(b)
 	ctx := context.Background()
 	s := spec{model: "m", prompt: "bench", tokens: 512, layers: 12, depth: "deep", watts: 20}
+	var finishNs, storeNs int64
+	defer func() {
+		b.ReportMetric(float64(finishNs)/float64(b.N)/1e6, "finish-ms/run")
+		b.ReportMetric(float64(storeNs)/float64(b.N)/1e6, "store-ms/run")
+	}()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		run, err := startRun(s, st)
@@ -22,12 +27,16 @@ func BenchmarkStoreDeepRun(b *testing.B) {
 		}
 		generate(run, s)
 		b.StartTimer()
+		t0 := time.Now()
 		if _, err := run.Finish(); err != nil {
 			b.Fatal(err)
 		}
+		t1 := time.Now()
 		if err := st.Flush(ctx); err != nil {
 			b.Fatal(err)
 		}
+		finishNs += t1.Sub(t0).Nanoseconds()
+		storeNs += time.Since(t1).Nanoseconds()
 		b.ReportMetric(float64(len(run.Record().Components)), "components/run")
 	}
 }

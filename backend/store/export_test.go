@@ -3,10 +3,12 @@ package store
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"math"
 	"testing"
+	"time"
 
 	"energyprofiler/backend/profiler"
 )
@@ -114,5 +116,33 @@ func TestExportPerfetto(t *testing.T) {
 	}
 	if counts["C"] != len(rec.Samples)+1 || counts["M"] < 4 {
 		t.Errorf("counts %v, want %d counters", counts, len(rec.Samples)+1)
+	}
+}
+
+func TestExportRunWithoutSummary(t *testing.T) {
+	st := openTemp(t)
+	ctx := context.Background()
+	info := profiler.RunInfo{ID: "33333333-0000-4000-8000-000000000000", CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
+		Status: profiler.StatusRunning, Meta: profiler.Meta{ModelName: "m", Prompt: "p", Tags: []string{"t"}}}
+	st.RunStarted(info)
+	if err := st.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.Get(ctx, info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Summary != nil || len(rec.Tokens) != 0 || rec.Run.Tags[0] != "t" {
+		t.Fatalf("running run = %+v", rec)
+	}
+	for _, f := range Formats() {
+		var buf bytes.Buffer
+		if err := Export(&buf, rec, f); err != nil || buf.Len() == 0 {
+			t.Errorf("export %s of a run without summary: %v", f, err)
+		}
+	}
+	page, err := st.List(ctx, Query{Status: []profiler.Status{profiler.StatusRunning}})
+	if err != nil || page.Total != 1 || page.Runs[0].TotalEnergyJ != nil || page.Runs[0].EnergyLabel != "unavailable" {
+		t.Errorf("running run in the list: %+v %v", page, err)
 	}
 }

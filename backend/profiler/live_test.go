@@ -2,6 +2,7 @@ package profiler
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"energyprofiler/backend/clock"
@@ -15,7 +16,9 @@ func TestLiveEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := clock.Now()
-	run.AddSample(counterSample("rapl", power.DomainCPU, base-100*ms, base+10000*ms, 20))
+	// RAPL reports cpu = package ⊇ core: the live total must count 20 W, not 52.
+	run.AddSample(power.Sample{T0: base - 100*ms, T1: base + 10000*ms, Source: "rapl", Kind: power.KindCounter, Domains: map[power.Domain]power.Reading{
+		power.DomainCPU: {PowerMW: 20000, HasPower: true}, power.DomainPackage: {PowerMW: 20000, HasPower: true}, power.DomainCore: {PowerMW: 12000, HasPower: true}}})
 	drive(run, traceSpec{base: base, prompt: 3, tokens: 5, layers: 2, tokenNs: ms, compNs: 2 * ms})
 	if _, err := run.Finish(); err != nil {
 		t.Fatal(err)
@@ -29,8 +32,8 @@ func TestLiveEvents(t *testing.T) {
 		}
 		switch ev.Type {
 		case "token":
-			if ev.Token.EnergyJ == nil || *ev.Token.EnergyJ <= 0 {
-				t.Errorf("live token without energy: %+v", ev.Token)
+			if ev.Token.EnergyJ == nil || math.Abs(*ev.Token.EnergyJ-20*ev.Token.DurationMs/1e3) > 1e-9 || ev.Token.Label != "apportioned rapl (live)" {
+				t.Errorf("live token energy %v J over %v ms (%s), want 20 W × duration", ev.Token.EnergyJ, ev.Token.DurationMs, ev.Token.Label)
 			}
 		case "heatmap":
 			want := 2000.0 // µs per component call

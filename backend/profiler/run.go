@@ -80,6 +80,12 @@ func New(opts Options) *Profiler {
 // ErrFinished is returned by Finish or Abort on a run that already ended.
 var ErrFinished = errors.New("run already finished")
 
+type livePower struct {
+	source string
+	kind   power.Kind
+	watts  float64
+}
+
 type phaseSpan struct {
 	phase      string
 	start, end int64 // end is 0 while open
@@ -100,8 +106,9 @@ type Run struct {
 	mu          sync.Mutex
 	info        RunInfo
 	samples     []power.Sample
-	lastPowerW  map[power.Domain]float64
-	lastSource  string
+	live        map[power.Domain]livePower // latest power per domain, best kind wins
+	liveTotalW  float64                    // their total without double counting
+	liveLabel   string
 	phases      []phaseSpan
 	curPhase    string
 	tokens      []tokenEv
@@ -126,7 +133,7 @@ type Run struct {
 // Start begins a run: it subscribes to power, measures the idle baseline
 // (blocking for Options.Idle) and returns the run, ready for engine events.
 func (p *Profiler) Start(ctx context.Context, meta Meta) (*Run, error) {
-	r := &Run{p: p, t0: clock.Now(), lastPowerW: map[power.Domain]float64{}}
+	r := &Run{p: p, t0: clock.Now(), live: map[power.Domain]livePower{}}
 	r.depth = depthOf(meta.Settings.Depth)
 	if meta.Settings.PriceUSDPerKWh == 0 {
 		meta.Settings.PriceUSDPerKWh = DefaultPriceUSDPerKWh
@@ -239,9 +246,21 @@ func (r *Run) AddSample(s power.Sample) {
 		for d, rd := range s.Domains {
 			w := rd.Energy(s.T1-s.T0) * 1e6 / float64(s.T1-s.T0)
 			watts[d] = w
-			r.lastPowerW[d] = w
+			if old, ok := r.live[d]; !ok || old.source == s.Source || kindRank(s.Kind) < kindRank(old.kind) {
+				r.live[d] = livePower{source: s.Source, kind: s.Kind, watts: w}
+			}
 		}
-		r.lastSource = s.Source
+		// The live total uses the same no-double-counting rule as the record.
+		domains := make(map[power.Domain]DomainEnergy, len(r.live))
+		for d, lp := range r.live {
+			domains[d] = DomainEnergy{GrossJ: lp.watts, Coverage: 1, Basis: BasisApportioned, Source: lp.source}
+			if lp.kind == power.KindEstimate {
+				domains[d] = DomainEnergy{GrossJ: lp.watts, Coverage: 1, Basis: BasisEstimated, Source: lp.source}
+			}
+		}
+		if t := total(domains); t != nil {
+			r.liveTotalW, r.liveLabel = t.GrossJ, t.Label+" (live)"
+		}
 	}
 	r.mu.Unlock()
 	r.send(Event{Type: "power", TNs: s.T1 - r.t0, Power: &LivePower{Source: s.Source, Kind: s.Kind, Watts: watts}})
@@ -301,13 +320,7 @@ func (r *Run) Token(ev engine.TokenEvent) {
 	r.mu.Lock()
 	phase := r.curPhase
 	r.tokens = append(r.tokens, tokenEv{ev, phase})
-	var liveW float64
-	var have bool
-	for _, w := range r.lastPowerW {
-		liveW += w
-		have = true
-	}
-	src := r.lastSource
+	liveW, have, label := r.liveTotalW, r.liveLabel != "", r.liveLabel
 	r.mu.Unlock()
 	if r.p.opts.Live == nil {
 		return
@@ -317,7 +330,7 @@ func (r *Run) Token(ev engine.TokenEvent) {
 	if have {
 		e := liveW * dur
 		tok.EnergyJ = &e
-		tok.Label = Label(BasisApportioned, src) + " (live)"
+		tok.Label = label
 	}
 	r.send(Event{Type: "token", TNs: ev.End - r.t0, Phase: phase, Token: tok})
 	if r.heatDur != nil {

@@ -16,8 +16,9 @@ export const shotsDir = process.env.E2E_SHOTS ?? join(repoRoot, 'build', 'e2e-sh
 // startServer runs `energyprofiler serve` and resolves once it prints its URL.
 export async function startServer(extraArgs = []) {
   const home = mkdtempSync(join(tmpdir(), 'ep-e2e-'));
+  const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data') };
   const proc = spawn(binary, ['serve', '--addr', '127.0.0.1:0', ...extraArgs], {
-    env: { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data') },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
@@ -37,6 +38,7 @@ export async function startServer(extraArgs = []) {
   return {
     url,
     home,
+    env,
     log: () => log,
     async stop() {
       proc.kill('SIGTERM');
@@ -74,4 +76,20 @@ export async function screenshot(page, name) {
   const path = join(shotsDir, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+// runCLI runs another energyprofiler command with a server's environment
+// (same data folder), resolving to {code, out}.
+export function runCLI(server, args, timeoutMs = 120000) {
+  return new Promise((res) => {
+    const p = spawn(binary, args, { env: server.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => p.kill('SIGTERM'), timeoutMs);
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      res({ code, out });
+    });
+  });
 }

@@ -52,6 +52,14 @@ test('mock: a missing run and the machine panel', async () => {
   await page.goto(server.url + '/#/machine');
   await page.getByRole('heading', { name: 'This machine' }).waitFor();
   await screenshot(page, 'mock-machine');
+  // Dark theme follows the system.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(server.url + '/#/run/run-0001');
+  await page.getByText('Export CSV').waitFor();
+  const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  assert.equal(bg, 'rgb(18, 21, 28)');
+  await screenshot(page, 'mock-dark-analysis');
+  await page.emulateMedia({ colorScheme: 'light' });
   assert.deepEqual(errors, []);
 });
 

@@ -6,6 +6,7 @@ import { backoff, emptyLive, reduceLive } from './live.js';
 export class LiveConnection {
   state = $state.raw(emptyLive());
   connected = $state(false);
+  failures = $state(0); // connection attempts that failed in a row
   #ws = null;
   #attempt = 0;
   #timer = null;
@@ -33,6 +34,7 @@ export class LiveConnection {
     this.#ws = ws;
     ws.onopen = () => {
       this.#attempt = 0;
+      this.failures = 0;
       this.connected = true;
     };
     ws.onmessage = (e) => {
@@ -48,6 +50,7 @@ export class LiveConnection {
       if (this.#frame == null) this.#frame = requestAnimationFrame(() => this.flush());
     };
     ws.onclose = () => {
+      if (!this.connected) this.failures++;
       this.connected = false;
       this.#ws = null;
       if (!this.#closed) this.#retry();

@@ -47,7 +47,8 @@ export const KNOWN_DOMAINS = [
 ];
 
 export function absentReason(key, sources) {
-  const names = (sources ?? []).map((s) => s.name).join(', ') || 'no source';
+  const names = (sources ?? []).map((s) => s.name).join(', ');
+  if (!names) return 'no power source is active';
   switch (key) {
     case 'ane':
       return `not reported by ${names} (only Apple Silicon has an ANE)`;

@@ -1,0 +1,94 @@
+// The dashboard's journeys against the real headless server with the demo
+// models. Each journey is skipped, with the reason, when the server cannot
+// do its part yet (no models, no run store): the skip message names what is
+// missing so the gap stays visible.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, newPage, runCLI, startServer } from './harness.js';
+import * as flows from './flows.js';
+
+let server, browser, page;
+const errors = [];
+let missing = '';
+let demoModel = '';
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  page = await newPage(browser, errors);
+  const get = async (p) => {
+    const r = await fetch(server.url + p);
+    return { status: r.status, body: await r.json().catch(() => null) };
+  };
+  let models = (await get('/api/profiling/models')).body?.models ?? [];
+  if (models.length === 0) {
+    // Generate the demo models into this server's (temporary) models folder.
+    const r = await runCLI(server, ['models', 'demo']);
+    models = (await get('/api/profiling/models')).body?.models ?? [];
+    if (models.length === 0) missing = `no models: GET /api/profiling/models is empty and \`energyprofiler models demo\` gave (exit ${r.code}): ${r.out.trim().split('\n').pop()}`;
+  }
+  demoModel = models.find((m) => m.demo && !m.error)?.name ?? models.find((m) => !m.error)?.name ?? '';
+  if (!missing && !demoModel) missing = 'no usable model in /api/profiling/models';
+  if (!missing) {
+    const q = await get('/api/profiling/queue');
+    const runs = await get('/api/profiling/runs');
+    if (q.status !== 200 || runs.status !== 200) missing = `queue or run list unavailable (${q.status}, ${runs.status})`;
+  }
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const skip = (t) => {
+  if (missing) {
+    t.skip(missing);
+    return true;
+  }
+  return false;
+};
+
+let firstId = '';
+let secondId = '';
+test('real: start a run and watch tokens arrive', async (t) => {
+  if (skip(t)) return;
+  await page.goto(server.url + '/#/live');
+  await page.getByLabel('Model').selectOption(demoModel);
+  firstId = await flows.startRunAndWatch(page, server.url, { prefix: 'real', maxTokens: 12, prompt: 'The quick brown fox' });
+  assert.ok(firstId);
+  assert.deepEqual(errors, []);
+});
+
+test('real: a second run through the API', async (t) => {
+  if (skip(t)) return;
+  const r = await page.request.post(server.url + '/api/profiling/generate', {
+    headers: { 'Content-Type': 'application/json', Origin: server.url },
+    data: { model_name: demoModel, prompt: 'Once upon a time', profiling_depth: 'deep', tags: ['e2e', 'deep'], max_length: 8, wait: true },
+    timeout: 120000,
+  });
+  assert.equal(r.status(), 200, await r.text());
+  const runs = await (await page.request.get(server.url + '/api/profiling/runs')).json();
+  assert.ok(runs.total >= 2);
+  secondId = runs.runs.find((x) => x.id !== firstId)?.id;
+  assert.ok(secondId);
+});
+
+test('real: open the analysis and switch metrics; drill into a cell; token slider', async (t) => {
+  if (skip(t)) return;
+  await flows.analysisSwitchMetrics(page, server.url, secondId || firstId, 'real');
+  await flows.drillIntoCell(page, 'real');
+  await flows.useTokenSlider(page, 'real');
+  assert.deepEqual(errors, []);
+});
+
+test('real: search, filter and sort the history; compare two runs', async (t) => {
+  if (skip(t)) return;
+  await flows.historySearchFilterSort(page, server.url, 'real', { search: 'fox', model: demoModel });
+  await flows.compareTwo(page, server.url, 'real');
+  assert.deepEqual(errors, []);
+});
+
+test('real: export and delete', async (t) => {
+  if (skip(t)) return;
+  await flows.exportAndDelete(page, server.url, firstId, 'real');
+  assert.deepEqual(errors, []);
+});

@@ -149,7 +149,7 @@ export async function compareTwo(page, base, prefix) {
 export async function exportAndDelete(page, base, id, prefix) {
   await page.goto(`${base}/#/run/${encodeURIComponent(id)}`);
   await page.getByText('Export CSV').waitFor(T);
-  for (const [name, type] of [['Export JSON', /json/], ['Export CSV', /csv/], ['Export Perfetto', /json/]]) {
+  for (const [name, type] of [['Export JSON', /json/], ['Export CSV', /csv|zip/], ['Export Perfetto', /json/]]) {
     const href = await page.getByText(name).getAttribute('href');
     const res = await page.request.get(base + href);
     assert.equal(res.status(), 200, `${name} downloads`);
@@ -159,7 +159,7 @@ export async function exportAndDelete(page, base, id, prefix) {
   const dl = page.waitForEvent('download');
   await page.getByText('Export CSV').click();
   const file = await dl;
-  assert.match(file.suggestedFilename(), /\.csv$/);
+  assert.match(file.suggestedFilename(), /\.(csv|zip)$/);
   await page.getByRole('button', { name: 'Delete…' }).click();
   await page.getByRole('alertdialog').waitFor();
   await screenshot(page, `${prefix}-delete-confirm`);

@@ -20,7 +20,12 @@ export function emptyLive() {
 }
 
 // reduceLive applies one message {run_id, type, data}.
+// The profiler's own event names, accepted as aliases in case the API
+// forwards them unchanged.
+const ALIASES = { run_started: 'started', position: 'op', completed: 'finished' };
+
 export function reduceLive(state, msg) {
+  if (msg && ALIASES[msg.type]) msg = { ...msg, type: ALIASES[msg.type] };
   const d = msg?.data ?? {};
   const id = msg?.run_id ?? '';
   // A new run resets the per-run parts.
@@ -57,13 +62,13 @@ export function reduceLive(state, msg) {
       break;
     }
     case 'power':
-      s.power = appendLivePower(s.power, d.power ?? d);
+      s.power = appendLivePower(s.power, d.power ? { t_ns: d.t_ns, ...d.power } : d);
       break;
     case 'heatmap':
       s.heatmap = d.heatmap ?? d;
       break;
     case 'finished':
-      s.status = d.state ?? 'done';
+      s.status = d.state ?? { completed: 'done' }[d.status] ?? d.status ?? 'done';
       s.error = d.error ?? '';
       s.summary = d.summary ?? null;
       s.op = null;

@@ -37,6 +37,16 @@ describe('reduceLive', () => {
     reduceLive(s0, liveEvents()[6]);
     expect(s0.tokens).toHaveLength(0);
   });
+  it('accepts the profiler event shapes too', () => {
+    let s = emptyLive();
+    s = reduceLive(s, { run_id: 'p', type: 'position', data: { phase: 'decode', layer: 1, component: 'q_proj' } });
+    s = reduceLive(s, { run_id: 'p', type: 'power', data: { t_ns: 5e8, power: { source: 'rapl', kind: 'measured_counter', watts: { package: 12, cpu: 9 } } } });
+    s = reduceLive(s, { run_id: 'p', type: 'token', data: { token: { index: 0, text: 'a', energy_j: 0.1, label: 'apportioned rapl' } } });
+    s = reduceLive(s, { run_id: 'p', type: 'completed', data: { status: 'completed' } });
+    expect(s.power.total.points).toEqual([{ x: 0.5, y: 12 }]);
+    expect(s.tokens[0]).toMatchObject({ piece: 'a', energyJ: 0.1, label: 'apportioned rapl' });
+    expect(s.status).toBe('done');
+  });
   it('backs off to at most 10 s', () => {
     expect(backoff(0)).toBe(500);
     expect(backoff(3)).toBe(4000);

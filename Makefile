@@ -14,7 +14,7 @@ comma := ,
 
 ## run: build everything, then start the dashboard server (the main job).
 run: build
-	./$(BIN) serve
+	./$(BIN) serve --demo-run
 
 ## build: the frontend, then the headless binary with the frontend embedded.
 build: frontend

@@ -15,6 +15,7 @@ import (
 
 	"energyprofiler/backend/api"
 	"energyprofiler/backend/cli"
+	"energyprofiler/backend/server"
 	"energyprofiler/frontend"
 )
 
@@ -24,6 +25,7 @@ import (
 type App struct {
 	ctx           context.Context
 	assets        fs.FS
+	backend       *server.Server
 	windowHandler http.Handler
 	server        *http.Server
 	listener      net.Listener
@@ -33,6 +35,9 @@ type App struct {
 func newApp(args []string) (*App, error) {
 	flags := flag.NewFlagSet("energyprofiler-desktop", flag.ContinueOnError)
 	addr := flags.String("addr", "127.0.0.1:8000", "address of the local API server for scripts and browsers")
+	db := flags.String("db", "", "database file (default: the user's data folder)")
+	modelsDir := flags.String("models-dir", "", "models folder (default ~/EnergyProfiler/models)")
+	powerSpec := flags.String("power", "auto", "power source(s)")
 	if err := flags.Parse(args); err != nil {
 		return nil, err
 	}
@@ -41,21 +46,25 @@ func newApp(args []string) (*App, error) {
 		return nil, errors.New("this build has no dashboard: run 'make app', which builds the frontend first")
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	opts := api.Options{Version: cli.Version, Frontend: assets, Logger: logger}
-
-	windowOpts := opts
-	windowOpts.Trusted = true // the asset server is reachable only from our own window
-	a := &App{assets: assets, windowHandler: api.New(windowOpts), log: logger}
+	backend, err := server.Start(context.Background(), server.Config{
+		Version: cli.Version, DBPath: *db, ModelsDir: *modelsDir, PowerSpec: *powerSpec, Logger: logger, Progress: os.Stderr,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{assets: assets, backend: backend, log: logger}
+	// The asset server is reachable only from our own window, so it skips
+	// the Host and Origin checks that protect the network server.
+	a.windowHandler = backend.Handler(api.Options{Frontend: assets, Trusted: true})
 
 	// The network server is a convenience; the window works without it, so a
 	// busy port is logged, not fatal.
 	if ln, err := net.Listen("tcp", *addr); err != nil {
 		logger.Warn("local API server not started", "addr", *addr, "err", err)
 	} else {
-		netOpts := opts
-		_, netOpts.Port, _ = net.SplitHostPort(ln.Addr().String())
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		a.listener = ln
-		a.server = &http.Server{Handler: api.New(netOpts), ReadHeaderTimeout: 10 * time.Second}
+		a.server = &http.Server{Handler: backend.Handler(api.Options{Frontend: assets, Port: port}), ReadHeaderTimeout: 10 * time.Second}
 	}
 	return a, nil
 }
@@ -77,5 +86,8 @@ func (a *App) shutdown(ctx context.Context) {
 		shutdownCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
 		_ = a.server.Shutdown(shutdownCtx)
+	}
+	if err := a.backend.Close(); err != nil {
+		a.log.Error("close", "err", err)
 	}
 }

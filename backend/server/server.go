@@ -1,0 +1,319 @@
+// Package server assembles a running Energy Profiler: the store, the power
+// samplers, the profiling session service, the run queue and the API
+// handler. The headless `serve` command and the desktop app both start one,
+// so they behave the same.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"energyprofiler/backend/api"
+	"energyprofiler/backend/demo"
+	"energyprofiler/backend/modeldir"
+	"energyprofiler/backend/power"
+	"energyprofiler/backend/profiler"
+	"energyprofiler/backend/queue"
+	"energyprofiler/backend/session"
+	"energyprofiler/backend/store"
+)
+
+// Config says where things live. Zero values mean the defaults.
+type Config struct {
+	Version   string
+	DBPath    string // default store.DefaultPath()
+	ModelsDir string // default ~/EnergyProfiler/models
+	PowerSpec string // default "auto"
+	Power     power.Options
+	Threads   int
+	// NoDemo skips writing the demo models into an empty models folder.
+	NoDemo bool
+	Logger *slog.Logger
+	// Progress receives human-readable start-up progress (demo model
+	// generation); nil discards it.
+	Progress io.Writer
+}
+
+// Server is the assembled backend.
+type Server struct {
+	Config  Config
+	Store   *store.Store
+	Session *session.Service
+	Queue   *queue.Queue
+	cancel  context.CancelFunc
+}
+
+// Start opens the database, prepares the models folder, starts the power
+// samplers and the run queue. Close releases everything.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	var err error
+	if cfg.DBPath == "" {
+		if cfg.DBPath, err = store.DefaultPath(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.ModelsDir == "" {
+		if cfg.ModelsDir, err = modeldir.Default(); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.NoDemo {
+		if err := EnsureDemoModels(cfg.ModelsDir, cfg.Progress); err != nil {
+			return nil, err
+		}
+	}
+
+	st, err := store.Open(cfg.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	svc, err := session.New(ctx, session.Options{
+		PowerSpec: cfg.PowerSpec, Power: cfg.Power, Recorder: st, Threads: cfg.Threads, Logger: cfg.Logger,
+	})
+	if err != nil {
+		cancel()
+		st.Close()
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: st, Session: svc, cancel: cancel}
+	s.Queue = queue.New(ctx, s.execute, queue.Options{})
+	return s, nil
+}
+
+// Close stops the queue (cancelling queued runs), the samplers and the
+// store, in that order, so the last run is stored before the database closes.
+func (s *Server) Close() error {
+	s.cancel()
+	<-s.Queue.Stopped()
+	errs := []error{s.Session.Close(), s.Store.Close()}
+	return errors.Join(errs...)
+}
+
+// execute runs one queued API request.
+func (s *Server) execute(ctx context.Context, job *queue.Job, emit func(queue.Event)) (any, error) {
+	req, ok := job.Request.(api.GenerateRequest)
+	if !ok {
+		return nil, fmt.Errorf("job %s: unexpected request type %T", job.ID, job.Request)
+	}
+	return s.Session.Execute(ctx, job.ID, SessionRequest(req), emit)
+}
+
+// SessionRequest converts an API request into a session request.
+func SessionRequest(r api.GenerateRequest) session.Request {
+	out := session.Request{
+		ModelPath: r.ModelPath,
+		ModelName: r.ModelName,
+		Prompt:    r.Prompt,
+		MaxTokens: r.MaxLength,
+		Depth:     r.ProfilingDepth,
+		Tags:      r.Tags,
+		Sampling:  profiler.Sampling{Greedy: true},
+	}
+	if r.Temperature != nil && *r.Temperature > 0 && (r.Greedy == nil || !*r.Greedy) {
+		out.Sampling = profiler.Sampling{Temperature: *r.Temperature}
+		if r.TopP != nil {
+			out.Sampling.TopP = *r.TopP
+		}
+		if r.TopK != nil {
+			out.Sampling.TopK = *r.TopK
+		}
+		if r.Seed != nil {
+			out.Sampling.Seed = *r.Seed
+		}
+	}
+	if r.IdleS != nil {
+		out.Idle = time.Duration(*r.IdleS * float64(time.Second))
+		if *r.IdleS == 0 {
+			out.Idle = -1 // explicitly skipped
+		}
+	}
+	return out
+}
+
+// EnsureDemoModels writes the demo models into dir when it holds no model
+// folder yet, so a fresh install has something to profile.
+func EnsureDemoModels(dir string, progress io.Writer) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create models folder %s: %w", dir, err)
+	}
+	entries, err := modeldir.List(dir)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return nil
+	}
+	fmt.Fprintf(progress, "The models folder %s is empty: writing the built-in demo models (random weights, meaningless text).\n", dir)
+	_, err = demo.WriteAll(dir, func(s demo.Spec) {
+		fmt.Fprintf(progress, "  writing %s (%s)\n", s.Name, s.Description)
+	})
+	if err != nil {
+		return fmt.Errorf("write demo models into %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Handler returns the API handler for this server. trusted marks the
+// desktop window's private transport (no Host/Origin checks).
+func (s *Server) Handler(opts api.Options) *api.Handler {
+	opts.Version = s.Config.Version
+	opts.DBPath = s.Store.Path()
+	opts.ModelsDir = s.Config.ModelsDir
+	opts.Store = runStore{s.Store}
+	opts.Models = models{dir: s.Config.ModelsDir}
+	opts.Queue = s.Queue
+	powerOpts := s.Config.Power
+	opts.PowerSources = func() []api.SourceHealth { return Health(powerOpts) }
+	if opts.Logger == nil {
+		opts.Logger = s.Config.Logger
+	}
+	return api.New(opts)
+}
+
+// Health describes every power source for /api/health.
+func Health(opts power.Options) []api.SourceHealth {
+	var out []api.SourceHealth
+	for _, info := range power.Health(opts) {
+		h := api.SourceHealth{Name: info.Name, Kind: string(info.Kind), Available: info.Available, Reason: info.Reason, Fix: info.Fix}
+		for _, d := range info.Domains {
+			h.Domains = append(h.Domains, string(d))
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// runStore adapts the store to the API.
+type runStore struct{ st *store.Store }
+
+func (r runStore) ListRuns(ctx context.Context, q api.RunQuery) (api.RunPage, error) {
+	sq := store.Query{Search: q.Search, Model: q.Model, Tags: q.Tags, Since: q.From, Until: q.To,
+		Sort: q.Sort, Asc: !q.Desc, Limit: q.Limit, Offset: q.Offset}
+	if sq.Sort == "created_at" {
+		sq.Sort = "date"
+	}
+	if q.Status != "" {
+		sq.Status = []profiler.Status{profiler.Status(q.Status)}
+	}
+	page, err := r.st.List(ctx, sq)
+	if err != nil {
+		return api.RunPage{}, err
+	}
+	out := api.RunPage{Total: page.Total, Runs: make([]api.RunListItem, 0, len(page.Runs))}
+	for _, row := range page.Runs {
+		out.Runs = append(out.Runs, api.RunListItem{
+			ID: row.ID, CreatedAt: row.CreatedAt, ModelName: row.ModelName, Prompt: row.Prompt,
+			DurationS: row.DurationS, TotalEnergyJ: row.TotalEnergyJ, JoulesPerToken: row.JoulesPerToken,
+			TokensPerSecond: row.TokensPerSecond, EnergyLabel: row.EnergyLabel, Tags: row.Tags, Status: string(row.Status),
+		})
+	}
+	return out, nil
+}
+
+func (r runStore) get(ctx context.Context, id string) (*profiler.Record, error) {
+	rec, err := r.st.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: run %q", api.ErrNotFound, id)
+	}
+	return rec, err
+}
+
+func (r runStore) GetRun(ctx context.Context, id string) (any, error) { return r.get(ctx, id) }
+
+func (r runStore) DeleteRun(ctx context.Context, id string) error {
+	err := r.st.Delete(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: run %q", api.ErrNotFound, id)
+	}
+	return err
+}
+
+func (r runStore) ExportRun(ctx context.Context, id, format string) (api.Export, error) {
+	contentType, ext, err := store.FormatInfo(format)
+	if err != nil {
+		return api.Export{}, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+	}
+	rec, err := r.get(ctx, id)
+	if err != nil {
+		return api.Export{}, err
+	}
+	var b strings.Builder
+	if err := store.Export(&b, rec, format); err != nil {
+		return api.Export{}, fmt.Errorf("export run %s as %s: %w", id, format, err)
+	}
+	return api.Export{ContentType: contentType, Filename: "energyprofiler-" + id + ext, Data: []byte(b.String())}, nil
+}
+
+// CompareRuns compares runs; an id of the form "a+b+c" is one group of
+// repeated runs.
+func (r runStore) CompareRuns(ctx context.Context, ids []string) (any, error) {
+	var groups []profiler.Group
+	for _, arg := range ids {
+		var g profiler.Group
+		var short []string
+		for _, id := range strings.Split(arg, "+") {
+			rec, err := r.get(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if rec.Summary == nil {
+				return nil, fmt.Errorf("%w: run %s has no summary (status %s); only finished runs can be compared", api.ErrBadRequest, id, rec.Run.Status)
+			}
+			g.Summaries = append(g.Summaries, rec.Summary)
+			short = append(short, id[:min(8, len(id))])
+		}
+		g.Label = g.Summaries[0].ModelName + " " + strings.Join(short, "+")
+		groups = append(groups, g)
+	}
+	c, err := profiler.Compare(groups)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+	}
+	return c, nil
+}
+
+// models adapts the models folder to the API.
+type models struct{ dir string }
+
+func (m models) ListModels(context.Context) ([]api.ModelInfo, error) {
+	entries, err := modeldir.List(m.dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.ModelInfo, 0, len(entries))
+	for _, e := range entries {
+		info := api.ModelInfo{Name: e.Name, Demo: e.Demo}
+		if e.Facts != nil {
+			info.Facts = e.Facts
+		}
+		if e.Err != nil {
+			info.Error = e.Err.Error()
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func (m models) Resolve(name string) (string, error) {
+	path, err := modeldir.Resolve(m.dir, name)
+	switch {
+	case errors.Is(err, modeldir.ErrBadName):
+		return "", fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+	case errors.Is(err, modeldir.ErrNotFound):
+		return "", fmt.Errorf("%w: %v", api.ErrNotFound, err)
+	}
+	return path, err
+}

@@ -60,7 +60,7 @@ func crashChild(path string) error {
 	}
 	fmt.Printf("running %s\n", run.ID())
 	for i := 3; ; i++ {
-		if err := save(i, 200); err != nil {
+		if err := save(i, 40); err != nil {
 			return err
 		}
 	}

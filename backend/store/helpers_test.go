@@ -59,7 +59,7 @@ func startRun(s spec, rec profiler.Recorder) (*profiler.Run, error) {
 
 func feed(run *profiler.Run, watts float64) {
 	now := clock.Now()
-	for t := now - 500*ms; t < now+60_000*ms; t += 100 * ms {
+	for t := now - 500*ms; t < now+10_000*ms; t += 100 * ms {
 		run.AddSample(power.Sample{T0: t, T1: t + 100*ms, Source: "rapl", Kind: power.KindCounter,
 			Domains: map[power.Domain]power.Reading{
 				power.DomainPackage: {EnergyMJ: watts * 100, HasEnergy: true},

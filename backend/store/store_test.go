@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -202,5 +203,76 @@ func TestSchemaVersion(t *testing.T) {
 	var mode string
 	if err := st.DB().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
 		t.Errorf("journal_mode %q (%v), want wal", mode, err)
+	}
+}
+
+func TestWriterIsolatesFailingJobs(t *testing.T) {
+	st := openTemp(t)
+	ctx := context.Background()
+	ok1, bad, ok2 := make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	insert := func(id string) func(context.Context, *sql.Tx) error {
+		return func(ctx context.Context, tx *sql.Tx) error {
+			_, err := upsertRun(ctx, tx, profiler.RunInfo{ID: id, CreatedAt: time.Now(), Status: profiler.StatusCompleted, Meta: profiler.Meta{ModelName: "m"}}, nil, "h", 1)
+			return err
+		}
+	}
+	// Queue three jobs at once so the writer runs them in one transaction.
+	st.mu.Lock()
+	st.queue = append(st.queue,
+		job{name: "a", fn: insert("aaaaaaaa-0000-4000-8000-000000000000"), done: ok1},
+		job{name: "bad", fn: func(ctx context.Context, tx *sql.Tx) error {
+			if err := insert("bbbbbbbb-0000-4000-8000-000000000000")(ctx, tx); err != nil {
+				return err
+			}
+			return errors.New("boom")
+		}, done: bad},
+		job{name: "c", fn: insert("cccccccc-0000-4000-8000-000000000000"), done: ok2})
+	st.mu.Unlock()
+	st.wake <- struct{}{}
+	if err := <-ok1; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-bad; err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("failing job: %v", err)
+	}
+	if err := <-ok2; err != nil {
+		t.Fatal(err)
+	}
+	page, _ := st.List(ctx, Query{})
+	if page.Total != 2 {
+		t.Errorf("%d runs stored, want the two good jobs' runs only", page.Total)
+	}
+	if err := st.Flush(ctx); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Flush should report the asynchronous failure, got %v", err)
+	}
+	if err := st.Flush(ctx); err != nil {
+		t.Errorf("a reported error is forgotten: %v", err)
+	}
+}
+
+func TestCloseDrainsQueuedWrites(t *testing.T) {
+	path := t.TempDir() + "/p.db"
+	st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := 0; i < 6; i++ {
+		rec := makeRecord(t, spec{model: "m", prompt: "p", tokens: 2, layers: 1, watts: 1}, nil)
+		st.RunFinished(rec) // not waited for
+		ids = append(ids, rec.Run.ID)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, id := range ids {
+		if _, err := st.Get(context.Background(), id); err != nil {
+			t.Errorf("run queued before Close was lost: %v", err)
+		}
 	}
 }

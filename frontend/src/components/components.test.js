@@ -124,3 +124,46 @@ describe('RunView', () => {
     await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/no such run/));
   });
 });
+
+import HistoryView from '../views/HistoryView.svelte';
+import TokenSlider from './TokenSlider.svelte';
+import { runsPage } from '../lib/fixtures/record.js';
+
+describe('HistoryView', () => {
+  it('lists runs, shows unavailable numbers as such, and asks the server to sort and search', async () => {
+    const list = vi.fn().mockResolvedValue(runsPage);
+    const { container } = render(HistoryView, { list, models: vi.fn().mockResolvedValue({ models: [] }) });
+    await waitFor(() => expect(container.querySelectorAll('tbody tr')).toHaveLength(3));
+    const b = container.querySelector('tr[data-run="run-b"]').textContent;
+    expect(b).toContain('unavailable');
+    expect(b).not.toMatch(/\b0 J/);
+    await fireEvent.click(screen.getByRole('button', { name: /^Energy/ }));
+    await waitFor(() => expect(list).toHaveBeenLastCalledWith(expect.objectContaining({ sort: 'energy', order: 'desc', offset: 0 })));
+    await fireEvent.input(screen.getByLabelText('Search prompts'), { target: { value: 'fox' } });
+    await waitFor(() => expect(list).toHaveBeenLastCalledWith(expect.objectContaining({ search: 'fox' })));
+    // Compare needs 2–4 selected runs.
+    const link = screen.getByText('Compare selected (2–4)');
+    expect(link.getAttribute('href')).toBeNull();
+    const boxes = container.querySelectorAll('tbody input[type=checkbox]');
+    await fireEvent.click(boxes[0]);
+    await fireEvent.click(boxes[1]);
+    expect(link.getAttribute('href')).toBe('#/compare?ids=run-a,run-b');
+  });
+  it('shows the error state', async () => {
+    render(HistoryView, { list: vi.fn().mockRejectedValue(new Error('database locked')), models: vi.fn().mockResolvedValue({ models: [] }) });
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('database locked'));
+  });
+});
+
+describe('TokenSlider', () => {
+  it('steps through tokens and back to all', async () => {
+    const tokens = tokenRows(makeRecord({ tokens: 4 }));
+    const { container } = render(TokenSlider, { tokens });
+    const range = screen.getByRole('slider');
+    expect(container.textContent).toContain('all tokens');
+    await fireEvent.input(range, { target: { value: '2' } });
+    expect(container.querySelector('.pos').textContent).toMatch(/token 2 \/ 3/);
+    await fireEvent.click(screen.getByText('show all'));
+    expect(container.querySelector('.pos').textContent).toContain('all tokens');
+  });
+});

@@ -199,3 +199,35 @@ func TestRealignCopiesMisalignedData(t *testing.T) {
 		t.Errorf("row[0] = %g, want 1", row[0])
 	}
 }
+
+func TestExpAndSwiGLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 16, 33, 300} {
+		x := randF32(rng, n)
+		for i := range x {
+			x[i] *= 20
+		}
+		x[0] = -200 // underflows to ~0
+		got := append([]float32(nil), x...)
+		sum := expSub(got, 3)
+		var want float64
+		for i, v := range x {
+			e := math.Exp(float64(v - 3))
+			want += e
+			if d := math.Abs(float64(got[i]) - e); d > 2e-7*e+1e-37 {
+				t.Fatalf("exp(%g) = %g, want %g", v-3, got[i], e)
+			}
+		}
+		if math.Abs(float64(sum)-want) > 1e-5*want+1e-37 {
+			t.Errorf("sum %g, want %g", sum, want)
+		}
+		g, u := append([]float32(nil), x...), randF32(rng, n)
+		swiglu(g, u)
+		for i, v := range x {
+			w := float64(v) / (1 + math.Exp(-float64(v))) * float64(u[i])
+			if math.Abs(float64(g[i])-w) > 1e-6*math.Max(1, math.Abs(w)) {
+				t.Fatalf("swiglu(%g, %g) = %g, want %g", v, u[i], g[i], w)
+			}
+		}
+	}
+}

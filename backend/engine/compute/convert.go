@@ -80,10 +80,7 @@ func widenRange(dst []float32, m Matrix, off, n int) {
 	case F32:
 		copy(dst[:n], f32s(m.Data)[off:off+n])
 	case BF16:
-		src := u16s(m.Data)[off : off+n]
-		for i, u := range src {
-			dst[i] = BF16ToF32(u)
-		}
+		widenBF16(dst[:n], u16s(m.Data)[off:off+n])
 	case F16:
 		src := u16s(m.Data)[off : off+n]
 		for i, u := range src {

@@ -230,10 +230,7 @@ func (c *CPU) SwiGLU(gate, up []float32) {
 type swigluTask struct{ gate, up []float32 }
 
 func (t *swigluTask) Run(_, lo, hi int) {
-	g, u := t.gate[lo:hi], t.up[lo:hi]
-	for i, v := range g {
-		g[i] = v / (1 + float32(math.Exp(float64(-v)))) * u[i]
-	}
+	swiglu(t.gate[lo:hi], t.up[lo:hi])
 }
 
 // workerStats accumulates one worker's deep-depth attention measurements,
@@ -333,13 +330,7 @@ func softmax(x []float32) {
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
-	var sum float32
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
-		x[i] = e
-		sum += e
-	}
-	inv := 1 / sum
+	inv := 1 / expSub(x, m)
 	for i := range x {
 		x[i] *= inv
 	}

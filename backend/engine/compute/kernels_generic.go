@@ -1,5 +1,7 @@
 package compute
 
+import "math"
+
 // Portable scalar kernels. They are the whole implementation on builds
 // without GOEXPERIMENT=simd or off amd64, and handle tails everywhere.
 // Four independent accumulators let the CPU overlap the dependent adds.
@@ -52,5 +54,29 @@ func dot4x2Generic(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
 		for r := range ws {
 			out[4*t+r] = dotF32Generic(ws[r], xs[t])
 		}
+	}
+}
+
+func swigluGeneric(g, u []float32) {
+	u = u[:len(g)]
+	for i, v := range g {
+		g[i] = v / (1 + float32(math.Exp(float64(-v)))) * u[i]
+	}
+}
+
+func expSubGeneric(x []float32, m float32) float32 {
+	var sum float32
+	for i, v := range x {
+		e := float32(math.Exp(float64(v - m)))
+		x[i] = e
+		sum += e
+	}
+	return sum
+}
+
+func widenBF16Generic(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, u := range src {
+		dst[i] = BF16ToF32(u)
 	}
 }

@@ -14,3 +14,7 @@ func axpy(dst []float32, a float32, x []float32) {
 func dot4x2(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
 	dot4x2Generic(out, w0, w1, w2, w3, x0, x1)
 }
+
+func swiglu(g, u []float32)                 { swigluGeneric(g, u) }
+func expSub(x []float32, m float32) float32 { return expSubGeneric(x, m) }
+func widenBF16(dst []float32, src []uint16) { widenBF16Generic(dst, src) }

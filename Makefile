@@ -7,8 +7,8 @@ LDFLAGS   := -X energyprofiler/backend/cli.Version=$(VERSION)
 BIN       := bin/energyprofiler
 DESKTOP   := build/bin/energyprofiler-desktop
 # Linux desktop builds use WebKitGTK 4.1 (Debian 12+, Ubuntu 22.04+).
-DESKTOP_TAGS := desktop,production$(if $(filter Linux,$(shell uname -s)),$(comma)webkit2_41)
 comma := ,
+DESKTOP_TAGS := desktop,production$(if $(filter Linux,$(shell uname -s)),$(comma)webkit2_41)
 
 .PHONY: run test app bench build frontend frontend-deps go-test darwin-check frontend-test e2e desktop-smoke clean
 

@@ -281,3 +281,26 @@ func TestDecodeStepAllocatesNothing(t *testing.T) {
 		t.Errorf("sampling allocates %.1f times", allocs)
 	}
 }
+
+func TestActivationStats(t *testing.T) {
+	x := []float32{0, 0.0005, -2, 3, -0.002, 1}
+	st := activationStats(x)
+	var mean, sq float64
+	for _, v := range x {
+		mean += float64(v) / 6
+	}
+	for _, v := range x {
+		sq += (float64(v) - mean) * (float64(v) - mean) / 6
+	}
+	if math.Abs(st.Mean-mean) > 1e-6 || math.Abs(st.Std-math.Sqrt(sq)) > 1e-6 || st.MaxAbs != 3 || st.Sparsity != 2.0/6 {
+		t.Errorf("stats %+v, want mean %g std %g max 3 sparsity 1/3", st, mean, math.Sqrt(sq))
+	}
+	long := make([]float32, 3000)
+	for i := range long {
+		long[i] = float32(i%10) - 4.5
+	}
+	st = activationStats(long)
+	if math.Abs(st.Mean) > 1e-6 || math.Abs(st.Std-math.Sqrt(8.25)) > 1e-5 || st.MaxAbs != 4.5 || st.Sparsity != 0 {
+		t.Errorf("long stats %+v", st)
+	}
+}

@@ -107,34 +107,19 @@ func activationStats(x []float32) ActivationStats {
 	if len(x) == 0 {
 		return ActivationStats{}
 	}
-	var sum, sumSq, maxAbs float64
-	small := 0
-	for _, v := range x {
-		f := float64(v)
-		sum += f
-		sumSq += f * f
-		a := math.Abs(f)
-		maxAbs = max(maxAbs, a)
-		if a < SparsityThreshold {
-			small++
-		}
-	}
+	sum, sumSq, maxAbs, small := compute.Moments(x, SparsityThreshold)
 	n := float64(len(x))
 	mean := sum / n
 	return ActivationStats{
 		Mean:     mean,
 		Std:      math.Sqrt(max(sumSq/n-mean*mean, 0)),
-		MaxAbs:   maxAbs,
+		MaxAbs:   float64(maxAbs),
 		Sparsity: float64(small) / n,
 	}
 }
 
 func meanVar(x []float32) (mean, variance float64) {
-	var sum, sumSq float64
-	for _, v := range x {
-		sum += float64(v)
-		sumSq += float64(v) * float64(v)
-	}
+	sum, sumSq, _, _ := compute.Moments(x, 0)
 	n := float64(max(len(x), 1))
 	mean = sum / n
 	return mean, max(sumSq/n-mean*mean, 0)

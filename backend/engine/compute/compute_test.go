@@ -231,3 +231,18 @@ func TestExpAndSwiGLU(t *testing.T) {
 		}
 	}
 }
+
+func TestMoments(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, n := range []int{0, 5, 16, 31, 1024, 1040, 5000} {
+		x := randF32(rng, n)
+		for i := 0; i < n; i += 7 {
+			x[i] *= 1e-4
+		}
+		s, q, m, b := Moments(x, 1e-3)
+		ws, wq, wm, wb := momentsGeneric(x, 1e-3)
+		if math.Abs(s-ws) > 1e-4*math.Sqrt(float64(n)+1) || math.Abs(q-wq) > 1e-5*wq+1e-9 || m != wm || b != wb {
+			t.Errorf("n=%d: moments (%g %g %g %d), want (%g %g %g %d)", n, s, q, m, b, ws, wq, wm, wb)
+		}
+	}
+}

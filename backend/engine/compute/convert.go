@@ -96,3 +96,9 @@ func ToF32(m Matrix) []float32 {
 	widenRange(out, Realign(m), 0, len(out))
 	return out
 }
+
+// Moments summarises x for activation statistics: Σx, Σx², max |x| and how
+// many elements have |x| < small. It uses the SIMD kernels where available.
+func Moments(x []float32, small float32) (sum, sumSq float64, maxAbs float32, below int) {
+	return moments(x, small)
+}

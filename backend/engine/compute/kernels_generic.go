@@ -80,3 +80,17 @@ func widenBF16Generic(dst []float32, src []uint16) {
 		dst[i] = BF16ToF32(u)
 	}
 }
+
+func momentsGeneric(x []float32, small float32) (sum, sumSq float64, maxAbs float32, below int) {
+	for _, v := range x {
+		f := float64(v)
+		sum += f
+		sumSq += f * f
+		a := float32(math.Abs(f))
+		maxAbs = max(maxAbs, a)
+		if a < small {
+			below++
+		}
+	}
+	return sum, sumSq, maxAbs, below
+}

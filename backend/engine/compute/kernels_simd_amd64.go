@@ -3,6 +3,7 @@
 package compute
 
 import (
+	"math/bits"
 	"simd/archsimd"
 	"unsafe"
 )
@@ -321,4 +322,42 @@ func widenBF16(dst []float32, src []uint16) {
 		archsimd.ClearAVXUpperBits()
 	}
 	widenBF16Generic(dst[i:], src[i:])
+}
+
+// moments returns Σx, Σx², max|x| and the count of |x| < small. Lanes
+// accumulate in float32 over blocks of 1024 elements and blocks in float64,
+// so long tensors keep their precision.
+func moments(x []float32, small float32) (sum, sumSq float64, maxAbs float32, below int) {
+	n := len(x)
+	i := 0
+	if n >= 16 && hasAVX512() {
+		px := unsafe.Pointer(&x[0])
+		zero := archsimd.BroadcastFloat32x16(0)
+		thr := archsimd.BroadcastFloat32x16(small)
+		mx := zero
+		for i+16 <= n {
+			var s, q archsimd.Float32x16
+			end := min(n-(n-i)%16, i+1024)
+			for ; i < end; i += 16 {
+				v := archsimd.LoadFloat32x16(f32p(px, i))
+				s = s.Add(v)
+				q = v.MulAdd(v, q)
+				a := v.Max(zero.Sub(v))
+				mx = mx.Max(a)
+				below += bits.OnesCount16(a.Less(thr).ToBits())
+			}
+			ts, tq := total4(s), total4(q)
+			archsimd.ClearAVXUpperBits()
+			sum += float64(ts.GetElem(0))
+			sumSq += float64(tq.GetElem(0))
+		}
+		var m [16]float32
+		mx.Store(&m)
+		archsimd.ClearAVXUpperBits()
+		for _, v := range m {
+			maxAbs = max(maxAbs, v)
+		}
+	}
+	s, q, m, b := momentsGeneric(x[i:], small)
+	return sum + s, sumSq + q, max(maxAbs, m), below + b
 }

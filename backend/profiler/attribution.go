@@ -291,14 +291,7 @@ func (tl *timeline) energy(a, b int64, idleW map[power.Domain]float64) Energy {
 			Coverage:     float64(w.coveredNs) / float64(b-a),
 			Source:       ser.source,
 		}
-		switch {
-		case ser.kind == power.KindEstimate:
-			de.Basis = BasisEstimated
-		case float64(b-a) >= tl.minIntervals*float64(ser.medianNs) && w.heldNs*10 <= b-a:
-			de.Basis = BasisMeasured
-		default:
-			de.Basis = BasisApportioned
-		}
+		de.Basis = tl.basisOf(ser, w, b-a)
 		if p, ok := idleW[ser.domain]; ok {
 			net := de.GrossJ - p*float64(b-a)/1e9
 			de.NetJ = &net
@@ -333,24 +326,22 @@ func total(domains map[power.Domain]DomainEnergy) *DomainEnergy {
 	if len(domains) == 0 {
 		return nil
 	}
-	pkg, hasPkg := domains[power.DomainPackage]
 	var t DomainEnergy
 	t.Coverage = 1
 	var sources []string
 	var net float64
 	allNet := true
 	keys := make([]string, 0, len(domains))
-	for d := range domains {
+	present := make(map[power.Domain]string, len(domains))
+	for d, de := range domains {
 		keys = append(keys, string(d))
+		present[d] = de.Source
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
 		d := power.Domain(k)
 		de := domains[d]
-		if hasPkg && d != power.DomainPackage && inPackage(d, de.Source, pkg.Source) {
-			continue
-		}
-		if _, hasCPU := domains[power.DomainCPU]; d == power.DomainCore && hasCPU {
+		if !countsInTotal(d, de.Source, present) {
 			continue
 		}
 		t.GrossJ += de.GrossJ
@@ -372,6 +363,77 @@ func total(domains map[power.Domain]DomainEnergy) *DomainEnergy {
 	t.Source = strings.Join(sources, "+")
 	t.Label = Label(t.Basis, t.Source)
 	return &t
+}
+
+// countsInTotal applies the no-double-counting rule to domain d (reported by
+// src), given every domain present and its source.
+func countsInTotal(d power.Domain, src string, present map[power.Domain]string) bool {
+	if d == power.DomainPackage {
+		return true
+	}
+	if pkgSrc, hasPkg := present[power.DomainPackage]; hasPkg && inPackage(d, src, pkgSrc) {
+		return false
+	}
+	if _, hasCPU := present[power.DomainCPU]; d == power.DomainCore && hasCPU {
+		return false
+	}
+	return true
+}
+
+// totalPlan is the total rule decided once for a whole timeline, so the
+// many component windows can be totalled without building maps.
+type totalPlan struct {
+	counted []bool // per series
+	source  string // the counted series' sources, joined with "+"
+}
+
+func (tl *timeline) plan() totalPlan {
+	present := map[power.Domain]string{}
+	for _, ser := range tl.series {
+		present[ser.domain] = ser.source
+	}
+	p := totalPlan{counted: make([]bool, len(tl.series))}
+	var sources []string
+	for i, ser := range tl.series {
+		p.counted[i] = countsInTotal(ser.domain, ser.source, present)
+		if p.counted[i] && !containsString(sources, ser.source) {
+			sources = append(sources, ser.source)
+		}
+	}
+	p.source = strings.Join(sources, "+")
+	return p
+}
+
+// basisOf decides a series' basis over a window of length n.
+func (tl *timeline) basisOf(ser *series, w windowEnergy, n int64) Basis {
+	switch {
+	case ser.kind == power.KindEstimate:
+		return BasisEstimated
+	case float64(n) >= tl.minIntervals*float64(ser.medianNs) && w.heldNs*10 <= n:
+		return BasisMeasured
+	default:
+		return BasisApportioned
+	}
+}
+
+// totalJ is the allocation-free total gross energy of [a, b] under plan p:
+// the same numbers energy(a, b).Total gives whenever every counted domain
+// touches the window. ok is false when none does.
+func (tl *timeline) totalJ(p totalPlan, a, b int64) (grossJ, uncJ float64, basis Basis, ok bool) {
+	for i, ser := range tl.series {
+		if !p.counted[i] {
+			continue
+		}
+		w := ser.integrate(a, b)
+		if w.coveredNs == 0 {
+			continue
+		}
+		ok = true
+		grossJ += w.mJ / 1e3
+		uncJ += w.uncMJ / 1e3
+		basis = worseBasis(basis, tl.basisOf(ser, w, b-a))
+	}
+	return grossJ, uncJ, basis, ok
 }
 
 func containsString(list []string, s string) bool {

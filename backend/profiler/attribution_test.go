@@ -370,3 +370,29 @@ func TestNoPowerIsUnavailableNotZero(t *testing.T) {
 		t.Error("tok/s comes from the clock and must be there without power")
 	}
 }
+
+func TestTotalJMatchesEnergyTotal(t *testing.T) {
+	var samples []power.Sample
+	for a, k := int64(0), 0; a < 2000*ms; k++ {
+		dt := 90*ms + int64(k%5)*7*ms
+		samples = append(samples, power.Sample{T0: a, T1: a + dt, Source: "rapl", Kind: power.KindCounter, Domains: map[power.Domain]power.Reading{
+			power.DomainPackage: {EnergyMJ: float64(10+k%3) * float64(dt) / 1e6, HasEnergy: true},
+			power.DomainCPU:     {EnergyMJ: float64(10+k%3) * float64(dt) / 1e6, HasEnergy: true},
+			power.DomainCore:    {EnergyMJ: float64(6+k%2) * float64(dt) / 1e6, HasEnergy: true},
+			power.DomainDRAM:    {EnergyMJ: 2 * float64(dt) / 1e6, HasEnergy: true}}})
+		samples = append(samples, power.Sample{T0: a + 5*ms, T1: a + 5*ms + dt, Source: "nvml", Kind: power.KindSampling,
+			Domains: map[power.Domain]power.Reading{"gpu0": {PowerMW: float64(50000 + 1000*(k%4)), HasPower: true}}})
+		a += dt
+	}
+	tl := buildTimeline(samples, DefaultResolutionMJ, 2)
+	p := tl.plan()
+	for a := 10 * ms; a < 1800*ms; a += 37 * ms {
+		for _, n := range []int64{ms / 3, 4 * ms, 150 * ms, 400 * ms} {
+			want := tl.energy(a, a+n, nil).Total
+			got, unc, basis, ok := tl.totalJ(p, a, a+n)
+			if !ok || !near(got, want.GrossJ, 1e-12) || !near(unc, want.UncertaintyJ, 1e-12) || basis != want.Basis || Label(basis, p.source) != want.Label {
+				t.Fatalf("[%d,+%d]: totalJ %v ±%v %s, energy().Total %+v", a, n, got, unc, basis, *want)
+			}
+		}
+	}
+}

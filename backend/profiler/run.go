@@ -655,21 +655,24 @@ func (r *Run) attribute(rec *Record, tl *timeline, idleW map[power.Domain]float6
 	aggs := map[aggKey]*agg{}
 	var aggOrder []aggKey
 	rec.Components = make([]ComponentRecord, len(r.comps))
+	plan := tl.plan()
+	energies := make([]float64, len(r.comps)) // one allocation for every component's value
+	labels := labelCache{}
 	for i, c := range r.comps {
 		ti := tokenOf(c.Start)
 		tokIndex := -1
 		if ti >= 0 {
 			tokIndex = r.tokens[ti].Index
 		}
-		e := tl.energy(c.Start, c.End, nil)
 		cr := ComponentRecord{
 			TokenIndex: tokIndex, Phase: string(c.Phase), Layer: c.Layer, Component: string(c.Component),
 			StartNs: rel(c.Start), EndNs: rel(c.End), Positions: c.Positions,
 			Basis: BasisUnavailable, Label: string(BasisUnavailable),
 		}
-		if e.Total != nil {
-			v := e.Total.GrossJ
-			cr.EnergyJ, cr.UncertaintyJ, cr.Basis, cr.Label = &v, e.Total.UncertaintyJ, e.Total.Basis, e.Total.Label
+		if v, unc, basis, ok := tl.totalJ(plan, c.Start, c.End); ok {
+			cr.EnergyJ, cr.UncertaintyJ, cr.Basis = &energies[i], unc, basis
+			energies[i] = v
+			cr.Label = labels.get(basis, plan.source)
 			if ti >= 0 {
 				compSum[ti] += v
 			}
@@ -696,7 +699,7 @@ func (r *Run) attribute(rec *Record, tl *timeline, idleW map[power.Domain]float6
 			a.energy += *cr.EnergyJ
 			a.hasEnergy = true
 			a.basis = worseBasis(a.basis, cr.Basis)
-			a.source = e.Total.Source
+			a.source = plan.source
 		}
 		if cr.Stats != nil {
 			a.maxAbs += cr.Stats.MaxAbs
@@ -741,3 +744,15 @@ type FeedFunc func() (<-chan power.Sample, func())
 
 // Subscribe implements Feed.
 func (f FeedFunc) Subscribe() (<-chan power.Sample, func()) { return f() }
+
+// labelCache shares the few distinct label strings among many components.
+type labelCache map[Basis]string
+
+func (c labelCache) get(b Basis, source string) string {
+	l, ok := c[b]
+	if !ok {
+		l = Label(b, source)
+		c[b] = l
+	}
+	return l
+}

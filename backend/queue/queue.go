@@ -91,6 +91,7 @@ type Queue struct {
 	wake     chan struct{}
 	subs     map[*Subscription]struct{}
 	snapshot map[string]Event // latest event per type for the running job
+	ambient  map[string]Event // latest Broadcast event per type
 	closed   bool
 	stopped  chan struct{}
 }
@@ -113,6 +114,7 @@ func New(ctx context.Context, exec Executor, opts Options) *Queue {
 		wake:     make(chan struct{}, 1),
 		subs:     map[*Subscription]struct{}{},
 		snapshot: map[string]Event{},
+		ambient:  map[string]Event{},
 		stopped:  make(chan struct{}),
 	}
 	go q.work(ctx)
@@ -438,6 +440,9 @@ func (q *Queue) Subscribe() *Subscription {
 		s.closed = true
 		return s
 	}
+	for _, typ := range snapshotOrder(q.ambient) {
+		s.buf = append(s.buf, q.ambient[typ])
+	}
 	for _, typ := range snapshotOrder(q.snapshot) {
 		s.buf = append(s.buf, q.snapshot[typ])
 	}
@@ -475,11 +480,21 @@ func (q *Queue) Unsubscribe(s *Subscription) {
 	s.close()
 }
 
+// Broadcast sends an event that belongs to no job (the machine's power
+// between runs, say) to every subscriber; late joiners get the latest of
+// each type.
+func (q *Queue) Broadcast(typ string, data any) {
+	q.mu.Lock()
+	q.ambient[typ] = Event{Type: typ, Data: data}
+	q.mu.Unlock()
+	q.publish(Event{Type: typ, Data: data})
+}
+
 // publish fans an event out without ever blocking on a subscriber.
 func (q *Queue) publish(ev Event) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.running != nil && ev.JobID == q.running.ID {
+	if q.running != nil && ev.JobID != "" && ev.JobID == q.running.ID {
 		q.snapshot[ev.Type] = ev
 	}
 	for s := range q.subs {

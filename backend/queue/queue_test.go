@@ -272,3 +272,22 @@ func TestShutdownCancelsWaitingJobs(t *testing.T) {
 		t.Error("submit after shutdown succeeded")
 	}
 }
+
+func TestBroadcastReachesLateJoiners(t *testing.T) {
+	q := New(t.Context(), newGate().exec, Options{})
+	q.Broadcast("power", 1)
+	q.Broadcast("power", 2)
+	sub := q.Subscribe()
+	defer q.Unsubscribe(sub)
+	ev, ok := sub.Next(t.Context())
+	if !ok || ev.Type != "power" || ev.Data != 2 || ev.JobID != "" {
+		t.Fatalf("first event %+v, want the latest broadcast power", ev)
+	}
+	q.Broadcast("power", 3)
+	if ev, _ := sub.Next(t.Context()); ev.Type != "queue" {
+		t.Fatalf("then %+v, want the queue state", ev)
+	}
+	if ev, _ := sub.Next(t.Context()); ev.Data != 3 {
+		t.Fatalf("live broadcast %+v", ev)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"energyprofiler/backend/api"
@@ -47,6 +48,7 @@ type Server struct {
 	Session *session.Service
 	Queue   *queue.Queue
 	cancel  context.CancelFunc
+	watts   atomic.Pointer[Watts]
 }
 
 // Start opens the database, prepares the models folder, starts the power
@@ -90,7 +92,48 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{Config: cfg, Store: st, Session: svc, cancel: cancel}
 	s.Queue = queue.New(ctx, s.execute, queue.Options{})
+	go s.relayPower(ctx)
 	return s, nil
+}
+
+// relayPower sends every power sample to the live stream, runs or not, so
+// the dashboard's power timeline and the menu-bar watts are always current.
+func (s *Server) relayPower(ctx context.Context) {
+	sub := s.Session.Power().Subscribe(256)
+	defer sub.Close()
+	latest := map[string]float64{}
+	for {
+		select {
+		case smp, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			data := session.PowerData(smp, latest)
+			s.Queue.Broadcast("power", data)
+			if w, ok := data["total_w"].(float64); ok {
+				s.watts.Store(&Watts{Total: w, Kind: smp.Kind, Source: smp.Source})
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Watts is the machine's latest total power and where it came from.
+type Watts struct {
+	Total  float64
+	Kind   power.Kind
+	Source string
+}
+
+// LatestWatts returns the latest total power, or ok=false before the first
+// sample (or when no source reports power).
+func (s *Server) LatestWatts() (w Watts, ok bool) {
+	p := s.watts.Load()
+	if p == nil {
+		return Watts{}, false
+	}
+	return *p, true
 }
 
 // Close stops the queue (cancelling queued runs), the samplers and the
@@ -108,7 +151,13 @@ func (s *Server) execute(ctx context.Context, job *queue.Job, emit func(queue.Ev
 	if !ok {
 		return nil, fmt.Errorf("job %s: unexpected request type %T", job.ID, job.Request)
 	}
-	return s.Session.Execute(ctx, job.ID, SessionRequest(req), emit)
+	result, err := s.Session.Execute(ctx, job.ID, SessionRequest(req), emit)
+	// Inference never waits on disk, but once a run is reported done it must
+	// be readable, so wait for the writer here, after generation.
+	if ferr := s.Store.Flush(context.WithoutCancel(ctx)); ferr != nil {
+		return result, errors.Join(err, fmt.Errorf("store run %s: %w", job.ID, ferr))
+	}
+	return result, err
 }
 
 // SessionRequest converts an API request into a session request.

@@ -14,25 +14,10 @@ import (
 func (s *Service) Execute(ctx context.Context, runID string, req Request, emit func(queue.Event)) (any, error) {
 	req.RunID = runID
 	sources := s.Sources()
-	// The machine's total is the sum of each source's latest total; this
-	// map is only touched on the live goroutine.
-	latest := map[string]float64{}
 	res, err := s.Profile(ctx, req, func(pe profiler.Event) {
-		le, ok := Translate(pe, req, sources)
-		if !ok {
-			return
+		if le, ok := Translate(pe, req, sources); ok {
+			emit(queue.Event{JobID: runID, Type: le.Type, Data: le.Data})
 		}
-		if le.Type == "power" {
-			if w, ok := le.Data["source_total_w"].(float64); ok {
-				latest[pe.Power.Source] = w
-				total := 0.0
-				for _, v := range latest {
-					total += v
-				}
-				le.Data["total_w"] = total
-			}
-		}
-		emit(queue.Event{JobID: runID, Type: le.Type, Data: le.Data})
 	})
 	if res == nil {
 		return nil, err

@@ -15,8 +15,9 @@ type LiveEvent struct {
 }
 
 // Translate turns a profiler live event into the dashboard's live-stream
-// message. ok is false for events the stream does not carry (the run's end,
-// which the queue reports with the stored summary).
+// message. ok is false for events the stream does not carry: the run's end,
+// which the queue reports with the stored summary, and power samples, which
+// the server relays from the samplers all the time, runs or not (PowerData).
 func Translate(ev profiler.Event, req Request, sources []profiler.SourceUse) (out LiveEvent, ok bool) {
 	tMs := float64(ev.TNs) / 1e6
 	switch ev.Type {
@@ -70,23 +71,42 @@ func Translate(ev profiler.Event, req Request, sources []profiler.SourceUse) (ou
 			"token_index": h.TokenIndex, "layers": len(h.DurationUs), "components": h.Components,
 			"energy_j": energy, "time_ms": timeMs, "label": h.Label,
 		}}, true
-	case "power":
-		if ev.Power == nil {
-			return LiveEvent{}, false
-		}
-		domains := map[string]any{}
-		for d, w := range ev.Power.Watts {
-			domains[string(d)] = map[string]float64{"power_w": w}
-		}
-		var total any
-		if w, ok := SourceTotalWatts(ev.Power.Watts); ok {
-			total = w
-		}
-		return LiveEvent{"power", map[string]any{
-			"t_ms": tMs, "source": ev.Power.Source, "kind": ev.Power.Kind, "domains": domains, "source_total_w": total,
-		}}, true
 	}
 	return LiveEvent{}, false
+}
+
+// PowerData renders one power sample for the live stream: watts per domain,
+// the source's total and the machine's total, which adds the latest total of
+// every source (latest maps source name to it and is updated here).
+func PowerData(smp power.Sample, latest map[string]float64) map[string]any {
+	dur := smp.T1 - smp.T0
+	watts := map[power.Domain]float64{}
+	domains := map[string]any{}
+	for d, r := range smp.Domains {
+		w := r.PowerMW / 1e3
+		if !r.HasPower {
+			if dur <= 0 {
+				continue
+			}
+			w = r.EnergyMJ / (float64(dur) / 1e6) / 1e3 // mJ over ms is W
+		}
+		watts[d] = w
+		domains[string(d)] = map[string]float64{"power_w": w}
+	}
+	data := map[string]any{
+		"t_ms": float64(smp.T1) / 1e6, "source": smp.Source, "kind": smp.Kind, "domains": domains,
+		"source_total_w": nil, "total_w": nil,
+	}
+	if w, ok := SourceTotalWatts(watts); ok {
+		latest[smp.Source] = w
+		data["source_total_w"] = w
+		total := 0.0
+		for _, v := range latest {
+			total += v
+		}
+		data["total_w"] = total
+	}
+	return data
 }
 
 // SourceTotalWatts adds up one source's domains without counting anything

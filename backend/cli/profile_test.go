@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"energyprofiler/backend/demo"
 	"energyprofiler/backend/tokenizer"
@@ -239,5 +240,22 @@ func TestProfileUsageErrors(t *testing.T) {
 	}
 	if code, _, errOut := profCLI(t, "profile", "--model", filepath.Join(t.TempDir(), "missing"), "--prompt", "x", "--db", db); code != 1 || errOut == "" {
 		t.Errorf("missing model: exit %d %q", code, errOut)
+	}
+}
+
+func TestProfileCancelledIsStored(t *testing.T) {
+	modelDir := profTestModel(t)
+	db := filepath.Join(t.TempDir(), "p.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := Main(ctx, []string{"profile", "--model", modelDir, "--prompt", "Hi", "--max-tokens", "4", "--power", "replay:" + profReplay(t, 5),
+		"--idle", "10s", "--db", db}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "cancel") {
+		t.Fatalf("cancelled profile: exit %d, %q", code, errb.String())
+	}
+	code, list, errOut := profCLI(t, "runs", "--status", "cancelled", "--json", "--db", db)
+	if code != 0 || !strings.Contains(list, `"total": 1`) {
+		t.Errorf("the cancelled run must be stored as cancelled: %d %s %s", code, list, errOut)
 	}
 }

@@ -192,7 +192,7 @@ func (p *Profiler) Start(ctx context.Context, meta Meta) (*Run, error) {
 			timer.Stop()
 			r.idleB = clock.Now()
 			_, _ = r.Abort(ctx.Err())
-			return nil, fmt.Errorf("idle baseline: %w", ctx.Err())
+			return nil, fmt.Errorf("run %s cancelled during its idle baseline (recorded as cancelled): %w", r.info.ID, ctx.Err())
 		}
 	}
 	r.idleB = clock.Now()

@@ -65,8 +65,9 @@ func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
 		if w.DType == F16 {
 			c.ensureScratch(w.Cols)
 		}
-		// About 8 chunks per worker balances load without much claiming.
-		c.pool.Parallel(w.Rows, max(16, w.Rows/(8*c.pool.Workers())), t)
+		// About 4 chunks per worker: enough to rebalance when the OS takes a
+		// core away, few enough that claiming (a contended atomic) stays cheap.
+		c.pool.Parallel(w.Rows, max(64, w.Rows/(4*c.pool.Workers())), t)
 		t.out, t.x, t.bias = nil, nil, nil
 		t.w = Matrix{}
 		return
@@ -94,7 +95,11 @@ func (t *matVecTask) Run(worker, lo, hi int) {
 	switch t.w.DType {
 	case BF16:
 		w := u16s(t.w.Data)
-		for r := lo; r < hi; r++ {
+		r := lo
+		for ; r+4 <= hi; r += 4 {
+			dotBF16x4(t.out[r:r+4], w[r*cols:(r+4)*cols], t.x)
+		}
+		for ; r < hi; r++ {
 			t.out[r] = dotBF16(w[r*cols:(r+1)*cols], t.x)
 		}
 	case F32:

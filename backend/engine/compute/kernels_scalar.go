@@ -21,3 +21,4 @@ func widenBF16(dst []float32, src []uint16) { widenBF16Generic(dst, src) }
 func moments(x []float32, small float32) (sum, sumSq float64, maxAbs float32, below int) {
 	return momentsGeneric(x, small)
 }
+func dotBF16x4(out []float32, w []uint16, x []float32) { dotBF16x4Generic(out, w, x) }

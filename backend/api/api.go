@@ -56,6 +56,14 @@ type Options struct {
 	// AllowedHosts extends the loopback names accepted in the Host header,
 	// for a server deliberately bound to another interface.
 	AllowedHosts []string
+	// ExtraOrigins are origins besides the server's own whose pages may
+	// change state and open the live stream: the desktop window's
+	// (wails://wails), which reaches the network server for WebSockets.
+	ExtraOrigins []string
+	// LiveURL, when set, is announced in /api/health as the WebSocket to use
+	// for the live stream (the desktop window's asset server cannot carry
+	// WebSockets, so its page connects to the network server instead).
+	LiveURL string
 	// Token, when set, must be sent as "Authorization: Bearer TOKEN" on every
 	// /api request.
 	Token string
@@ -118,6 +126,7 @@ type healthResponse struct {
 	Database     string         `json:"database"`
 	ModelsDir    string         `json:"models_dir"`
 	PowerSources []SourceHealth `json:"power_sources"`
+	LiveURL      string         `json:"live_url,omitempty"`
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
@@ -133,6 +142,7 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 		Database:     h.opts.DBPath,
 		ModelsDir:    h.opts.ModelsDir,
 		PowerSources: sources,
+		LiveURL:      h.opts.LiveURL,
 	})
 }
 

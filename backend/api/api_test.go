@@ -319,6 +319,20 @@ func TestErrorPaths(t *testing.T) {
 	}
 }
 
+func TestExtraOriginsAreAccepted(t *testing.T) {
+	h := New(Options{Port: "8000", ExtraOrigins: []string{"wails://wails"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// Without a store, a DELETE that passes the Origin check answers 404.
+	for origin, want := range map[string]int{"wails://wails": 404, "http://evil.example": 403} {
+		req := httptest.NewRequest("DELETE", "http://127.0.0.1:8000/api/profiling/run/x", nil)
+		req.Header.Set("Origin", origin)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("origin %s: %d, want %d", origin, rec.Code, want)
+		}
+	}
+}
+
 func TestBearerTokenWhenConfigured(t *testing.T) {
 	h := New(Options{Token: "s3cret", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for _, c := range []struct {

@@ -139,7 +139,7 @@ func TestCompletedRunsSurviveKill(t *testing.T) {
 	for _, r := range page.Runs {
 		if r.Status == profiler.StatusCompleted {
 			var n int
-			st.DB().QueryRow(`SELECT count(*) FROM tokens JOIN runs ON runs.rid = tokens.run_rid WHERE runs.id = ?`, r.ID).Scan(&n)
+			st.db.QueryRow(`SELECT count(*) FROM tokens JOIN runs ON runs.rid = tokens.run_rid WHERE runs.id = ?`, r.ID).Scan(&n)
 			if int64(n) != *r.OutputTokens {
 				t.Errorf("run %s: %d token rows, summary says %d", r.ID, n, *r.OutputTokens)
 			}

@@ -105,9 +105,6 @@ func Open(path string) (*Store, error) {
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 
-// DB exposes the handle for read-only use by tests and tools.
-func (s *Store) DB() *sql.DB { return s.db }
-
 // markInterrupted turns "running" runs into "interrupted" unless the process
 // that owns them is still alive on this host (a server profiling while the
 // CLI opens the same database).

@@ -127,7 +127,7 @@ func TestDeleteRemovesEverything(t *testing.T) {
 		out := map[string]int{}
 		for _, tbl := range []string{"runs", "run_details", "run_tags", "power_samples", "phases", "tokens", "components", "deep_ops", "layer_metrics"} {
 			var n int
-			if err := st.DB().QueryRow("SELECT count(*) FROM " + tbl).Scan(&n); err != nil {
+			if err := st.db.QueryRow("SELECT count(*) FROM " + tbl).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			out[tbl] = n
@@ -171,7 +171,7 @@ func TestRunningBecomesInterruptedOnOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first run's owner is a process that no longer exists; the second's is us.
-	if _, err := st.DB().Exec(`UPDATE runs SET owner_pid = 2147483000 WHERE id = ?`, info.ID); err != nil {
+	if _, err := st.db.Exec(`UPDATE runs SET owner_pid = 2147483000 WHERE id = ?`, info.ID); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -197,11 +197,11 @@ func TestRunningBecomesInterruptedOnOpen(t *testing.T) {
 func TestSchemaVersion(t *testing.T) {
 	st := openTemp(t)
 	var v int
-	if err := st.DB().QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != len(migrations()) {
+	if err := st.db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != len(migrations()) {
 		t.Errorf("user_version %d (%v), want %d", v, err, len(migrations()))
 	}
 	var mode string
-	if err := st.DB().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
+	if err := st.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
 		t.Errorf("journal_mode %q (%v), want wal", mode, err)
 	}
 }

@@ -12,6 +12,10 @@
 //	// … run is an engine.Tracer: pass it to the engine's Generate …
 //	summary, err := run.Finish()
 //
+// A program that is not the engine brackets its own steps the same way,
+// with phases of any name: run.PhaseStart("load", clock.Now()) …
+// run.PhaseEnd("load", clock.Now()); each phase gets its energy.
+//
 // Start measures the idle baseline (Options.Idle, default 1 s) before it
 // returns. Finish waits briefly for samples that cover the end of the run.
 // Options.Live receives live events (never blocking the engine) and

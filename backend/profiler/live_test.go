@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"testing"
+	"time"
 
 	"energyprofiler/backend/clock"
 	"energyprofiler/backend/power"
@@ -99,5 +100,33 @@ func TestAbortCancelled(t *testing.T) {
 	sum, err := run.Abort(context.Canceled)
 	if err != nil || sum.Status != StatusCancelled || run.Record().Run.Error == "" {
 		t.Errorf("abort: %v %+v", err, sum)
+	}
+}
+
+// The Go API without the engine: a program brackets its own steps with
+// phases of any name, like Zeus' windows.
+func TestGoAPIWindowsWithoutEngine(t *testing.T) {
+	run, err := New(Options{Idle: -1, Host: &Host{}}).Start(context.Background(), Meta{ModelName: "my-program"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := clock.Now()
+	run.AddSample(counterSample("rapl", power.DomainPackage, base-time.Second.Nanoseconds(), base+time.Minute.Nanoseconds(), 15))
+	run.PhaseStart("load", base)
+	run.PhaseEnd("load", base+30*ms)
+	run.PhaseStart("compute", base+30*ms)
+	run.PhaseEnd("compute", base+130*ms)
+	sum, err := run.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *sum.TotalEnergyJ.Value; !near(got, 15*0.130, 1e-9) {
+		t.Errorf("run energy %v J, want 15 W × 130 ms", got)
+	}
+	if got, _ := sum.PhaseEnergy["compute"].TotalJ(); !near(got, 1.5, 1e-9) {
+		t.Errorf("compute window %v J, want 1.5", got)
+	}
+	if sum.DecodeTokensPerSecond.Value != nil || sum.JoulesPerToken.Value != nil {
+		t.Error("no tokens: token metrics must be unavailable, not 0")
 	}
 }

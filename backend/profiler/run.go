@@ -117,7 +117,8 @@ type Run struct {
 	idleA       int64
 	idleB       int64
 	begin       int64
-	finished    bool
+	ending      bool // Finish or Abort has begun
+	finished    bool // no more samples are taken
 	record      *Record
 	summary     *Summary
 
@@ -447,10 +448,12 @@ func (r *Run) send(ev Event) {
 func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 	now := clock.Now()
 	r.mu.Lock()
-	if r.finished {
+	if r.ending {
+		sum := r.summary
 		r.mu.Unlock()
-		return r.summary, ErrFinished
+		return sum, ErrFinished
 	}
+	r.ending = true
 	// The run window: from the first phase start to the last phase end, or
 	// from the end of the idle baseline to now when no phases were traced.
 	runA, runB := r.begin, now

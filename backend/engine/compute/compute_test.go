@@ -246,3 +246,11 @@ func TestMoments(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelName logs which kernels run; run the package with
+// GODEBUG=cpu.avx512f=off (and cpu.avx2=off) to test the other paths.
+func TestKernelName(t *testing.T) {
+	c := NewCPU(1)
+	defer c.Close()
+	t.Log(c.Name())
+}

@@ -204,7 +204,7 @@ func axpy(dst []float32, a float32, x []float32) {
 func dot4x2(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
 	n := len(w0)
 	if n == 0 || !hasAVX512() {
-		dot4x2Generic(out, w0, w1, w2, w3, x0, x1)
+		dot4x2AVX2(out, w0, w1, w2, w3, x0, x1)
 		return
 	}
 	w1, w2, w3 = w1[:n], w2[:n], w3[:n]
@@ -369,7 +369,9 @@ func moments(x []float32, small float32) (sum, sumSq float64, maxAbs float32, be
 func dotBF16x4(out []float32, w []uint16, x []float32) {
 	n := len(x)
 	if n == 0 || !hasAVX512() {
-		dotBF16x4Generic(out, w, x)
+		for r := range 4 {
+			out[r] = dotBF16(w[r*n:(r+1)*n], x)
+		}
 		return
 	}
 	w = w[:4*n]
@@ -390,5 +392,51 @@ func dotBF16x4(out []float32, w []uint16, x []float32) {
 		for r := range 4 {
 			out[r] += BF16ToF32(w[r*n+i]) * x[i]
 		}
+	}
+}
+
+// sums4of8 returns the lane sums of a, b, c, d as one Float32x4.
+func sums4of8(a, b, c, d archsimd.Float32x8) archsimd.Float32x4 {
+	q := func(v archsimd.Float32x8) archsimd.Float32x4 { return v.GetLo().Add(v.GetHi()) }
+	return q(a).AddPairs(q(b)).AddPairs(q(c).AddPairs(q(d)))
+}
+
+// dot4x2AVX2 is dot4x2 with 8-lane vectors, for CPUs without AVX-512.
+func dot4x2AVX2(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
+	n := len(w0)
+	if n == 0 || !hasAVX2() {
+		dot4x2Generic(out, w0, w1, w2, w3, x0, x1)
+		return
+	}
+	w1, w2, w3 = w1[:n], w2[:n], w3[:n]
+	x0, x1 = x0[:n], x1[:n]
+	pw0, pw1, pw2, pw3 := unsafe.Pointer(&w0[0]), unsafe.Pointer(&w1[0]), unsafe.Pointer(&w2[0]), unsafe.Pointer(&w3[0])
+	px0, px1 := unsafe.Pointer(&x0[0]), unsafe.Pointer(&x1[0])
+	var a00, a01, a02, a03, a10, a11, a12, a13 archsimd.Float32x8
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		x := archsimd.LoadFloat32x8(f32p8(px0, i))
+		y := archsimd.LoadFloat32x8(f32p8(px1, i))
+		v := archsimd.LoadFloat32x8(f32p8(pw0, i))
+		a00, a10 = v.MulAdd(x, a00), v.MulAdd(y, a10)
+		v = archsimd.LoadFloat32x8(f32p8(pw1, i))
+		a01, a11 = v.MulAdd(x, a01), v.MulAdd(y, a11)
+		v = archsimd.LoadFloat32x8(f32p8(pw2, i))
+		a02, a12 = v.MulAdd(x, a02), v.MulAdd(y, a12)
+		v = archsimd.LoadFloat32x8(f32p8(pw3, i))
+		a03, a13 = v.MulAdd(x, a03), v.MulAdd(y, a13)
+	}
+	sums4of8(a00, a01, a02, a03).Store((*[4]float32)(out[0:4]))
+	sums4of8(a10, a11, a12, a13).Store((*[4]float32)(out[4:8]))
+	archsimd.ClearAVXUpperBits()
+	for ; i < n; i++ {
+		out[0] += w0[i] * x0[i]
+		out[1] += w1[i] * x0[i]
+		out[2] += w2[i] * x0[i]
+		out[3] += w3[i] * x0[i]
+		out[4] += w0[i] * x1[i]
+		out[5] += w1[i] * x1[i]
+		out[6] += w2[i] * x1[i]
+		out[7] += w3[i] * x1[i]
 	}
 }

@@ -21,7 +21,7 @@ test('the dashboard loads from the headless server and shows /api/health', async
   await page.getByRole('heading', { name: 'New run' }).waitFor();
   await page.locator('.dot.on, .controls .muted, .controls .error').first().waitFor();
   await screenshot(page, 'real-live-start');
-  await page.getByRole('link', { name: 'Machine' }).click();
+  await page.getByRole('link', { name: 'Machine', exact: true }).click();
   await page.getByRole('heading', { name: 'This machine' }).waitFor();
   const health = await (await page.request.get(server.url + '/api/health')).json();
   assert.equal(typeof health.version, 'string');

@@ -102,6 +102,7 @@ describe('SourceBanner', () => {
     const b = screen.getByRole('status').textContent;
     expect(b).toMatch(/No measured power source/);
     expect(b).toContain('sudo energyprofiler doctor --fix-rapl');
+    expect(b).not.toContain('ioreport'); // a source for another OS is not a fix
   });
   it('is hidden when a measured source is available', () => {
     const h = { ...health, power_sources: [{ ...health.power_sources[0], available: true }] };

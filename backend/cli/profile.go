@@ -175,7 +175,7 @@ func runProfile(ctx context.Context, env Env) error {
 	}
 	if *repeat > 1 {
 		g := profiler.Describe(profiler.Group{Label: "repeat group " + meta.Settings.RepeatGroup[:8], Summaries: summaries})
-		fmt.Fprintf(env.Stdout, "Across %d runs (mean ± 95%% CI):\n", len(summaries))
+		fmt.Fprintf(env.Stdout, "Across %d runs (mean ± 95%% CI); compare them with 'energyprofiler compare group:%s …':\n", len(summaries), meta.Settings.RepeatGroup[:8])
 		printGroupStats(env.Stdout, g)
 	}
 	return nil
@@ -646,7 +646,7 @@ func runExport(ctx context.Context, env Env) error {
 // ---- compare ----------------------------------------------------------------
 
 func runCompare(ctx context.Context, env Env) error {
-	fs := runsFlagSet("compare", env.Stderr, "compare RUN RUN… [--json]   (2–4 arguments; a comma-separated list of runs is one group of repeats)")
+	fs := runsFlagSet("compare", env.Stderr, "compare RUN RUN… [--json]   (2–4 arguments; a comma-separated list of runs, or group:ID for the runs of one 'profile --repeat', is one group)")
 	asJSON := fs.Bool("json", false, "print the comparison as JSON")
 	db := storeDBFlag(fs)
 	args, err := parseRunArgs(fs, env.Args)
@@ -666,7 +666,13 @@ func runCompare(ctx context.Context, env Env) error {
 	for _, arg := range args {
 		g := profiler.Group{}
 		var labels []string
-		for _, idp := range splitList(arg) {
+		members := splitList(arg)
+		if g, ok := strings.CutPrefix(arg, "group:"); ok {
+			if members, err = st.RepeatGroup(ctx, g); err != nil {
+				return err
+			}
+		}
+		for _, idp := range members {
 			rec, err := loadRun(ctx, st, idp)
 			if err != nil {
 				return err

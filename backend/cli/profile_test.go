@@ -208,6 +208,18 @@ func TestProfileRepeatAndCompare(t *testing.T) {
 	if !strings.Contains(out, "joules_per_output_token") || !strings.Contains(out, "p = ") {
 		t.Errorf("compare output lacks the metric table or p-values:\n%s", out)
 	}
+	var rg struct {
+		RepeatGroup string `json:"repeat_group"`
+	}
+	_, last, _ := profCLI(t, "profile", "--model", modelDir, "--prompt", "Hi", "--max-tokens", "4", "--power", "replay:"+trace,
+		"--interval", "10ms", "--idle", "0", "--cooldown", "0", "--repeat", "3", "--db", db, "--json")
+	if err := json.Unmarshal([]byte(last), &rg); err != nil || rg.RepeatGroup == "" {
+		t.Fatalf("repeat group: %v %s", err, last)
+	}
+	code, out, errOut = profCLI(t, "compare", "group:"+rg.RepeatGroup[:8], strings.Join(a, ","), "--db", db)
+	if code != 0 || !strings.Contains(out, "(n=3)") || !strings.Contains(out, "(n=2)") {
+		t.Errorf("compare group:ID: %d %s %s", code, out, errOut)
+	}
 	code, out, _ = profCLI(t, "compare", a[0], b[0], "--db", db, "--json")
 	var c struct {
 		Tests []struct {

@@ -380,3 +380,41 @@ func eachRow(ctx context.Context, db *sql.DB, query string, rid int64, fn func(*
 	}
 	return rows.Err()
 }
+
+// RepeatGroup returns the ids of the runs made by one `profile --repeat N`
+// (their settings' repeat_group), oldest first. group may be a unique prefix
+// of at least 4 characters.
+func (s *Store) RepeatGroup(ctx context.Context, group string) ([]string, error) {
+	if len(group) < 4 {
+		return nil, fmt.Errorf("repeat group %q is too short: give at least 4 characters", group)
+	}
+	rows, err := s.db.QueryContext(ctx, `
+SELECT runs.id, json_extract(d.settings_json, '$.repeat_group') AS g
+FROM runs JOIN run_details d ON d.run_rid = runs.rid
+WHERE g >= ? AND g < ?
+ORDER BY runs.created_at, runs.rid`, group, group+"\xff")
+	if err != nil {
+		return nil, fmt.Errorf("find repeat group %s: %w", group, err)
+	}
+	defer rows.Close()
+	var ids []string
+	full := ""
+	for rows.Next() {
+		var id, g string
+		if err := rows.Scan(&id, &g); err != nil {
+			return nil, err
+		}
+		if full != "" && g != full {
+			return nil, fmt.Errorf("repeat group prefix %q matches several groups: give more characters", group)
+		}
+		full = g
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("%w: no runs in repeat group %s", ErrNotFound, group)
+	}
+	return ids, nil
+}

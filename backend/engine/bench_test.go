@@ -139,7 +139,7 @@ func BenchmarkTracingOverhead(b *testing.B) {
 			tr.reset()
 			t = tr
 		}
-		req := Request{PromptIDs: []int{1, 2, 3, 4}, MaxTokens: benchDecodeTokens, IgnoreEOS: true, Sampling: Sampling{Greedy: true}}
+		req := Request{PromptIDs: []int{1, 2, 3, 4}, MaxTokens: 32, IgnoreEOS: true, Sampling: Sampling{Greedy: true}}
 		res, err := e.Generate(ctx, req, t, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -152,7 +152,7 @@ func BenchmarkTracingOverhead(b *testing.B) {
 	// same machine load, so a ratio cancels most of the drift.
 	var moduleOver, deepOver []float64
 	for b.Loop() {
-		for range 6 {
+		for range 4 {
 			var r [3]float64
 			for i, tr := range tracers {
 				r[i] = run(tr)

@@ -61,7 +61,11 @@ type Options struct {
 }
 
 // Profiler starts runs.
-type Profiler struct{ opts Options }
+type Profiler struct {
+	opts     Options
+	hostOnce sync.Once
+	host     Host
+}
 
 // New returns a Profiler with opts (see Options for defaults).
 func New(opts Options) *Profiler {
@@ -100,6 +104,7 @@ type tokenEv struct {
 // engine's Generate and its events are attributed energy at Finish.
 type Run struct {
 	p     *Profiler
+	id    string
 	depth engine.Depth
 	t0    int64 // clock at Start; every stored time is relative to it
 
@@ -159,9 +164,16 @@ func (p *Profiler) Start(ctx context.Context, meta Meta) (*Run, error) {
 		idle = 0
 	}
 	meta.Settings.IdleS = idle.Seconds()
-	host := DetectHost()
-	if p.opts.Host != nil {
-		host = *p.opts.Host
+	p.hostOnce.Do(func() {
+		if p.opts.Host != nil {
+			p.host = *p.opts.Host
+		} else {
+			p.host = DetectHost()
+		}
+	})
+	host := p.host
+	if meta.Settings.Depth == "" {
+		meta.Settings.Depth = "module"
 	}
 	id := meta.ID
 	if id == "" {
@@ -170,6 +182,7 @@ func (p *Profiler) Start(ctx context.Context, meta Meta) (*Run, error) {
 		return nil, fmt.Errorf("run id %q is not a UUID: %w", id, err)
 	}
 	meta.ID = ""
+	r.id = id
 	r.info = RunInfo{ID: id, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Status: StatusRunning, Host: host, Sources: []SourceUse{}, Meta: meta}
 
 	if p.opts.Power != nil {
@@ -193,7 +206,7 @@ func (p *Profiler) Start(ctx context.Context, meta Meta) (*Run, error) {
 			timer.Stop()
 			r.idleB = clock.Now()
 			_, _ = r.Abort(ctx.Err())
-			return nil, fmt.Errorf("run %s cancelled during its idle baseline (recorded as cancelled): %w", r.info.ID, ctx.Err())
+			return nil, fmt.Errorf("run %s cancelled during its idle baseline (recorded as cancelled): %w", r.id, ctx.Err())
 		}
 	}
 	r.idleB = clock.Now()
@@ -216,7 +229,7 @@ func depthOf(s string) engine.Depth {
 }
 
 // ID returns the run's UUID.
-func (r *Run) ID() string { return r.info.ID }
+func (r *Run) ID() string { return r.id }
 
 // Info returns a copy of the run's description.
 func (r *Run) Info() RunInfo {
@@ -437,7 +450,7 @@ func (r *Run) send(ev Event) {
 	if r.p.opts.Live == nil {
 		return
 	}
-	ev.RunID = r.info.ID
+	ev.RunID = r.id
 	select {
 	case r.p.opts.Live <- ev:
 	default:
@@ -469,7 +482,9 @@ func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 	}
 	r.mu.Unlock()
 
-	r.waitCoverage(runB)
+	if status == StatusCompleted {
+		r.waitCoverage(runB) // an aborted run does not wait for its last samples
+	}
 	r.stopFeed()
 
 	r.mu.Lock()

@@ -328,7 +328,7 @@ func ExportPerfetto(w io.Writer, rec *profiler.Record) error {
 			args[string(d)+"_W"] = r.Energy(s.T1Ns-s.T0Ns) * 1e6 / float64(s.T1Ns-s.T0Ns)
 		}
 		name := "power " + s.Source
-		ev = append(ev, traceEvent{Name: name, Cat: string(s.Kind), Ph: "C", Ts: us(s.T0Ns), Pid: pidPower, Args: args})
+		ev = append(ev, traceEvent{Name: name, Cat: string(s.Kind), Ph: "C", Ts: us(max(0, s.T0Ns)), Pid: pidPower, Args: args}) // the trace starts at the run's Start
 		lastEnd[name] = s.T1Ns
 	}
 	names := make([]string, 0, len(lastEnd))

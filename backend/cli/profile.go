@@ -436,10 +436,10 @@ func runRuns(ctx context.Context, env Env) error {
 	for _, s := range splitList(*status) {
 		q.Status = append(q.Status, profiler.Status(s))
 	}
-	if q.Since, err = parseDate(*since); err != nil {
+	if q.Since, err = store.ParseDate(*since); err != nil {
 		return fmt.Errorf("%w: --since: %v", ErrUsage, err)
 	}
-	if q.Until, err = parseDate(*until); err != nil {
+	if q.Until, err = store.ParseDate(*until); err != nil {
 		return fmt.Errorf("%w: --until: %v", ErrUsage, err)
 	}
 	if err := store.ValidSort(q.Sort); err != nil {
@@ -482,19 +482,7 @@ func fmtOpt(v *float64) string {
 	return fmtNum(*v)
 }
 
-func parseDate(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("cannot read date %q: use 2006-01-02 or RFC 3339", s)
-}
-
-// oneRunCommand parses "<cmd> RUN [flags]" and loads the run.
+// loadRun resolves a run id or unique prefix and loads the run.
 func loadRun(ctx context.Context, st *store.Store, idOrPrefix string) (*profiler.Record, error) {
 	id, err := st.Resolve(ctx, idOrPrefix)
 	if err != nil {

@@ -82,7 +82,7 @@ test('real: open the analysis and switch metrics; drill into a cell; token slide
 
 test('real: search, filter and sort the history; compare two runs', async (t) => {
   if (skip(t)) return;
-  await flows.historySearchFilterSort(page, server.url, 'real', { search: 'fox', model: demoModel });
+  await flows.historySearchFilterSort(page, server.url, 'real', { search: 'fox', model: demoModel, tag: 'deep' });
   await flows.compareTwo(page, server.url, 'real');
   assert.deepEqual(errors, []);
 });

@@ -102,7 +102,7 @@ export async function useTokenSlider(page, prefix) {
   await screenshot(page, `${prefix}-treemap`);
 }
 
-export async function historySearchFilterSort(page, base, prefix, { search, model }) {
+export async function historySearchFilterSort(page, base, prefix, { search, model, tag }) {
   await page.goto(base + '/#/history');
   await page.locator('table.runs tbody tr').first().waitFor(T);
   const all = await page.locator('table.runs tbody tr').count();
@@ -128,7 +128,15 @@ export async function historySearchFilterSort(page, base, prefix, { search, mode
       return rows.length > 0 && rows.every((tr) => tr.children[2].textContent === m);
     }, model);
   }
+  if (tag) {
+    await page.getByLabel('Tags').fill(tag);
+    await page.waitForFunction((t) => {
+      const rows = [...document.querySelectorAll('table.runs tbody tr')];
+      return rows.length > 0 && rows.every((tr) => [...tr.querySelectorAll('.tag')].some((x) => x.textContent === t));
+    }, tag);
+  }
   await screenshot(page, `${prefix}-history-filtered`);
+  await page.getByLabel('Tags').fill('');
   await page.getByLabel('Model').selectOption('');
   await page.locator('table.runs tbody tr').nth(1).waitFor(T);
 }

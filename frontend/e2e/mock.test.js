@@ -36,7 +36,7 @@ test('mock: analysis, metrics, drill-down and slider', async () => {
 });
 
 test('mock: history search, filter, sort; compare', async () => {
-  await flows.historySearchFilterSort(page, server.url, 'mock', { search: 'fox', model: 'demo-qwen2-tiny' });
+  await flows.historySearchFilterSort(page, server.url, 'mock', { search: 'fox', model: 'demo-qwen2-tiny', tag: 'batch' });
   await flows.compareTwo(page, server.url, 'mock');
   assert.deepEqual(errors, []);
 });

@@ -117,7 +117,8 @@ type Run struct {
 	phases      []phaseSpan
 	curPhase    string
 	tokens      []tokenEv
-	comps       []engine.ComponentEvent
+	compLog     chunks[engine.ComponentEvent] // appended on the hot path
+	comps       []engine.ComponentEvent       // compLog flattened at the end
 	inputTokens int
 	idleA       int64
 	idleB       int64
@@ -379,7 +380,7 @@ func (r *Run) Token(ev engine.TokenEvent) {
 // Component implements engine.Tracer.
 func (r *Run) Component(ev engine.ComponentEvent) {
 	r.mu.Lock()
-	r.comps = append(r.comps, ev)
+	r.compLog.add(ev)
 	r.mu.Unlock()
 	if r.p.opts.Live == nil {
 		return
@@ -490,6 +491,7 @@ func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 	r.mu.Lock()
 	r.finished = true
 	samples := r.samples
+	r.comps = r.compLog.flatten()
 	r.mu.Unlock()
 
 	opts := r.p.opts
@@ -773,4 +775,31 @@ func (c labelCache) get(b Basis, source string) string {
 		c[b] = l
 	}
 	return l
+}
+
+// chunks is an append-only list kept in fixed-size blocks, so that appending
+// on the generating goroutine never copies the events already recorded (a
+// deep run records ~10⁵ component calls).
+type chunks[T any] struct {
+	blocks [][]T
+	n      int
+}
+
+const chunkLen = 4096
+
+func (c *chunks[T]) add(v T) {
+	if k := len(c.blocks); k == 0 || len(c.blocks[k-1]) == chunkLen {
+		c.blocks = append(c.blocks, make([]T, 0, chunkLen))
+	}
+	k := len(c.blocks) - 1
+	c.blocks[k] = append(c.blocks[k], v)
+	c.n++
+}
+
+func (c *chunks[T]) flatten() []T {
+	out := make([]T, 0, c.n)
+	for _, b := range c.blocks {
+		out = append(out, b...)
+	}
+	return out
 }

@@ -60,6 +60,17 @@ test('mock: a missing run and the machine panel', async () => {
   assert.equal(bg, 'rgb(18, 21, 28)');
   await screenshot(page, 'mock-dark-analysis');
   await page.emulateMedia({ colorScheme: 'light' });
+  // The desktop window's minimum width.
+  await page.setViewportSize({ width: 800, height: 600 });
+  await page.goto(server.url + '/#/live');
+  await page.getByRole('heading', { name: 'New run' }).waitFor();
+  await screenshot(page, 'mock-narrow-live');
+  await page.goto(server.url + '/#/run/run-0000');
+  await page.getByText('Export CSV').waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  await screenshot(page, 'mock-narrow-analysis');
+  await page.setViewportSize({ width: 1400, height: 900 });
+  assert.ok(overflow <= 0, `no horizontal scrolling at 800 px (${overflow} px too wide)`);
   assert.deepEqual(errors, []);
 });
 

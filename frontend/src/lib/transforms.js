@@ -100,7 +100,11 @@ export function powerSeriesFromSamples(samples) {
   const series = {};
   const total = [];
   let estimated = false;
-  for (const s of samples ?? []) {
+  // Sources sample on their own clocks (RAPL and NVML, say), so the machine
+  // total at a sample is its source's total plus the latest of every other.
+  const latest = new Map();
+  const sorted = (samples ?? []).slice().sort((a, b) => a.t1_ns - b.t1_ns);
+  for (const s of sorted) {
     const dt = s.t1_ns - s.t0_ns;
     if (!(dt > 0)) continue;
     const x = (s.t0_ns + s.t1_ns) / 2 / 1e9;
@@ -113,7 +117,9 @@ export function powerSeriesFromSamples(samples) {
       ser.points.push({ x, y: w });
     }
     if (s.kind === 'estimated') estimated = true;
-    total.push({ x, y: totalWatts(watts) });
+    const own = totalWatts(watts);
+    if (own != null) latest.set(s.source, own);
+    total.push({ x, y: latest.size ? [...latest.values()].reduce((a, b) => a + b, 0) : null });
   }
   return { series, total: { domain: 'total', family: 'total', kind: estimated ? 'estimated' : 'measured', points: total } };
 }

@@ -118,6 +118,18 @@ describe('power series', () => {
     expect(totalWatts({ cpu: 9, gpu0: 50 })).toBe(59);
     expect(totalWatts({})).toBeNull();
   });
+  it('adds the latest total of every source (RAPL and NVML sample apart)', () => {
+    const c = (t0, t1, source, domains) => ({ t0_ns: t0, t1_ns: t1, source, kind: 'measured_counter', domains });
+    const e = (w, dt) => ({ energy_mj: (w * dt) / 1e6, has_energy: true });
+    const p = powerSeriesFromSamples([
+      c(0, 1e8, 'rapl', { package: e(10, 1e8), cpu: e(8, 1e8), dram: e(2, 1e8) }),
+      c(0, 1.5e8, 'nvml', { gpu0: e(50, 1.5e8) }),
+      c(1e8, 2e8, 'rapl', { package: e(20, 1e8), cpu: e(18, 1e8), dram: e(2, 1e8) }),
+    ]);
+    expect(p.total.points.map((q) => Math.round(q.y))).toEqual([12, 62, 72]);
+    expect(Object.keys(p.series).sort()).toEqual(['cpu', 'dram', 'gpu0', 'package']);
+    expect(p.series.gpu0.family).toBe('gpu');
+  });
   it('keeps absent domains absent', () => {
     const p = powerSeriesFromSamples(makeRecord({ source: 'cpu-load' }).power_samples);
     expect(Object.keys(p.series)).toEqual(['cpu']);

@@ -66,8 +66,67 @@ func crashChild(path string) error {
 	}
 }
 
+// TestCompletedRunsSurviveKill kills a writer process with SIGKILL while it
+// is storing runs, three times over the same database, and checks after each
+// kill that every run it reported completed is intact and that the run it
+// had started but not finished is marked interrupted.
 func TestCompletedRunsSurviveKill(t *testing.T) {
 	path := t.TempDir() + "/crash.db"
+	saved := map[string]int{}
+	var running []string
+	for round, delay := range []time.Duration{3 * time.Millisecond, 9 * time.Millisecond, 15 * time.Millisecond} {
+		r := killWriter(t, path, round+1, delay, saved)
+		running = append(running, r)
+
+		st, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for id, comps := range saved {
+			rec, err := st.Get(ctx, id)
+			if err != nil {
+				t.Fatalf("round %d: completed run %s lost: %v", round, id, err)
+			}
+			if rec.Run.Status != profiler.StatusCompleted || len(rec.Components) != comps || rec.Summary == nil {
+				t.Errorf("round %d: run %s: status %s, %d components (want %d)", round, id, rec.Run.Status, len(rec.Components), comps)
+			}
+		}
+		for _, id := range running {
+			rec, err := st.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Run.Status != profiler.StatusInterrupted {
+				t.Errorf("round %d: killed run %s: status %s, want interrupted", round, id, rec.Run.Status)
+			}
+		}
+		// Nothing half-written: every completed run has all its tokens.
+		page, err := st.List(ctx, Query{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.Runs {
+			if r.Status == profiler.StatusCompleted {
+				var n int
+				st.db.QueryRow(`SELECT count(*) FROM tokens JOIN runs ON runs.rid = tokens.run_rid WHERE runs.id = ?`, r.ID).Scan(&n)
+				if int64(n) != *r.OutputTokens {
+					t.Errorf("round %d: run %s: %d token rows, summary says %d", round, r.ID, n, *r.OutputTokens)
+				}
+			}
+		}
+		if problems, err := st.Check(ctx); err != nil || len(problems) > 0 {
+			t.Errorf("round %d: integrity: %v %v", round, problems, err)
+		}
+		st.Close()
+	}
+}
+
+// killWriter runs crashChild on path, lets it store `after` more runs once
+// its unfinished run has started, waits delay and kills it. It records the
+// runs the child reported completed and returns the unfinished run's id.
+func killWriter(t *testing.T, path string, after int, delay time.Duration, saved map[string]int) string {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashEnv+"="+path)
 	cmd.Stderr = os.Stderr
@@ -78,74 +137,33 @@ func TestCompletedRunsSurviveKill(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	saved := map[string]int{}
 	var running string
 	sc := bufio.NewScanner(out)
-	afterRunning := 0
+	n := 0
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		switch f[0] {
 		case "saved":
-			var n int
-			fmt.Sscan(f[2], &n)
-			saved[f[1]] = n
+			var comps int
+			fmt.Sscan(f[2], &comps)
+			saved[f[1]] = comps
 			if running != "" {
-				afterRunning++
+				n++
 			}
 		case "running":
 			running = f[1]
 		}
-		if afterRunning == 2 {
+		if n == after {
 			break
 		}
 	}
-	// Kill it while it is writing the next large run.
-	time.Sleep(15 * time.Millisecond)
+	time.Sleep(delay) // into the middle of the next run's write
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	if running == "" || len(saved) < 5 {
-		t.Fatalf("child did not get far enough: running=%q saved=%d", running, len(saved))
+	if running == "" || n < after {
+		t.Fatalf("child did not get far enough: running=%q, %d saves after it", running, n)
 	}
-
-	st, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx := context.Background()
-	for id, comps := range saved {
-		rec, err := st.Get(ctx, id)
-		if err != nil {
-			t.Fatalf("completed run %s lost: %v", id, err)
-		}
-		if rec.Run.Status != profiler.StatusCompleted || len(rec.Components) != comps || rec.Summary == nil {
-			t.Errorf("run %s: status %s, %d components (want %d)", id, rec.Run.Status, len(rec.Components), comps)
-		}
-	}
-	rec, err := st.Get(ctx, running)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Run.Status != profiler.StatusInterrupted {
-		t.Errorf("killed run: status %s, want interrupted", rec.Run.Status)
-	}
-	// Nothing half-written: every stored completed run has all its tokens.
-	page, err := st.List(ctx, Query{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range page.Runs {
-		if r.Status == profiler.StatusCompleted {
-			var n int
-			st.db.QueryRow(`SELECT count(*) FROM tokens JOIN runs ON runs.rid = tokens.run_rid WHERE runs.id = ?`, r.ID).Scan(&n)
-			if int64(n) != *r.OutputTokens {
-				t.Errorf("run %s: %d token rows, summary says %d", r.ID, n, *r.OutputTokens)
-			}
-		}
-	}
-	if problems, err := st.Check(ctx); err != nil || len(problems) > 0 {
-		t.Errorf("integrity: %v %v", problems, err)
-	}
+	return running
 }

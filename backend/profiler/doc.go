@@ -36,13 +36,15 @@
 // (each token's window runs from the previous token's end to its own end,
 // the last to the phase end), and a token's component calls plus its
 // "other" energy (the time outside every traced component: sampling, glue)
-// add up to the token.
+// add up to the token. The first generated token comes from the prefill
+// pass: it belongs to the prefill phase and its window is that pass.
 //
 // When several sources cover one domain, the best kind is used: a hardware
 // counter, then sampled power, then an estimate. The total does not double
-// count: a "package" reading replaces the CPU and ANE (and the GPU when the
-// same source reports it, as on Apple Silicon); DRAM and GPUs from other
-// sources (NVML) are added to it.
+// count: a "package" reading replaces the CPU, its cores and the ANE (and
+// the GPU when the same source reports it, as on Apple Silicon); DRAM and
+// GPUs from other sources (NVML) are added to it; RAPL's "core" is never
+// added to a CPU reading that contains it.
 //
 // Gaps. Between two samples of a domain the earlier sample's power is held
 // (zero-order hold); the held time counts as covered but adds to the
@@ -75,6 +77,21 @@
 // over the idle window (covered time only). Every window's net energy is its
 // gross energy minus idle power × window length; net energy may be negative
 // for a window that drew less than idle.
+//
+// # Summary metrics
+//
+// J per output token is the decode phase's energy over the tokens decoded
+// in it; J per input token is the prefill phase's energy over the prompt
+// tokens; their ratio is the output/input cost ratio. J per token (the run
+// list's figure) is the whole run's energy over all generated tokens. Tokens
+// per joule, the energy-delay product (J·s), energy per million parameters,
+// cost (kWh × USD/kWh, default 0.12) and CO₂ (kWh × g/kWh, default 400; presets
+// california 200, texas 500, eu 300, us 400) follow from the run's energy.
+// Average power is energy over duration; peak power is the largest sample
+// overlapping the run. Comparisons give, per metric, the mean, sample sd and
+// 95% CI (Student's t) over repeated runs, normalised to the first group, and
+// Welch's t-test p-values on J per output token and decode tok/s (the t CDF
+// through the regularized incomplete beta function).
 //
 // Every number carries a provenance label: "measured <source>",
 // "apportioned <source>", "estimated <source>" or "unavailable"; times and

@@ -494,8 +494,9 @@ func loadRun(ctx context.Context, st *store.Store, idOrPrefix string) (*profiler
 // ---- show -------------------------------------------------------------------
 
 func runShow(ctx context.Context, env Env) error {
-	fs := runsFlagSet("show", env.Stderr, "show RUN [--json]")
+	fs := runsFlagSet("show", env.Stderr, "show RUN [--tokens] [--json]")
 	asJSON := fs.Bool("json", false, "print the full record as JSON")
+	tokens := fs.Bool("tokens", false, "also list every token with its time and energy")
 	db := storeDBFlag(fs)
 	args, err := parseRunArgs(fs, env.Args)
 	if err != nil {
@@ -552,6 +553,19 @@ func runShow(ctx context.Context, env Env) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Phase, fmtNum(float64(p.EndNs-p.StartNs)/1e6), g, u, n, l)
 	}
 	tw.Flush()
+	if *tokens {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "TOKEN\tPHASE\tTEXT\tDURATION ms\tENERGY J\t± J\tFROM")
+		for _, t := range rec.Tokens {
+			g, u, l := "—", "—", "unavailable"
+			if tot := t.Energy.Total; tot != nil {
+				g, u, l = fmtNum(tot.GrossJ), fmtNum(tot.UncertaintyJ), tot.Label
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%q\t%s\t%s\t%s\t%s\n", t.Index, t.Phase, t.Piece, fmtNum(float64(t.WindowEndNs-t.WindowStartNs)/1e6), g, u, l)
+		}
+		tw.Flush()
+	}
 	fmt.Fprintf(w, "\n%d tokens, %d component calls, %d power samples (see 'energyprofiler export %s')\n", len(rec.Tokens), len(rec.Components), len(rec.Samples), r.ID[:8])
 	return nil
 }

@@ -117,9 +117,12 @@ func TestProfileStoresQueriesExportsDeletes(t *testing.T) {
 		t.Errorf("runs table: %q", out)
 	}
 
-	code, out, errOut = profCLI(t, "show", s.RunID[:8], "--db", db)
+	code, out, errOut = profCLI(t, "show", s.RunID[:8], "--db", db, "--tokens")
 	if code != 0 || !strings.Contains(out, "completed") || !strings.Contains(out, "decode") || !strings.Contains(out, "replay") {
 		t.Errorf("show: %d %s %s", code, out, errOut)
+	}
+	if !strings.Contains(out, "TOKEN") || strings.Count(out, "apportioned replay") < 6 {
+		t.Errorf("show --tokens should list 6 tokens with apportioned energy:\n%s", out)
 	}
 
 	dir := t.TempDir()

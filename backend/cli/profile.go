@@ -354,6 +354,9 @@ func printSummary(w io.Writer, s *profiler.Summary) {
 	row("prefill", s.PrefillTokensPerSecond)
 	row("decode", s.DecodeTokensPerSecond)
 	row("energy (gross)", s.TotalEnergyJ)
+	if t := s.Energy.Total; t != nil && t.Coverage < 0.999 {
+		fmt.Fprintf(tw, "  warning\tpower samples cover only %.1f%% of the run\t(energy counts the covered part)\n", 100*t.Coverage)
+	}
 	row("energy (net of idle)", s.NetEnergyJ)
 	for _, d := range sortedKeys(s.Energy.Domains) {
 		de := s.Energy.Domains[d]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,11 +19,10 @@ import (
 
 	"energyprofiler/backend/clock"
 	"energyprofiler/backend/engine"
-	"energyprofiler/backend/model"
 	"energyprofiler/backend/power"
 	"energyprofiler/backend/profiler"
+	"energyprofiler/backend/session"
 	"energyprofiler/backend/store"
-	"energyprofiler/backend/tokenizer"
 )
 
 // ---- profile ----------------------------------------------------------------
@@ -80,58 +80,33 @@ func runProfile(ctx context.Context, env Env) error {
 		return fmt.Errorf("%w: --co2: %v", ErrUsage, err)
 	}
 
-	m, err := model.Open(*modelDir)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	tokPath := filepath.Join(*modelDir, "tokenizer.json")
-	tok, err := tokenizer.Load(tokPath)
-	if err != nil {
-		return fmt.Errorf("profile needs the model's tokenizer.json to encode --prompt: %w", err)
-	}
-	eng, err := engine.New(m, engine.Options{Threads: *threads, Tokenizer: tok})
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-
 	st, err := openRunStore(*db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-
-	feed, stopPower, err := startPower(ctx, *powerSpec, *interval, env.Stderr)
+	svc, err := session.New(ctx, session.Options{
+		PowerSpec: *powerSpec, SampleInterval: *interval, Recorder: st, Threads: *threads,
+		Logger: slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
 	if err != nil {
 		return err
 	}
-	defer stopPower()
+	defer svc.Close()
 
 	idleOpt := *idle
 	if idleOpt == 0 {
-		idleOpt = -1 // the profiler's "skip"
+		idleOpt = -1 // the session's "skip"
 	}
-	p := profiler.New(profiler.Options{Power: feed, Idle: idleOpt, Recorder: st})
-	facts := m.Facts()
-	meta := profiler.Meta{
-		ModelName: filepath.Base(filepath.Clean(*modelDir)),
-		ModelPath: absPath(*modelDir),
-		Prompt:    *prompt,
-		Tags:      splitList(*tags),
-		Arch:      archOf(facts),
-		Settings: profiler.Settings{
-			Depth: *depth, MaxTokens: *maxTokens, Power: *powerSpec,
-			Sampling:       profiler.Sampling{Greedy: *temperature == 0, Temperature: *temperature, TopP: *topP, TopK: *topK, Seed: int64(*seed)},
-			PriceUSDPerKWh: *price, CO2GPerKWh: co2g, CO2Preset: co2preset,
-		},
+	req := session.Request{
+		ModelPath: absPath(*modelDir), ModelName: filepath.Base(filepath.Clean(*modelDir)),
+		Prompt: *prompt, MaxTokens: *maxTokens, Depth: *depth, Tags: splitList(*tags),
+		Sampling:  profiler.Sampling{Greedy: *temperature == 0, Temperature: *temperature, TopP: *topP, TopK: *topK, Seed: int64(*seed)},
+		Idle:      idleOpt,
+		IgnoreEOS: *ignoreEOS, PriceUSDPerKWh: *price, CO2GPerKWh: co2g, CO2Preset: co2preset,
 	}
 	if *repeat > 1 {
-		meta.Settings.RepeatGroup = uuid.NewString()
-	}
-	req := engine.Request{
-		Prompt: *prompt, MaxTokens: *maxTokens, IgnoreEOS: *ignoreEOS,
-		Sampling: engine.Sampling{Greedy: *temperature == 0, Temperature: *temperature, TopK: *topK, TopP: *topP, Seed: *seed},
+		req.RepeatGroup = uuid.NewString()
 	}
 
 	var summaries []*profiler.Summary
@@ -144,7 +119,7 @@ func runProfile(ctx context.Context, env Env) error {
 				return fmt.Errorf("cancelled during cooldown: %w", ctx.Err())
 			}
 		}
-		sum, text, err := profileOnce(ctx, env, p, st, eng, meta, req)
+		sum, text, err := profileOnce(ctx, env, svc, st, req)
 		if err != nil {
 			return err
 		}
@@ -165,74 +140,40 @@ func runProfile(ctx context.Context, env Env) error {
 		if *repeat == 1 {
 			return enc.Encode(summaries[0])
 		}
-		g := profiler.Describe(profiler.Group{Label: meta.Settings.RepeatGroup, Summaries: summaries})
+		g := profiler.Describe(profiler.Group{Label: req.RepeatGroup, Summaries: summaries})
 		return enc.Encode(struct {
 			RepeatGroup string              `json:"repeat_group"`
 			RunIDs      []string            `json:"run_ids"`
 			Runs        []*profiler.Summary `json:"runs"`
 			Stats       profiler.GroupStats `json:"stats"`
-		}{meta.Settings.RepeatGroup, g.RunIDs, summaries, g})
+		}{req.RepeatGroup, g.RunIDs, summaries, g})
 	}
 	if *repeat > 1 {
-		g := profiler.Describe(profiler.Group{Label: "repeat group " + meta.Settings.RepeatGroup[:8], Summaries: summaries})
-		fmt.Fprintf(env.Stdout, "Across %d runs (mean ± 95%% CI); compare them with 'energyprofiler compare group:%s …':\n", len(summaries), meta.Settings.RepeatGroup[:8])
+		g := profiler.Describe(profiler.Group{Label: "repeat group " + req.RepeatGroup[:8], Summaries: summaries})
+		fmt.Fprintf(env.Stdout, "Across %d runs (mean ± 95%% CI); compare them with 'energyprofiler compare group:%s …':\n", len(summaries), req.RepeatGroup[:8])
 		printGroupStats(env.Stdout, g)
 	}
 	return nil
 }
 
 // profileOnce measures one generation and stores it.
-func profileOnce(ctx context.Context, env Env, p *profiler.Profiler, st *store.Store, eng *engine.Engine, meta profiler.Meta, req engine.Request) (*profiler.Summary, string, error) {
+func profileOnce(ctx context.Context, env Env, svc *session.Service, st *store.Store, req session.Request) (*profiler.Summary, string, error) {
 	bar := newProgressBar(env.Stderr, req.MaxTokens)
-	bar.status("measuring idle baseline…")
-	run, err := p.Start(ctx, meta)
-	if err != nil {
-		bar.done()
-		return nil, "", fmt.Errorf("start run: %w", err)
-	}
-	res, genErr := eng.Generate(ctx, req, run, bar.token)
+	bar.status("loading the model…")
+	req.Prepared = func() { bar.status("measuring idle baseline…") }
+	req.OnToken = bar.token
+	res, err := svc.Profile(ctx, req, nil)
 	bar.done()
-	run.SetInputTokens(len(res.PromptIDs))
-	if genErr != nil {
-		if _, err := run.Abort(genErr); err != nil {
-			return nil, "", err
-		}
-		if err := st.Flush(context.Background()); err != nil {
-			fmt.Fprintf(env.Stderr, "warning: storing the aborted run %s: %v\n", run.ID(), err)
-		}
-		return nil, "", fmt.Errorf("run %s stopped (stored as %s): %w", run.ID(), run.Record().Run.Status, genErr)
+	if ferr := st.Flush(context.WithoutCancel(ctx)); ferr != nil {
+		fmt.Fprintf(env.Stderr, "warning: storing the run: %v\n", ferr)
 	}
-	sum, err := run.Finish()
 	if err != nil {
+		if res != nil && res.Summary != nil {
+			return nil, "", fmt.Errorf("run %s stopped (stored as %s): %w", res.Summary.RunID, res.Summary.Status, err)
+		}
 		return nil, "", err
 	}
-	if err := st.Flush(ctx); err != nil {
-		return nil, "", fmt.Errorf("store run %s: %w", run.ID(), err)
-	}
-	return sum, res.Text, nil
-}
-
-// startPower starts the selected power sources and returns their feed. With
-// "auto" and nothing available, profiling continues with every energy marked
-// unavailable; a source named explicitly must work.
-func startPower(ctx context.Context, spec string, interval time.Duration, stderr io.Writer) (profiler.Feed, func(), error) {
-	set, err := power.Select(spec, power.Options{})
-	if err != nil {
-		if spec == "" || spec == "auto" {
-			fmt.Fprintf(stderr, "warning: no power source: %v; energy will be unavailable\n", err)
-			return nil, func() {}, nil
-		}
-		return nil, nil, fmt.Errorf("power source %q: %w", spec, err)
-	}
-	group, err := set.Start(ctx, power.SamplerOptions{Interval: interval})
-	if err != nil {
-		return nil, nil, fmt.Errorf("start power sampling: %w (run 'energyprofiler doctor')", err)
-	}
-	feed := profiler.FeedFunc(func() (<-chan power.Sample, func()) {
-		sub := group.Subscribe(4096)
-		return sub.C(), sub.Close
-	})
-	return feed, func() { group.Stop() }, nil
+	return res.Summary, res.Text, nil
 }
 
 func parseCO2(s string) (float64, string, error) {
@@ -244,14 +185,6 @@ func parseCO2(s string) (float64, string, error) {
 	}
 	v, err := profiler.CO2Preset(s)
 	return v, strings.ToLower(s), err
-}
-
-func archOf(f model.Facts) *profiler.Architecture {
-	return &profiler.Architecture{
-		ModelType: f.ModelType, Layers: f.Layers, Hidden: f.Hidden, Intermediate: f.Intermediate,
-		Heads: f.Heads, KVHeads: f.KVHeads, AttentionKind: f.Attention, ParamsTotal: f.ParamsTotal,
-		Dtype: f.DType, KVBytesPerToken: f.KVCacheBytesPerToken, FLOPsPerToken: f.FLOPsPerTokenBase,
-	}
 }
 
 func absPath(p string) string {

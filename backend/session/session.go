@@ -73,12 +73,18 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	s := &Service{opts: opts}
 	set, err := power.Select(opts.PowerSpec, opts.Power)
 	if err != nil {
-		return nil, fmt.Errorf("power sources: %w", err)
+		if opts.PowerSpec != "" && opts.PowerSpec != "auto" {
+			return nil, fmt.Errorf("power source %q: %w", opts.PowerSpec, err)
+		}
+		// Nothing can be read here: profile anyway, with every energy
+		// reported unavailable rather than refusing to run.
+		opts.Logger.Warn("no power source; energy will be unavailable (run 'energyprofiler doctor')", "err", err)
+		set = &power.Set{}
 	}
 	s.set = set
 	group, err := set.Start(ctx, power.SamplerOptions{Interval: opts.SampleInterval})
 	if err != nil {
-		return nil, fmt.Errorf("start power sampling: %w", err)
+		return nil, fmt.Errorf("start power sampling: %w (run 'energyprofiler doctor')", err)
 	}
 	s.group = group
 	return s, nil
@@ -121,6 +127,12 @@ type Request struct {
 	Idle time.Duration
 	// IgnoreEOS generates exactly MaxTokens (fair comparisons across runs).
 	IgnoreEOS bool
+	// OnToken, when set, sees each token as the engine produces it, on the
+	// generating goroutine (for a terminal progress bar); it must be quick.
+	OnToken func(engine.TokenEvent)
+	// Prepared, when set, is called once the model is loaded, before the
+	// idle baseline starts.
+	Prepared func()
 	// RunID, when set, is the ID the run is stored under (the API hands it
 	// out while the run is still queued).
 	RunID       string
@@ -156,6 +168,9 @@ func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.E
 		name = filepath.Base(req.ModelPath)
 	}
 
+	if req.Prepared != nil {
+		req.Prepared()
+	}
 	var liveCh chan profiler.Event
 	liveDone := make(chan struct{})
 	stopLive := make(chan struct{})
@@ -225,7 +240,7 @@ func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.E
 			Seed:        uint64(req.Sampling.Seed),
 		},
 		IgnoreEOS: req.IgnoreEOS,
-	}, run, nil)
+	}, run, req.OnToken)
 	run.SetInputTokens(len(res.PromptIDs))
 
 	var summary *profiler.Summary

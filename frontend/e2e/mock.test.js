@@ -113,3 +113,41 @@ test('mock: 10k live power samples keep drawing fast', async () => {
   assert.ok(busy >= 0.5 * idle, `streaming keeps most of the frame rate (${busy.toFixed(1)} vs ${idle.toFixed(1)} fps)`);
   assert.deepEqual(errors, []);
 });
+
+test('mock: keyboard only — open a run, expand a phase, drill into a cell, zoom the treemap', async () => {
+  await page.goto(server.url + '/#/history');
+  const link = page.locator('table.runs tbody a').first();
+  await link.focus();
+  await page.keyboard.press('Enter');
+  await page.getByText('Export CSV').waitFor();
+  await page.locator('button.bar', { hasText: 'prefill' }).focus();
+  await page.keyboard.press('Enter');
+  await page.locator('[aria-label="prefill sections"]').waitFor();
+  await page.getByRole('grid').focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'layer 1 · k_proj' }).waitFor();
+  const tile = page.locator('g.hit').first();
+  await tile.focus();
+  await page.keyboard.press('Enter');
+  assert.ok((await page.locator('nav.crumbs button').count()) >= 2, 'Enter zooms the treemap');
+  // Hovering is not needed for token details: focus shows the card.
+  await page.locator('.stream [data-index="1"]').focus();
+  await page.getByRole('tooltip').waitFor();
+  await screenshot(page, 'mock-keyboard');
+  assert.deepEqual(errors, []);
+});
+
+test('mock: cancel a running run', async () => {
+  await page.goto(server.url + '/#/live');
+  await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached' });
+  await page.getByLabel('Max tokens').fill('200');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.locator('.stream [data-index="1"]').waitFor();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.locator('.st-cancelled').waitFor();
+  assert.match(await page.locator('.status').textContent(), /cancelled/);
+  assert.deepEqual(errors, []);
+});

@@ -52,13 +52,13 @@ func TestDoctorJSONSaysWhatIsAvailable(t *testing.T) {
 	}
 	// On this Linux box: no RAPL (empty sysfs), no NVML, no macOS sources,
 	// and the estimate reads the real /proc/stat.
-	want := map[string]bool{"ioreport": false, "rapl": false, "nvml": false, "powermetrics": false, "estimate": true}
+	want := map[string]bool{"ioreport": false, "rapl": false, "nvml": false, "powermetrics": false, "cpu-load": true}
 	for name, avail := range want {
 		if a, ok := got[name]; !ok || a != avail {
 			t.Errorf("%s: listed %v, available %v; want available %v", name, ok, a, avail)
 		}
 	}
-	if rep.Selection["cpu"] != "estimate" || len(rep.Selection) != 1 {
+	if rep.Selection["cpu"] != "cpu-load" || len(rep.Selection) != 1 {
 		t.Errorf("auto selection = %v, want cpu from the estimate only", rep.Selection)
 	}
 }
@@ -69,7 +69,7 @@ func TestDoctorPicksRAPLOverEstimate(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"rapl          available", "estimate      available", "cpu      <- rapl (measured_counter)", "package  <- rapl", "why:  IOReport is a macOS"} {
+	for _, want := range []string{"rapl          available", "cpu-load      available", "cpu      <- rapl (measured_counter)", "package  <- rapl", "why:  IOReport is a macOS"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}

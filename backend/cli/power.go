@@ -76,7 +76,7 @@ func toJSONSample(s power.Sample, withSource bool) jsonSample {
 func runPowerSample(ctx context.Context, env Env) error {
 	fs := flag.NewFlagSet("power sample", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	source := fs.String("source", "auto", "power source(s): auto, or a comma list of rapl, nvml, ioreport, powermetrics, estimate, replay:FILE")
+	source := fs.String("source", "auto", "power source(s): auto, or a comma list of rapl, nvml, ioreport, powermetrics, cpu-load, replay:FILE")
 	interval := fs.Duration("interval", power.DefaultInterval, "sampling interval (paced sources such as powermetrics keep their own)")
 	duration := fs.Duration("duration", 5*time.Second, "how long to sample (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per sample (JSON lines)")

@@ -34,7 +34,7 @@ func runProfile(ctx context.Context, env Env) error {
 	maxTokens := fs.Int("max-tokens", 64, "tokens to generate at most")
 	depth := fs.String("depth", "module", "tracing depth: module or deep")
 	tags := fs.String("tags", "", "comma-separated tags stored with the run")
-	powerSpec := fs.String("power", "auto", "power source(s): auto, or a list such as rapl,nvml, estimate, replay:FILE")
+	powerSpec := fs.String("power", "auto", "power source(s): auto, or a list such as rapl,nvml, cpu-load, replay:FILE")
 	interval := fs.Duration("interval", 100*time.Millisecond, "power sampling interval")
 	idle := fs.Duration("idle", profiler.DefaultIdle, "idle baseline measured before inference (0 skips it)")
 	repeat := fs.Int("repeat", 1, "profile the same configuration N times")

@@ -36,7 +36,7 @@ func runServe(ctx context.Context, env Env) error {
 	token := fs.String("token", "", "bearer token required on /api (generated when --allow-remote is set without one)")
 	db := fs.String("db", "", "database file (default: the user's data folder)")
 	modelsDir := fs.String("models-dir", "", "models folder (default ~/EnergyProfiler/models)")
-	powerSpec := fs.String("power", "auto", "power source(s): auto, or a list such as rapl,nvml, estimate, replay:FILE")
+	powerSpec := fs.String("power", "auto", "power source(s): auto, or a list such as rapl,nvml, cpu-load, replay:FILE")
 	threads := fs.Int("threads", 0, "CPU threads for inference (0: all)")
 	demoRun := fs.Bool("demo-run", false, "profile one run of the demo model before serving")
 	if err := fs.Parse(env.Args); err != nil {

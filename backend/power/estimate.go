@@ -115,7 +115,7 @@ func NewEstimate(opts Options) *Estimate {
 	}}
 }
 
-func (e *Estimate) Name() string      { return "estimate" }
+func (e *Estimate) Name() string      { return "cpu-load" }
 func (e *Estimate) Kind() Kind        { return KindEstimate }
 func (e *Estimate) Domains() []Domain { return []Domain{DomainCPU} }
 func (e *Estimate) Description() string {
@@ -147,7 +147,7 @@ func (e *Estimate) Open(ctx context.Context) (Reader, error) {
 	}
 	first, err := read()
 	if err != nil {
-		return nil, fmt.Errorf("estimate: read CPU load: %w", err)
+		return nil, fmt.Errorf("cpu-load estimate: read CPU load: %w", err)
 	}
 	return &estimateReader{e: e, read: read, prev: first, prevT: e.now(), lastU: -1}, nil
 }
@@ -166,7 +166,7 @@ func (r *estimateReader) Read() (Sample, error) {
 	defer r.mu.Unlock()
 	cur, err := r.read()
 	if err != nil {
-		return Sample{}, fmt.Errorf("estimate: read CPU load: %w", err)
+		return Sample{}, fmt.Errorf("cpu-load estimate: read CPU load: %w", err)
 	}
 	t1 := r.e.now()
 	u := utilization(r.prev, cur)

@@ -202,7 +202,7 @@ func (r *RAPL) Availability() Availability {
 			return unavailable(reason, "none on this OS; use the platform's own source (ioreport or powermetrics on macOS)")
 		}
 		return unavailable(reason+": the intel_rapl_msr driver is not loaded, this is a VM (RAPL is rarely passed to guests), or a container without the host's /sys/class/powercap",
-			"on bare-metal Intel or AMD Zen (Linux >= 5.8) run 'sudo modprobe intel_rapl_msr'; in a container mount the host's /sys/class/powercap read-only; otherwise use the labelled estimate (--power estimate)")
+			"on bare-metal Intel or AMD Zen (Linux >= 5.8) run 'sudo modprobe intel_rapl_msr'; in a container mount the host's /sys/class/powercap read-only; otherwise use the labelled estimate (--power cpu-load)")
 	}
 	for _, z := range zones {
 		if _, err := r.readEnergy(z); err != nil {

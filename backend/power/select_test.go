@@ -83,7 +83,7 @@ func TestSelectForced(t *testing.T) {
 	if _, err := Select("replay:"+filepath.Join(t.TempDir(), "none.jsonl"), opts); err == nil {
 		t.Fatal("missing replay file accepted")
 	}
-	if _, err := Select("estimate,estimate", opts); err == nil {
+	if _, err := Select("cpu-load,cpu-load", opts); err == nil {
 		t.Fatal("a source that adds no domain accepted")
 	}
 }
@@ -99,7 +99,7 @@ func TestAllHasEverySource(t *testing.T) {
 			t.Errorf("%s: %+v", info.Name, info)
 		}
 	}
-	if got := strings.Join(names, ","); got != "ioreport,rapl,nvml,powermetrics,estimate" {
+	if got := strings.Join(names, ","); got != "ioreport,rapl,nvml,powermetrics,cpu-load" {
 		t.Fatalf("registry = %s", got)
 	}
 }

@@ -19,7 +19,7 @@ func TestCPUInfoModel(t *testing.T) {
 }
 
 func TestResolution(t *testing.T) {
-	for src, want := range map[string]float64{"ioreport": 1, "nvml": 1, "rapl": 0.061, "estimate": 0, "replay:x": 0} {
+	for src, want := range map[string]float64{"ioreport": 1, "nvml": 1, "rapl": 0.061, "cpu-load": 0, "replay:x": 0} {
 		if got := DefaultResolutionMJ(src); got != want {
 			t.Errorf("%s: %v, want %v", src, got, want)
 		}

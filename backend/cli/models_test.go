@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"energyprofiler/backend/demo"
+	"energyprofiler/backend/model"
+)
+
+func TestModelsDemoWritesLoadableModels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes ~280 MB of demo models")
+	}
+	dir := t.TempDir()
+	code, out, errOut := runCLI("models", "demo", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, s := range demo.Specs() {
+		if !strings.Contains(out, "writing "+s.Name) {
+			t.Errorf("no progress line for %s in %q", s.Name, out)
+		}
+		path := filepath.Join(dir, s.Name)
+		if _, err := os.Stat(filepath.Join(path, demo.MarkerFile)); err != nil {
+			t.Errorf("%s: no demo marker: %v", s.Name, err)
+		}
+		m, err := model.Open(path)
+		if err != nil {
+			t.Fatalf("%s does not load: %v", s.Name, err)
+		}
+		if m.Config.NumKVHeads != s.KVHead || m.Config.NumLayers != s.Layers {
+			t.Errorf("%s: loaded %d KV heads, %d layers", s.Name, m.Config.NumKVHeads, m.Config.NumLayers)
+		}
+		m.Close()
+	}
+	if !strings.Contains(out, "meaningless") {
+		t.Error("output does not say demo text is meaningless")
+	}
+}
+
+func TestModelsUsage(t *testing.T) {
+	if code, _, _ := runCLI("models"); code != 2 {
+		t.Errorf("models without subcommand: exit %d, want 2", code)
+	}
+	if code, _, _ := runCLI("models", "demo", "extra"); code != 2 {
+		t.Errorf("models demo extra: exit %d, want 2", code)
+	}
+}

@@ -88,7 +88,7 @@ func PowerData(smp power.Sample, latest map[string]float64) map[string]any {
 			if dur <= 0 {
 				continue
 			}
-			w = r.EnergyMJ / (float64(dur) / 1e6) / 1e3 // mJ over ms is W
+			w = r.EnergyMJ / (float64(dur) / 1e6) // mJ per ms is W
 		}
 		watts[d] = w
 		domains[string(d)] = map[string]float64{"power_w": w}

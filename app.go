@@ -55,17 +55,14 @@ func newApp(args []string) (*App, error) {
 	a := &App{assets: assets, backend: backend, log: logger}
 	windowOpts := api.Options{Frontend: assets, Trusted: true}
 
-	// The network server serves scripts and browsers, and the window's live
-	// stream: Wails' asset server cannot carry WebSockets. Without it the
-	// window still works, minus live updates, so a busy port is not fatal.
+	// The network server serves scripts and browsers; the window works
+	// without it, so a busy port is logged, not fatal.
 	if ln, err := net.Listen("tcp", *addr); err != nil {
-		logger.Warn("local API server not started; the window will have no live stream", "addr", *addr, "err", err)
+		logger.Warn("local API server not started", "addr", *addr, "err", err)
 	} else {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		a.listener = ln
-		netOpts := api.Options{Frontend: assets, Port: port, ExtraOrigins: []string{"wails://wails", "http://wails.localhost"}}
-		a.server = &http.Server{Handler: backend.Handler(netOpts), ReadHeaderTimeout: 10 * time.Second}
-		windowOpts.LiveURL = "ws://" + ln.Addr().String() + "/api/profiling/live"
+		a.server = &http.Server{Handler: backend.Handler(api.Options{Frontend: assets, Port: port}), ReadHeaderTimeout: 10 * time.Second}
 	}
 	// The asset server is reachable only from our own window, so it skips
 	// the Host and Origin checks that protect the network server.

@@ -56,14 +56,6 @@ type Options struct {
 	// AllowedHosts extends the loopback names accepted in the Host header,
 	// for a server deliberately bound to another interface.
 	AllowedHosts []string
-	// ExtraOrigins are origins besides the server's own whose pages may
-	// change state and open the live stream: the desktop window's
-	// (wails://wails), which reaches the network server for WebSockets.
-	ExtraOrigins []string
-	// LiveURL, when set, is announced in /api/health as the WebSocket to use
-	// for the live stream (the desktop window's asset server cannot carry
-	// WebSockets, so its page connects to the network server instead).
-	LiveURL string
 	// Token, when set, must be sent as "Authorization: Bearer TOKEN" on every
 	// /api request.
 	Token string
@@ -102,10 +94,12 @@ func New(opts Options) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.opts.Trusted {
 		if err := h.checkHost(r); err != nil {
+			h.log.Warn("refused request", "reason", err, "path", r.URL.Path)
 			writeError(w, http.StatusForbidden, "forbidden host", err.Error())
 			return
 		}
 		if err := h.checkOrigin(r); err != nil {
+			h.log.Warn("refused request", "reason", err, "path", r.URL.Path)
 			writeError(w, http.StatusForbidden, "forbidden origin", err.Error())
 			return
 		}
@@ -126,7 +120,6 @@ type healthResponse struct {
 	Database     string         `json:"database"`
 	ModelsDir    string         `json:"models_dir"`
 	PowerSources []SourceHealth `json:"power_sources"`
-	LiveURL      string         `json:"live_url,omitempty"`
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
@@ -142,7 +135,6 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 		Database:     h.opts.DBPath,
 		ModelsDir:    h.opts.ModelsDir,
 		PowerSources: sources,
-		LiveURL:      h.opts.LiveURL,
 	})
 }
 

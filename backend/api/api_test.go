@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -319,20 +320,6 @@ func TestErrorPaths(t *testing.T) {
 	}
 }
 
-func TestExtraOriginsAreAccepted(t *testing.T) {
-	h := New(Options{Port: "8000", ExtraOrigins: []string{"wails://wails"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	// Without a store, a DELETE that passes the Origin check answers 404.
-	for origin, want := range map[string]int{"wails://wails": 404, "http://evil.example": 403} {
-		req := httptest.NewRequest("DELETE", "http://127.0.0.1:8000/api/profiling/run/x", nil)
-		req.Header.Set("Origin", origin)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != want {
-			t.Errorf("origin %s: %d, want %d", origin, rec.Code, want)
-		}
-	}
-}
-
 func TestBearerTokenWhenConfigured(t *testing.T) {
 	h := New(Options{Token: "s3cret", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for _, c := range []struct {
@@ -508,4 +495,37 @@ func TestLoad(t *testing.T) {
 	}()
 	http.DefaultClient.CloseIdleConnections()
 	waitFor(t, func() bool { return runtime.NumGoroutine() <= before+2 })
+}
+
+func TestLiveAsServerSentEvents(t *testing.T) {
+	ts := newTestServer(t, false)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/api/profiling/live", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	ts.do(t, "POST", "/api/profiling/generate", okBody, nil)
+	sc := bufio.NewScanner(res.Body)
+	types := map[string]int{}
+	for types["finished"] == 0 && sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var ev queue.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("bad event %q: %v", line, err)
+		}
+		types[ev.Type]++
+	}
+	if types["queue"] != 1 || types["token"] != 4 || types["finished"] != 1 {
+		t.Errorf("events %v", types)
+	}
 }

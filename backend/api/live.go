@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -20,6 +22,10 @@ const liveWriteTimeout = 5 * time.Second
 func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 	if h.opts.Queue == nil {
 		writeError(w, http.StatusServiceUnavailable, "live unavailable", "this server was started without a run queue")
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		h.liveSSE(w, r)
 		return
 	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
@@ -58,5 +64,39 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
+	}
+}
+
+// liveSSE streams the same events as Server-Sent Events. The desktop
+// window's asset server cannot upgrade to WebSocket but does stream
+// responses, so the window's page uses this form of the live stream.
+func (h *Handler) liveSSE(w http.ResponseWriter, r *http.Request) {
+	// Wails' asset-server writer has no Flush, but hands every Write to the
+	// webview as it comes, so a writer that cannot flush still streams.
+	h.log.Info("live client connected", "transport", "sse", "remote", r.RemoteAddr)
+	defer h.log.Info("live client gone", "transport", "sse", "remote", r.RemoteAddr)
+	rc := http.NewResponseController(w)
+	flush := func() { _ = rc.Flush() }
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	flush()
+
+	sub := h.opts.Queue.Subscribe()
+	defer h.opts.Queue.Unsubscribe(sub)
+	for {
+		ev, ok := sub.Next(r.Context())
+		if !ok {
+			return
+		}
+		data, err := json.Marshal(ev)
+		if err != nil {
+			h.log.Error("live event not encodable", "type", ev.Type, "err", err)
+			continue
+		}
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
+			return
+		}
+		flush()
 	}
 }

@@ -57,11 +57,6 @@ func (h *Handler) checkOrigin(r *http.Request) error {
 	if origin == "" {
 		return nil
 	}
-	for _, o := range h.opts.ExtraOrigins {
-		if origin == o {
-			return nil
-		}
-	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("origin %q is not this app", origin)

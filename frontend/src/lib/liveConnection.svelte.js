@@ -14,7 +14,8 @@ export class LiveConnection {
   #pending = [];
   #frame = null;
 
-  constructor(url = LiveConnection.defaultURL()) {
+  // url null means "work it out at each connection attempt" (defaultURL).
+  constructor(url = null) {
     this.url = url;
   }
 
@@ -22,11 +23,18 @@ export class LiveConnection {
     return (location.protocol === 'https:' ? 'wss' : 'ws') + '://' + location.host + '/api/profiling/live';
   }
 
+  // desktop reports whether the page is in the desktop window, whose asset
+  // server (wails://) cannot upgrade to WebSocket but does stream, so the
+  // same live stream is read as Server-Sent Events there.
+  static desktop() {
+    return location.protocol !== 'http:' && location.protocol !== 'https:';
+  }
+
   open() {
     this.#closed = false;
     let ws;
     try {
-      ws = new WebSocket(this.url);
+      ws = this.url || !LiveConnection.desktop() ? new WebSocket(this.url ?? LiveConnection.defaultURL()) : new SSESocket('/api/profiling/live');
     } catch {
       this.#retry();
       return;
@@ -76,5 +84,29 @@ export class LiveConnection {
     clearTimeout(this.#timer);
     if (this.#frame != null) cancelAnimationFrame(this.#frame);
     this.#ws?.close();
+  }
+}
+
+// SSESocket reads the live stream as Server-Sent Events behind the small part
+// of the WebSocket interface LiveConnection uses (onopen, onmessage, onclose,
+// onerror, close), so one reconnect policy serves both.
+class SSESocket {
+  onopen = null;
+  onmessage = null;
+  onclose = null;
+  onerror = null;
+  #es;
+  constructor(url) {
+    this.#es = new EventSource(url);
+    this.#es.onopen = () => this.onopen?.();
+    this.#es.onmessage = (e) => this.onmessage?.({ data: e.data });
+    // EventSource would retry on its own; hand retries to LiveConnection's
+    // backoff instead, as for a closed WebSocket.
+    this.#es.onerror = () => this.close();
+  }
+  close() {
+    if (this.#es.readyState === 2) return;
+    this.#es.close();
+    this.onclose?.();
   }
 }

@@ -1,9 +1,10 @@
 package engine
 
 import (
-	"math"
 	"math/rand/v2"
 	"slices"
+
+	"energyprofiler/backend/engine/compute"
 )
 
 // Sampling chooses the next token from the logits. Greedy (or a zero
@@ -62,15 +63,15 @@ func (s *sampler) sample(logits []float32, p Sampling) int {
 	if p.Greedy || p.Temperature <= 0 {
 		return argmax(logits)
 	}
-	// Softmax at the temperature, in float64 for the normaliser.
+	// Softmax at the temperature, with the SIMD exp (math.Exp can be very
+	// slow under GOEXPERIMENT=simd; see compute.CleanUpper).
 	m := logits[argmax(logits)]
-	inv := 1 / p.Temperature
-	var sum float64
+	inv := float32(1 / p.Temperature)
+	prob := s.prob[:len(logits)]
 	for i, v := range logits {
-		e := math.Exp(float64(v-m) * inv)
-		s.prob[i] = float32(e)
-		sum += e
+		prob[i] = (v - m) * inv
 	}
+	sum := float64(compute.ExpShift(prob, 0))
 	// Candidates: all tokens, or only those that can be in the top-k /
 	// top-p set. Sorting the full vocabulary per token is slow, so first keep
 	// the tokens above a threshold that still covers the needed mass.

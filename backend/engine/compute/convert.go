@@ -102,3 +102,15 @@ func ToF32(m Matrix) []float32 {
 func Moments(x []float32, small float32) (sum, sumSq float64, maxAbs float32, below int) {
 	return moments(x, small)
 }
+
+// ExpShift sets x[i] = e^(x[i]-m) and returns the sum, with the SIMD exp
+// where available (about 1e-7 relative error). Use it instead of a math.Exp
+// loop in hot code: see CleanUpper.
+func ExpShift(x []float32, m float32) float32 { return expSub(x, m) }
+
+// CleanUpper clears the upper halves of the AVX registers (VZEROUPPER) on
+// amd64 builds with GOEXPERIMENT=simd, and does nothing elsewhere. Call it
+// before a scalar loop over math.Exp: with GOEXPERIMENT=simd the Go 1.26
+// runtime can leave the upper state dirty after an async preemption, which
+// makes math.Exp about 100x slower until the next VZEROUPPER.
+func CleanUpper() { cleanUpper() }

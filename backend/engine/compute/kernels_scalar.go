@@ -22,3 +22,5 @@ func moments(x []float32, small float32) (sum, sumSq float64, maxAbs float32, be
 	return momentsGeneric(x, small)
 }
 func dotBF16x4(out []float32, w []uint16, x []float32) { dotBF16x4Generic(out, w, x) }
+
+func cleanUpper() {}

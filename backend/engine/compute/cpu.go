@@ -94,13 +94,17 @@ func (t *matVecTask) Run(worker, lo, hi int) {
 	cols := t.w.Cols
 	switch t.w.DType {
 	case BF16:
+		// Four sequential streams, one per quarter of the chunk.
 		w := u16s(t.w.Data)
-		r := lo
-		for ; r+4 <= hi; r += 4 {
-			dotBF16x4(t.out[r:r+4], w[r*cols:(r+4)*cols], t.x)
+		row := func(r int) []uint16 { return w[r*cols : (r+1)*cols] }
+		q := (hi - lo) / 4
+		var o [4]float32
+		for j := lo; j < lo+q; j++ {
+			dotBF16x4(o[:], row(j), row(j+q), row(j+2*q), row(j+3*q), t.x)
+			t.out[j], t.out[j+q], t.out[j+2*q], t.out[j+3*q] = o[0], o[1], o[2], o[3]
 		}
-		for ; r < hi; r++ {
-			t.out[r] = dotBF16(w[r*cols:(r+1)*cols], t.x)
+		for r := lo + 4*q; r < hi; r++ {
+			t.out[r] = dotBF16(row(r), t.x)
 		}
 	case F32:
 		w := f32s(t.w.Data)

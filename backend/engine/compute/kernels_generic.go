@@ -94,10 +94,3 @@ func momentsGeneric(x []float32, small float32) (sum, sumSq float64, maxAbs floa
 	}
 	return sum, sumSq, maxAbs, below
 }
-
-func dotBF16x4Generic(out []float32, w []uint16, x []float32) {
-	n := len(x)
-	for r := range 4 {
-		out[r] = dotBF16Generic(w[r*n:(r+1)*n], x)
-	}
-}

@@ -21,6 +21,8 @@ func widenBF16(dst []float32, src []uint16) { widenBF16Generic(dst, src) }
 func moments(x []float32, small float32) (sum, sumSq float64, maxAbs float32, below int) {
 	return momentsGeneric(x, small)
 }
-func dotBF16x4(out []float32, w []uint16, x []float32) { dotBF16x4Generic(out, w, x) }
+func dotBF16x4(out []float32, w0, w1, w2, w3 []uint16, x []float32) {
+	out[0], out[1], out[2], out[3] = dotBF16Generic(w0, x), dotBF16Generic(w1, x), dotBF16Generic(w2, x), dotBF16Generic(w3, x)
+}
 
 func cleanUpper() {}

@@ -372,36 +372,39 @@ func total4max(v archsimd.Float32x16) archsimd.Float32x4 {
 	return h.GetLo().Max(h.GetHi())
 }
 
-// dotBF16x4 computes the dot products of 4 consecutive bf16 rows (row
-// stride n = len(x)) with x into out. Streaming 4 rows at once keeps more
-// memory requests in flight than one row at a time, which matters because
-// decode is bound by memory bandwidth.
-func dotBF16x4(out []float32, w []uint16, x []float32) {
+// dotBF16x4 computes the dot products of 4 bf16 rows with x into out[0:4].
+// The caller passes rows far apart (a quarter of its chunk each), so the
+// kernel reads 4 sequential streams in different pages at once: more memory
+// requests in flight, and each stream stays easy for the hardware prefetcher.
+// (Adjacent rows interleave several streams within one 4 KiB page, which
+// measured 30% slower than even one row at a time.)
+func dotBF16x4(out []float32, w0, w1, w2, w3 []uint16, x []float32) {
 	n := len(x)
 	if n == 0 || !hasAVX512() {
-		for r := range 4 {
-			out[r] = dotBF16(w[r*n:(r+1)*n], x)
-		}
+		out[0], out[1], out[2], out[3] = dotBF16(w0, x), dotBF16(w1, x), dotBF16(w2, x), dotBF16(w3, x)
 		return
 	}
-	w = w[:4*n]
+	w0, w1, w2, w3 = w0[:n], w1[:n], w2[:n], w3[:n]
 	out = out[:4]
-	pw, px := unsafe.Pointer(&w[0]), unsafe.Pointer(&x[0])
+	p0, p1, p2, p3 := unsafe.Pointer(&w0[0]), unsafe.Pointer(&w1[0]), unsafe.Pointer(&w2[0]), unsafe.Pointer(&w3[0])
+	px := unsafe.Pointer(&x[0])
 	var a0, a1, a2, a3 archsimd.Float32x16
 	i := 0
 	for ; i+16 <= n; i += 16 {
 		v := archsimd.LoadFloat32x16(f32p(px, i))
-		a0 = widen16(archsimd.LoadUint16x16(u16p(pw, i))).MulAdd(v, a0)
-		a1 = widen16(archsimd.LoadUint16x16(u16p(pw, n+i))).MulAdd(v, a1)
-		a2 = widen16(archsimd.LoadUint16x16(u16p(pw, 2*n+i))).MulAdd(v, a2)
-		a3 = widen16(archsimd.LoadUint16x16(u16p(pw, 3*n+i))).MulAdd(v, a3)
+		a0 = widen16(archsimd.LoadUint16x16(u16p(p0, i))).MulAdd(v, a0)
+		a1 = widen16(archsimd.LoadUint16x16(u16p(p1, i))).MulAdd(v, a1)
+		a2 = widen16(archsimd.LoadUint16x16(u16p(p2, i))).MulAdd(v, a2)
+		a3 = widen16(archsimd.LoadUint16x16(u16p(p3, i))).MulAdd(v, a3)
 	}
-	sums4(a0, a1, a2, a3).Store((*[4]float32)(out))
+	t := sums4(a0, a1, a2, a3)
 	archsimd.ClearAVXUpperBits()
+	out[0], out[1], out[2], out[3] = t.GetElem(0), t.GetElem(1), t.GetElem(2), t.GetElem(3)
 	for ; i < n; i++ {
-		for r := range 4 {
-			out[r] += BF16ToF32(w[r*n+i]) * x[i]
-		}
+		out[0] += BF16ToF32(w0[i]) * x[i]
+		out[1] += BF16ToF32(w1[i]) * x[i]
+		out[2] += BF16ToF32(w2[i]) * x[i]
+		out[3] += BF16ToF32(w3[i]) * x[i]
 	}
 }
 

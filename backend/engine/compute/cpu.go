@@ -108,8 +108,15 @@ func (t *matVecTask) Run(worker, lo, hi int) {
 		}
 	case F32:
 		w := f32s(t.w.Data)
-		for r := lo; r < hi; r++ {
-			t.out[r] = dotF32(w[r*cols:(r+1)*cols], t.x)
+		row := func(r int) []float32 { return w[r*cols : (r+1)*cols] }
+		q := (hi - lo) / 4
+		var o [4]float32
+		for j := lo; j < lo+q; j++ {
+			dotF32x4(o[:], row(j), row(j+q), row(j+2*q), row(j+3*q), t.x)
+			t.out[j], t.out[j+q], t.out[j+2*q], t.out[j+3*q] = o[0], o[1], o[2], o[3]
+		}
+		for r := lo + 4*q; r < hi; r++ {
+			t.out[r] = dotF32(row(r), t.x)
 		}
 	case F16:
 		row := t.cpu.scratch[worker][:cols]

@@ -453,3 +453,34 @@ func dot4x2AVX2(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
 		out[7] += w3[i] * x1[i]
 	}
 }
+
+// dotF32x4 is dotBF16x4 for float32 rows.
+func dotF32x4(out []float32, w0, w1, w2, w3 []float32, x []float32) {
+	n := len(x)
+	if n == 0 || !hasAVX512() {
+		out[0], out[1], out[2], out[3] = dotF32(w0, x), dotF32(w1, x), dotF32(w2, x), dotF32(w3, x)
+		return
+	}
+	w0, w1, w2, w3 = w0[:n], w1[:n], w2[:n], w3[:n]
+	out = out[:4]
+	p0, p1, p2, p3 := unsafe.Pointer(&w0[0]), unsafe.Pointer(&w1[0]), unsafe.Pointer(&w2[0]), unsafe.Pointer(&w3[0])
+	px := unsafe.Pointer(&x[0])
+	var a0, a1, a2, a3 archsimd.Float32x16
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		v := archsimd.LoadFloat32x16(f32p(px, i))
+		a0 = archsimd.LoadFloat32x16(f32p(p0, i)).MulAdd(v, a0)
+		a1 = archsimd.LoadFloat32x16(f32p(p1, i)).MulAdd(v, a1)
+		a2 = archsimd.LoadFloat32x16(f32p(p2, i)).MulAdd(v, a2)
+		a3 = archsimd.LoadFloat32x16(f32p(p3, i)).MulAdd(v, a3)
+	}
+	t := sums4(a0, a1, a2, a3)
+	archsimd.ClearAVXUpperBits()
+	out[0], out[1], out[2], out[3] = t.GetElem(0), t.GetElem(1), t.GetElem(2), t.GetElem(3)
+	for ; i < n; i++ {
+		out[0] += w0[i] * x[i]
+		out[1] += w1[i] * x[i]
+		out[2] += w2[i] * x[i]
+		out[3] += w3[i] * x[i]
+	}
+}

@@ -95,7 +95,13 @@ func WriteFrame(w io.Writer, f Frame) error {
 
 // ReadFrame reads one frame. It returns io.EOF only when the stream ends
 // cleanly between frames; a stream cut inside a frame is io.ErrUnexpectedEOF.
-func ReadFrame(r io.Reader) (Frame, error) {
+func ReadFrame(r io.Reader) (Frame, error) { return readFrame(r, MaxPayload) }
+
+// maxRequestPayload bounds frames the server reads: requests carry at most a
+// 4-byte interval, so a client cannot make the root helper allocate more.
+const maxRequestPayload = 64
+
+func readFrame(r io.Reader, maxPayload uint32) (Frame, error) {
 	var hdr [headerSize]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return Frame{}, err
@@ -108,8 +114,8 @@ func ReadFrame(r io.Reader) (Frame, error) {
 		return Frame{}, fmt.Errorf("read frame: %s: %w", t, ErrUnknownType)
 	}
 	n := binary.BigEndian.Uint32(hdr[2:6])
-	if n > MaxPayload {
-		return Frame{}, fmt.Errorf("read %s frame: %d bytes (max %d): %w", t, n, MaxPayload, ErrFrameTooLarge)
+	if n > maxPayload {
+		return Frame{}, fmt.Errorf("read %s frame: %d bytes (max %d): %w", t, n, maxPayload, ErrFrameTooLarge)
 	}
 	payload := make([]byte, n)
 	if _, err := io.ReadFull(r, payload); err != nil {

@@ -186,7 +186,7 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	frames := make(chan readResult)
 	go func() {
 		for {
-			f, err := ReadFrame(conn)
+			f, err := readFrame(conn, maxRequestPayload)
 			select {
 			case frames <- readResult{f, err}:
 			case <-done:

@@ -322,6 +322,7 @@ func TestMalformedFrameClosesConnection(t *testing.T) {
 		{"version", []byte{9, byte(MsgStart), 0, 0, 0, 4, 0, 0, 3, 232}, CodeVersion},
 		{"short START", []byte{ProtocolVersion, byte(MsgStart), 0, 0, 0, 2, 3, 232}, CodeBadRequest},
 		{"reply type as request", []byte{ProtocolVersion, byte(MsgSample), 0, 0, 0, 0}, CodeBadRequest},
+		{"oversized request", []byte{ProtocolVersion, byte(MsgStart), 0, 1, 0, 0}, CodeBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, err := net.Dial("unix", ts.sock)

@@ -137,7 +137,7 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return def
 }
 
-// conn is one client's session: a reader goroutine feeding frames, and this
+// session is one client connection: a reader goroutine feeding frames, and this
 // loop owning the socket's write side and the powermetrics child.
 type session struct {
 	s       *Server

@@ -342,9 +342,13 @@ func (t *attendTask) Run(worker, lo, hi int) {
 
 // softmax normalises x in place, subtracting the max first for stability.
 func softmax(x []float32) {
+	// A plain comparison: the max builtin's NaN and ±0 handling compiles to
+	// a much slower sequence, and scores are never NaN here.
 	m := x[0]
 	for _, v := range x[1:] {
-		m = max(m, v)
+		if v > m {
+			m = v
+		}
 	}
 	inv := 1 / expSub(x, m)
 	for i := range x {
@@ -362,30 +366,39 @@ func NewBandwidthBuffer(bytes int) []float32 {
 	return buf
 }
 
-// ReadBandwidth reads buf once on all workers, the way a decode step streams
-// weights, and returns the achieved bytes per second. Use a buffer much larger
-// than the last-level cache (≥ 256 MiB).
+// ReadBandwidth reads buf once on all workers with the access pattern of the
+// mat-vec kernels (four sequential streams per worker) and returns the
+// achieved bytes per second: the bandwidth a decode step can hope for. Use a
+// buffer much larger than the last-level cache (≥ 256 MiB).
 func (c *CPU) ReadBandwidth(buf []float32) float64 {
 	t := &readTask{buf: buf, ones: make([]float32, readChunk), sums: make([]float32, c.pool.Workers()*16)}
 	for i := range t.ones {
 		t.ones[i] = 1
 	}
+	rows := len(buf) / readChunk
 	start := clock.Now()
-	c.pool.Parallel(len(buf)/readChunk, 16, t)
+	c.pool.Parallel(rows, max(16, rows/(4*c.pool.Workers())), t)
 	ns := clock.Now() - start
-	return float64(len(buf)/readChunk*readChunk*4) / (float64(ns) / 1e9)
+	return float64(rows*readChunk*4) / (float64(ns) / 1e9)
 }
 
-const readChunk = 4096
+const readChunk = 2048
 
 type readTask struct {
 	buf, ones, sums []float32
 }
 
 func (t *readTask) Run(worker, lo, hi int) {
+	row := func(r int) []float32 { return t.buf[r*readChunk : (r+1)*readChunk] }
+	q := (hi - lo) / 4
+	var o [4]float32
 	var s float32
-	for i := lo; i < hi; i++ {
-		s += dotF32(t.buf[i*readChunk:(i+1)*readChunk], t.ones)
+	for j := lo; j < lo+q; j++ {
+		dotF32x4(o[:], row(j), row(j+q), row(j+2*q), row(j+3*q), t.ones)
+		s += o[0] + o[1] + o[2] + o[3]
+	}
+	for r := lo + 4*q; r < hi; r++ {
+		s += dotF32(row(r), t.ones)
 	}
 	t.sums[worker*16] += s // keeps the reads from being optimised away
 }

@@ -87,7 +87,9 @@ func momentsGeneric(x []float32, small float32) (sum, sumSq float64, maxAbs floa
 		sum += f
 		sumSq += f * f
 		a := float32(math.Abs(f))
-		maxAbs = max(maxAbs, a)
+		if a > maxAbs {
+			maxAbs = a
+		}
 		if a < small {
 			below++
 		}

@@ -357,13 +357,23 @@ func moments(x []float32, small float32) (sum, sumSq float64, maxAbs float32, be
 			m0, m1 = m0.Max(a0), m1.Max(a1)
 			below += bits.OnesCount32(uint32(a0.Less(thr).ToBits()) | uint32(a1.Less(thr).ToBits())<<16)
 		}
-		ts, tq, tm := total4(s0.Add(s1)), total4(q0.Add(q1)), total4max(m0.Max(m1))
+		var t [3][4]float32
+		total4(s0.Add(s1)).Store(&t[0])
+		total4(q0.Add(q1)).Store(&t[1])
+		total4max(m0.Max(m1)).Store(&t[2])
 		archsimd.ClearAVXUpperBits()
-		sum, sumSq = float64(ts.GetElem(0)), float64(tq.GetElem(0))
-		maxAbs = max(max(tm.GetElem(0), tm.GetElem(1)), max(tm.GetElem(2), tm.GetElem(3)))
+		sum, sumSq = float64(t[0][0]), float64(t[1][0])
+		for _, v := range t[2] {
+			if v > maxAbs {
+				maxAbs = v
+			}
+		}
 	}
 	s, q, m, b := momentsGeneric(x[i:], small)
-	return sum + s, sumSq + q, max(maxAbs, m), below + b
+	if m > maxAbs {
+		maxAbs = m
+	}
+	return sum + s, sumSq + q, maxAbs, below + b
 }
 
 // total4max folds 16 lanes to 4 by maximum.

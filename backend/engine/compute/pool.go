@@ -46,10 +46,12 @@ type helper struct {
 const spinLimit = 1 << 14
 
 // NewPool starts a pool of workers goroutines in total, the caller of
-// Parallel counting as one. workers < 1 means runtime.GOMAXPROCS(0).
+// Parallel counting as one. workers < 1 means runtime.GOMAXPROCS(0); more
+// than GOMAXPROCS is capped, because spinning workers without a processor of
+// their own would only steal time from the ones doing the work.
 func NewPool(workers int) *Pool {
-	if workers < 1 {
-		workers = runtime.GOMAXPROCS(0)
+	if procs := runtime.GOMAXPROCS(0); workers < 1 || workers > procs {
+		workers = procs
 	}
 	p := &Pool{workers: workers}
 	for i := 1; i < workers; i++ {

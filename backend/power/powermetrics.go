@@ -16,10 +16,11 @@ import (
 	"os/exec"
 	"os/user"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"energyprofiler/backend/helper"
 )
 
 // PowermetricsHelper is the privileged helper's client, as this package
@@ -59,14 +60,21 @@ func (o PowermetricsOptions) withDefaults() PowermetricsOptions {
 // PowermetricsArgs is the pinned argv (after the binary): plist to stdout,
 // line-buffered, CPU/GPU/ANE power. No -o, ever.
 func PowermetricsArgs(intervalMs int) []string {
-	return []string{"-f", "plist", "-b", "1", "-i", strconv.Itoa(intervalMs), "-s", "cpu_power,gpu_power"}
+	// The same argv as the privileged helper's, so one sudoers rule and one
+	// documented command cover both ways of running powermetrics.
+	return helper.Argv(uint32(max(intervalMs, 0)))
 }
 
 // PowermetricsSudoersLine is the sudoers rule that allows exactly the
 // pinned command for user.
 func PowermetricsSudoersLine(userName string, o PowermetricsOptions) string {
 	o = o.withDefaults()
-	return userName + " ALL=(root) NOPASSWD: " + o.Binary + " " + strings.Join(PowermetricsArgs(o.IntervalMs), " ")
+	line, err := helper.SudoersRule(userName, uint32(max(o.IntervalMs, 0)))
+	if err != nil {
+		// Not a plain user name: show the shape with a placeholder.
+		line, _ = helper.SudoersRule("USER", uint32(max(o.IntervalMs, 0)))
+	}
+	return line
 }
 
 // Powermetrics is the powermetrics source.

@@ -295,7 +295,7 @@ func TestPowermetricsStreamSource(t *testing.T) {
 
 func TestPowermetricsArgvIsPinned(t *testing.T) {
 	args := strings.Join(PowermetricsArgs(1000), " ")
-	if args != "-f plist -b 1 -i 1000 -s cpu_power,gpu_power" {
+	if args != "-f plist -b 1 -i 1000 -s cpu_power,gpu_power,ane_power" {
 		t.Fatalf("argv = %q", args)
 	}
 	for _, a := range PowermetricsArgs(250) {
@@ -304,7 +304,9 @@ func TestPowermetricsArgvIsPinned(t *testing.T) {
 		}
 	}
 	line := PowermetricsSudoersLine("alice", PowermetricsOptions{})
-	if line != "alice ALL=(root) NOPASSWD: /usr/bin/powermetrics -f plist -b 1 -i 1000 -s cpu_power,gpu_power" {
+	// sudoers reads a bare comma as a list separator, so it must be escaped
+	// for the rule to pin this one command.
+	if line != `alice ALL = (root) NOPASSWD: /usr/bin/powermetrics -f plist -b 1 -i 1000 -s cpu_power\,gpu_power\,ane_power` {
 		t.Fatalf("sudoers line = %q", line)
 	}
 }

@@ -49,6 +49,8 @@ type Server struct {
 	Queue   *queue.Queue
 	cancel  context.CancelFunc
 	watts   atomic.Pointer[Watts]
+	// last is the most recent request run, for Quick Profile and drops.
+	last atomic.Pointer[api.GenerateRequest]
 }
 
 // Start opens the database, prepares the models folder, starts the power
@@ -151,6 +153,7 @@ func (s *Server) execute(ctx context.Context, job *queue.Job, emit func(queue.Ev
 	if !ok {
 		return nil, fmt.Errorf("job %s: unexpected request type %T", job.ID, job.Request)
 	}
+	s.last.Store(&req)
 	result, err := s.Session.Execute(ctx, job.ID, SessionRequest(req), emit)
 	// Inference never waits on disk, but once a run is reported done it must
 	// be readable, so wait for the writer here, after generation.

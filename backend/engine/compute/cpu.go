@@ -317,6 +317,7 @@ func (t *attendTask) Run(worker, lo, hi int) {
 		}
 		softmax(s)
 		if st != nil {
+			cleanUpper() // scalar math.Log loop follows; see CleanUpper
 			st.SoftmaxNs += clock.Now() - t0
 			st.Rows++
 			st.Weights += len(s)

@@ -10,7 +10,7 @@ DESKTOP   := build/bin/energyprofiler-desktop
 comma := ,
 DESKTOP_TAGS := desktop,production$(if $(filter Linux,$(shell uname -s)),$(comma)webkit2_41)
 
-.PHONY: run test app bench build frontend frontend-deps go-test darwin-check frontend-test e2e desktop-smoke clean
+.PHONY: run test app bench build frontend frontend-deps go-test darwin-check frontend-test e2e desktop-smoke desktop-drop clean
 
 ## run: build everything, then start the dashboard server (the main job).
 run: build
@@ -53,6 +53,11 @@ app: frontend
 ## desktop-smoke: launch the desktop app under Xvfb and screenshot it.
 desktop-smoke: app
 	.ci/desktop-smoke $(DESKTOP) build/desktop-smoke.png
+
+## desktop-drop: drag a model folder onto the desktop window under Xvfb and
+## check that it was profiled.
+desktop-drop: app build
+	.ci/desktop-drop $(DESKTOP) $(BIN) build/desktop-drop.png
 
 ## bench: Go benchmarks (engine speed against the memory roofline, sampler
 ## overhead, storage).

@@ -29,9 +29,11 @@ func main() {
 			Assets:  app.assets,
 			Handler: app.windowHandler,
 		},
-		OnStartup:  app.startup,
-		OnShutdown: app.shutdown,
-		Bind:       []any{app},
+		// A model folder dropped on the window is profiled (app.onDrop).
+		DragAndDrop: &options.DragAndDrop{EnableFileDrop: true},
+		OnStartup:   app.startup,
+		OnShutdown:  app.shutdown,
+		Bind:        []any{app},
 	})
 	if err != nil {
 		log.Fatalf("energy profiler: %v", err)

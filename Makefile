@@ -46,9 +46,16 @@ frontend-test: frontend-deps
 e2e: build
 	cd frontend && node --test e2e/
 
-## app: the Wails desktop app for this machine.
+## app: the Wails desktop app for this machine. On macOS it also builds the
+## powermetrics helper and the CLI and assembles build/bin/Energy Profiler.app
+## (see docs/macos.md for signing and notarization).
 app: frontend
 	$(GO) build -tags $(DESKTOP_TAGS) -ldflags "-s -w $(LDFLAGS)" -o $(DESKTOP) .
+ifeq ($(shell uname -s),Darwin)
+	CGO_ENABLED=0 $(GO) build -ldflags "-s -w" -o build/bin/energyprofiler-helper ./backend/helper/cmd/energyprofiler-helper
+	CGO_ENABLED=0 $(GO) build -ldflags "-s -w $(LDFLAGS)" -o build/bin/energyprofiler ./backend/cmd/energyprofiler
+	build/darwin/make-app.sh $(DESKTOP) build/bin/energyprofiler-helper build/bin/energyprofiler "build/bin/Energy Profiler.app"
+endif
 
 ## desktop-smoke: launch the desktop app under Xvfb and screenshot it.
 desktop-smoke: app

@@ -41,7 +41,7 @@ func commands() []command {
 		{"doctor", "list every power source, available or not, with the fix", runDoctor},
 		{"power", "sample or parse power (power sample | power parse)", runPower},
 		{"db", "database maintenance (db check)", runDB},
-		{"helper", "macOS powermetrics helper (install | uninstall | status | run)", runHelper},
+		{"helper", "macOS powermetrics helper (install | uninstall | status | run | sudoers)", runHelper},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -35,7 +35,11 @@ type Spec struct {
 // models (tokenizer.BuildDemoByteLevel).
 const TokenizerMerges = 768
 
-// Note is written into every demo folder's config.json and README.txt.
+// MarkerFile is written into every demo folder (with Note); package
+// modeldir recognises demo models by it.
+const MarkerFile = "DEMO_MODEL.txt"
+
+// Note is written into every demo folder's config.json and MarkerFile.
 const Note = "random weights: meaningless text. This is an Energy Profiler demo model for measuring speed and energy; point --model at a real Hugging Face model folder (config.json + *.safetensors + tokenizer.json) for real text."
 
 // initStd is the standard deviation of the random weights: small enough that
@@ -123,7 +127,7 @@ func WriteSpec(dir string, s Spec) (string, error) {
 		{"config.json", append(cfg, '\n')},
 		{"generation_config.json", append(gen, '\n')},
 		{"tokenizer.json", tok},
-		{"README.txt", []byte(fmt.Sprintf("%s: %s.\n\n%s\n", s.Name, s.Description, Note))},
+		{MarkerFile, []byte(fmt.Sprintf("%s: %s.\n\n%s\n", s.Name, s.Description, Note))},
 	}
 	for _, f := range files {
 		if err := writeAtomic(filepath.Join(folder, f.name), func(path string) error {

@@ -48,7 +48,7 @@ func TestWriteIsDeterministicAndLoads(t *testing.T) {
 			t.Fatal(err)
 		}
 		ha, hb := hashDir(t, pa), hashDir(t, pb)
-		for _, f := range []string{"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "README.txt"} {
+		for _, f := range []string{"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", MarkerFile} {
 			if _, ok := ha[f]; !ok {
 				t.Fatalf("%s: %s missing", name, f)
 			}

@@ -46,15 +46,24 @@ func axpyGeneric(dst []float32, a float32, x []float32) {
 }
 
 // dot4x2Generic computes the 8 dot products of rows w0…w3 with x0, x1:
-// out[4*t+r] = w_r · x_t.
+// out[4*t+r] = w_r · x_t. One pass with 8 accumulators, so every loaded
+// weight feeds two multiply-adds (the arm64 prefill path).
 func dot4x2Generic(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
-	ws := [4][]float32{w0, w1, w2, w3}
-	xs := [2][]float32{x0, x1}
-	for t := range xs {
-		for r := range ws {
-			out[4*t+r] = dotF32Generic(ws[r], xs[t])
-		}
+	n := len(w0)
+	w1, w2, w3, x0, x1 = w1[:n], w2[:n], w3[:n], x0[:n], x1[:n]
+	var a0, a1, a2, a3, b0, b1, b2, b3 float32
+	for i := range n {
+		u, v := x0[i], x1[i]
+		a0 += w0[i] * u
+		b0 += w0[i] * v
+		a1 += w1[i] * u
+		b1 += w1[i] * v
+		a2 += w2[i] * u
+		b2 += w2[i] * v
+		a3 += w3[i] * u
+		b3 += w3[i] * v
 	}
+	*out = [8]float32{a0, a1, a2, a3, b0, b1, b2, b3}
 }
 
 func swigluGeneric(g, u []float32) {

@@ -73,6 +73,10 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) liveSSE(w http.ResponseWriter, r *http.Request) {
 	// Wails' asset-server writer has no Flush, but hands every Write to the
 	// webview as it comes, so a writer that cannot flush still streams.
+	// Subscribe before answering, so nothing published after the client
+	// sees the response can be missed.
+	sub := h.opts.Queue.Subscribe()
+	defer h.opts.Queue.Unsubscribe(sub)
 	h.log.Info("live client connected", "transport", "sse", "remote", r.RemoteAddr)
 	defer h.log.Info("live client gone", "transport", "sse", "remote", r.RemoteAddr)
 	rc := http.NewResponseController(w)
@@ -82,8 +86,6 @@ func (h *Handler) liveSSE(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	flush()
 
-	sub := h.opts.Queue.Subscribe()
-	defer h.opts.Queue.Unsubscribe(sub)
 	for {
 		ev, ok := sub.Next(r.Context())
 		if !ok {

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"energyprofiler/backend/helper"
@@ -325,7 +326,11 @@ func helperRun(ctx context.Context, env Env) error {
 	if err := parseHelperFlags(fs, env.Args); err != nil {
 		return helpOK(err)
 	}
+	// Connections log from their own goroutines; one line at a time.
+	var mu sync.Mutex
 	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
 		fmt.Fprintf(env.Stderr, time.Now().Format(time.DateTime)+" energyprofiler helper: "+format+"\n", args...)
 	}
 	return helper.RunDaemon(ctx, helper.DaemonConfig{Socket: *socket, IdleTimeout: *idle, AllowUIDs: allow, Logf: logf})

@@ -455,17 +455,31 @@ func (q *Queue) Subscribe() *Subscription {
 	return s
 }
 
-// snapshotOrder lists the snapshot's event types with lifecycle events
-// first, so a late joiner learns the run and its phase before its tokens.
+// snapshotOrder lists the snapshot's event types in the order a live run
+// produced them: the run and its start, its phase, the latest frequent
+// events, and its end last, so a late joiner's view ends in the right state.
 func snapshotOrder(snap map[string]Event) []string {
+	rank := func(typ string) int {
+		switch {
+		case typ == "run":
+			return 0
+		case typ == "started":
+			return 1
+		case typ == "finished":
+			return 4
+		case frequent(typ):
+			return 3
+		}
+		return 2
+	}
 	var types []string
 	for typ := range snap {
 		types = append(types, typ)
 	}
 	sort.Slice(types, func(i, j int) bool {
-		fi, fj := frequent(types[i]), frequent(types[j])
-		if fi != fj {
-			return !fi
+		ri, rj := rank(types[i]), rank(types[j])
+		if ri != rj {
+			return ri < rj
 		}
 		return types[i] < types[j]
 	})

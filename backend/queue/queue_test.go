@@ -291,3 +291,29 @@ func TestBroadcastReachesLateJoiners(t *testing.T) {
 		t.Fatalf("live broadcast %+v", ev)
 	}
 }
+
+func TestLateJoinerAfterARunSeesItFinishedLast(t *testing.T) {
+	q := New(t.Context(), func(ctx context.Context, j *Job, emit func(Event)) (any, error) {
+		emit(Event{JobID: j.ID, Type: "run"})
+		emit(Event{JobID: j.ID, Type: "phase"})
+		emit(Event{JobID: j.ID, Type: "token"})
+		return "sum", nil
+	}, Options{})
+	q.Submit("r", nil)
+	if _, err := q.Wait(t.Context(), "r"); err != nil {
+		t.Fatal(err)
+	}
+	sub := q.Subscribe()
+	defer q.Unsubscribe(sub)
+	var order []string
+	for len(order) < 6 {
+		ev, ok := sub.Next(t.Context())
+		if !ok {
+			break
+		}
+		order = append(order, ev.Type)
+	}
+	if got := fmt.Sprint(order); got != "[run started phase token finished queue]" {
+		t.Errorf("late joiner replay %s", got)
+	}
+}

@@ -24,7 +24,7 @@ import (
 // demoRunModel and demoRunPrompt are what `serve --demo-run` (and so
 // `make run`) profiles before serving, so a fresh install has a run to look at.
 const (
-	demoRunModel  = "demo-15m-gqa"
+	demoRunModel  = "demo-110m-gqa"
 	demoRunPrompt = "Energy Profiler measures how much energy a language model spends on every token."
 )
 

@@ -22,7 +22,7 @@ import (
 
 // defaultQuick is what Quick Profile runs before anything else was.
 var defaultQuick = api.GenerateRequest{
-	ModelName: "demo-15m-gqa", Prompt: "Energy Profiler measures how much energy a language model spends on every token.",
+	ModelName: "demo-110m-gqa", Prompt: "Energy Profiler measures how much energy a language model spends on every token.",
 	ProfilingDepth: "module", MaxLength: 64, Tags: []string{"quick"},
 }
 

@@ -167,23 +167,8 @@ func parseDecoder(raw json.RawMessage) (decoder, error) {
 	}
 	switch head.Type {
 	case "Sequence":
-		var seq struct {
-			Decoders []json.RawMessage `json:"decoders"`
-		}
-		if err := json.Unmarshal(raw, &seq); err != nil {
-			return nil, err
-		}
-		var out decoderSeq
-		for i, r := range seq.Decoders {
-			d, err := parseDecoder(r)
-			if err != nil {
-				return nil, fmt.Errorf("sequence item %d: %w", i, err)
-			}
-			if d != nil {
-				out = append(out, d)
-			}
-		}
-		return out, nil
+		items, err := parseSequence(raw, "decoders", parseDecoder)
+		return decoderSeq(items), err
 	case "ByteLevel":
 		return byteLevelDecoder{newByteLevelTable()}, nil
 	case "Replace":

@@ -77,23 +77,8 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 	}
 	switch head.Type {
 	case "Sequence":
-		var seq struct {
-			Normalizers []json.RawMessage `json:"normalizers"`
-		}
-		if err := json.Unmarshal(raw, &seq); err != nil {
-			return nil, err
-		}
-		var out normalizerSeq
-		for i, r := range seq.Normalizers {
-			n, err := parseNormalizer(r)
-			if err != nil {
-				return nil, fmt.Errorf("sequence item %d: %w", i, err)
-			}
-			if n != nil {
-				out = append(out, n)
-			}
-		}
-		return out, nil
+		items, err := parseSequence(raw, "normalizers", parseNormalizer)
+		return normalizerSeq(items), err
 	case "NFC":
 		return unicodeForm{norm.NFC}, nil
 	case "NFD":

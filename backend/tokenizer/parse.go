@@ -196,3 +196,29 @@ func errUnsupported(kind, typ string, supported ...string) error {
 }
 
 var errNoType = errors.New(`component has no "type" field`)
+
+// parseSequence parses the items of a {"type": "Sequence", key: [...]} block
+// with parse, dropping items that parse to nothing (null).
+func parseSequence[T any](raw json.RawMessage, key string, parse func(json.RawMessage) (T, error)) ([]T, error) {
+	var seq map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &seq); err != nil {
+		return nil, err
+	}
+	var items []json.RawMessage
+	if r, ok := seq[key]; ok && !isNull(r) {
+		if err := json.Unmarshal(r, &items); err != nil {
+			return nil, fmt.Errorf("sequence %s: %w", key, err)
+		}
+	}
+	var out []T
+	for i, r := range items {
+		v, err := parse(r)
+		if err != nil {
+			return nil, fmt.Errorf("sequence item %d: %w", i, err)
+		}
+		if any(v) != nil {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}

@@ -129,23 +129,8 @@ func parsePostProcessor(raw json.RawMessage, idOf func(string) (int, bool)) (pos
 	case "ByteLevel":
 		return noopProcessor{}, nil
 	case "Sequence":
-		var seq struct {
-			Processors []json.RawMessage `json:"processors"`
-		}
-		if err := json.Unmarshal(raw, &seq); err != nil {
-			return nil, err
-		}
-		var out postSeq
-		for i, r := range seq.Processors {
-			p, err := parsePostProcessor(r, idOf)
-			if err != nil {
-				return nil, fmt.Errorf("sequence item %d: %w", i, err)
-			}
-			if p != nil {
-				out = append(out, p)
-			}
-		}
-		return out, nil
+		items, err := parseSequence(raw, "processors", func(r json.RawMessage) (postProcessor, error) { return parsePostProcessor(r, idOf) })
+		return postSeq(items), err
 	case "BertProcessing", "RobertaProcessing":
 		var bp struct {
 			Cls []json.RawMessage `json:"cls"`

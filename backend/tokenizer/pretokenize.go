@@ -268,23 +268,8 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 	}
 	switch head.Type {
 	case "Sequence":
-		var seq struct {
-			PreTokenizers []json.RawMessage `json:"pretokenizers"`
-		}
-		if err := json.Unmarshal(raw, &seq); err != nil {
-			return nil, err
-		}
-		var out preTokSeq
-		for i, r := range seq.PreTokenizers {
-			p, err := parsePreTokenizer(r)
-			if err != nil {
-				return nil, fmt.Errorf("sequence item %d: %w", i, err)
-			}
-			if p != nil {
-				out = append(out, p)
-			}
-		}
-		return out, nil
+		items, err := parseSequence(raw, "pretokenizers", parsePreTokenizer)
+		return preTokSeq(items), err
 	case "ByteLevel":
 		var b struct {
 			AddPrefixSpace bool  `json:"add_prefix_space"`

@@ -6,6 +6,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 )
@@ -99,4 +100,26 @@ func runVersion(ctx context.Context, env Env) error {
 // notBuilt is returned by commands whose backing package has not landed yet.
 func notBuilt(name string) error {
 	return fmt.Errorf("%s is not available in this build yet", name)
+}
+
+// parseInterspersed parses flags that may come before, between or after the
+// positional arguments (`inspect DIR --json` as well as `inspect --json
+// DIR`), which the flag package alone does not allow. Everything after "--"
+// is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if rest[0] == "--" {
+			return append(positional, rest[1:]...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }

@@ -34,24 +34,11 @@ func openRunStore(path string) (*store.Store, error) {
 // parseRunArgs parses flags that may come before, between or after positional
 // arguments ("show RUN --json"), returning the positionals.
 func parseRunArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", ErrUsage, err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := parseInterspersed(fs, args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
+	return pos, err
 }
 
 func runsFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {

@@ -54,24 +54,6 @@ func runInspect(ctx context.Context, env Env) error {
 	return printFacts(env.Stdout, report)
 }
 
-// parseInterspersed parses flags that may come before or after the
-// positional arguments (`inspect DIR --json`), which flag.Parse alone stops
-// at.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
-}
-
 func inspectDir(dir string) (inspectReport, error) {
 	m, err := model.Open(dir)
 	switch {

@@ -199,7 +199,7 @@ func runPowerParse(ctx context.Context, env Env) error {
 		fmt.Fprintln(env.Stderr, "Samples are placed end to end from t=0 using each sample's own elapsed time.")
 		fs.PrintDefaults()
 	}
-	args, err := parseFlagsAnywhere(fs, env.Args)
+	args, err := parseInterspersed(fs, env.Args)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
@@ -292,24 +292,4 @@ func runPowerParse(ctx context.Context, env Env) error {
 		fmt.Fprintln(env.Stdout)
 	}
 	return nil
-}
-
-// parseFlagsAnywhere lets flags come after the positional arguments
-// (`power parse FILE --json`), which flag.Parse alone stops at.
-func parseFlagsAnywhere(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		if rest[0] == "--" {
-			return append(positional, rest[1:]...), nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
 }

@@ -20,7 +20,6 @@ import (
 
 	"energyprofiler/backend/api"
 	"energyprofiler/backend/cli"
-	"energyprofiler/backend/helper/helperpower"
 	"energyprofiler/backend/menubar"
 	"energyprofiler/backend/power"
 	"energyprofiler/backend/server"
@@ -58,8 +57,6 @@ func newApp(args []string) (*App, error) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	backend, err := server.Start(context.Background(), server.Config{
 		Version: cli.Version, DBPath: *db, ModelsDir: *modelsDir, PowerSpec: *powerSpec, Logger: logger, Progress: os.Stderr,
-		// powermetrics (macOS) runs through the privileged helper when installed.
-		Power: power.Options{Powermetrics: power.PowermetricsOptions{Helper: helperpower.New("")}},
 	})
 	if err != nil {
 		return nil, err

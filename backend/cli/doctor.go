@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"energyprofiler/backend/power"
+	"energyprofiler/backend/session"
 )
 
 // doctorReport is what `doctor --json` prints.
@@ -35,7 +36,7 @@ func (p *powerFlags) register(fs *flag.FlagSet) {
 }
 
 func (p *powerFlags) options() power.Options {
-	return power.Options{SysfsRoot: p.sysfsRoot, ProcRoot: p.procRoot, NVMLLibrary: p.nvmlLib}
+	return session.PowerOptions(power.Options{SysfsRoot: p.sysfsRoot, ProcRoot: p.procRoot, NVMLLibrary: p.nvmlLib})
 }
 
 // runDoctor lists every power source, available or not, with the reason

@@ -62,6 +62,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
+	cfg.Power = session.PowerOptions(cfg.Power)
 	var err error
 	if cfg.DBPath == "" {
 		if cfg.DBPath, err = store.DefaultPath(); err != nil {

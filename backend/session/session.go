@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"energyprofiler/backend/engine"
+	"energyprofiler/backend/helper/helperpower"
 	"energyprofiler/backend/model"
 	"energyprofiler/backend/power"
 	"energyprofiler/backend/profiler"
@@ -70,6 +71,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	opts.Power = PowerOptions(opts.Power)
 	s := &Service{opts: opts}
 	set, err := power.Select(opts.PowerSpec, opts.Power)
 	if err != nil {
@@ -88,6 +90,16 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	}
 	s.group = group
 	return s, nil
+}
+
+// PowerOptions fills in what every part of the product should read power
+// with: on macOS powermetrics needs root, so it is read through the
+// privileged helper when one is installed (elsewhere it is unavailable).
+func PowerOptions(o power.Options) power.Options {
+	if o.Powermetrics.Helper == nil {
+		o.Powermetrics.Helper = helperpower.New("")
+	}
+	return o
 }
 
 // Close stops sampling and unloads every model.

@@ -235,16 +235,7 @@ func dot4x2(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
 	sums4(a00, a01, a02, a03).Store((*[4]float32)(out[0:4]))
 	sums4(a10, a11, a12, a13).Store((*[4]float32)(out[4:8]))
 	archsimd.ClearAVXUpperBits()
-	for ; i < n; i++ {
-		out[0] += w0[i] * x0[i]
-		out[1] += w1[i] * x0[i]
-		out[2] += w2[i] * x0[i]
-		out[3] += w3[i] * x0[i]
-		out[4] += w0[i] * x1[i]
-		out[5] += w1[i] * x1[i]
-		out[6] += w2[i] * x1[i]
-		out[7] += w3[i] * x1[i]
-	}
+	addDot4x2Tail(out, w0, w1, w2, w3, x0, x1, i)
 }
 
 // exp16 is e^x lane-wise with the Cephes expf method: x = n·ln2 + r with
@@ -424,6 +415,19 @@ func sums4of8(a, b, c, d archsimd.Float32x8) archsimd.Float32x4 {
 	return q(a).AddPairs(q(b)).AddPairs(q(c).AddPairs(q(d)))
 }
 
+// addDot4x2Tail adds the products of the elements from i on, which the
+// vector loop of a dot4x2 kernel left over.
+func addDot4x2Tail(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32, i int) {
+	if i >= len(w0) {
+		return
+	}
+	var tail [8]float32
+	dot4x2Generic(&tail, w0[i:], w1[i:], w2[i:], w3[i:], x0[i:], x1[i:])
+	for k := range out {
+		out[k] += tail[k]
+	}
+}
+
 // dot4x2AVX2 is dot4x2 with 8-lane vectors, for CPUs without AVX-512.
 func dot4x2AVX2(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
 	n := len(w0)
@@ -452,16 +456,7 @@ func dot4x2AVX2(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
 	sums4of8(a00, a01, a02, a03).Store((*[4]float32)(out[0:4]))
 	sums4of8(a10, a11, a12, a13).Store((*[4]float32)(out[4:8]))
 	archsimd.ClearAVXUpperBits()
-	for ; i < n; i++ {
-		out[0] += w0[i] * x0[i]
-		out[1] += w1[i] * x0[i]
-		out[2] += w2[i] * x0[i]
-		out[3] += w3[i] * x0[i]
-		out[4] += w0[i] * x1[i]
-		out[5] += w1[i] * x1[i]
-		out[6] += w2[i] * x1[i]
-		out[7] += w3[i] * x1[i]
-	}
+	addDot4x2Tail(out, w0, w1, w2, w3, x0, x1, i)
 }
 
 // dotF32x4 is dotBF16x4 for float32 rows.

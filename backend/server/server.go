@@ -219,8 +219,9 @@ func EnsureDemoModels(dir string, progress io.Writer) error {
 	return nil
 }
 
-// Handler returns the API handler for this server. trusted marks the
-// desktop window's private transport (no Host/Origin checks).
+// Handler returns the API handler for this server: opts carries what differs
+// per transport (port, token, frontend, Trusted for the desktop window's
+// private asset server); the server fills in its store, models and queue.
 func (s *Server) Handler(opts api.Options) *api.Handler {
 	opts.Version = s.Config.Version
 	opts.DBPath = s.Store.Path()

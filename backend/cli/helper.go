@@ -236,8 +236,11 @@ func helperStatus(ctx context.Context, env Env) error {
 	if err := parseHelperFlags(fs, env.Args); err != nil {
 		return helpOK(err)
 	}
-	rep := helperStatusReport{Socket: *socket, SocketPresent: fileExists(*socket)}
+	// Probe before looking for the socket file: a helper that is starting
+	// creates the socket between the two, and an answering helper with a
+	// "missing" socket would be a contradiction.
 	st, err := probeHelper(ctx, *socket)
+	rep := helperStatusReport{Socket: *socket, SocketPresent: fileExists(*socket)}
 	if err == nil {
 		rep.Answering, rep.Helper = true, &st
 	} else {

@@ -13,7 +13,7 @@ DESKTOP   := build/bin/energyprofiler-desktop
 comma := ,
 DESKTOP_TAGS := desktop,production$(if $(filter Linux,$(shell uname -s)),$(comma)webkit2_41)
 
-.PHONY: run test app bench build frontend frontend-deps go-test darwin-check frontend-test e2e desktop-smoke desktop-drop clean
+.PHONY: run test app bench build frontend frontend-deps go-test darwin-check test-arm64 frontend-test e2e desktop-smoke desktop-drop clean
 
 ## run: build everything, then start the dashboard server (the main job).
 run: build
@@ -31,8 +31,9 @@ frontend: frontend-deps
 	cd frontend && npm run build
 
 ## test: vet, unit tests with the race detector, the darwin cross-compile
-## gate, frontend unit tests and browser end-to-end tests.
-test: build go-test darwin-check frontend-test e2e
+## gate, the arm64 (NEON) kernels under qemu, frontend unit tests and browser
+## end-to-end tests.
+test: build go-test darwin-check test-arm64 frontend-test e2e
 
 go-test:
 	$(GO) vet ./...
@@ -42,6 +43,19 @@ go-test:
 darwin-check:
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build ./backend/...
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./backend/...
+
+## test-arm64: the compute and engine tests built for arm64, where the NEON
+## kernels run, executed by qemu's user-mode emulator (Debian's
+## qemu-user-static). Test binaries run in their package folder, as go test does.
+ARM64_TESTS := build/arm64
+test-arm64:
+	@command -v qemu-aarch64-static >/dev/null || { echo "test-arm64 needs qemu-aarch64-static: apt-get install qemu-user-static"; exit 1; }
+	mkdir -p $(ARM64_TESTS)
+	GOARCH=arm64 $(GO) test -c -o $(ARM64_TESTS)/compute.test ./backend/engine/compute
+	GOARCH=arm64 $(GO) test -c -o $(ARM64_TESTS)/engine.test ./backend/engine
+	cd backend/engine/compute && qemu-aarch64-static $(CURDIR)/$(ARM64_TESTS)/compute.test -test.v -test.run 'NEON|Kernel'
+	cd backend/engine/compute && qemu-aarch64-static $(CURDIR)/$(ARM64_TESTS)/compute.test
+	cd backend/engine && qemu-aarch64-static $(CURDIR)/$(ARM64_TESTS)/engine.test
 
 frontend-test: frontend-deps
 	cd frontend && npx vitest run
@@ -75,4 +89,4 @@ bench:
 	$(GO) test -run '^$$' -bench . ./backend/...
 
 clean:
-	rm -rf bin build/bin build/e2e-shots frontend/dist/app
+	rm -rf bin build/bin build/e2e-shots build/arm64 frontend/dist/app

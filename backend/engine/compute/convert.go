@@ -82,10 +82,7 @@ func widenRange(dst []float32, m Matrix, off, n int) {
 	case BF16:
 		widenBF16(dst[:n], u16s(m.Data)[off:off+n])
 	case F16:
-		src := u16s(m.Data)[off : off+n]
-		for i, u := range src {
-			dst[i] = F16ToF32(u)
-		}
+		widenF16(dst[:n], u16s(m.Data)[off:off+n])
 	}
 }
 

@@ -90,6 +90,13 @@ func widenBF16Generic(dst []float32, src []uint16) {
 	}
 }
 
+func widenF16Generic(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, u := range src {
+		dst[i] = F16ToF32(u)
+	}
+}
+
 func momentsGeneric(x []float32, small float32) (sum, sumSq float64, maxAbs float32, below int) {
 	for _, v := range x {
 		f := float64(v)

@@ -1,8 +1,9 @@
-//go:build !(goexperiment.simd && amd64)
+//go:build !(goexperiment.simd && amd64) && !arm64
 
 package compute
 
-// Builds without archsimd use the portable kernels.
+// Builds without archsimd use the portable kernels (arm64 has its own
+// dispatch in kernels_arm64.go).
 
 func kernelName() string { return "scalar" }
 

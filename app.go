@@ -110,9 +110,11 @@ func (a *App) onDrop(x, y int, paths []string) {
 	a.show("#/live")
 }
 
-// show brings the window up on a dashboard route.
+// show brings the window up on a dashboard route. Closing the window hid
+// the whole app (HideWindowOnClose), so unhide it first.
 func (a *App) show(route string) {
 	a.bar.SetDockIconVisible(true)
+	wailsruntime.Show(a.ctx)
 	wailsruntime.WindowShow(a.ctx)
 	wailsruntime.WindowExecJS(a.ctx, "location.hash="+strconv.Quote(route))
 }
@@ -143,6 +145,11 @@ func (a *App) startMenuBar(ctx context.Context) {
 		a.log.Warn("status item not available", "err", err)
 	}
 	a.bar = bar
+	if startHidden, _ := menubar.WindowBehaviour(); bar == nil && startHidden {
+		// The window started hidden for a status item that failed: show
+		// it, or nothing could.
+		wailsruntime.WindowShow(ctx)
+	}
 }
 
 func (a *App) recentRuns() []menubar.RunItem {

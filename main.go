@@ -12,6 +12,8 @@ import (
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
 	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+
+	"energyprofiler/backend/menubar"
 )
 
 func main() {
@@ -19,12 +21,18 @@ func main() {
 	if err != nil {
 		log.Fatalf("energy profiler: %v", err)
 	}
+	// On macOS the app lives in the menu bar: the window opens from the
+	// status item, and closing it hides it instead of quitting.
+	startHidden, hideOnClose := menubar.WindowBehaviour()
 	err = wails.Run(&options.App{
 		Title:     "Energy Profiler",
 		Width:     1280,
 		Height:    860,
 		MinWidth:  800,
 		MinHeight: 560,
+
+		StartHidden:       startHidden,
+		HideWindowOnClose: hideOnClose,
 		AssetServer: &assetserver.Options{
 			Assets:  app.assets,
 			Handler: app.windowHandler,

@@ -19,12 +19,12 @@ import (
 // registered once, by the first Start; a second Start is refused.
 const targetClassName = "EPStatusItemTarget"
 
-// AppKit constants (NSApplication.h, NSStatusBar.h).
-const (
-	activationPolicyRegular   = 0
-	activationPolicyAccessory = 1
-	variableStatusItemLength  = -1.0 // NSVariableStatusItemLength, a CGFloat
-)
+// statusItemSupported: macOS has the status item, so the window may start
+// hidden and hide on close (see WindowBehaviour).
+const statusItemSupported = true
+
+// variableStatusItemLength is NSVariableStatusItemLength, a CGFloat.
+const variableStatusItemLength = -1.0
 
 // Bar is the running status item.
 //
@@ -34,7 +34,7 @@ const (
 // That method queues in the run loop's common modes, so — unlike a block on
 // the main dispatch queue — title updates keep flowing while the menu is
 // open. It needs no purego callback per call: the only callbacks this
-// package makes are the target class's two methods, once per process.
+// package makes are the target class's methods, once per process.
 type Bar struct {
 	ctrl   *Controller
 	cancel context.CancelFunc
@@ -46,9 +46,11 @@ type Bar struct {
 	mu        sync.Mutex
 	queue     []func() // main-thread work
 	scheduled bool     // a drainQueue: is pending on the main thread
-	rendered  []Item   // the menu as drawn, to map a click's tag to its Item
 
-	item objc.ID // the retained NSStatusItem; main thread only
+	// Main thread only:
+	item objc.ID    // the retained NSStatusItem
+	book menuBook   // what each drawn NSMenuItem stands for; no redraw while open
+	dock dockPolicy // Dock icon while the window is up
 }
 
 var _ Renderer = (*Bar)(nil)
@@ -60,9 +62,11 @@ type selectors struct {
 	button, setTitle, setToolTip, setMenu             objc.SEL
 	stringWithUTF8String                              objc.SEL
 	initWithTitle, initItem, separatorItem, addItem   objc.SEL
-	setTag, tag, setEnabled, setTarget, setSubmenu    objc.SEL
-	setAutoenablesItems, performOnMain                objc.SEL
-	onMenu, drainQueue                                objc.SEL
+	setTag, setEnabled, setTarget, setSubmenu         objc.SEL
+	setAutoenablesItems, performOnMain, setDelegate   objc.SEL
+	defaultCenter, addObserver                        objc.SEL
+	onMenu, drainQueue, appDidHide                    objc.SEL
+	menuWillOpen, menuDidClose                        objc.SEL
 }
 
 func newSelectors() selectors {
@@ -77,10 +81,14 @@ func newSelectors() selectors {
 		stringWithUTF8String: s("stringWithUTF8String:"),
 		initWithTitle:        s("initWithTitle:"), initItem: s("initWithTitle:action:keyEquivalent:"),
 		separatorItem: s("separatorItem"), addItem: s("addItem:"),
-		setTag: s("setTag:"), tag: s("tag"), setEnabled: s("setEnabled:"), setTarget: s("setTarget:"),
+		setTag: s("setTag:"), setEnabled: s("setEnabled:"), setTarget: s("setTarget:"),
 		setSubmenu: s("setSubmenu:"), setAutoenablesItems: s("setAutoenablesItems:"),
 		performOnMain: s("performSelectorOnMainThread:withObject:waitUntilDone:"),
-		onMenu:        s("epMenuClicked:"), drainQueue: s("epDrainQueue:"),
+		setDelegate:   s("setDelegate:"),
+		defaultCenter: s("defaultCenter"), addObserver: s("addObserver:selector:name:object:"),
+		onMenu: s("epMenuClicked:"), drainQueue: s("epDrainQueue:"), appDidHide: s("epAppDidHide:"),
+		// NSMenuDelegate: the target is every menu's delegate.
+		menuWillOpen: s("menuWillOpen:"), menuDidClose: s("menuDidClose:"),
 	}
 }
 
@@ -100,6 +108,9 @@ func Start(ctx context.Context, opts Options) (*Bar, error) {
 	cls, err := objc.RegisterClass(targetClassName, objc.GetClass("NSObject"), nil, nil, []objc.MethodDef{
 		{Cmd: b.sel.onMenu, Fn: func(self objc.ID, cmd objc.SEL, sender objc.ID) { b.menuClicked(sender) }},
 		{Cmd: b.sel.drainQueue, Fn: func(self objc.ID, cmd objc.SEL, arg objc.ID) { b.drainQueue() }},
+		{Cmd: b.sel.appDidHide, Fn: func(self objc.ID, cmd objc.SEL, note objc.ID) { b.appHidden() }},
+		{Cmd: b.sel.menuWillOpen, Fn: func(self objc.ID, cmd objc.SEL, menu objc.ID) { b.book.opened() }},
+		{Cmd: b.sel.menuDidClose, Fn: func(self objc.ID, cmd objc.SEL, menu objc.ID) { b.menuClosed() }},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("status item: register %s: %w", targetClassName, err)
@@ -121,7 +132,7 @@ func Start(ctx context.Context, opts Options) (*Bar, error) {
 		// has certainly finished.
 		select {
 		case <-time.After(time.Second):
-			b.onMain(func() { b.setPolicy(activationPolicyAccessory) })
+			b.onMain(func() { b.setPolicy(b.dock.launched()) })
 		case <-ctx.Done():
 		}
 	}()
@@ -137,17 +148,34 @@ func (b *Bar) Refresh() {
 }
 
 // SetDockIconVisible switches between the regular (Dock icon, app menu) and
-// accessory (menu bar only) policies; show it while the dashboard window is
-// open so the window can be found with Cmd-Tab.
+// accessory (menu bar only) policies. The app calls it with true when it
+// shows the dashboard window, so Cmd-Tab finds the window; the Dock icon
+// goes away again by itself when the window is closed, which with Wails'
+// HideWindowOnClose hides the app (NSApplicationDidHideNotification).
 func (b *Bar) SetDockIconVisible(visible bool) {
 	if b == nil {
 		return
 	}
-	policy := activationPolicyAccessory
-	if visible {
-		policy = activationPolicyRegular
+	b.onMain(func() {
+		var policy int
+		var change bool
+		if visible {
+			policy, change = b.dock.windowShown()
+		} else {
+			policy, change = b.dock.appHidden()
+		}
+		if change {
+			b.setPolicy(policy)
+		}
+	})
+}
+
+// appHidden runs on the main thread when the app was hidden: the window is
+// gone from the screen, so is the Dock icon.
+func (b *Bar) appHidden() {
+	if policy, change := b.dock.appHidden(); change {
+		b.setPolicy(policy)
 	}
-	b.onMain(func() { b.setPolicy(policy) })
 }
 
 // Close stops the updates and removes the status item. It may be called
@@ -173,19 +201,35 @@ func (b *Bar) SetTitle(title string) {
 	})
 }
 
-// SetMenu implements Renderer.
+// SetMenu implements Renderer. A menu that is open is not replaced: the
+// new one is drawn when it closes (see menuBook).
 func (b *Bar) SetMenu(items []Item) {
 	b.onMain(func() {
-		if b.item == 0 {
-			return
+		if b.item != 0 && b.book.request(items) {
+			b.drawMenu(items)
 		}
-		menu := b.buildMenu("Energy Profiler", items)
-		b.item.Send(b.sel.setMenu, menu) // the status item retains it
-		menu.Send(b.sel.release)
-		b.mu.Lock()
-		b.rendered = items
-		b.mu.Unlock()
 	})
+}
+
+// drawMenu installs a new menu on the main thread. The book keeps our +1
+// reference to each menu until it drops the menu, so the NSMenuItem
+// addresses it maps stay valid while a click from them may still arrive.
+func (b *Bar) drawMenu(items []Item) {
+	senders := make(map[uintptr]Item)
+	menu := b.buildMenu("Energy Profiler", items, senders)
+	menu.Send(b.sel.setDelegate, b.target)
+	b.item.Send(b.sel.setMenu, menu)
+	for _, old := range b.book.drawn(uintptr(menu), senders) {
+		objc.ID(old).Send(b.sel.release)
+	}
+}
+
+// menuClosed runs on the main thread (menuDidClose:) and draws the menu
+// that waited for it.
+func (b *Bar) menuClosed() {
+	if items, redraw := b.book.closed(); redraw && b.item != 0 {
+		b.drawMenu(items)
+	}
 }
 
 // onMain queues fn for the main thread and makes sure a drain is scheduled.
@@ -227,7 +271,7 @@ func (b *Bar) newPool() objc.ID {
 
 // create runs on the main thread, first in the queue.
 func (b *Bar) create() {
-	b.setPolicy(activationPolicyAccessory)
+	b.setPolicy(b.dock.launched())
 	bar := objc.ID(objc.GetClass("NSStatusBar")).Send(b.sel.systemStatusBar)
 	item := bar.Send(b.sel.statusItemWithLength, float64(variableStatusItemLength))
 	if item == 0 {
@@ -239,6 +283,12 @@ func (b *Bar) create() {
 	btn := item.Send(b.sel.button)
 	btn.Send(b.sel.setTitle, b.nsString("⚡ …"))
 	btn.Send(b.sel.setToolTip, b.nsString("Energy Profiler"))
+
+	// Closing the window hides the app (HideWindowOnClose); take the Dock
+	// icon away then. AppKit's notification-name constants hold their own
+	// names, so the string is the constant's value.
+	center := objc.ID(objc.GetClass("NSNotificationCenter")).Send(b.sel.defaultCenter)
+	center.Send(b.sel.addObserver, b.target, b.sel.appDidHide, b.nsString("NSApplicationDidHideNotification"), objc.ID(0))
 }
 
 func (b *Bar) remove() {
@@ -258,8 +308,8 @@ func (b *Bar) setPolicy(policy int) {
 
 // buildMenu makes an NSMenu (+1 reference, the caller releases it). Items are
 // enabled explicitly, so auto-enabling is off; items with an action target
-// our object, and their tag maps the click back to the Item.
-func (b *Bar) buildMenu(title string, items []Item) objc.ID {
+// our object, and senders records which Item each NSMenuItem stands for.
+func (b *Bar) buildMenu(title string, items []Item, senders map[uintptr]Item) objc.ID {
 	menu := objc.ID(objc.GetClass("NSMenu")).Send(b.sel.alloc).Send(b.sel.initWithTitle, b.nsString(title))
 	menu.Send(b.sel.setAutoenablesItems, false)
 	for _, it := range items {
@@ -277,9 +327,10 @@ func (b *Bar) buildMenu(title string, items []Item) objc.ID {
 		mi.Send(b.sel.setEnabled, it.Enabled)
 		if action != 0 {
 			mi.Send(b.sel.setTarget, b.target)
+			senders[uintptr(mi)] = it
 		}
 		if len(it.Children) > 0 {
-			sub := b.buildMenu(it.Label, it.Children)
+			sub := b.buildMenu(it.Label, it.Children, senders)
 			mi.Send(b.sel.setSubmenu, sub)
 			sub.Send(b.sel.release)
 		}
@@ -290,13 +341,11 @@ func (b *Bar) buildMenu(title string, items []Item) objc.ID {
 }
 
 // menuClicked runs on the main thread when an item is chosen. It finds the
-// Item by tag in the menu as drawn and hands it to the Controller, which
-// returns at once; actions that show a window first bring the app forward.
+// Item from the sender, the NSMenuItem itself (never by tag in the newest
+// menu: see menuBook), and hands it to the Controller, which returns at
+// once; actions that show a window first bring the app forward.
 func (b *Bar) menuClicked(sender objc.ID) {
-	tag := objc.Send[int](sender, b.sel.tag)
-	b.mu.Lock()
-	it, ok := FindTag(b.rendered, tag)
-	b.mu.Unlock()
+	it, ok := b.book.resolve(uintptr(sender))
 	if !ok {
 		return
 	}

@@ -8,6 +8,9 @@ import (
 	"fmt"
 )
 
+// statusItemSupported: there is no status item outside macOS.
+const statusItemSupported = false
+
 // Bar is the running status item. Outside macOS there is none: Start returns
 // a nil *Bar, whose methods do nothing, so callers need no build tags.
 type Bar struct{}

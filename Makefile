@@ -9,9 +9,18 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X energyprofiler/backend/cli.Version=$(VERSION)
 BIN       := bin/energyprofiler
 DESKTOP   := build/bin/energyprofiler-desktop
+HOST_OS   ?= $(shell uname -s)
 # Linux desktop builds use WebKitGTK 4.1 (Debian 12+, Ubuntu 22.04+).
 comma := ,
-DESKTOP_TAGS := desktop,production$(if $(filter Linux,$(shell uname -s)),$(comma)webkit2_41)
+DESKTOP_TAGS := desktop,production$(if $(filter Linux,$(HOST_OS)),$(comma)webkit2_41)
+# On macOS the desktop app is linked by plain go build, not `wails build`,
+# so it passes what wails build would: Wails' darwin code uses UTType from
+# UniformTypeIdentifiers, and the deployment target is Info.plist's
+# LSMinimumSystemVersion (the installer tests check they agree).
+MACOS_MIN := 12.0
+ifeq ($(HOST_OS),Darwin)
+DESKTOP_ENV := MACOSX_DEPLOYMENT_TARGET=$(MACOS_MIN) CGO_CFLAGS="-mmacosx-version-min=$(MACOS_MIN)" CGO_LDFLAGS="-framework UniformTypeIdentifiers -mmacosx-version-min=$(MACOS_MIN)"
+endif
 
 .PHONY: run test app bench build frontend frontend-deps go-test darwin-check test-arm64 frontend-test e2e desktop-smoke desktop-drop clean
 
@@ -67,8 +76,8 @@ e2e: build
 ## powermetrics helper and the CLI and assembles build/bin/Energy Profiler.app
 ## (see docs/macos.md for signing and notarization).
 app: frontend
-	$(GO) build -tags $(DESKTOP_TAGS) -ldflags "-s -w $(LDFLAGS)" -o $(DESKTOP) .
-ifeq ($(shell uname -s),Darwin)
+	$(DESKTOP_ENV) $(GO) build -tags $(DESKTOP_TAGS) -ldflags "-s -w $(LDFLAGS)" -o $(DESKTOP) .
+ifeq ($(HOST_OS),Darwin)
 	CGO_ENABLED=0 $(GO) build -ldflags "-s -w" -o build/bin/energyprofiler-helper ./backend/helper/cmd/energyprofiler-helper
 	CGO_ENABLED=0 $(GO) build -ldflags "-s -w $(LDFLAGS)" -o build/bin/energyprofiler ./backend/cmd/energyprofiler
 	build/darwin/make-app.sh $(DESKTOP) build/bin/energyprofiler-helper build/bin/energyprofiler "build/bin/Energy Profiler.app"

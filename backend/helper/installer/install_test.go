@@ -237,3 +237,54 @@ func TestInstallOutsideMacOS(t *testing.T) {
 		t.Errorf("InstallLaunchDaemon = %v", err)
 	}
 }
+
+// TestMakefileLinksTheMacApp checks the desktop link line `make app` runs on
+// a Mac (make -n with HOST_OS=Darwin): plain go build must add what `wails
+// build` adds (Wails' darwin code uses UTType), and the deployment target
+// must be Info.plist's minimum macOS.
+func TestMakefileLinksTheMacApp(t *testing.T) {
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("make not installed")
+	}
+	info, err := os.ReadFile(filepath.Join(buildDarwin, "Info.plist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ip struct {
+		Min string `plist:"LSMinimumSystemVersion"`
+	}
+	if _, err := plist.Unmarshal(info, &ip); err != nil || ip.Min == "" {
+		t.Fatalf("Info.plist LSMinimumSystemVersion: %q, %v", ip.Min, err)
+	}
+	cmd := exec.Command(makeBin, "-n", "app", "HOST_OS=Darwin")
+	cmd.Dir = "../../.."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n app: %v\n%s", err, out)
+	}
+	var link string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "-o build/bin/energyprofiler-desktop") {
+			link = line
+		}
+	}
+	if link == "" {
+		t.Fatalf("no desktop build line in:\n%s", out)
+	}
+	for _, want := range []string{
+		`CGO_LDFLAGS="-framework UniformTypeIdentifiers -mmacosx-version-min=` + ip.Min + `"`,
+		"MACOSX_DEPLOYMENT_TARGET=" + ip.Min + " ",
+		"-tags desktop,production ",
+	} {
+		if !strings.Contains(link, want) {
+			t.Errorf("desktop link line lacks %q:\n%s", want, link)
+		}
+	}
+	// The Linux line must not get macOS linker flags.
+	cmd = exec.Command(makeBin, "-n", "app", "HOST_OS=Linux")
+	cmd.Dir = "../../.."
+	if out, err := cmd.CombinedOutput(); err != nil || strings.Contains(string(out), "UniformTypeIdentifiers") {
+		t.Errorf("make -n app HOST_OS=Linux: %v\n%s", err, out)
+	}
+}

@@ -133,3 +133,28 @@ func (s ServiceStatus) String() string {
 	}
 	return fmt.Sprintf("unknown status %d", int(s))
 }
+
+// service is the part of SMAppService that registration needs; the darwin
+// code wraps the real object, tests a fake.
+type service interface {
+	Status() ServiceStatus
+	Register() error
+}
+
+// register registers svc unless it is already enabled, and returns the
+// status it ends in. A helper that is enabled is installed: registering it
+// again fails, and the caller's fallback (the admin-prompt LaunchDaemon)
+// would then boot the SMAppService job out and install a second daemon with
+// the same label. A failed registration that leaves the helper enabled or
+// waiting for the user's approval is not an error either.
+func register(svc service) (ServiceStatus, error) {
+	if st := svc.Status(); st == ServiceEnabled {
+		return st, nil
+	}
+	err := svc.Register()
+	st := svc.Status()
+	if err == nil || st == ServiceEnabled || st == ServiceRequiresApproval {
+		return st, nil
+	}
+	return st, fmt.Errorf("register the powermetrics helper with SMAppService: %w", err)
+}

@@ -58,18 +58,21 @@ func smAppService(fn func(svc objc.ID) error) error {
 func RegisterDaemon() (ServiceStatus, error) {
 	var st ServiceStatus
 	err := smAppService(func(svc objc.ID) error {
-		if err := callWithNSError(svc, "registerAndReturnError:"); err != nil {
-			st = ServiceStatus(objc.Send[int](svc, objc.RegisterName("status")))
-			if st == ServiceRequiresApproval { // registered; the user must approve it
-				return nil
-			}
-			return fmt.Errorf("register the powermetrics helper with SMAppService: %w", err)
-		}
-		st = ServiceStatus(objc.Send[int](svc, objc.RegisterName("status")))
-		return nil
+		var err error
+		st, err = register(smService(svc))
+		return err
 	})
 	return st, err
 }
+
+// smService is the SMAppService object as a service.
+type smService objc.ID
+
+func (s smService) Status() ServiceStatus {
+	return ServiceStatus(objc.Send[int](objc.ID(s), objc.RegisterName("status")))
+}
+
+func (s smService) Register() error { return callWithNSError(objc.ID(s), "registerAndReturnError:") }
 
 // UnregisterDaemon removes the SMAppService registration.
 func UnregisterDaemon() error {

@@ -288,3 +288,42 @@ func TestMakefileLinksTheMacApp(t *testing.T) {
 		t.Errorf("make -n app HOST_OS=Linux: %v\n%s", err, out)
 	}
 }
+
+// fakeService is SMAppService as the review found it behaves: registering
+// an enabled helper fails.
+type fakeService struct {
+	status    ServiceStatus
+	regErr    error
+	after     ServiceStatus // status once Register ran
+	registers int
+}
+
+func (f *fakeService) Status() ServiceStatus { return f.status }
+func (f *fakeService) Register() error {
+	f.registers++
+	f.status = f.after
+	return f.regErr
+}
+
+func TestRegisterTreatsEnabledAsInstalled(t *testing.T) {
+	already := errors.New("SMAppServiceErrorDomain code 1: Operation not permitted")
+	cases := []struct {
+		name          string
+		svc           fakeService
+		want          ServiceStatus
+		wantErr       bool
+		wantRegisters int
+	}{
+		{"already enabled: not registered again", fakeService{status: ServiceEnabled, regErr: already, after: ServiceEnabled}, ServiceEnabled, false, 0},
+		{"first install", fakeService{status: ServiceNotRegistered, after: ServiceRequiresApproval}, ServiceRequiresApproval, false, 1},
+		{"enabled by a race, register fails", fakeService{status: ServiceNotRegistered, regErr: already, after: ServiceEnabled}, ServiceEnabled, false, 1},
+		{"waiting for approval, register fails", fakeService{status: ServiceRequiresApproval, regErr: already, after: ServiceRequiresApproval}, ServiceRequiresApproval, false, 1},
+		{"unsigned bundle", fakeService{status: ServiceNotRegistered, regErr: errors.New("Codesigning failure"), after: ServiceNotRegistered}, ServiceNotRegistered, true, 1},
+	}
+	for _, c := range cases {
+		st, err := register(&c.svc)
+		if st != c.want || (err != nil) != c.wantErr || c.svc.registers != c.wantRegisters {
+			t.Errorf("%s: status %v, err %v, %d registrations; want %v, error %v, %d", c.name, st, err, c.svc.registers, c.want, c.wantErr, c.wantRegisters)
+		}
+	}
+}

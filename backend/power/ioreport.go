@@ -16,9 +16,14 @@ package power
 // is a counter reset: that domain is absent for the interval.
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 )
+
+// ioreportEnergyGroup is the IOReport group with the energy counters.
+const ioreportEnergyGroup = "Energy Model"
 
 // IOReportChannel is one channel's value in a sample delta.
 type IOReportChannel struct {
@@ -143,15 +148,142 @@ func ioreportSample(t0, t1 int64, chans []IOReportChannel) Sample {
 	return smp
 }
 
+// ioreportWanted returns the indexes of the channels worth subscribing to:
+// those of a recognised domain. Subscribing only to them (as macmon and
+// all-smi do) cuts the work per sample: an M1 Ultra lists 321 Energy Model
+// channels, of which 6 are read.
+func ioreportWanted(names []string) []int {
+	var keep []int
+	for i, n := range names {
+		if _, ok := ioreportDomain(n); ok {
+			keep = append(keep, i)
+		}
+	}
+	return keep
+}
+
+const ioreportFix = "needs an Apple Silicon Mac (macOS 12 or later); on an Intel Mac use powermetrics (--power powermetrics)"
+
+// ioreportAvailability judges a probe: the group's channel names, or why
+// they could not be listed. IOReport is available only with at least one
+// recognised CPU, GPU, ANE or DRAM channel; a group of others measures
+// nothing we report.
+func ioreportAvailability(names []string, listed Availability) Availability {
+	if !listed.Available {
+		return listed
+	}
+	if len(ioreportWanted(names)) == 0 {
+		return unavailable(fmt.Sprintf("IOReport's %q group has %d channels, none of them CPU, GPU, ANE or DRAM energy (this chip's channel names are not known yet)", ioreportEnergyGroup, len(names)),
+			"use powermetrics (--power powermetrics), and please report the chip so its channel names can be added")
+	}
+	return available()
+}
+
+// Probes caches the answers of availability probes that cost something and
+// cannot change while the process runs: IOReport's channel list. A
+// long-running process shares one between the sources it creates (the
+// server builds them again for every /api/health); with none, each source
+// probes once.
+type Probes struct {
+	ioreportOnce  sync.Once
+	ioreportAvail Availability
+}
+
+// NewProbes returns an empty probe cache.
+func NewProbes() *Probes { return &Probes{} }
+
 // IOReport reads Apple Silicon energy counters through libIOReport.
 type IOReport struct {
-	now func() int64
+	now    func() int64
+	probes *Probes
+	// list returns the Energy Model channel names, or why they cannot be
+	// read (ioreport_darwin.go, ioreport_other.go; a fake in tests).
+	list func() ([]string, Availability)
+	// open starts a subscription to the wanted channels.
+	open func() (ioreportDeltas, error)
 }
 
 // NewIOReport returns the IOReport source.
 func NewIOReport(opts Options) *IOReport {
 	opts = opts.withDefaults()
-	return &IOReport{now: opts.Now}
+	probes := opts.Probes
+	if probes == nil {
+		probes = NewProbes()
+	}
+	return &IOReport{now: opts.Now, probes: probes, list: ioreportChannelNames, open: openIOReportSession}
+}
+
+// Availability lists the channels once per Probes; it opens no subscription.
+func (s *IOReport) Availability() Availability {
+	s.probes.ioreportOnce.Do(func() {
+		s.probes.ioreportAvail = ioreportAvailability(s.list())
+	})
+	return s.probes.ioreportAvail
+}
+
+// Open subscribes to the wanted channels and takes the first baseline.
+func (s *IOReport) Open(ctx context.Context) (Reader, error) {
+	if a := s.Availability(); !a.Available {
+		return nil, unavailableError(s.Name(), a)
+	}
+	sess, err := s.open()
+	if err != nil {
+		return nil, unavailableError(s.Name(), unavailable("IOReport: "+err.Error(), ioreportFix))
+	}
+	return &ioreportReader{sess: sess, now: s.now, prevT: s.now()}, nil
+}
+
+// ioreportDeltas is a live subscription (ioreportSession on macOS).
+type ioreportDeltas interface {
+	// delta takes a sample and returns the channel changes since the
+	// baseline, stamped with now. rebased reports whether the new sample
+	// became the baseline: false when it could not be taken, so the next
+	// delta still starts from the old one.
+	delta(now func() int64) (chans []IOReportChannel, at int64, rebased bool, err error)
+	close()
+}
+
+// ioreportReader pairs each delta with the window it covers. All IOReport
+// calls happen on whichever goroutine calls Read (the sampler's); the mutex
+// only guards Close racing a Read.
+type ioreportReader struct {
+	mu    sync.Mutex
+	sess  ioreportDeltas
+	now   func() int64
+	prevT int64 // when the baseline was taken
+}
+
+func (r *ioreportReader) Read() (Sample, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sess == nil {
+		return Sample{}, fmt.Errorf("ioreport: reader closed")
+	}
+	chans, at, rebased, err := r.sess.delta(r.now)
+	if !rebased {
+		// The baseline stays, and so does its time: the next delta covers
+		// the whole span. (Advancing the time here made the next reading
+		// double its power and land in the wrong window.)
+		return Sample{}, fmt.Errorf("ioreport: %w", err)
+	}
+	t0 := r.prevT
+	r.prevT = at
+	if err != nil {
+		// The baseline moved but its delta was lost: that span has no
+		// reading, and the next one starts at the new baseline.
+		return Sample{}, fmt.Errorf("ioreport: %w", err)
+	}
+	return ioreportSample(t0, at, chans), nil
+}
+
+func (r *ioreportReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sess != nil {
+		r.sess.close()
+		r.sess = nil
+	}
+	return nil
 }
 
 func (s *IOReport) Name() string { return "ioreport" }

@@ -12,9 +12,7 @@ package power
 // run on a Mac in this repository yet.
 
 import (
-	"context"
 	"fmt"
-	"sync"
 
 	"github.com/ebitengine/purego"
 )
@@ -23,7 +21,6 @@ const (
 	ioreportLibPath       = "/usr/lib/libIOReport.dylib"
 	coreFoundationPath    = "/System/Library/Frameworks/CoreFoundation.framework/CoreFoundation"
 	kCFStringEncodingUTF8 = 0x08000100
-	ioreportEnergyGroup   = "Energy Model"
 )
 
 type ioreportFuncs struct {
@@ -36,6 +33,10 @@ type ioreportFuncs struct {
 	CFDictionaryCreateMutableCopy func(alloc uintptr, capacity int64, dict uintptr) uintptr
 	CFArrayGetCount               func(array uintptr) int64
 	CFArrayGetValueAtIndex        func(array uintptr, index int64) uintptr
+	CFArrayCreateMutable          func(alloc uintptr, capacity int64, callbacks uintptr) uintptr
+	CFArrayAppendValue            func(array, value uintptr)
+	CFDictionarySetValue          func(dict, key, value uintptr)
+	typeArrayCallBacks            uintptr // &kCFTypeArrayCallBacks
 
 	// IOReport
 	CopyChannelsInGroup   func(group, subgroup uintptr, a, b, c uint64) uintptr
@@ -71,6 +72,9 @@ func loadIOReport() (*ioreportFuncs, error) {
 		{cf, &f.CFDictionaryCreateMutableCopy, "CFDictionaryCreateMutableCopy"},
 		{cf, &f.CFArrayGetCount, "CFArrayGetCount"},
 		{cf, &f.CFArrayGetValueAtIndex, "CFArrayGetValueAtIndex"},
+		{cf, &f.CFArrayCreateMutable, "CFArrayCreateMutable"},
+		{cf, &f.CFArrayAppendValue, "CFArrayAppendValue"},
+		{cf, &f.CFDictionarySetValue, "CFDictionarySetValue"},
 		{ior, &f.CopyChannelsInGroup, "IOReportCopyChannelsInGroup"},
 		{ior, &f.CreateSubscription, "IOReportCreateSubscription"},
 		{ior, &f.CreateSamples, "IOReportCreateSamples"},
@@ -85,6 +89,11 @@ func loadIOReport() (*ioreportFuncs, error) {
 			return nil, fmt.Errorf("resolve %s: %w", b.name, err)
 		}
 		purego.RegisterFunc(b.fptr, sym)
+	}
+	// A data symbol: Dlsym gives the struct's address, which is what
+	// CFArrayCreateMutable takes.
+	if f.typeArrayCallBacks, err = purego.Dlsym(cf, "kCFTypeArrayCallBacks"); err != nil {
+		return nil, fmt.Errorf("resolve kCFTypeArrayCallBacks: %w", err)
 	}
 	return f, nil
 }
@@ -106,42 +115,101 @@ func (f *ioreportFuncs) goString(s uintptr) string {
 	return string(buf[:])
 }
 
-// ioreportSession is a live subscription to the "Energy Model" group.
-type ioreportSession struct {
-	f        *ioreportFuncs
-	channels uintptr // mutable copy of the group's channels (owned)
-	sampled  uintptr // the channel dictionary samples are taken with (not owned)
-	sub      uintptr // subscription (owned)
-	prev     uintptr // last sample (owned)
-	keyChans uintptr // CFString "IOReportChannels" (owned)
-	group    uintptr // CFString "Energy Model" (owned)
+// cfString makes an owned CFString.
+func (f *ioreportFuncs) cfString(s string) uintptr {
+	return f.CFStringCreateWithCString(0, s, kCFStringEncodingUTF8)
 }
 
-func openIOReportSession() (*ioreportSession, error) {
+// energyChannels copies the Energy Model group's description (owned) and
+// returns it with its channel array (inside it, not owned) and the names.
+func (f *ioreportFuncs) energyChannels() (desc, arr uintptr, names []string, err error) {
+	group, key := f.cfString(ioreportEnergyGroup), f.cfString("IOReportChannels")
+	defer f.CFRelease(group)
+	defer f.CFRelease(key)
+	desc = f.CopyChannelsInGroup(group, 0, 0, 0, 0)
+	if desc == 0 {
+		return 0, 0, nil, fmt.Errorf("IOReportCopyChannelsInGroup(%q) returned nothing", ioreportEnergyGroup)
+	}
+	arr = f.CFDictionaryGetValue(desc, key)
+	if arr == 0 {
+		f.CFRelease(desc)
+		return 0, 0, nil, fmt.Errorf("the %q description has no IOReportChannels", ioreportEnergyGroup)
+	}
+	n := f.CFArrayGetCount(arr)
+	for i := int64(0); i < n; i++ {
+		names = append(names, f.goString(f.ChannelGetChannelName(f.CFArrayGetValueAtIndex(arr, i))))
+	}
+	return desc, arr, names, nil
+}
+
+// ioreportChannelNames lists the Energy Model channels for the availability
+// probe, without subscribing.
+func ioreportChannelNames() ([]string, Availability) {
+	f, err := loadIOReport()
+	if err != nil {
+		return nil, unavailable("IOReport energy counters are not readable: "+err.Error(), ioreportFix)
+	}
+	desc, _, names, err := f.energyChannels()
+	if err != nil {
+		return nil, unavailable("IOReport energy counters are not readable: "+err.Error(), ioreportFix)
+	}
+	f.CFRelease(desc)
+	return names, available()
+}
+
+// ioreportSession is a live subscription to the wanted Energy Model
+// channels.
+type ioreportSession struct {
+	f        *ioreportFuncs
+	channels uintptr // the filtered channel description we subscribed with (owned)
+	sampled  uintptr // the channel dictionary samples are taken with (not owned)
+	sub      uintptr // subscription (owned)
+	prev     uintptr // the baseline sample (owned)
+	keyChans uintptr // CFString "IOReportChannels" (owned)
+}
+
+func openIOReportSession() (ioreportDeltas, error) {
 	f, err := loadIOReport()
 	if err != nil {
 		return nil, err
 	}
-	s := &ioreportSession{f: f}
-	s.group = f.CFStringCreateWithCString(0, ioreportEnergyGroup, kCFStringEncodingUTF8)
-	s.keyChans = f.CFStringCreateWithCString(0, "IOReportChannels", kCFStringEncodingUTF8)
-	chans := f.CopyChannelsInGroup(s.group, 0, 0, 0, 0)
-	if chans == 0 {
+	s := &ioreportSession{f: f, keyChans: f.cfString("IOReportChannels")}
+	desc, arr, names, err := f.energyChannels()
+	if err != nil {
 		s.close()
-		return nil, fmt.Errorf("IOReportCopyChannelsInGroup(%q) returned nothing", ioreportEnergyGroup)
+		return nil, err
 	}
-	s.channels = f.CFDictionaryCreateMutableCopy(0, f.CFDictionaryGetCount(chans), chans)
-	f.CFRelease(chans)
-	if s.channels == 0 {
+	keep := ioreportWanted(names)
+	if len(keep) == 0 {
+		f.CFRelease(desc)
+		s.close()
+		return nil, fmt.Errorf("no CPU, GPU, ANE or DRAM channel among %d", len(names))
+	}
+	// A copy of the description whose IOReportChannels holds only the kept
+	// channels (lablup/all-smi channel_filter.rs does the same).
+	kept := f.CFArrayCreateMutable(0, int64(len(keep)), f.typeArrayCallBacks)
+	for _, i := range keep {
+		f.CFArrayAppendValue(kept, f.CFArrayGetValueAtIndex(arr, int64(i)))
+	}
+	s.channels = f.CFDictionaryCreateMutableCopy(0, 0, desc)
+	f.CFRelease(desc)
+	if s.channels == 0 || kept == 0 {
+		if kept != 0 {
+			f.CFRelease(kept)
+		}
 		s.close()
 		return nil, fmt.Errorf("copy the %q channel list failed", ioreportEnergyGroup)
 	}
+	f.CFDictionarySetValue(s.channels, s.keyChans, kept) // retains kept
+	f.CFRelease(kept)
+
 	var subscribed uintptr
 	s.sub = f.CreateSubscription(0, s.channels, &subscribed, 0, 0)
 	// Samples are taken with the subscribed channels, as mactop and
 	// tmc/apple do; macmon passes its own list, the fallback here.
 	// subscribed is never released: its ownership is undocumented, and a
-	// one-off leak per session is cheaper than a double free.
+	// one-off leak per session (not per probe: Availability does not
+	// subscribe) is cheaper than a double free.
 	s.sampled = subscribed
 	if s.sampled == 0 {
 		s.sampled = s.channels
@@ -158,24 +226,24 @@ func openIOReportSession() (*ioreportSession, error) {
 	return s, nil
 }
 
-// delta takes a new sample and returns the Energy Model channels' changes
-// since the previous one.
-func (s *ioreportSession) delta() ([]IOReportChannel, error) {
+// delta implements ioreportDeltas.
+func (s *ioreportSession) delta(now func() int64) (chans []IOReportChannel, at int64, rebased bool, err error) {
 	f := s.f
 	cur := f.CreateSamples(s.sub, s.sampled, 0)
+	at = now()
 	if cur == 0 {
-		return nil, fmt.Errorf("IOReportCreateSamples failed")
+		return nil, at, false, fmt.Errorf("IOReportCreateSamples failed; the next reading covers this interval too")
 	}
 	d := f.CreateSamplesDelta(s.prev, cur, 0)
 	f.CFRelease(s.prev)
 	s.prev = cur
 	if d == 0 {
-		return nil, fmt.Errorf("IOReportCreateSamplesDelta failed")
+		return nil, at, true, fmt.Errorf("IOReportCreateSamplesDelta failed; this interval has no reading")
 	}
 	defer f.CFRelease(d)
 	arr := f.CFDictionaryGetValue(d, s.keyChans)
 	if arr == 0 {
-		return nil, fmt.Errorf("IOReport delta has no IOReportChannels")
+		return nil, at, true, fmt.Errorf("IOReport delta has no IOReportChannels")
 	}
 	n := f.CFArrayGetCount(arr)
 	out := make([]IOReportChannel, 0, 8)
@@ -186,7 +254,7 @@ func (s *ioreportSession) delta() ([]IOReportChannel, error) {
 		}
 		name := f.goString(f.ChannelGetChannelName(ch))
 		if _, ok := ioreportDomain(name); !ok {
-			continue // skip the unit lookup for the ~300 channels we ignore
+			continue
 		}
 		out = append(out, IOReportChannel{
 			Name:  name,
@@ -194,69 +262,15 @@ func (s *ioreportSession) delta() ([]IOReportChannel, error) {
 			Value: f.SimpleGetIntegerValue(ch, 0),
 		})
 	}
-	return out, nil
+	return out, at, true, nil
 }
 
 func (s *ioreportSession) close() {
 	f := s.f
-	for _, ref := range []*uintptr{&s.prev, &s.sub, &s.channels, &s.keyChans, &s.group} {
+	for _, ref := range []*uintptr{&s.prev, &s.sub, &s.channels, &s.keyChans} {
 		if *ref != 0 {
 			f.CFRelease(*ref)
 			*ref = 0
 		}
 	}
-}
-
-func (s *IOReport) Availability() Availability {
-	sess, err := openIOReportSession()
-	if err != nil {
-		return unavailable("IOReport energy counters are not readable: "+err.Error(),
-			"needs an Apple Silicon Mac (macOS 12 or later); on an Intel Mac use powermetrics (--power powermetrics)")
-	}
-	sess.close()
-	return available()
-}
-
-func (s *IOReport) Open(ctx context.Context) (Reader, error) {
-	sess, err := openIOReportSession()
-	if err != nil {
-		return nil, unavailableError(s.Name(), unavailable("IOReport: "+err.Error(),
-			"needs an Apple Silicon Mac (macOS 12 or later)"))
-	}
-	return &ioreportReader{src: s, sess: sess, prevT: s.now()}, nil
-}
-
-// ioreportReader keeps all IOReport calls on whichever goroutine calls
-// Read (the sampler's); the mutex only guards Close racing a Read.
-type ioreportReader struct {
-	src   *IOReport
-	mu    sync.Mutex
-	sess  *ioreportSession
-	prevT int64
-}
-
-func (r *ioreportReader) Read() (Sample, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.sess == nil {
-		return Sample{}, fmt.Errorf("ioreport: reader closed")
-	}
-	chans, err := r.sess.delta()
-	t1 := r.src.now()
-	t0 := r.prevT
-	r.prevT = t1
-	if err != nil {
-		return Sample{}, fmt.Errorf("ioreport: %w", err)
-	}
-	return ioreportSample(t0, t1, chans), nil
-}
-
-func (r *ioreportReader) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.sess != nil {
-		r.sess.close()
-		r.sess = nil
-	}
-	return nil
 }

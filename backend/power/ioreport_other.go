@@ -3,14 +3,14 @@
 package power
 
 import (
-	"context"
+	"errors"
 	"runtime"
 )
 
-func (s *IOReport) Availability() Availability {
-	return unavailable("IOReport is a macOS (Apple Silicon) interface; this is "+runtime.GOOS, "none on this OS")
+func ioreportChannelNames() ([]string, Availability) {
+	return nil, unavailable("IOReport is a macOS (Apple Silicon) interface; this is "+runtime.GOOS, "none on this OS")
 }
 
-func (s *IOReport) Open(ctx context.Context) (Reader, error) {
-	return nil, unavailableError(s.Name(), s.Availability())
+func openIOReportSession() (ioreportDeltas, error) {
+	return nil, errors.New("IOReport is macOS-only")
 }

@@ -2,6 +2,8 @@ package power
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"math"
 	"os"
 	"sort"
@@ -118,5 +120,134 @@ func TestIOReportUnitsResetsAndRollup(t *testing.T) {
 	smp := ioreportSample(0, 500_000_000, []IOReportChannel{{"CPU Energy", "mJ", 1500}})
 	if r := smp.Domains[DomainCPU]; r.EnergyMJ != 1500 || r.PowerMW != 3000 || smp.Kind != KindCounter {
 		t.Errorf("sample = %+v", smp)
+	}
+}
+
+// fakeIOReport is a subscription to one "CPU Energy" channel drawing a
+// constant 10 W: the counter at time t (ns) is t/1e5 mJ. fail makes the
+// next sample fail to be taken (the baseline stays), lose the next delta
+// (the baseline moves).
+type fakeIOReport struct {
+	base     int64 // counter at the baseline, mJ
+	failNext string
+	closed   bool
+}
+
+func (f *fakeIOReport) delta(now func() int64) ([]IOReportChannel, int64, bool, error) {
+	at := now()
+	counter := at / 100_000 // 10 W = 10 mJ per ms
+	switch f.failNext {
+	case "sample":
+		f.failNext = ""
+		return nil, at, false, errors.New("IOReportCreateSamples failed")
+	case "delta":
+		f.failNext = ""
+		f.base = counter
+		return nil, at, true, errors.New("IOReportCreateSamplesDelta failed")
+	}
+	d := counter - f.base
+	f.base = counter
+	return []IOReportChannel{{Name: "CPU Energy", Unit: "mJ", Value: d}}, at, true, nil
+}
+func (f *fakeIOReport) close() { f.closed = true }
+
+// The review found that a failed sample advanced the window's start while
+// the baseline stayed, so the next reading doubled its power.
+func TestIOReportFailedSampleKeepsTheWindow(t *testing.T) {
+	var now int64
+	clock := func() int64 { return now }
+	fake := &fakeIOReport{}
+	src := &IOReport{now: clock, probes: NewProbes(),
+		list: func() ([]string, Availability) { return []string{"CPU Energy"}, available() },
+		open: func() (ioreportDeltas, error) { return fake, nil }}
+	rd, err := src.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	const s = int64(1e9)
+	steps := []struct {
+		at      int64
+		fail    string
+		wantErr bool
+		t0, t1  int64
+	}{
+		{1 * s, "", false, 0, 1 * s},
+		{2 * s, "sample", true, 0, 0},    // no new baseline
+		{3 * s, "", false, 1 * s, 3 * s}, // covers the failed interval too
+		{4 * s, "delta", true, 0, 0},     // baseline moved, its delta lost
+		{5 * s, "", false, 4 * s, 5 * s},
+	}
+	for i, st := range steps {
+		now, fake.failNext = st.at, st.fail
+		smp, err := rd.Read()
+		if (err != nil) != st.wantErr {
+			t.Fatalf("step %d: err %v", i, err)
+		}
+		if st.wantErr {
+			continue
+		}
+		cpu := smp.Domains[DomainCPU]
+		if smp.T0 != st.t0 || smp.T1 != st.t1 || math.Abs(cpu.PowerMW-10_000) > 1e-6 {
+			t.Errorf("step %d: window [%d, %d] at %g mW, want [%d, %d] at 10000 mW", i, smp.T0, smp.T1, cpu.PowerMW, st.t0, st.t1)
+		}
+	}
+}
+
+// Availability lists the channels once per Probes (the server builds its
+// sources again for every /api/health) and needs a recognised channel.
+func TestIOReportAvailabilityIsProbedOnceAndNeedsARecognisedChannel(t *testing.T) {
+	lists := 0
+	names := []string{"GPU SRAM", "PCIe Port 0 Energy", "EACC_CPU0"}
+	list := func() ([]string, Availability) { lists++; return names, available() }
+	opened := 0
+	open := func() (ioreportDeltas, error) { opened++; return &fakeIOReport{}, nil }
+	probes := NewProbes()
+	for range 3 {
+		src := &IOReport{now: func() int64 { return 0 }, probes: probes, list: list, open: open}
+		if a := src.Availability(); a.Available || !strings.Contains(a.Reason, "none of them") {
+			t.Fatalf("availability with only unrecognised channels: %+v", a)
+		}
+		if _, err := src.Open(context.Background()); err == nil {
+			t.Fatal("Open succeeded without a recognised channel")
+		}
+	}
+	if lists != 1 || opened != 0 {
+		t.Errorf("listed %d times and opened %d subscriptions; want 1 and 0", lists, opened)
+	}
+
+	m1 := m1UltraChannels(t)
+	names = names[:0]
+	for _, c := range m1 {
+		names = append(names, c.Name)
+	}
+	src := &IOReport{now: func() int64 { return 0 }, probes: NewProbes(), list: list, open: open}
+	if a := src.Availability(); !a.Available {
+		t.Errorf("M1 Ultra channels: %+v", a)
+	}
+	src = &IOReport{now: func() int64 { return 0 }, probes: NewProbes(),
+		list: func() ([]string, Availability) { return nil, unavailable("no libIOReport", "fix") }, open: open}
+	if a := src.Availability(); a.Available || a.Reason != "no libIOReport" {
+		t.Errorf("a failed listing: %+v", a)
+	}
+}
+
+// Only the channels that feed a domain are subscribed to: 7 of the M1
+// Ultra's 321 (all-smi keeps the same plus its GPU0_0 fallback, which we do
+// not read).
+func TestIOReportSubscribesOnlyWantedChannels(t *testing.T) {
+	m1 := m1UltraChannels(t)
+	names := make([]string, len(m1))
+	for i, c := range m1 {
+		names[i] = c.Name
+	}
+	var kept []string
+	for _, i := range ioreportWanted(names) {
+		kept = append(kept, names[i])
+	}
+	sort.Strings(kept)
+	want := []string{"ANE0_0", "ANE0_1", "DIE_0_CPU Energy", "DIE_1_CPU Energy", "DRAM0_0", "DRAM0_1", "GPU Energy"}
+	if strings.Join(kept, "|") != strings.Join(want, "|") {
+		t.Errorf("kept %q, want %q", kept, want)
 	}
 }

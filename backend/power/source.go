@@ -109,6 +109,9 @@ type Options struct {
 	Estimate EstimateOptions
 	// Now is the clock the sources stamp samples with (default clock.Now).
 	Now func() int64
+	// Probes caches costly availability probes across the sources built
+	// with these options (nil: each source probes once).
+	Probes *Probes
 }
 
 func (o Options) withDefaults() Options {

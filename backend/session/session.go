@@ -94,10 +94,14 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 
 // PowerOptions fills in what every part of the product should read power
 // with: on macOS powermetrics needs root, so it is read through the
-// privileged helper when one is installed (elsewhere it is unavailable).
+// privileged helper when one is installed (elsewhere it is unavailable), and
+// the IOReport probe runs once per process, not once per /api/health.
 func PowerOptions(o power.Options) power.Options {
 	if o.Powermetrics.Helper == nil {
 		o.Powermetrics.Helper = helperpower.New("")
+	}
+	if o.Probes == nil {
+		o.Probes = power.NewProbes()
 	}
 	return o
 }

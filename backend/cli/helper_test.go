@@ -113,7 +113,7 @@ func TestHelperSudoers(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	want := `alice ALL = (root) NOPASSWD: /usr/bin/powermetrics -f plist -b 1 -i 250 -s cpu_power\,gpu_power\,ane_power`
+	want := `alice ALL = (root) NOPASSWD: /usr/bin/powermetrics -f plist -b 1 --handle-invalid-values -i 250 -s cpu_power\,gpu_power\,ane_power`
 	if !strings.Contains(stdout, want+"\n") {
 		t.Errorf("stdout:\n%s\nwant the line:\n%s", stdout, want)
 	}

@@ -36,19 +36,43 @@ const (
 // "tasks" sampler is deliberately absent.
 const Samplers = "cpu_power,gpu_power,ane_power"
 
+// SamplersMacOS12 is the list for macOS 12 and older, which have no
+// ane_power sampler: it came with macOS 13 Ventura, the release that also
+// removed the bandwidth sampler (tlkh/asitop#41, where powermetrics' -h
+// lists it as new). An unknown sampler makes powermetrics exit with
+// "unrecognized sampler". ANE power is still there on 12: cpu_power reports
+// it ("ANE Power" in backend/power/testdata/powermetrics/m1-text-1.txt,
+// macOS 12.6 with -s cpu_power alone).
+const SamplersMacOS12 = "cpu_power,gpu_power"
+
+// SamplersFor returns the sampler list for a macOS major version (0:
+// unknown, taken as current).
+func SamplersFor(macOSMajor int) string {
+	if macOSMajor > 0 && macOSMajor < 13 {
+		return SamplersMacOS12
+	}
+	return Samplers
+}
+
 // ClampInterval bounds a requested interval to [MinIntervalMS, MaxIntervalMS].
 func ClampInterval(ms uint32) int {
 	return int(min(max(ms, MinIntervalMS), MaxIntervalMS))
 }
 
-// Argv is powermetrics' argument list (without argv[0]) for an interval. It
-// is the whole of what the helper ever passes: plist to stdout, line
-// buffered, the fixed samplers. There is no -o/-u (an output file written by
-// root is a symlink attack), no --show-initial-usage (its first sample covers
-// the time since boot) and no value that comes from the client except the
-// clamped integer.
+// Argv is powermetrics' argument list (without argv[0]) for an interval on
+// this Mac: ArgvFor with this system's macOS version.
 func Argv(intervalMS uint32) []string {
-	return []string{"-f", "plist", "-b", "1", "-i", strconv.Itoa(ClampInterval(intervalMS)), "-s", Samplers}
+	return ArgvFor(intervalMS, MacOSMajor())
+}
+
+// ArgvFor is the whole of what the helper ever passes to powermetrics:
+// plist to stdout, line buffered, invalid values marked instead of aborting
+// the stream (--handle-invalid-values), and the samplers of that macOS
+// version. There is no -o/-u (an output file written by root is a symlink
+// attack), no --show-initial-usage (its first sample covers the time since
+// boot) and no value that comes from the client except the clamped integer.
+func ArgvFor(intervalMS uint32, macOSMajor int) []string {
+	return []string{"-f", "plist", "-b", "1", "--handle-invalid-values", "-i", strconv.Itoa(ClampInterval(intervalMS)), "-s", SamplersFor(macOSMajor)}
 }
 
 // SudoArgv is the command line for the sudoers fallback: the app runs it with

@@ -15,10 +15,29 @@ func TestArgvClamping(t *testing.T) {
 		{1000, "1000"}, {10000, "10000"}, {10001, "10000"}, {1 << 31, "10000"}, {^uint32(0), "10000"},
 	}
 	for _, tt := range tests {
-		got := Argv(tt.in)
-		want := []string{"-f", "plist", "-b", "1", "-i", tt.want, "-s", "cpu_power,gpu_power,ane_power"}
+		got := ArgvFor(tt.in, 15)
+		want := []string{"-f", "plist", "-b", "1", "--handle-invalid-values", "-i", tt.want, "-s", "cpu_power,gpu_power,ane_power"}
 		if !slices.Equal(got, want) {
 			t.Errorf("Argv(%d) = %q, want %q", tt.in, got, want)
+		}
+	}
+}
+
+// macOS 12 has no ane_power sampler (an unknown sampler stops powermetrics);
+// 13 and later have it. The sudoers rule follows the same argv.
+func TestArgvSamplersByMacOSVersion(t *testing.T) {
+	for _, c := range []struct {
+		major int
+		want  string
+	}{{11, "cpu_power,gpu_power"}, {12, "cpu_power,gpu_power"}, {13, "cpu_power,gpu_power,ane_power"}, {26, "cpu_power,gpu_power,ane_power"}, {0, "cpu_power,gpu_power,ane_power"}} {
+		a := ArgvFor(1000, c.major)
+		if a[len(a)-2] != "-s" || a[len(a)-1] != c.want {
+			t.Errorf("macOS %d: argv %q, want samplers %s", c.major, a, c.want)
+		}
+	}
+	for v, want := range map[string]int{"12.6.1": 12, "13.0": 13, "26": 26, " 15.5\n": 15, "": 0, "x.1": 0} {
+		if got := parseMajor(v); got != want {
+			t.Errorf("parseMajor(%q) = %d, want %d", v, got, want)
 		}
 	}
 }
@@ -38,7 +57,7 @@ func TestSudoersRulePinsTheFullArgv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `alice ALL = (root) NOPASSWD: /usr/bin/powermetrics -f plist -b 1 -i 1000 -s cpu_power\,gpu_power\,ane_power`
+	want := `alice ALL = (root) NOPASSWD: /usr/bin/powermetrics -f plist -b 1 --handle-invalid-values -i 1000 -s cpu_power\,gpu_power\,ane_power`
 	if rule != want {
 		t.Errorf("rule:\n got %s\nwant %s", rule, want)
 	}

@@ -32,23 +32,24 @@ func fakePowermetrics(args []string) int {
 		fmt.Fprintf(os.Stderr, "fake powermetrics: environment not empty: %q\n", env)
 		return 65
 	}
-	if len(args) != 8 {
+	i := slices.Index(args, "-i")
+	if i < 0 || i+1 >= len(args) {
 		fmt.Fprintf(os.Stderr, "fake powermetrics: argv %q\n", args)
 		return 64
 	}
-	ms, err := strconv.Atoi(args[5])
+	ms, err := strconv.Atoi(args[i+1])
 	if err != nil || !slices.Equal(args, Argv(uint32(ms))) {
 		fmt.Fprintf(os.Stderr, "fake powermetrics: argv %q is not Argv(%d)\n", args, ms)
 		return 64
 	}
-	for i := 0; ; i++ {
-		if i > 0 {
+	for n := 0; ; n++ {
+		if n > 0 {
 			os.Stdout.Write([]byte{0})
 		}
 		// Two writes per document, split mid-tag, like a pipe may deliver.
 		os.Stdout.Write(fixturePlist[:100])
 		os.Stdout.Write(fixturePlist[100:])
-		if ms == 9999 && i == 1 {
+		if ms == 9999 && n == 1 {
 			fmt.Fprintln(os.Stderr, "fake powermetrics: done")
 			return 3
 		}

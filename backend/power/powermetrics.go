@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"energyprofiler/backend/helper"
@@ -162,11 +163,7 @@ func (p *Powermetrics) Open(ctx context.Context) (Reader, error) {
 	}
 	var once sync.Once
 	stop := func() error {
-		once.Do(func() {
-			cmd.Process.Kill()
-			stdout.Close()
-			cmd.Wait()
-		})
+		once.Do(func() { stopSudo(cmd, func() { stdout.Close() }, sudoStopGrace) })
 		return nil
 	}
 	r := newPowermetricsReader(stdout, p.opts.Now, p.Name(), stop)
@@ -177,6 +174,32 @@ func (p *Powermetrics) Open(ctx context.Context) (Reader, error) {
 		return ""
 	}
 	return r, nil
+}
+
+// sudoStopGrace is how long powermetrics gets to exit after SIGTERM.
+const sudoStopGrace = 2 * time.Second
+
+// stopSudo ends a started `sudo powermetrics`. sudo relays SIGTERM to the
+// root powermetrics, but nothing relays SIGKILL: killing sudo outright left
+// a root powermetrics running with nobody reading it. So SIGTERM first,
+// closing our end of the output (a write to it then fails, which ends
+// powermetrics too), and SIGKILL only if it has not exited within grace.
+func stopSudo(cmd *exec.Cmd, closeOutput func(), grace time.Duration) {
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		cmd.Process.Kill() // no signals here (Windows): nothing else to try
+	}
+	closeOutput()
+	select {
+	case <-exited:
+	case <-time.After(grace):
+		cmd.Process.Kill()
+		<-exited
+	}
 }
 
 // NewPowermetricsReader reads a raw `powermetrics -f plist` stream (from

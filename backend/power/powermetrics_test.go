@@ -6,10 +6,13 @@ import (
 	"errors"
 	"io"
 	"math"
+	"os/exec"
 	"reflect"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // feed runs a parser over data in chunks of size n (0: all at once).
@@ -295,7 +298,7 @@ func TestPowermetricsStreamSource(t *testing.T) {
 
 func TestPowermetricsArgvIsPinned(t *testing.T) {
 	args := strings.Join(PowermetricsArgs(1000), " ")
-	if args != "-f plist -b 1 -i 1000 -s cpu_power,gpu_power,ane_power" {
+	if args != "-f plist -b 1 --handle-invalid-values -i 1000 -s cpu_power,gpu_power,ane_power" {
 		t.Fatalf("argv = %q", args)
 	}
 	for _, a := range PowermetricsArgs(250) {
@@ -306,7 +309,7 @@ func TestPowermetricsArgvIsPinned(t *testing.T) {
 	line := PowermetricsSudoersLine("alice", PowermetricsOptions{})
 	// sudoers reads a bare comma as a list separator, so it must be escaped
 	// for the rule to pin this one command.
-	if line != `alice ALL = (root) NOPASSWD: /usr/bin/powermetrics -f plist -b 1 -i 1000 -s cpu_power\,gpu_power\,ane_power` {
+	if line != `alice ALL = (root) NOPASSWD: /usr/bin/powermetrics -f plist -b 1 --handle-invalid-values -i 1000 -s cpu_power\,gpu_power\,ane_power` {
 		t.Fatalf("sudoers line = %q", line)
 	}
 }
@@ -340,5 +343,43 @@ func TestTextGPUPowerKeepsProcessorValue(t *testing.T) {
 	recs := feedText(t, []byte(in), 0)
 	if len(recs) != 1 || recs[0].Domains[DomainGPU].PowerMW != 28 {
 		t.Fatalf("records = %+v, want gpu 28 mW from the processor section (never 58)", recs)
+	}
+}
+
+// The sudo path is stopped with SIGTERM, which sudo relays, and SIGKILL
+// only after a grace period: a powermetrics that exits on SIGTERM is never
+// killed, one that ignores it is killed once the grace period is over.
+func TestStopSudoTermsThenKills(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no signals")
+	}
+	const grace = 400 * time.Millisecond
+	for _, c := range []struct {
+		script   string
+		wantSig  syscall.Signal
+		minDelay time.Duration
+	}{
+		{"exec sleep 30", syscall.SIGTERM, 0},
+		{"trap '' TERM; exec sleep 30", syscall.SIGKILL, grace},
+	} {
+		cmd := exec.Command("/bin/sh", "-c", c.script)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // let sh install its trap and exec
+		start := time.Now()
+		stopSudo(cmd, func() { out.Close() }, grace)
+		took := time.Since(start)
+		ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if !ok || !ws.Signaled() || ws.Signal() != c.wantSig {
+			t.Errorf("%q: ended with %v, want signal %v", c.script, cmd.ProcessState, c.wantSig)
+		}
+		if took < c.minDelay || took > grace+2*time.Second {
+			t.Errorf("%q: stop took %v", c.script, took)
+		}
 	}
 }

@@ -16,6 +16,6 @@ func peerUID(conn *net.UnixConn) (uint32, error) {
 		if err != nil {
 			return 0, err
 		}
-		return cred.Uid, nil
+		return xucredUID(cred.Version, cred.Uid)
 	})
 }

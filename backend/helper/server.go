@@ -78,15 +78,18 @@ func Listen(path string) (*net.UnixListener, error) {
 			return nil, fmt.Errorf("listen %s: remove stale socket: %w", path, err)
 		}
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	// The socket is created with mode 0666 by bind itself, under a umask
+	// of 0111, rather than chmod-ed afterwards: no moment with other
+	// permissions, and no second call on a path that could have changed.
+	var ln *net.UnixListener
+	err := withUmask(0o111, func() (err error) {
+		ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", path, err)
 	}
 	ln.SetUnlinkOnClose(true)
-	if err := os.Chmod(path, 0o666); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("listen %s: chmod: %w", path, err)
-	}
 	return ln, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -406,5 +407,41 @@ func TestDialMissingSocketSaysWhatToDo(t *testing.T) {
 	_, err := Dial(ctxT(t), filepath.Join(t.TempDir(), "none.sock"))
 	if err == nil || !strings.Contains(err.Error(), "helper install") {
 		t.Fatalf("Dial to a missing socket: %v", err)
+	}
+}
+
+// The socket gets mode 0666 from bind itself (umask 0111), whatever the
+// process umask was, and the process umask is restored afterwards.
+func TestListenSocketModeUnderAnyUmask(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no umask")
+	}
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	sock := filepath.Join(t.TempDir(), "h.sock")
+	ln, err := Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fi, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o666 {
+		t.Errorf("socket mode %v, want 0666", fi.Mode().Perm())
+	}
+	if now := syscall.Umask(0o077); now != 0o077 {
+		t.Errorf("umask left at %#o, want 077 restored", now)
+	}
+}
+
+// LOCAL_PEERCRED's struct xucred is read only in the layout we know.
+func TestXucredVersionChecked(t *testing.T) {
+	if uid, err := xucredUID(0, 501); err != nil || uid != 501 {
+		t.Errorf("version 0: %d, %v", uid, err)
+	}
+	if _, err := xucredUID(1, 501); err == nil {
+		t.Error("an unknown xucred version was accepted")
 	}
 }

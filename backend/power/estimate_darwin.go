@@ -10,14 +10,10 @@ import (
 
 const cpuLoadOrigin = "host_statistics(HOST_CPU_LOAD_INFO)"
 
-// Mach constants from <mach/host_info.h> and <mach/machine.h>.
+// HOST_CPU_LOAD_INFO and its count (<mach/host_info.h>).
 const (
-	hostCPULoadInfo      = 3 // HOST_CPU_LOAD_INFO
-	hostCPULoadInfoCount = 4 // HOST_CPU_LOAD_INFO_COUNT: natural_t cpu_ticks[CPU_STATE_MAX]
-	cpuStateUser         = 0
-	cpuStateSystem       = 1
-	cpuStateIdle         = 2
-	cpuStateNice         = 3
+	hostCPULoadInfo      = 3
+	hostCPULoadInfoCount = cpuStateMax
 )
 
 // platformCPUTimes reads the host's cumulative CPU ticks through
@@ -27,40 +23,35 @@ func platformCPUTimes(opts Options) (func() (cpuTimes, error), Availability) {
 	if err != nil {
 		return nil, unavailable("cannot load libSystem: "+err.Error(), "none: libSystem is part of macOS")
 	}
-	selfSym, err1 := purego.Dlsym(lib, "mach_host_self")
-	statsSym, err2 := purego.Dlsym(lib, "host_statistics")
-	if err1 != nil || err2 != nil {
-		return nil, unavailable("libSystem lacks mach_host_self/host_statistics", "none: this macOS is not supported")
+	var syms [5]uintptr
+	for i, name := range []string{"mach_host_self", "host_statistics", "mach_port_deallocate", "mach_task_self_", "memmove"} {
+		if syms[i], err = purego.Dlsym(lib, name); err != nil {
+			return nil, unavailable("libSystem lacks "+name, "none: this macOS is not supported")
+		}
 	}
 	var machHostSelf func() uint32
 	var hostStatistics func(host uint32, flavor int32, info *uint32, count *uint32) int32
-	purego.RegisterFunc(&machHostSelf, selfSym)
-	purego.RegisterFunc(&hostStatistics, statsSym)
-	host := machHostSelf()
+	var machPortDeallocate func(task, port uint32) int32
+	var memmove func(dst *uint32, src uintptr, n uintptr) uintptr
+	purego.RegisterFunc(&machHostSelf, syms[0])
+	purego.RegisterFunc(&hostStatistics, syms[1])
+	purego.RegisterFunc(&machPortDeallocate, syms[2])
+	purego.RegisterFunc(&memmove, syms[4])
+	// mach_task_self() is a macro reading the variable mach_task_self_;
+	// Dlsym gives the variable's address, and memmove copies its value.
+	var task uint32
+	memmove(&task, syms[3], 4)
 
-	// The ticks are 32-bit and wrap; accumulate deltas into 64 bits.
-	var last [hostCPULoadInfoCount]uint32
-	var acc cpuTimes
-	first := true
-	read := func() (cpuTimes, error) {
-		var ticks [hostCPULoadInfoCount]uint32
-		count := uint32(hostCPULoadInfoCount)
-		if kr := hostStatistics(host, hostCPULoadInfo, &ticks[0], &count); kr != 0 {
-			return cpuTimes{}, fmt.Errorf("host_statistics(HOST_CPU_LOAD_INFO) returned kern_return_t %d", kr)
-		}
-		if first {
-			last, first = ticks, false
-			return acc, nil
-		}
-		var d [hostCPULoadInfoCount]uint64
-		for i := range ticks {
-			d[i] = uint64(ticks[i] - last[i]) // uint32 arithmetic survives one wrap
-		}
-		last = ticks
-		busy := d[cpuStateUser] + d[cpuStateSystem] + d[cpuStateNice]
-		acc.busy += busy
-		acc.total += busy + d[cpuStateIdle]
-		return acc, nil
+	m := &machTicks{
+		hostPort: machHostSelf,
+		release:  func(port uint32) { machPortDeallocate(task, port) },
+		statistics: func(host uint32, ticks *[cpuStateMax]uint32) error {
+			count := uint32(hostCPULoadInfoCount)
+			if kr := hostStatistics(host, hostCPULoadInfo, &ticks[0], &count); kr != 0 {
+				return fmt.Errorf("kern_return_t %d", kr)
+			}
+			return nil
+		},
 	}
-	return read, available()
+	return m.read, available()
 }

@@ -134,7 +134,7 @@ func TestInspectErrors(t *testing.T) {
 		{[]string{"inspect", "a", "b"}, 2, "want exactly one model folder"},
 		{[]string{"inspect", "--nope", "a"}, 2, "flag provided but not defined"},
 		{[]string{"inspect", t.TempDir()}, 1, "no config.json"},
-		{[]string{"inspect", unsupported}, 1, "supported: llama, mistral, qwen2, phi3"},
+		{[]string{"inspect", unsupported}, 1, `model_type "gpt2" is not supported (supported: llama, mistral`},
 	}
 	for _, tt := range tests {
 		code, _, errs := runCLI(tt.args...)

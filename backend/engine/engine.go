@@ -1,5 +1,5 @@
 // Package engine owns transformer inference for Hugging Face model folders
-// (Llama, Mistral, Qwen2, Phi-3) on top of the kernels in package compute, and
+// (Llama, Mistral, Qwen2, Qwen3, Phi-3) on top of the kernels in package compute, and
 // the profiling hooks the profiler listens to (see Tracer in trace.go).
 //
 // The forward pass reads like llama2.c's run.c: embed, then per layer
@@ -55,6 +55,7 @@ type layer struct {
 	q, k, v, o          compute.Matrix
 	qBias, kBias, vBias []float32
 	oBias               []float32
+	qNorm, kNorm        []float32 // per-head norms before RoPE (qwen3); nil when absent
 	gate, up, down      compute.Matrix
 	gateBias, upBias    []float32
 	downBias            []float32
@@ -214,6 +215,21 @@ func (e *Engine) ContextLength() int { return e.ctxLen }
 // BackendName describes the compute backend, e.g. "cpu-avx512 x2".
 func (e *Engine) BackendName() string { return e.be.Name() }
 
+// LayerComponents lists, in execution order, the components traced in
+// layer i of this model: LayerComponents' Llama-family list with the
+// architecture's additions (q_norm and k_norm for Qwen3).
+func (e *Engine) LayerComponents(i int) []Component {
+	l := &e.layers[i]
+	var out []Component
+	for _, c := range LayerComponents() {
+		out = append(out, c)
+		if c == CompVProj && l.qNorm != nil {
+			out = append(out, CompQNorm, CompKNorm)
+		}
+	}
+	return out
+}
+
 // WeightBytesPerToken is how many weight bytes one decode step reads: every
 // layer matrix plus lm_head (the embedding row is negligible).
 func (e *Engine) WeightBytesPerToken() int64 {
@@ -257,6 +273,9 @@ func (e *Engine) checkShapes() error {
 		if len(l.inputNorm) != e.dim || len(l.postNorm) != e.dim {
 			return fmt.Errorf("engine: layer %d norm weights have %d/%d elements, want %d", i, len(l.inputNorm), len(l.postNorm), e.dim)
 		}
+		if (l.qNorm != nil || l.kNorm != nil) && (len(l.qNorm) != e.headDim || len(l.kNorm) != e.headDim) {
+			return fmt.Errorf("engine: layer %d q_norm/k_norm have %d/%d elements, want head_dim %d", i, len(l.qNorm), len(l.kNorm), e.headDim)
+		}
 	}
 	return nil
 }
@@ -281,6 +300,7 @@ func loadLayer(w model.LayerWeights) (layer, error) {
 		{&l.inputNorm, w.InputNorm, false}, {&l.postNorm, w.PostAttnNorm, false},
 		{&l.qBias, w.QBias, true}, {&l.kBias, w.KBias, true}, {&l.vBias, w.VBias, true}, {&l.oBias, w.OBias, true},
 		{&l.gateBias, w.GateBias, true}, {&l.upBias, w.UpBias, true}, {&l.downBias, w.DownBias, true},
+		{&l.qNorm, w.QNorm, true}, {&l.kNorm, w.KNorm, true},
 	}
 	for _, v := range vecs {
 		if v.t == nil && v.optional {

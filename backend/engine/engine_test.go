@@ -14,20 +14,27 @@ import (
 func variants() []struct {
 	name string
 	spec tinySpec
+	hf   bool // checked against hfLogits, the transformers-module reference
 } {
 	return []struct {
 		name string
 		spec tinySpec
+		hf   bool
 	}{
-		{"llama-mha-tied-f32", tinySpec{modelType: "llama", dim: 64, hidden: 96, layers: 2, heads: 4, kvHeads: 4, vocab: 101, tied: true, seed: 1}},
+		{"llama-mha-tied-f32", tinySpec{modelType: "llama", dim: 64, hidden: 96, layers: 2, heads: 4, kvHeads: 4, vocab: 101, tied: true, seed: 1}, false},
 		{"llama-gqa-untied-bf16-llama3", tinySpec{modelType: "llama", dim: 64, hidden: 160, layers: 2, heads: 4, kvHeads: 2, vocab: 97, dtype: model.BF16, seed: 2,
-			ropeTheta: 500000, ropeScaling: map[string]any{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 16}}},
+			ropeTheta: 500000, ropeScaling: map[string]any{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 16}}, false},
 		{"llama-linear-bias-f16-oddsizes", tinySpec{modelType: "llama", dim: 72, hidden: 100, layers: 2, heads: 4, kvHeads: 1, vocab: 89, dtype: model.F16, attnBias: true, mlpBias: true, seed: 3,
-			ropeScaling: map[string]any{"type": "linear", "factor": 2.0}}},
-		{"qwen2-qkv-bias-gqa-tied", tinySpec{modelType: "qwen2", dim: 64, hidden: 128, layers: 2, heads: 8, kvHeads: 2, vocab: 103, tied: true, dtype: model.BF16, seed: 4, ropeTheta: 1e6}},
-		{"mistral-sliding-window", tinySpec{modelType: "mistral", dim: 64, hidden: 96, layers: 3, heads: 4, kvHeads: 2, vocab: 95, window: 5, seed: 5}},
-		{"phi3-fused-partial-rotary-window", tinySpec{modelType: "phi3", dim: 64, hidden: 80, layers: 2, heads: 4, kvHeads: 4, vocab: 99, dtype: model.BF16, window: 9, partialRotary: 0.5, seed: 6}},
-		{"llama-headdim-override", tinySpec{modelType: "llama", dim: 48, headDim: 16, hidden: 64, layers: 1, heads: 4, kvHeads: 2, vocab: 80, seed: 7}},
+			ropeScaling: map[string]any{"type": "linear", "factor": 2.0}}, false},
+		{"qwen2-qkv-bias-gqa-tied", tinySpec{modelType: "qwen2", dim: 64, hidden: 128, layers: 2, heads: 8, kvHeads: 2, vocab: 103, tied: true, dtype: model.BF16, seed: 4, ropeTheta: 1e6}, false},
+		{"mistral-sliding-window", tinySpec{modelType: "mistral", dim: 64, hidden: 96, layers: 3, heads: 4, kvHeads: 2, vocab: 95, window: 5, seed: 5}, false},
+		{"phi3-fused-partial-rotary-window", tinySpec{modelType: "phi3", dim: 64, hidden: 80, layers: 2, heads: 4, kvHeads: 4, vocab: 99, dtype: model.BF16, window: 9, partialRotary: 0.5, seed: 6}, false},
+		{"llama-headdim-override", tinySpec{modelType: "llama", dim: 48, headDim: 16, hidden: 64, layers: 1, heads: 4, kvHeads: 2, vocab: 80, seed: 7}, false},
+
+		// Qwen3: q/k norms before RoPE, head_dim ≠ hidden/heads, tied.
+		{"qwen3-qknorm-headdim-tied-bf16", tinySpec{modelType: "qwen3", dim: 48, headDim: 16, hidden: 96, layers: 2, heads: 4, kvHeads: 2, vocab: 97, tied: true, dtype: model.BF16, seed: 8, ropeTheta: 1e6}, true},
+		{"qwen3-attention-bias-window", tinySpec{modelType: "qwen3", dim: 64, headDim: 32, hidden: 80, layers: 3, heads: 4, kvHeads: 1, vocab: 91, seed: 9,
+			extra: map[string]any{"attention_bias": true, "use_sliding_window": true, "sliding_window": 4, "max_window_layers": 1}}, true},
 	}
 }
 
@@ -63,8 +70,12 @@ func TestForwardMatchesReference(t *testing.T) {
 			const steps = 20
 			worst := 0.0
 			defer func() { t.Logf("worst relative logit error %.2g", worst) }()
+			reference := tm.refLogits
+			if v.hf {
+				reference = tm.hfLogits
+			}
 			for step := 0; ; step++ {
-				ref := tm.refLogits(ids)
+				ref := reference(ids)
 				want := ref[len(ref)-1]
 				err := relErr(e.logits, want)
 				worst = math.Max(worst, err)

@@ -68,6 +68,15 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 		be.MatMul(vc, xb, n, l.v, l.vBias)
 		tr.end(li, CompVProj, t, n, vc, nil)
 
+		if l.qNorm != nil { // Qwen3: RMSNorm over each head, before RoPE
+			t = tr.beginNorm(q)
+			be.RMSNorm(q, q, n*e.cfg.NumHeads, l.qNorm, e.eps)
+			tr.endNormInPlace(li, CompQNorm, t, n, q)
+			t = tr.beginNorm(kc)
+			be.RMSNorm(kc, kc, n*e.cfg.NumKVHeads, l.kNorm, e.eps)
+			tr.endNormInPlace(li, CompKNorm, t, n, kc)
+		}
+
 		t = tr.begin()
 		be.RoPE(q, n, e.cfg.NumHeads, e.headDim, e.rotDim, pos0, e.ropeCos, e.ropeSin)
 		be.RoPE(kc, n, e.cfg.NumKVHeads, e.headDim, e.rotDim, pos0, e.ropeCos, e.ropeSin)

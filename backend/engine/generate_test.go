@@ -242,7 +242,7 @@ func checkDeep(t *testing.T, ev ComponentEvent) {
 		if d == nil || d.MLPKillRatio == nil || *d.MLPKillRatio <= 0 || *d.MLPKillRatio >= 1 {
 			t.Errorf("activation kill ratio missing or degenerate: %+v", d)
 		}
-	case CompInputNorm, CompPostAttnNorm, CompFinalNorm:
+	case CompInputNorm, CompPostAttnNorm, CompFinalNorm, CompQNorm, CompKNorm:
 		if d == nil || d.NormVarianceRatio == nil || !(*d.NormVarianceRatio > 0) {
 			t.Errorf("%s without a variance ratio", ev.Component)
 		}
@@ -250,6 +250,50 @@ func checkDeep(t *testing.T, ev ComponentEvent) {
 		if d != nil {
 			t.Errorf("%s has deep stats", ev.Component)
 		}
+	}
+}
+
+// TestTracerLayerComponents: each architecture traces its own components,
+// named as transformers names the modules, in execution order, at both
+// depths, and Engine.LayerComponents says which.
+func TestTracerLayerComponents(t *testing.T) {
+	// What each family's layer 0 must trace, from the module order of
+	// transformers' decoder layers.
+	want0 := map[string][]Component{
+		"qwen3": {"input_layernorm", "q_proj", "k_proj", "v_proj", "q_norm", "k_norm", "rope", "attention", "o_proj",
+			"post_attention_layernorm", "gate_proj", "up_proj", "activation", "down_proj"},
+	}
+	for _, v := range variants() {
+		if !v.hf {
+			continue
+		}
+		t.Run(v.name, func(t *testing.T) {
+			tm := writeTiny(t, v.spec)
+			e := tm.open(t, Options{Threads: 2})
+			for _, depth := range []Depth{DepthModule, DepthDeep} {
+				tr := &collectTracer{depth: depth}
+				if _, err := e.Generate(context.Background(), Request{PromptIDs: []int{1, 2, 3}, MaxTokens: 2, IgnoreEOS: true}, tr, nil); err != nil {
+					t.Fatal(err)
+				}
+				perLayer := map[int][]Component{}
+				for _, ev := range tr.components {
+					if ev.Phase == PhaseDecode && ev.Layer >= 0 {
+						perLayer[ev.Layer] = append(perLayer[ev.Layer], ev.Component)
+					}
+					if depth == DepthDeep {
+						checkDeep(t, ev)
+					}
+				}
+				if w, ok := want0[v.spec.modelType]; ok && !slices.Equal(perLayer[0], w) {
+					t.Errorf("layer 0 traced %v, want %v", perLayer[0], w)
+				}
+				for l := range v.spec.layers {
+					if got, want := perLayer[l], e.LayerComponents(l); !slices.Equal(got, want) {
+						t.Errorf("depth %d layer %d: traced %v, want %v", depth, l, got, want)
+					}
+				}
+			}
+		})
 	}
 }
 

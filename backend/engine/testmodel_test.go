@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"energyprofiler/backend/model"
@@ -29,6 +30,15 @@ type tinySpec struct {
 	eos                   []int
 	seed                  uint64
 	scale                 float64 // weight std; 0: 0.3
+	// extra config.json keys (added or overriding); a "text_config" entry
+	// nests the text model's keys as gemma3 checkpoints do.
+	extra map[string]any
+	// prefix replaces "model." in stored tensor names (gemma3
+	// checkpoints store "language_model.model.…"); "" keeps it.
+	prefix string
+	// addTensors are stored besides the model's own (a vision tower the
+	// text model must ignore), as name → shape.
+	addTensors map[string][]int
 }
 
 // tinyModel is a written model plus the exact (dtype-rounded) weights, by
@@ -37,7 +47,19 @@ type tinyModel struct {
 	spec    tinySpec
 	dir     string
 	cfg     *model.Config
+	raw     map[string]any // config.json as written
 	weights map[string][]float64
+}
+
+// roundToDType rounds v to the stored weight dtype, as transformers'
+// .to(weight.dtype) does.
+func (tm *tinyModel) roundToDType(v float64) float64 {
+	raw, _ := model.EncodeFloat32s(tm.spec.dtype, []float32{float32(v)})
+	out := make([]float32, 1)
+	if err := model.DecodeFloat32s(out, tm.spec.dtype, raw); err != nil {
+		panic(err)
+	}
+	return float64(out[0])
 }
 
 func (s tinySpec) hd() int {
@@ -93,6 +115,23 @@ func writeTiny(t testing.TB, s tinySpec) *tinyModel {
 	if s.eos != nil {
 		cfg["eos_token_id"] = s.eos
 	}
+	for k, v := range s.extra {
+		cfg[k] = v
+	}
+	if tc, ok := cfg["text_config"].(map[string]any); ok {
+		// A multimodal gemma3 config: the text keys live in text_config.
+		text := map[string]any{}
+		for k, v := range cfg {
+			if k != "text_config" && k != "model_type" && k != "architectures" {
+				text[k] = v
+				delete(cfg, k)
+			}
+		}
+		for k, v := range tc {
+			text[k] = v
+		}
+		cfg["text_config"] = text
+	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -108,12 +147,22 @@ func writeTiny(t testing.TB, s tinySpec) *tinyModel {
 	rng := rand.New(rand.NewPCG(s.seed, 7))
 	w := model.NewWriter()
 	tm := &tinyModel{spec: s, dir: dir, cfg: c, weights: map[string][]float64{}}
-	for _, spec := range c.ExpectedTensors() {
+	if err := json.Unmarshal(data, &tm.raw); err != nil {
+		t.Fatal(err)
+	}
+	gemma := strings.HasPrefix(s.modelType, "gemma")
+	specs := c.ExpectedTensors()
+	for name, shape := range s.addTensors {
+		specs = append(specs, model.TensorSpec{Name: name, Shape: shape})
+	}
+	for _, spec := range specs {
 		n := int(spec.Elements())
 		vals := make([]float32, n)
 		isNorm := len(spec.Shape) == 1 && filepath.Ext(spec.Name) == ".weight"
 		for i := range vals {
 			switch {
+			case isNorm && gemma: // Gemma's norms scale by 1+w
+				vals[i] = float32(0.2 * rng.NormFloat64())
 			case isNorm:
 				vals[i] = float32(1 + 0.2*rng.NormFloat64())
 			case len(spec.Shape) == 1: // bias
@@ -122,7 +171,11 @@ func writeTiny(t testing.TB, s tinySpec) *tinyModel {
 				vals[i] = float32(s.scale * rng.NormFloat64())
 			}
 		}
-		if err := w.AddFloat32(spec.Name, s.dtype, spec.Shape, vals); err != nil {
+		stored := spec.Name
+		if s.prefix != "" && strings.HasPrefix(stored, "model.") {
+			stored = s.prefix + strings.TrimPrefix(stored, "model.")
+		}
+		if err := w.AddFloat32(stored, s.dtype, spec.Shape, vals); err != nil {
 			t.Fatal(err)
 		}
 		raw, _ := model.EncodeFloat32s(s.dtype, vals)

@@ -19,6 +19,8 @@ const (
 	CompQProj        Component = "q_proj"
 	CompKProj        Component = "k_proj"
 	CompVProj        Component = "v_proj"
+	CompQNorm        Component = "q_norm" // per-head RMSNorm of the queries (qwen3)
+	CompKNorm        Component = "k_norm" // per-head RMSNorm of the keys (qwen3)
 	CompRoPE         Component = "rope"
 	CompAttention    Component = "attention" // scores + softmax + weighted sum
 	CompOProj        Component = "o_proj"
@@ -32,7 +34,8 @@ const (
 )
 
 // LayerComponents lists, in execution order, the components traced inside
-// every decoder layer.
+// every decoder layer of a Llama-family model. Engine.LayerComponents gives
+// a given model's list.
 func LayerComponents() []Component {
 	return []Component{CompInputNorm, CompQProj, CompKProj, CompVProj, CompRoPE,
 		CompAttention, CompOProj, CompPostAttnNorm, CompGateProj, CompUpProj,

@@ -18,6 +18,7 @@ type traceState struct {
 	attn      compute.Attention // reused per layer, so Attend needs no allocation
 	attnStats compute.AttentionStats
 	killRatio float64 // gate pre-activations < 0, kept for the activation event
+	normInVar float64 // input variance of an in-place norm (deep depth)
 }
 
 // upperNote: every hook starts with compute.CleanUpper. The hooks run scalar
@@ -57,6 +58,34 @@ func (s *traceState) endNorm(layer int, c Component, start int64, n int, in, out
 	_, vin := meanVar(in)
 	_, vout := meanVar(out)
 	ratio := vin / vout
+	st := activationStats(out)
+	s.tr.Component(ComponentEvent{
+		Phase: s.phase, Layer: layer, Component: c, Start: start, End: now,
+		Positions: n, Stats: &st, Deep: &DeepStats{NormVarianceRatio: &ratio},
+	})
+}
+
+// beginNorm starts a norm that will overwrite its input x: at deep depth it
+// measures x's variance first, for endNormInPlace's variance ratio.
+func (s *traceState) beginNorm(x []float32) int64 {
+	if s.depth < DepthDeep {
+		return s.begin()
+	}
+	compute.CleanUpper()
+	_, s.normInVar = meanVar(x)
+	return clock.Now()
+}
+
+// endNormInPlace reports a norm started with beginNorm; out is its result.
+func (s *traceState) endNormInPlace(layer int, c Component, start int64, n int, out []float32) {
+	if s.depth < DepthDeep {
+		s.end(layer, c, start, n, out, nil)
+		return
+	}
+	now := clock.Now()
+	compute.CleanUpper()
+	_, vout := meanVar(out)
+	ratio := s.normInVar / vout
 	st := activationStats(out)
 	s.tr.Component(ComponentEvent{
 		Phase: s.phase, Layer: layer, Component: c, Start: start, End: now,

@@ -28,6 +28,8 @@ const (
 	inputNormSuffix    = "input_layernorm.weight"
 	postAttnNormSuffix = "post_attention_layernorm.weight"
 	qkvSuffix          = "self_attn.qkv_proj.weight"
+	qNormSuffix        = "self_attn.q_norm.weight"
+	kNormSuffix        = "self_attn.k_norm.weight"
 	gateUpSuffix       = "mlp.gate_up_proj.weight"
 )
 
@@ -60,6 +62,10 @@ func (c *Config) ExpectedTensors() []TensorSpec {
 		add(projSuffix("self_attn", "o", "weight"), H, qRows)
 		if c.OBias {
 			add(projSuffix("self_attn", "o", "bias"), H)
+		}
+		if c.QKNorm {
+			add(qNormSuffix, c.HeadDim)
+			add(kNormSuffix, c.HeadDim)
 		}
 		add(postAttnNormSuffix, H)
 		if c.FusedGateUp {

@@ -10,16 +10,16 @@ import (
 )
 
 // supportedList names the loadable model_type values, for error messages.
-const supportedList = "llama, mistral, qwen2, phi3"
+const supportedList = "llama, mistral, qwen2, qwen3, phi3"
 
 // SupportedModelTypes returns the config.json model_type values this package
 // loads.
-func SupportedModelTypes() []string { return []string{"llama", "mistral", "qwen2", "phi3"} }
+func SupportedModelTypes() []string { return []string{"llama", "mistral", "qwen2", "qwen3", "phi3"} }
 
 // Config is a normalised config.json: every derived or defaulted value is
 // filled in, so consumers never re-apply Hugging Face's defaulting rules.
 type Config struct {
-	ModelType     string   // "llama", "mistral", "qwen2" or "phi3"
+	ModelType     string   // one of SupportedModelTypes
 	Architectures []string // e.g. ["LlamaForCausalLM"]; informational
 
 	HiddenSize            int
@@ -57,8 +57,11 @@ type Config struct {
 
 	HiddenAct string // always "silu" for the supported families
 
-	QKVBias     bool // q_proj/k_proj/v_proj have biases (qwen2; llama attention_bias)
-	OBias       bool // o_proj has a bias (llama attention_bias)
+	QKVBias bool // q_proj/k_proj/v_proj have biases (qwen2; llama/qwen3 attention_bias)
+	OBias   bool // o_proj has a bias (llama/qwen3 attention_bias)
+	// QKNorm: q_norm and k_norm, RMSNorms over each head's head_dim, are
+	// applied to the projected queries and keys before RoPE (qwen3).
+	QKNorm      bool
 	MLPBias     bool // gate/up/down have biases (llama mlp_bias)
 	FusedQKV    bool // one qkv_proj tensor, rows q;k;v (phi3)
 	FusedGateUp bool // one gate_up_proj tensor, rows gate;up (phi3)
@@ -164,6 +167,7 @@ type rawConfig struct {
 type familyDefaults struct {
 	rmsNormEps float64
 	maxPos     int
+	headDim    int // 0: hidden_size / num_attention_heads
 }
 
 func defaultsFor(modelType string) (familyDefaults, bool) {
@@ -174,6 +178,9 @@ func defaultsFor(modelType string) (familyDefaults, bool) {
 		return familyDefaults{rmsNormEps: 1e-6, maxPos: 4096 * 32}, true
 	case "qwen2":
 		return familyDefaults{rmsNormEps: 1e-6, maxPos: 32768}, true
+	case "qwen3":
+		// Qwen3Config's head_dim defaults to 128, not hidden/heads.
+		return familyDefaults{rmsNormEps: 1e-6, maxPos: 32768, headDim: 128}, true
 	case "phi3":
 		return familyDefaults{rmsNormEps: 1e-5, maxPos: 4096}, true
 	}
@@ -229,6 +236,8 @@ func ParseConfig(data []byte) (*Config, error) {
 		if c.HeadDim <= 0 {
 			return nil, fmt.Errorf("head_dim is %d, want a positive integer", c.HeadDim)
 		}
+	} else if defaults.headDim > 0 {
+		c.HeadDim = defaults.headDim
 	} else {
 		if c.HiddenSize%c.NumHeads != 0 {
 			return nil, fmt.Errorf("hidden_size (%d) is not a multiple of num_attention_heads (%d) and there is no head_dim key", c.HiddenSize, c.NumHeads)
@@ -314,6 +323,11 @@ func (c *Config) parseAttentionLayout(raw rawConfig) error {
 	case "qwen2":
 		// transformers hard-codes bias=True on q/k/v and no other bias.
 		c.QKVBias = true
+	case "qwen3":
+		// attention_bias puts biases on q, k, v and o; q_norm and k_norm
+		// always exist (modeling_qwen3.py, Qwen3Attention).
+		c.QKVBias, c.OBias, c.QKNorm = attnBias, attnBias, true
+		attnBias = false
 	case "phi3":
 		c.FusedQKV, c.FusedGateUp = true, true
 	}
@@ -338,7 +352,7 @@ func (c *Config) parseWindows(raw rawConfig) error {
 	// Qwen2 uses the window only when use_sliding_window is set, and then only
 	// from layer max_window_layers on.
 	firstSliding := 0
-	if c.ModelType == "qwen2" {
+	if c.ModelType == "qwen2" || c.ModelType == "qwen3" {
 		if raw.UseSlidingWindow == nil || !*raw.UseSlidingWindow {
 			window = 0
 		}

@@ -42,6 +42,9 @@ func TestFactsMatchPublishedModels(t *testing.T) {
 		{"smollm2-135m-v5-handwritten.json", 134_515_008, "GQA", 64, "BF16", 2 * 30 * 3 * 64 * 2, true, 0, "none"},
 		{"mistral-7b-v0.1-handwritten.json", 7_241_732_096, "GQA", 128, "BF16", 2 * 32 * 8 * 128 * 2, false, 32, "none"},
 		{"phi-3-mini-4k-handwritten.json", 3_821_079_552, "MHA", 96, "BF16", 2 * 32 * 32 * 96 * 2, false, 32, "none"},
+		{"qwen3-0.6b-handwritten.json", 596_049_920, "GQA", 128, "BF16", 2 * 28 * 8 * 128 * 2, true, 0, "none"},
+		{"qwen3-4b.json", 4_022_468_096, "GQA", 128, "BF16", 2 * 36 * 8 * 128 * 2, true, 0, "none"},
+		{"qwen3-8b.json", 8_190_735_360, "GQA", 128, "BF16", 2 * 36 * 8 * 128 * 2, false, 0, "none"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -122,6 +125,11 @@ func TestConfigNormalisation(t *testing.T) {
 		t.Errorf("v5 rope_parameters/dtype: theta %g scaling %+v dtype %s", s.RopeTheta, s.RopeScaling, s.DType)
 	}
 
+	q3 := loadTestConfig(t, "qwen3-4b.json")
+	if !q3.QKNorm || q3.QKVBias || q3.OBias || q3.HeadDim != 128 || q3.HiddenSize/q3.NumHeads == q3.HeadDim || q3.LayerWindow(35) != 0 {
+		t.Errorf("qwen3: q/k norm %v biases %v/%v head_dim %d window %d", q3.QKNorm, q3.QKVBias, q3.OBias, q3.HeadDim, q3.LayerWindow(35))
+	}
+
 	p := loadTestConfig(t, "phi-3-mini-4k-handwritten.json")
 	if !p.FusedQKV || !p.FusedGateUp || p.QKVBias || p.SlidingWindow != 2047 || p.LayerWindow(0) != 2047 || p.RotaryDim() != 96 {
 		t.Errorf("phi3: %+v", p)
@@ -170,6 +178,27 @@ func TestParseConfigCases(t *testing.T) {
 		{"gelu", `, "hidden_act": "gelu"`, nil, `hidden_act "gelu" is not supported`},
 		{"partial rotary odd", `, "partial_rotary_factor": 0.1`, nil, "rotary dims"},
 	}
+	qwen3 := []struct {
+		name  string
+		extra string
+		check func(*Config) bool
+	}{
+		// Qwen3Config defaults head_dim to 128 (not hidden/heads = 16).
+		{"qwen3 head_dim default", ``, func(c *Config) bool { return c.HeadDim == 128 && c.QKNorm && !c.QKVBias }},
+		{"qwen3 attention_bias", `, "attention_bias": true`, func(c *Config) bool { return c.QKVBias && c.OBias && !c.MLPBias }},
+		{"qwen3 window from max_window_layers", `, "sliding_window": 8, "use_sliding_window": true, "max_window_layers": 1`, func(c *Config) bool { return c.LayerWindow(0) == 0 && c.LayerWindow(1) == 8 }},
+	}
+	for _, tt := range qwen3 {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(strings.Replace(strings.Replace(baseConfig, "llama", "qwen3", 1), "%s", tt.extra, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("config not as expected: %+v", c)
+			}
+		})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := ParseConfig([]byte(strings.Replace(baseConfig, "%s", tt.extra, 1)))
@@ -191,8 +220,8 @@ func TestParseConfigCases(t *testing.T) {
 
 func TestParseConfigRejects(t *testing.T) {
 	tests := []struct{ json, err string }{
-		{`{"model_type": "gemma", "hidden_size": 1}`, `model_type "gemma" is not supported (supported: llama, mistral, qwen2, phi3)`},
-		{`{"hidden_size": 1}`, "no model_type key (supported: llama, mistral, qwen2, phi3)"},
+		{`{"model_type": "gemma", "hidden_size": 1}`, `model_type "gemma" is not supported (supported: llama, mistral, qwen2, qwen3, phi3)`},
+		{`{"hidden_size": 1}`, "no model_type key (supported: llama, mistral, qwen2, qwen3, phi3)"},
 		{`{"model_type": "llama", "hidden_size": 64}`, "missing required key intermediate_size"},
 		{`{"model_type": "llama",`, "not valid config JSON"},
 		{`{"model_type": "qwen2", "hidden_size": 0, "intermediate_size": 1, "num_hidden_layers": 1, "num_attention_heads": 1, "vocab_size": 1}`, "hidden_size is 0"},

@@ -1,5 +1,5 @@
 // Package model loads Hugging Face model folders: config.json (and
-// generation_config.json) for the llama, mistral, qwen2 and phi3 families, and
+// generation_config.json) for the llama, mistral, qwen2, qwen3 and phi3 families, and
 // their safetensors weights, single-file or sharded.
 //
 // Weights stay in their stored precision (F32, F16 or BF16) and are

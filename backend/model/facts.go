@@ -26,6 +26,7 @@ type Facts struct {
 	FusedQKV       bool    `json:"fused_qkv"`
 	FusedGateUp    bool    `json:"fused_gate_up"`
 	QKVBias        bool    `json:"qkv_bias"`
+	QKNorm         bool    `json:"qk_norm,omitempty"`
 	RopeTheta      float64 `json:"rope_theta"`
 	RopeScaling    string  `json:"rope_scaling"`
 	RotaryDim      int     `json:"rotary_dim"`
@@ -83,6 +84,7 @@ func (c *Config) Facts() Facts {
 		FusedQKV:              c.FusedQKV,
 		FusedGateUp:           c.FusedGateUp,
 		QKVBias:               c.QKVBias,
+		QKNorm:                c.QKNorm,
 		RopeTheta:             c.RopeTheta,
 		RopeScaling:           "none",
 		RotaryDim:             c.RotaryDim(),

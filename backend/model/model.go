@@ -44,6 +44,10 @@ type LayerWeights struct {
 
 	QBias, KBias, VBias, OBias *Tensor
 
+	// QNorm and KNorm ([head_dim]) normalise each query and key head
+	// before RoPE; nil unless Config.QKNorm.
+	QNorm, KNorm *Tensor
+
 	Gate *Tensor // [I, H]
 	Up   *Tensor // [I, H]
 	Down *Tensor // [H, I]
@@ -277,6 +281,8 @@ func (m *Model) buildLayers() error {
 			KBias:        get(projSuffix("self_attn", "k", "bias")),
 			VBias:        get(projSuffix("self_attn", "v", "bias")),
 			OBias:        get(projSuffix("self_attn", "o", "bias")),
+			QNorm:        get(qNormSuffix),
+			KNorm:        get(kNormSuffix),
 			GateBias:     get(projSuffix("mlp", "gate", "bias")),
 			UpBias:       get(projSuffix("mlp", "up", "bias")),
 			DownBias:     get(projSuffix("mlp", "down", "bias")),

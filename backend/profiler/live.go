@@ -48,8 +48,10 @@ type LivePower struct {
 }
 
 // Heatmap is one token's per-layer cost: rows are layers, columns follow
-// Components (engine.LayerComponents order). EnergyJ is nil when no power
-// is known yet.
+// Components (the layer components the model traced, in the order first
+// seen: engine.LayerComponents for a Llama-family model, plus q_norm, the
+// Gemma norms or the MoE router and experts where the model has them).
+// EnergyJ is nil when no power is known yet.
 type Heatmap struct {
 	TokenIndex int         `json:"token_index"`
 	Components []string    `json:"components"`

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,7 +135,8 @@ type Run struct {
 
 	// Live-stream state, touched only on the generating goroutine.
 	lastPosition int64
-	heatDur      [][]float64 // per layer × LayerComponents index, ns since the last token
+	heatDur      [][]float64 // per layer × heatComps index, ns since the last token
+	heatComps    []string    // layer components in the order first seen
 	dropped      atomic.Int64
 }
 
@@ -349,7 +352,7 @@ func (r *Run) Token(ev engine.TokenEvent) {
 	}
 	r.send(Event{Type: "token", TNs: ev.End - r.t0, Phase: phase, Token: tok})
 	if r.heatDur != nil {
-		hm := &Heatmap{TokenIndex: ev.Index, Components: layerComponentNames(), DurationUs: make([][]float64, len(r.heatDur))}
+		hm := &Heatmap{TokenIndex: ev.Index, Components: slices.Clone(r.heatComps), DurationUs: make([][]float64, len(r.heatDur))}
 		var totalNs float64
 		for _, row := range r.heatDur {
 			for _, v := range row {
@@ -360,9 +363,9 @@ func (r *Run) Token(ev engine.TokenEvent) {
 			hm.EnergyJ = make([][]float64, len(r.heatDur))
 		}
 		for l, row := range r.heatDur {
-			hm.DurationUs[l] = make([]float64, len(row))
+			hm.DurationUs[l] = make([]float64, len(r.heatComps))
 			if hm.EnergyJ != nil {
-				hm.EnergyJ[l] = make([]float64, len(row))
+				hm.EnergyJ[l] = make([]float64, len(r.heatComps))
 			}
 			for c, v := range row {
 				hm.DurationUs[l][c] = v / 1e3
@@ -386,12 +389,14 @@ func (r *Run) Component(ev engine.ComponentEvent) {
 		return
 	}
 	if ev.Layer >= 0 {
-		if ci := layerComponentIndex(ev.Component); ci >= 0 {
-			for len(r.heatDur) <= ev.Layer {
-				r.heatDur = append(r.heatDur, make([]float64, len(engine.LayerComponents())))
-			}
-			r.heatDur[ev.Layer][ci] += float64(ev.End - ev.Start)
+		ci := r.heatColumn(string(ev.Component))
+		for len(r.heatDur) <= ev.Layer {
+			r.heatDur = append(r.heatDur, nil)
 		}
+		for len(r.heatDur[ev.Layer]) <= ci {
+			r.heatDur[ev.Layer] = append(r.heatDur[ev.Layer], 0)
+		}
+		r.heatDur[ev.Layer][ci] += float64(ev.End - ev.Start)
 	}
 	// Position updates are throttled to one per 10 ms.
 	if ev.End-r.lastPosition >= 10_000_000 {
@@ -401,22 +406,19 @@ func (r *Run) Component(ev engine.ComponentEvent) {
 	}
 }
 
-func layerComponentNames() []string {
-	cs := engine.LayerComponents()
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = string(c)
+// heatColumn is c's column in the live heatmap, adding one the first time
+// c is seen. Expert calls ("experts.N") share one "experts" column.
+func (r *Run) heatColumn(c string) int {
+	if strings.HasPrefix(c, "experts.") {
+		c = "experts"
 	}
-	return out
-}
-
-func layerComponentIndex(c engine.Component) int {
-	for i, x := range engine.LayerComponents() {
+	for i, x := range r.heatComps {
 		if x == c {
 			return i
 		}
 	}
-	return -1
+	r.heatComps = append(r.heatComps, c)
+	return len(r.heatComps) - 1
 }
 
 // Finish ends the run as completed, attributes energy to every phase, token

@@ -101,7 +101,9 @@ type Backend interface {
 	MatMul(out, x []float32, n int, w Matrix, bias []float32)
 	// Embed copies row ids[t] of table into out[t*table.Cols:], widened to f32.
 	Embed(out []float32, table Matrix, ids []int)
-	// RMSNorm sets out = x·rsqrt(mean(x²)+eps)·weight per row of len(weight).
+	// RMSNorm sets out = x·rsqrt(mean(x²)+eps)·weight for each of the n
+	// rows of len(weight). out may be x. A per-head norm (Qwen3's q_norm)
+	// is n·heads rows of head_dim.
 	RMSNorm(out, x []float32, n int, weight []float32, eps float32)
 	// RoPE rotates the first rotDim dims of every head in x (n rows of
 	// heads*headDim) with the rotate_half pairing (i, i+rotDim/2), using

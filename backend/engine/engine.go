@@ -1,5 +1,5 @@
 // Package engine owns transformer inference for Hugging Face model folders
-// (Llama, Mistral, Qwen2, Qwen3, Phi-3) on top of the kernels in package compute, and
+// (Llama, Mistral, Qwen2, Qwen3, Phi-3, Gemma 3) on top of the kernels in package compute, and
 // the profiling hooks the profiler listens to (see Tracer in trace.go).
 //
 // The forward pass reads like llama2.c's run.c: embed, then per layer
@@ -51,15 +51,24 @@ type Options struct {
 
 // layer holds one decoder layer's weights as the backend sees them.
 type layer struct {
-	inputNorm, postNorm []float32
-	q, k, v, o          compute.Matrix
-	qBias, kBias, vBias []float32
-	oBias               []float32
-	qNorm, kNorm        []float32 // per-head norms before RoPE (qwen3); nil when absent
-	gate, up, down      compute.Matrix
-	gateBias, upBias    []float32
-	downBias            []float32
-	window              int
+	inputNorm []float32 // before attention (input_layernorm)
+	// mlpNorm is the norm before the MLP: post_attention_layernorm in the
+	// Llama block, pre_feedforward_layernorm in Gemma's (named mlpNormName).
+	mlpNorm     []float32
+	mlpNormName Component
+	// Gemma's sandwich norms on the attention output (its
+	// post_attention_layernorm) and the MLP output; nil elsewhere.
+	attnOutNorm, mlpOutNorm []float32
+	q, k, v, o              compute.Matrix
+	qBias, kBias, vBias     []float32
+	oBias                   []float32
+	qNorm, kNorm            []float32 // per-head norms before RoPE (qwen3); nil when absent
+	gate, up, down          compute.Matrix
+	gateBias, upBias        []float32
+	downBias                []float32
+	window                  int
+	// RoPE tables of this layer: Gemma's sliding layers use their own base.
+	ropeCos, ropeSin []float32
 }
 
 // Engine runs one model. It serves one generation at a time; concurrent
@@ -75,13 +84,18 @@ type Engine struct {
 	lmHead    compute.Matrix
 	finalNorm []float32
 	eps       float32
+	geglu     bool    // the MLP is GeGLU with tanh GELU (Gemma), else SwiGLU
+	embScale  float32 // embeddings are multiplied by this (Gemma: sqrt(hidden)); 1 elsewhere
+	attnScale float32 // attention score scale: 1/sqrt(head_dim), Gemma 1/sqrt(query_pre_attn_scalar)
 
 	dim, kvDim, qDim int
 	headDim, rotDim  int
 	ctxLen, chunk    int
 
-	// RoPE tables: cos/sin of position p and frequency i at p*rotDim/2+i.
-	ropeCos, ropeSin []float32
+	// RoPE tables: cos/sin of position p and frequency i at p*rotDim/2+i,
+	// for the global (full-attention) layers and, in Gemma, the local ones.
+	ropeCos, ropeSin           []float32
+	localRopeCos, localRopeSin []float32
 
 	// KV cache per layer: ctxLen rows of kvDim floats.
 	kCache, vCache [][]float32
@@ -107,8 +121,8 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 		return nil, errors.New("engine: no model")
 	}
 	c := m.Config
-	if c.HiddenAct != "" && c.HiddenAct != "silu" {
-		return nil, fmt.Errorf("engine: hidden_act %q is not supported (only silu)", c.HiddenAct)
+	if c.HiddenAct != "" && c.HiddenAct != "silu" && c.HiddenAct != "gelu_pytorch_tanh" {
+		return nil, fmt.Errorf("engine: hidden activation %q is not supported (silu, gelu_pytorch_tanh)", c.HiddenAct)
 	}
 	if t, ok := opts.Tokenizer.(*tokenizer.Tokenizer); ok && t == nil {
 		opts.Tokenizer = nil // a nil *Tokenizer means no tokenizer
@@ -122,6 +136,11 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 		kvDim:   c.NumKVHeads * c.HeadDim,
 		rotDim:  c.RotaryDim(),
 		eps:     float32(c.RMSNormEps),
+		geglu:   c.HiddenAct == "gelu_pytorch_tanh",
+	}
+	e.attnScale = float32(1 / math.Sqrt(float64(c.HeadDim)))
+	if c.Gemma.On {
+		e.attnScale = float32(1 / math.Sqrt(c.Gemma.QueryPreAttnScalar))
 	}
 	if e.rotDim <= 0 || e.rotDim > e.headDim || e.rotDim%2 != 0 {
 		return nil, fmt.Errorf("engine: rotary dim %d does not fit head_dim %d", e.rotDim, e.headDim)
@@ -152,19 +171,37 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 	if e.finalNorm, err = vector(m.FinalNorm()); err != nil {
 		return nil, err
 	}
+	e.embScale = 1
+	if c.Gemma.On {
+		// Gemma3TextScaledWordEmbedding: sqrt(hidden) cast to the weight dtype.
+		e.embScale = roundToDType(float32(math.Sqrt(float64(c.HiddenSize))), e.embed.DType)
+		gemmaNorm(e.finalNorm)
+	}
+	e.ropeCos, e.ropeSin = ropeTables(c.RopeTheta, c.RopeScaling, e.rotDim, e.ctxLen)
+	if c.Gemma.On {
+		e.localRopeCos, e.localRopeSin = ropeTables(c.Gemma.LocalRopeTheta, nil, e.rotDim, e.ctxLen)
+	}
 	for i := range c.NumLayers {
 		l, err := loadLayer(m.Layer(i))
 		if err != nil {
 			return nil, fmt.Errorf("engine: layer %d: %w", i, err)
 		}
 		l.window = c.LayerWindow(i)
+		l.ropeCos, l.ropeSin = e.ropeCos, e.ropeSin
+		if c.Gemma.On {
+			for _, w := range [][]float32{l.inputNorm, l.mlpNorm, l.attnOutNorm, l.mlpOutNorm, l.qNorm, l.kNorm} {
+				gemmaNorm(w)
+			}
+			if l.window > 0 {
+				l.ropeCos, l.ropeSin = e.localRopeCos, e.localRopeSin
+			}
+		}
 		e.layers = append(e.layers, l)
 	}
 	if err := e.checkShapes(); err != nil {
 		return nil, err
 	}
 
-	e.ropeCos, e.ropeSin = ropeTables(&c, e.rotDim, e.ctxLen)
 	e.kCache = make([][]float32, c.NumLayers)
 	e.vCache = make([][]float32, c.NumLayers)
 	for i := range e.kCache {
@@ -220,12 +257,17 @@ func (e *Engine) BackendName() string { return e.be.Name() }
 // architecture's additions (q_norm and k_norm for Qwen3).
 func (e *Engine) LayerComponents(i int) []Component {
 	l := &e.layers[i]
-	var out []Component
-	for _, c := range LayerComponents() {
-		out = append(out, c)
-		if c == CompVProj && l.qNorm != nil {
-			out = append(out, CompQNorm, CompKNorm)
-		}
+	out := []Component{CompInputNorm, CompQProj, CompKProj, CompVProj}
+	if l.qNorm != nil {
+		out = append(out, CompQNorm, CompKNorm)
+	}
+	out = append(out, CompRoPE, CompAttention, CompOProj)
+	if l.attnOutNorm != nil {
+		out = append(out, CompPostAttnNorm)
+	}
+	out = append(out, l.mlpNormName, CompGateProj, CompUpProj, CompActivation, CompDownProj)
+	if l.mlpOutNorm != nil {
+		out = append(out, CompPostFFNorm)
 	}
 	return out
 }
@@ -270,8 +312,10 @@ func (e *Engine) checkShapes() error {
 				return err
 			}
 		}
-		if len(l.inputNorm) != e.dim || len(l.postNorm) != e.dim {
-			return fmt.Errorf("engine: layer %d norm weights have %d/%d elements, want %d", i, len(l.inputNorm), len(l.postNorm), e.dim)
+		for _, norm := range [][]float32{l.inputNorm, l.mlpNorm, l.attnOutNorm, l.mlpOutNorm} {
+			if norm != nil && len(norm) != e.dim {
+				return fmt.Errorf("engine: layer %d norm weights have %d elements, want %d", i, len(norm), e.dim)
+			}
 		}
 		if (l.qNorm != nil || l.kNorm != nil) && (len(l.qNorm) != e.headDim || len(l.kNorm) != e.headDim) {
 			return fmt.Errorf("engine: layer %d q_norm/k_norm have %d/%d elements, want head_dim %d", i, len(l.qNorm), len(l.kNorm), e.headDim)
@@ -292,12 +336,21 @@ func loadLayer(w model.LayerWeights) (layer, error) {
 			return l, err
 		}
 	}
+	// Gemma normalises the attention output with post_attention_layernorm
+	// and the MLP input with pre_feedforward_layernorm.
+	mlpNorm, attnOutNorm := w.PostAttnNorm, (*model.Tensor)(nil)
+	l.mlpNormName = CompPostAttnNorm
+	if w.PreFFNorm != nil {
+		mlpNorm, attnOutNorm = w.PreFFNorm, w.PostAttnNorm
+		l.mlpNormName = CompPreFFNorm
+	}
 	vecs := []struct {
 		dst      *[]float32
 		t        *model.Tensor
 		optional bool
 	}{
-		{&l.inputNorm, w.InputNorm, false}, {&l.postNorm, w.PostAttnNorm, false},
+		{&l.inputNorm, w.InputNorm, false}, {&l.mlpNorm, mlpNorm, false},
+		{&l.attnOutNorm, attnOutNorm, true}, {&l.mlpOutNorm, w.PostFFNorm, true},
 		{&l.qBias, w.QBias, true}, {&l.kBias, w.KBias, true}, {&l.vBias, w.VBias, true}, {&l.oBias, w.OBias, true},
 		{&l.gateBias, w.GateBias, true}, {&l.upBias, w.UpBias, true}, {&l.downBias, w.DownBias, true},
 		{&l.qNorm, w.QNorm, true}, {&l.kNorm, w.KNorm, true},
@@ -352,16 +405,35 @@ func vector(t *model.Tensor) ([]float32, error) {
 	return v, nil
 }
 
+// gemmaNorm turns a Gemma norm weight w into the 1+w its RMSNorm scales by
+// (computed in float32, as Gemma3RMSNorm does).
+func gemmaNorm(w []float32) {
+	for i := range w {
+		w[i]++
+	}
+}
+
+// roundToDType rounds v to a weight dtype, as torch's .to(weight.dtype).
+func roundToDType(v float32, dt compute.DType) float32 {
+	switch dt {
+	case compute.BF16:
+		return model.BF16ToFloat32(model.Float32ToBF16(v))
+	case compute.F16:
+		return model.F16ToFloat32(model.Float32ToF16(v))
+	}
+	return v
+}
+
 // ropeTables computes cos and sin of position·inv_freq for every position
-// and rotary frequency, in float32 like Hugging Face, with the config's
-// rope_scaling applied to inv_freq.
-func ropeTables(c *model.Config, rotDim, positions int) (cos, sin []float32) {
+// and rotary frequency, in float32 like Hugging Face, with base theta and
+// scaling (nil: none) applied to inv_freq.
+func ropeTables(theta float64, scaling *model.RopeScaling, rotDim, positions int) (cos, sin []float32) {
 	half := rotDim / 2
 	inv := make([]float64, half)
 	for i := range inv {
-		inv[i] = 1 / math.Pow(c.RopeTheta, float64(2*i)/float64(rotDim))
+		inv[i] = 1 / math.Pow(theta, float64(2*i)/float64(rotDim))
 	}
-	if s := c.RopeScaling; s != nil {
+	if s := scaling; s != nil {
 		switch s.Type {
 		case "linear":
 			for i := range inv {

@@ -35,6 +35,22 @@ func variants() []struct {
 		{"qwen3-qknorm-headdim-tied-bf16", tinySpec{modelType: "qwen3", dim: 48, headDim: 16, hidden: 96, layers: 2, heads: 4, kvHeads: 2, vocab: 97, tied: true, dtype: model.BF16, seed: 8, ropeTheta: 1e6}, true},
 		{"qwen3-attention-bias-window", tinySpec{modelType: "qwen3", dim: 64, headDim: 32, hidden: 80, layers: 3, heads: 4, kvHeads: 1, vocab: 91, seed: 9,
 			extra: map[string]any{"attention_bias": true, "use_sliding_window": true, "sliding_window": 4, "max_window_layers": 1}}, true},
+
+		// Gemma 3: 1+w norms (centred on 0 here), four norms per layer,
+		// GeGLU, √hidden embedding scale rounded to bf16 (√48 is not a bf16),
+		// query_pre_attn_scalar ≠ head_dim, local layers with their own
+		// RoPE base, global ones with theta and linear scaling.
+		{"gemma3-text-local-global-bf16", tinySpec{modelType: "gemma3_text", dim: 48, headDim: 16, hidden: 96, layers: 4, heads: 4, kvHeads: 2, vocab: 97, tied: true, dtype: model.BF16, seed: 10, ropeTheta: 1e6,
+			ropeScaling: map[string]any{"rope_type": "linear", "factor": 4.0},
+			extra:       map[string]any{"query_pre_attn_scalar": 24, "rope_local_base_freq": 100.0, "sliding_window": 3, "sliding_window_pattern": 2}}, true},
+		// The text model of an image-text gemma3 checkpoint: nested
+		// text_config, tensors under language_model.model., a vision tower
+		// to ignore, layer_types instead of the pattern.
+		{"gemma3-multimodal-checkpoint-f32", tinySpec{modelType: "gemma3", dim: 32, headDim: 8, hidden: 64, layers: 3, heads: 2, kvHeads: 1, vocab: 83, tied: true, seed: 11,
+			prefix:     "language_model.model.",
+			addTensors: map[string][]int{"vision_tower.vision_model.embeddings.patch_embedding.weight": {4, 3}, "multi_modal_projector.mm_input_projection_weight": {3, 32}},
+			extra: map[string]any{"text_config": map[string]any{"model_type": "gemma3_text", "sliding_window": 4,
+				"layer_types": []any{"sliding_attention", "full_attention", "sliding_attention"}}}}, true},
 	}
 }
 

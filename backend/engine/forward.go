@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"energyprofiler/backend/engine/compute"
 )
@@ -43,6 +42,9 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 
 	t := tr.begin()
 	be.Embed(x, e.embed, ids)
+	if e.embScale != 1 { // Gemma: embeddings × sqrt(hidden)
+		be.Scale(x, e.embScale)
+	}
 	tr.end(-1, CompEmbedding, t, n, x, nil)
 
 	for li := range e.layers {
@@ -68,7 +70,7 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 		be.MatMul(vc, xb, n, l.v, l.vBias)
 		tr.end(li, CompVProj, t, n, vc, nil)
 
-		if l.qNorm != nil { // Qwen3: RMSNorm over each head, before RoPE
+		if l.qNorm != nil { // Qwen3, Gemma 3: RMSNorm over each head, before RoPE
 			t = tr.beginNorm(q)
 			be.RMSNorm(q, q, n*e.cfg.NumHeads, l.qNorm, e.eps)
 			tr.endNormInPlace(li, CompQNorm, t, n, q)
@@ -78,8 +80,8 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 		}
 
 		t = tr.begin()
-		be.RoPE(q, n, e.cfg.NumHeads, e.headDim, e.rotDim, pos0, e.ropeCos, e.ropeSin)
-		be.RoPE(kc, n, e.cfg.NumKVHeads, e.headDim, e.rotDim, pos0, e.ropeCos, e.ropeSin)
+		be.RoPE(q, n, e.cfg.NumHeads, e.headDim, e.rotDim, pos0, l.ropeCos, l.ropeSin)
+		be.RoPE(kc, n, e.cfg.NumKVHeads, e.headDim, e.rotDim, pos0, l.ropeCos, l.ropeSin)
 		tr.end(li, CompRoPE, t, n, q, nil)
 
 		t = tr.begin()
@@ -89,7 +91,7 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 			N: n, Pos0: pos0,
 			Heads: e.cfg.NumHeads, KVHeads: e.cfg.NumKVHeads, HeadDim: e.headDim,
 			Window: l.window,
-			Scale:  float32(1 / math.Sqrt(float64(e.headDim))),
+			Scale:  e.attnScale,
 		}
 		if tr.depth >= DepthDeep {
 			tr.attnStats = compute.AttentionStats{}
@@ -100,13 +102,22 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 
 		t = tr.begin()
 		be.MatMul(xb2, att, n, l.o, l.oBias)
-		be.Add(x, xb2)
+		if l.attnOutNorm == nil {
+			be.Add(x, xb2)
+		}
 		tr.end(li, CompOProj, t, n, xb2, nil)
+		if l.attnOutNorm != nil { // Gemma normalises the attention output first
+			t = tr.beginNorm(xb2)
+			be.RMSNorm(xb2, xb2, n, l.attnOutNorm, e.eps)
+			be.Add(x, xb2)
+			tr.endNormInPlace(li, CompPostAttnNorm, t, n, xb2)
+		}
 
-		// MLP block: x += down(silu(gate(h)) · up(h)), h = rmsnorm(x).
+		// MLP block: x += down(act(gate(h)) · up(h)), h = rmsnorm(x), with
+		// act silu (SwiGLU) or tanh-approximated GELU (Gemma's GeGLU).
 		t = tr.begin()
-		be.RMSNorm(xb, x, n, l.postNorm, e.eps)
-		tr.endNorm(li, CompPostAttnNorm, t, n, x, xb)
+		be.RMSNorm(xb, x, n, l.mlpNorm, e.eps)
+		tr.endNorm(li, l.mlpNormName, t, n, x, xb)
 
 		t = tr.begin()
 		be.MatMul(hb, xb, n, l.gate, l.gateBias)
@@ -116,13 +127,25 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 		tr.end(li, CompUpProj, t, n, hb2, nil)
 
 		t = tr.begin()
-		be.SwiGLU(hb, hb2)
+		if e.geglu {
+			be.GeGLU(hb, hb2)
+		} else {
+			be.SwiGLU(hb, hb2)
+		}
 		tr.endActivation(li, t, n, hb)
 
 		t = tr.begin()
 		be.MatMul(xb2, hb, n, l.down, l.downBias)
-		be.Add(x, xb2)
+		if l.mlpOutNorm == nil {
+			be.Add(x, xb2)
+		}
 		tr.end(li, CompDownProj, t, n, xb2, nil)
+		if l.mlpOutNorm != nil { // Gemma normalises the MLP output too
+			t = tr.beginNorm(xb2)
+			be.RMSNorm(xb2, xb2, n, l.mlpOutNorm, e.eps)
+			be.Add(x, xb2)
+			tr.endNormInPlace(li, CompPostFFNorm, t, n, xb2)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -242,7 +242,7 @@ func checkDeep(t *testing.T, ev ComponentEvent) {
 		if d == nil || d.MLPKillRatio == nil || *d.MLPKillRatio <= 0 || *d.MLPKillRatio >= 1 {
 			t.Errorf("activation kill ratio missing or degenerate: %+v", d)
 		}
-	case CompInputNorm, CompPostAttnNorm, CompFinalNorm, CompQNorm, CompKNorm:
+	case CompInputNorm, CompPostAttnNorm, CompFinalNorm, CompQNorm, CompKNorm, CompPreFFNorm, CompPostFFNorm:
 		if d == nil || d.NormVarianceRatio == nil || !(*d.NormVarianceRatio > 0) {
 			t.Errorf("%s without a variance ratio", ev.Component)
 		}
@@ -262,6 +262,8 @@ func TestTracerLayerComponents(t *testing.T) {
 	want0 := map[string][]Component{
 		"qwen3": {"input_layernorm", "q_proj", "k_proj", "v_proj", "q_norm", "k_norm", "rope", "attention", "o_proj",
 			"post_attention_layernorm", "gate_proj", "up_proj", "activation", "down_proj"},
+		"gemma3_text": {"input_layernorm", "q_proj", "k_proj", "v_proj", "q_norm", "k_norm", "rope", "attention", "o_proj",
+			"post_attention_layernorm", "pre_feedforward_layernorm", "gate_proj", "up_proj", "activation", "down_proj", "post_feedforward_layernorm"},
 	}
 	for _, v := range variants() {
 		if !v.hf {

@@ -171,11 +171,20 @@ func (tm *tinyModel) hfLogits(ids []int) [][]float64 {
 		}
 		return matvec(prefix+down+".weight", H, inter, g)
 	}
-	rope := func(v []float64, pos int, base float64) { // rotate_half over the whole head
+	// rope_scaling (only "linear" here): Gemma 3 applies it to its full
+	// layers only, the others to every layer.
+	linear := 1.0
+	if rs, ok := raw["rope_scaling"].(map[string]any); ok {
+		if rs["rope_type"] != "linear" && rs["type"] != "linear" {
+			panic(fmt.Sprintf("reference: rope_scaling %v", rs))
+		}
+		linear = toFloat(rs["factor"])
+	}
+	rope := func(v []float64, pos int, base, factor float64) { // rotate_half over the whole head
 		half := hd / 2
 		out := slices.Clone(v)
 		for i := range half {
-			f := 1 / math.Pow(base, float64(2*i)/float64(hd))
+			f := 1 / math.Pow(base, float64(2*i)/float64(hd)) / factor
 			cs, sn := math.Cos(float64(pos)*f), math.Sin(float64(pos)*f)
 			out[i] = v[i]*cs - v[i+half]*sn
 			out[i+half] = v[i+half]*cs + v[i]*sn
@@ -200,9 +209,9 @@ func (tm *tinyModel) hfLogits(ids []int) [][]float64 {
 	for l := range L {
 		p := fmt.Sprintf("model.layers.%d.", l)
 		sliding := layerTypes[l] == "sliding_attention"
-		base := theta
+		base, factor := theta, linear
 		if gemma && sliding {
-			base = localTheta
+			base, factor = localTheta, 1
 		}
 		scaling := 1 / math.Sqrt(float64(hd))
 		if gemma {
@@ -221,14 +230,14 @@ func (tm *tinyModel) hfLogits(ids []int) [][]float64 {
 				if qwen3ish || gemma {
 					copy(q, rmsnorm(q, p+"self_attn.q_norm.weight"))
 				}
-				rope(q, t, base)
+				rope(q, t, base, factor)
 			}
 			for hh := range nkv {
 				k := ks[t][hh*hd : (hh+1)*hd]
 				if qwen3ish || gemma {
 					copy(k, rmsnorm(k, p+"self_attn.k_norm.weight"))
 				}
-				rope(k, t, base)
+				rope(k, t, base, factor)
 			}
 		}
 		attnOut := make([][]float64, T)

@@ -24,7 +24,9 @@ const (
 	CompRoPE         Component = "rope"
 	CompAttention    Component = "attention" // scores + softmax + weighted sum
 	CompOProj        Component = "o_proj"
-	CompPostAttnNorm Component = "post_attention_layernorm"
+	CompPostAttnNorm Component = "post_attention_layernorm"   // Gemma: on the attention output
+	CompPreFFNorm    Component = "pre_feedforward_layernorm"  // Gemma: before the MLP
+	CompPostFFNorm   Component = "post_feedforward_layernorm" // Gemma: on the MLP output
 	CompGateProj     Component = "gate_proj"
 	CompUpProj       Component = "up_proj"
 	CompActivation   Component = "activation"

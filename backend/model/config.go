@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,11 +11,13 @@ import (
 )
 
 // supportedList names the loadable model_type values, for error messages.
-const supportedList = "llama, mistral, qwen2, qwen3, phi3"
+const supportedList = "llama, mistral, qwen2, qwen3, phi3, gemma3_text, gemma3, mixtral, qwen2_moe, qwen3_moe"
 
 // SupportedModelTypes returns the config.json model_type values this package
 // loads.
-func SupportedModelTypes() []string { return []string{"llama", "mistral", "qwen2", "qwen3", "phi3"} }
+func SupportedModelTypes() []string {
+	return []string{"llama", "mistral", "qwen2", "qwen3", "phi3", "gemma3_text", "gemma3", "mixtral", "qwen2_moe", "qwen3_moe"}
+}
 
 // Config is a normalised config.json: every derived or defaulted value is
 // filled in, so consumers never re-apply Hugging Face's defaulting rules.
@@ -55,7 +58,7 @@ type Config struct {
 	BOSTokenID  int   // -1 when neither config names one
 	EOSTokenIDs []int // generation_config.json's first, then config.json's; may be empty
 
-	HiddenAct string // always "silu" for the supported families
+	HiddenAct string // "silu", or "gelu_pytorch_tanh" (GeGLU) for Gemma 3
 
 	QKVBias bool // q_proj/k_proj/v_proj have biases (qwen2; llama/qwen3 attention_bias)
 	OBias   bool // o_proj has a bias (llama/qwen3 attention_bias)
@@ -65,6 +68,10 @@ type Config struct {
 	MLPBias     bool // gate/up/down have biases (llama mlp_bias)
 	FusedQKV    bool // one qkv_proj tensor, rows q;k;v (phi3)
 	FusedGateUp bool // one gate_up_proj tensor, rows gate;up (phi3)
+
+	Gemma Gemma // Gemma 3's departures from the Llama block; zero otherwise
+	// MoE describes the mixture-of-experts MLPs; nil for a dense model.
+	MoE *MoE
 }
 
 // RopeScaling is a supported rope_scaling / rope_parameters entry.
@@ -160,6 +167,7 @@ type rawConfig struct {
 	HiddenAct             *string         `json:"hidden_act"`
 	AttentionBias         *bool           `json:"attention_bias"`
 	MLPBias               *bool           `json:"mlp_bias"`
+	rawFamilyKeys                         // Gemma 3 and MoE keys (config_families.go)
 }
 
 // familyDefaults are the transformers config-class defaults for keys a
@@ -167,7 +175,12 @@ type rawConfig struct {
 type familyDefaults struct {
 	rmsNormEps float64
 	maxPos     int
-	headDim    int // 0: hidden_size / num_attention_heads
+	headDim    int    // 0: hidden_size / num_attention_heads
+	act        string // hidden activation; "" means silu
+	ropeTheta  float64
+	// shape holds defaults for the shape keys that are otherwise required
+	// (Gemma3TextConfig defaults all of them).
+	shape map[string]int
 }
 
 func defaultsFor(modelType string) (familyDefaults, bool) {
@@ -184,7 +197,7 @@ func defaultsFor(modelType string) (familyDefaults, bool) {
 	case "phi3":
 		return familyDefaults{rmsNormEps: 1e-5, maxPos: 4096}, true
 	}
-	return familyDefaults{}, false
+	return familyDefaultsMore(modelType)
 }
 
 // ParseConfig parses and normalises the contents of a config.json.
@@ -193,6 +206,12 @@ func ParseConfig(data []byte) (*Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("not valid config JSON: %w", err)
+	}
+	if raw.ModelType == "gemma3" {
+		// A multimodal Gemma 3 checkpoint: its text model is what runs.
+		if err := unwrapTextConfig(&raw); err != nil {
+			return nil, err
+		}
 	}
 	defaults, ok := defaultsFor(raw.ModelType)
 	if !ok {
@@ -216,6 +235,11 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	for _, r := range required {
 		if r.src == nil {
+			if v, ok := defaults.shape[r.key]; ok {
+				r.src = &v
+			}
+		}
+		if r.src == nil {
 			return nil, fmt.Errorf("missing required key %s", r.key)
 		}
 		if *r.src <= 0 {
@@ -225,6 +249,9 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 
 	c.NumKVHeads = c.NumHeads
+	if v, ok := defaults.shape["num_key_value_heads"]; ok {
+		c.NumKVHeads = v
+	}
 	if raw.NumKeyValueHeads != nil {
 		c.NumKVHeads = *raw.NumKeyValueHeads
 	}
@@ -264,11 +291,18 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 
 	c.HiddenAct = "silu"
+	if defaults.act != "" {
+		c.HiddenAct = defaults.act
+	}
+	actKey := "hidden_act"
 	if raw.HiddenAct != nil {
 		c.HiddenAct = *raw.HiddenAct
 	}
-	if c.HiddenAct != "silu" {
-		return nil, fmt.Errorf("hidden_act %q is not supported (supported: silu)", c.HiddenAct)
+	if raw.HiddenActivation != nil { // Gemma's key
+		actKey, c.HiddenAct = "hidden_activation", *raw.HiddenActivation
+	}
+	if want := cmp.Or(defaults.act, "silu"); c.HiddenAct != want {
+		return nil, fmt.Errorf("%s %q is not supported for %s (supported: %s)", actKey, c.HiddenAct, raw.ModelType, want)
 	}
 
 	// dtype (transformers >= 5) replaces torch_dtype.
@@ -284,13 +318,19 @@ func ParseConfig(data []byte) (*Config, error) {
 		c.DType = dt
 	}
 
-	if err := c.parseRope(raw); err != nil {
+	if err := c.parseRope(raw, defaults); err != nil {
 		return nil, err
 	}
 	if err := c.parseAttentionLayout(raw); err != nil {
 		return nil, err
 	}
 	if err := c.parseWindows(raw); err != nil {
+		return nil, err
+	}
+	if err := c.parseGemma(raw); err != nil {
+		return nil, err
+	}
+	if err := c.parseMoE(raw); err != nil {
 		return nil, err
 	}
 
@@ -323,11 +363,15 @@ func (c *Config) parseAttentionLayout(raw rawConfig) error {
 	case "qwen2":
 		// transformers hard-codes bias=True on q/k/v and no other bias.
 		c.QKVBias = true
-	case "qwen3":
+	case "qwen3", "qwen3_moe", "gemma3_text", "gemma3":
 		// attention_bias puts biases on q, k, v and o; q_norm and k_norm
-		// always exist (modeling_qwen3.py, Qwen3Attention).
+		// always exist (Qwen3Attention, Qwen3MoeAttention, Gemma3Attention).
 		c.QKVBias, c.OBias, c.QKNorm = attnBias, attnBias, true
 		attnBias = false
+	case "qwen2_moe":
+		// Qwen2MoeAttention: q/k/v biases (qkv_bias, true unless a config
+		// says otherwise), none on o.
+		c.QKVBias = raw.QKVBias == nil || *raw.QKVBias
 	case "phi3":
 		c.FusedQKV, c.FusedGateUp = true, true
 	}
@@ -349,10 +393,13 @@ func (c *Config) parseWindows(raw rawConfig) error {
 	if c.ModelType == "llama" {
 		window = 0 // Llama has no sliding window; a stray key is ignored as transformers does
 	}
-	// Qwen2 uses the window only when use_sliding_window is set, and then only
+	if c.isGemma3() {
+		return c.parseGemmaWindows(raw, window)
+	}
+	// Qwen uses the window only when use_sliding_window is set, and then only
 	// from layer max_window_layers on.
 	firstSliding := 0
-	if c.ModelType == "qwen2" || c.ModelType == "qwen3" {
+	if c.ModelType == "qwen2" || c.ModelType == "qwen3" || c.ModelType == "qwen2_moe" || c.ModelType == "qwen3_moe" {
 		if raw.UseSlidingWindow == nil || !*raw.UseSlidingWindow {
 			window = 0
 		}
@@ -391,8 +438,8 @@ func (c *Config) parseWindows(raw rawConfig) error {
 
 // parseRope reads rope_theta, rope_scaling and partial_rotary_factor, or the
 // transformers >= 5 rope_parameters dict that replaces them.
-func (c *Config) parseRope(raw rawConfig) error {
-	c.RopeTheta = 10000
+func (c *Config) parseRope(raw rawConfig, defaults familyDefaults) error {
+	c.RopeTheta = cmp.Or(defaults.ropeTheta, 10000)
 	if raw.RopeTheta != nil {
 		c.RopeTheta = *raw.RopeTheta
 	}
@@ -403,6 +450,12 @@ func (c *Config) parseRope(raw rawConfig) error {
 	key, dict := "rope_scaling", raw.RopeScaling
 	if !isNull(raw.RopeParameters) {
 		key, dict = "rope_parameters", raw.RopeParameters
+	}
+	if c.isGemma3() {
+		var err error
+		if dict, err = c.parseGemmaRope(raw, key, dict); err != nil {
+			return err
+		}
 	}
 	if !isNull(dict) {
 		var params map[string]json.RawMessage

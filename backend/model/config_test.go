@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,6 +46,12 @@ func TestFactsMatchPublishedModels(t *testing.T) {
 		{"qwen3-0.6b-handwritten.json", 596_049_920, "GQA", 128, "BF16", 2 * 28 * 8 * 128 * 2, true, 0, "none"},
 		{"qwen3-4b.json", 4_022_468_096, "GQA", 128, "BF16", 2 * 36 * 8 * 128 * 2, true, 0, "none"},
 		{"qwen3-8b.json", 8_190_735_360, "GQA", 128, "BF16", 2 * 36 * 8 * 128 * 2, false, 0, "none"},
+		{"gemma-3-1b-it.json", 999_885_952, "MQA", 256, "BF16", 2 * 26 * 1 * 256 * 2, true, 26 - 4, "none"},
+		{"gemma-3-4b-it-handwritten.json", 3_880_263_168, "GQA", 256, "BF16", 2 * 34 * 4 * 256 * 2, true, 34 - 5, "linear ×8"},
+		{"gemma-3-12b-it-handwritten.json", 11_766_034_176, "GQA", 256, "BF16", 2 * 48 * 8 * 256 * 2, true, 48 - 8, "linear ×8"},
+		{"mixtral-8x7b-v0.1-handwritten.json", 46_702_792_704, "GQA", 128, "BF16", 2 * 32 * 8 * 128 * 2, false, 0, "none"},
+		{"qwen1.5-moe-a2.7b-handwritten.json", 14_315_784_192, "MHA", 128, "BF16", 2 * 24 * 16 * 128 * 2, false, 0, "none"},
+		{"qwen3-30b-a3b.json", 30_532_122_624, "GQA", 128, "BF16", 2 * 48 * 4 * 128 * 2, false, 0, "none"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -75,6 +82,56 @@ func TestFactsMatchPublishedModels(t *testing.T) {
 				t.Errorf("params_embedding %d, want %d", f.ParamsEmbedding, wantEmb)
 			}
 		})
+	}
+}
+
+// The MoE facts against the published figures: experts, top-k and shared
+// experts from the model cards, active parameters to the 0.1B they are
+// published at (see testdata/configs/README.md).
+func TestMoEFactsMatchPublishedModels(t *testing.T) {
+	tests := []struct {
+		file                  string
+		experts, topK, shared int
+		moeLayers             int
+		activeB               float64 // published, to 0.1B
+	}{
+		{"mixtral-8x7b-v0.1-handwritten.json", 8, 2, 0, 32, 12.9},
+		{"qwen1.5-moe-a2.7b-handwritten.json", 60, 4, 1, 24, 2.7},
+		{"qwen3-30b-a3b.json", 128, 8, 0, 48, 3.3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			f := loadTestConfig(t, tt.file).Facts()
+			if !f.MoE || f.Experts != tt.experts || f.TopK != tt.topK || f.SharedExperts != tt.shared || f.MoELayers != tt.moeLayers {
+				t.Errorf("moe %v experts %d top-%d shared %d layers %d, want %d top-%d shared %d layers %d",
+					f.MoE, f.Experts, f.TopK, f.SharedExperts, f.MoELayers, tt.experts, tt.topK, tt.shared, tt.moeLayers)
+			}
+			// Published to 0.1B, rounded (Mixtral's 12.88 → 12.9) or cut
+			// (Qwen3's 3.35 → 3.3).
+			got := float64(f.ParamsActive) / 1e9
+			if math.Round(got*10)/10 != tt.activeB && math.Floor(got*10)/10 != tt.activeB {
+				t.Errorf("params_active %d (%.2fB), published %.1fB", f.ParamsActive, got, tt.activeB)
+			}
+			if f.ParamsActive >= f.ParamsTotal {
+				t.Errorf("active %d not below total %d", f.ParamsActive, f.ParamsTotal)
+			}
+		})
+	}
+	// A dense model is its own active count.
+	if f := loadTestConfig(t, "qwen3-8b.json").Facts(); f.MoE || f.ParamsActive != f.ParamsTotal {
+		t.Errorf("dense qwen3-8b: moe %v active %d total %d", f.MoE, f.ParamsActive, f.ParamsTotal)
+	}
+}
+
+// Mixtral's FLOPs count the router and two of its eight experts: per
+// layer 2·(attention + 8·H + 2·3·H·I), worked out by hand.
+func TestFLOPsMoECountsActiveExperts(t *testing.T) {
+	f := loadTestConfig(t, "mixtral-8x7b-v0.1-handwritten.json").Facts()
+	const H, I, L, V = 4096, 14336, 32, 32000
+	const attn = H*4096 + 2*H*1024 + 4096*H
+	const base = 2 * (L*(attn+8*H+2*3*H*I) + V*H)
+	if f.FLOPsPerTokenBase != base {
+		t.Errorf("mixtral flops base %d, want %d", f.FLOPsPerTokenBase, base)
 	}
 }
 
@@ -128,6 +185,30 @@ func TestConfigNormalisation(t *testing.T) {
 	q3 := loadTestConfig(t, "qwen3-4b.json")
 	if !q3.QKNorm || q3.QKVBias || q3.OBias || q3.HeadDim != 128 || q3.HiddenSize/q3.NumHeads == q3.HeadDim || q3.LayerWindow(35) != 0 {
 		t.Errorf("qwen3: q/k norm %v biases %v/%v head_dim %d window %d", q3.QKNorm, q3.QKVBias, q3.OBias, q3.HeadDim, q3.LayerWindow(35))
+	}
+
+	g := loadTestConfig(t, "gemma-3-4b-it-handwritten.json")
+	if !g.Gemma.On || !g.Gemma.Multimodal || g.Gemma.QueryPreAttnScalar != 256 || g.Gemma.LocalRopeTheta != 10000 ||
+		g.RopeTheta != 1e6 || g.HiddenAct != "gelu_pytorch_tanh" || !g.TieWordEmbeddings || !g.QKNorm ||
+		g.NumHeads != 8 || g.NumKVHeads != 4 || g.HeadDim != 256 || g.VocabSize != 262208 ||
+		g.LayerWindow(0) != 1024 || g.LayerWindow(5) != 0 || !slices.Equal(g.EOSTokenIDs, []int{1, 106}) || g.DType != BF16 {
+		t.Errorf("gemma-3-4b text config from defaults: %+v", g)
+	}
+	if g.RopeScaling == nil || g.RopeScaling.Type != "linear" || g.RopeScaling.Factor != 8 {
+		t.Errorf("gemma-3-4b rope_scaling (full layers) = %+v", g.RopeScaling)
+	}
+
+	mx := loadTestConfig(t, "mixtral-8x7b-v0.1-handwritten.json")
+	if mx.MoE == nil || !mx.MoE.Mixtral || !mx.MoE.NormTopKProb || mx.MoE.Intermediate != 14336 || mx.MoE.DenseLayers != nil || mx.LayerWindow(0) != 0 {
+		t.Errorf("mixtral moe %+v", mx.MoE)
+	}
+	qm := loadTestConfig(t, "qwen1.5-moe-a2.7b-handwritten.json")
+	if qm.MoE == nil || qm.MoE.NormTopKProb || qm.MoE.SharedIntermediate != 5632 || qm.MoE.Intermediate != 1408 || !qm.QKVBias || qm.OBias {
+		t.Errorf("qwen2_moe %+v bias %v/%v", qm.MoE, qm.QKVBias, qm.OBias)
+	}
+	q3m := loadTestConfig(t, "qwen3-30b-a3b.json")
+	if q3m.MoE == nil || !q3m.MoE.NormTopKProb || q3m.HasSharedExpert() || !q3m.QKNorm || q3m.QKVBias {
+		t.Errorf("qwen3_moe %+v", q3m.MoE)
 	}
 
 	p := loadTestConfig(t, "phi-3-mini-4k-handwritten.json")
@@ -220,8 +301,8 @@ func TestParseConfigCases(t *testing.T) {
 
 func TestParseConfigRejects(t *testing.T) {
 	tests := []struct{ json, err string }{
-		{`{"model_type": "gemma", "hidden_size": 1}`, `model_type "gemma" is not supported (supported: llama, mistral, qwen2, qwen3, phi3)`},
-		{`{"hidden_size": 1}`, "no model_type key (supported: llama, mistral, qwen2, qwen3, phi3)"},
+		{`{"model_type": "gemma", "hidden_size": 1}`, `model_type "gemma" is not supported (supported: llama, mistral, qwen2, qwen3, phi3, gemma3_text`},
+		{`{"hidden_size": 1}`, "no model_type key (supported: llama, mistral"},
 		{`{"model_type": "llama", "hidden_size": 64}`, "missing required key intermediate_size"},
 		{`{"model_type": "llama",`, "not valid config JSON"},
 		{`{"model_type": "qwen2", "hidden_size": 0, "intermediate_size": 1, "num_hidden_layers": 1, "num_attention_heads": 1, "vocab_size": 1}`, "hidden_size is 0"},
@@ -231,6 +312,67 @@ func TestParseConfigRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("ParseConfig(%s) err = %v, want %q", tt.json, err, tt.err)
 		}
+	}
+}
+
+func TestParseGemmaAndMoECases(t *testing.T) {
+	gemma := `{"model_type": "gemma3_text", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4,
+		"num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 100 %s}`
+	moe := `{"model_type": "qwen2_moe", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4,
+		"num_attention_heads": 4, "vocab_size": 100, "num_experts": 4, "num_experts_per_tok": 2,
+		"moe_intermediate_size": 32, "shared_expert_intermediate_size": 48 %s}`
+	tests := []struct {
+		name, base, extra string
+		check             func(*Config) bool
+		err               string
+	}{
+		{"gemma pattern", gemma, `, "sliding_window": 8, "sliding_window_pattern": 2`, func(c *Config) bool {
+			return c.LayerWindow(0) == 8 && c.LayerWindow(1) == 0 && c.LayerWindow(2) == 8 && c.LayerWindow(3) == 0
+		}, ""},
+		{"gemma layer_types win over the pattern", gemma, `, "sliding_window": 8, "sliding_window_pattern": 2,
+			"layer_types": ["full_attention", "sliding_attention", "sliding_attention", "sliding_attention"]`, func(c *Config) bool {
+			return c.LayerWindow(0) == 0 && c.LayerWindow(1) == 8 && c.LayerWindow(3) == 8
+		}, ""},
+		{"gemma default window and pattern", gemma, ``, func(c *Config) bool {
+			return c.SlidingWindow == 4096 && c.LayerWindow(3) == 4096 && c.Gemma.QueryPreAttnScalar == 256
+		}, ""},
+		{"gemma v5 rope_parameters per layer type", gemma, `, "rope_parameters": {
+			"full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
+			"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}`, func(c *Config) bool {
+			return c.RopeTheta == 1e6 && c.RopeScaling != nil && c.RopeScaling.Factor == 8 && c.Gemma.LocalRopeTheta == 10000
+		}, ""},
+		{"gemma query_pre_attn_scalar", gemma, `, "query_pre_attn_scalar": 144`, func(c *Config) bool { return c.Gemma.QueryPreAttnScalar == 144 }, ""},
+		{"gemma softcap", gemma, `, "final_logit_softcapping": 30.0`, nil, "soft-capping (Gemma 2) is not supported"},
+		{"gemma silu", gemma, `, "hidden_activation": "silu"`, nil, `hidden_activation "silu" is not supported for gemma3_text (supported: gelu_pytorch_tanh)`},
+		{"embedding gemma", gemma, `, "use_bidirectional_attention": true`, nil, "embedding model"},
+		{"gemma3 without text_config", `{"model_type": "gemma3"}`, ``, nil, "without a text_config"},
+
+		{"moe every layer", moe, ``, func(c *Config) bool { return c.IsMoELayer(0) && c.IsMoELayer(3) && !c.MoE.NormTopKProb }, ""},
+		{"moe dense layers", moe, `, "mlp_only_layers": [0], "decoder_sparse_step": 2`, func(c *Config) bool {
+			return slices.Equal(c.MoE.DenseLayers, []int{0, 2}) && c.IsMoELayer(1) && c.IsMoELayer(3) && c.Facts().MoELayers == 2
+		}, ""},
+		{"moe norm_topk_prob", moe, `, "norm_topk_prob": true`, func(c *Config) bool { return c.MoE.NormTopKProb }, ""},
+		{"moe top-k above experts", moe, `, "num_experts_per_tok": 5`, nil, "num_experts_per_tok is 5, want 1 … num_experts (4)"},
+		{"moe bad dense layer", moe, `, "mlp_only_layers": [9]`, nil, "mlp_only_layers lists layer 9"},
+		{"mixtral local experts", `{"model_type": "mixtral", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+			"num_attention_heads": 4, "vocab_size": 100, "num_local_experts": 4, "num_experts_per_tok": 1 %s}`, ``, func(c *Config) bool {
+			return c.MoE.Experts == 4 && c.MoE.TopK == 1 && c.MoE.NormTopKProb && c.MoE.Intermediate == 128
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(strings.Replace(tt.base, "%s", tt.extra, 1)))
+			if tt.err != "" {
+				wantErr(t, err, tt.err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("config not as expected: %+v %+v", c, c.MoE)
+			}
+		})
 	}
 }
 

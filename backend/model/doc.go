@@ -1,5 +1,6 @@
 // Package model loads Hugging Face model folders: config.json (and
-// generation_config.json) for the llama, mistral, qwen2, qwen3 and phi3 families, and
+// generation_config.json) for the llama, mistral, qwen2, qwen3, phi3 and gemma3
+// families and the mixture-of-experts mixtral, qwen2_moe and qwen3_moe, and
 // their safetensors weights, single-file or sharded.
 //
 // Weights stay in their stored precision (F32, F16 or BF16) and are

@@ -33,8 +33,32 @@ type Facts struct {
 	SlidingWindow  int     `json:"sliding_window,omitempty"`
 	SlidingLayers  int     `json:"sliding_layers,omitempty"`
 
+	// Activation is the MLP's: "silu" (SwiGLU) or "gelu_pytorch_tanh"
+	// (GeGLU, Gemma 3).
+	Activation string `json:"activation"`
+	// Gemma 3: norms scale by 1+w, four norms per layer, embeddings scaled
+	// by sqrt(hidden); sliding layers use LocalRopeTheta.
+	Gemma          bool    `json:"gemma,omitempty"`
+	LocalRopeTheta float64 `json:"local_rope_theta,omitempty"`
+
+	// Mixture of experts; all zero for a dense model. MoELayers of Layers
+	// route each token to TopK of Experts experts; SharedExperts (0 or 1)
+	// run for every token.
+	MoE                bool `json:"moe"`
+	Experts            int  `json:"experts,omitempty"`
+	TopK               int  `json:"top_k,omitempty"`
+	SharedExperts      int  `json:"shared_experts,omitempty"`
+	MoELayers          int  `json:"moe_layers,omitempty"`
+	ExpertIntermediate int  `json:"expert_intermediate,omitempty"`
+	NormTopKProb       bool `json:"norm_topk_prob,omitempty"`
+
 	// ParamsTotal counts every stored parameter (tied embeddings once).
 	ParamsTotal int64 `json:"params_total"`
+	// ParamsActive is what one token uses: ParamsTotal less the routed
+	// experts it is not sent to (TopK of Experts per MoE layer), the
+	// convention behind published figures such as Mixtral's 12.9B of 46.7B.
+	// It equals ParamsTotal for a dense model.
+	ParamsActive int64 `json:"params_active"`
 	// ParamsEmbedding is embed_tokens (V×H) plus lm_head (V×H) when untied.
 	ParamsEmbedding    int64 `json:"params_embedding"`
 	ParamsNonEmbedding int64 `json:"params_non_embedding"`
@@ -62,7 +86,8 @@ type Facts struct {
 
 // flopsFormula documents FLOPsPerTokenBase and FLOPsPerContextToken.
 const flopsFormula = "flops(c) = base + c × per_context_token; " +
-	"base = 2 × (layers × (H·nh·hd + 2·H·nkv·hd + nh·hd·H + 3·H·I) + V·H): a multiply-add per weight of every matmul, lm_head included, " +
+	"base = 2 × (layers × (H·nh·hd + 2·H·nkv·hd + nh·hd·H + 3·H·I) + V·H): a multiply-add per weight of every matmul, lm_head included " +
+	"(in an MoE layer 3·H·I becomes the router E·H plus top-k experts' 3·H·I_expert plus the shared expert's 3·H·I_shared + H), " +
 	"embedding lookup, norms, biases, RoPE and softmax excluded; " +
 	"per_context_token = layers × 4·nh·hd: q·k scores and the probability-weighted sum of v for each attended position; " +
 	"c = positions attended, capped at sliding_window on sliding layers"
@@ -85,6 +110,9 @@ func (c *Config) Facts() Facts {
 		FusedGateUp:           c.FusedGateUp,
 		QKVBias:               c.QKVBias,
 		QKNorm:                c.QKNorm,
+		Activation:            c.HiddenAct,
+		Gemma:                 c.Gemma.On,
+		LocalRopeTheta:        c.Gemma.LocalRopeTheta,
 		RopeTheta:             c.RopeTheta,
 		RopeScaling:           "none",
 		RotaryDim:             c.RotaryDim(),
@@ -104,20 +132,40 @@ func (c *Config) Facts() Facts {
 		}
 	}
 
+	var routed int64 // parameters of every routed expert
 	for _, s := range c.ExpectedTensors() {
 		n := s.Elements()
 		f.ParamsTotal += n
 		if s.Name == EmbeddingName || s.Name == LMHeadName {
 			f.ParamsEmbedding += n
 		}
+		if s.Routed {
+			routed += n
+		}
 	}
 	f.ParamsNonEmbedding = f.ParamsTotal - f.ParamsEmbedding
+	f.ParamsActive = f.ParamsTotal
 
 	H, I, V := int64(c.HiddenSize), int64(c.IntermediateSize), int64(c.VocabSize)
 	nh, nkv, hd := int64(c.NumHeads), int64(c.NumKVHeads), int64(c.HeadDim)
 	L := int64(c.NumLayers)
-	layerMatmul := H*nh*hd + 2*H*nkv*hd + nh*hd*H + 3*H*I
-	f.FLOPsPerTokenBase = 2 * (L*layerMatmul + V*H)
+	attnMatmul := H*nh*hd + 2*H*nkv*hd + nh*hd*H
+	f.FLOPsPerTokenBase = 2 * (L*(attnMatmul+3*H*I) + V*H)
+	if m := c.MoE; m != nil {
+		f.MoE, f.Experts, f.TopK, f.ExpertIntermediate, f.NormTopKProb = true, m.Experts, m.TopK, m.Intermediate, m.NormTopKProb
+		if m.SharedIntermediate > 0 {
+			f.SharedExperts = 1
+		}
+		f.MoELayers = c.NumLayers - len(m.DenseLayers)
+		// A token reads top_k of the experts of every MoE layer.
+		f.ParamsActive = f.ParamsTotal - routed + routed/int64(m.Experts)*int64(m.TopK)
+		moe := int64(f.MoELayers)
+		moeMatmul := int64(m.Experts)*H + int64(m.TopK)*3*H*int64(m.Intermediate)
+		if m.SharedIntermediate > 0 {
+			moeMatmul += 3*H*int64(m.SharedIntermediate) + H
+		}
+		f.FLOPsPerTokenBase = 2 * (L*attnMatmul + (L-moe)*3*H*I + moe*moeMatmul + V*H)
+	}
 	f.FLOPsPerContextToken = L * 4 * nh * hd
 
 	f.setDType(c.DType, "config.json")

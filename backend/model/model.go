@@ -54,8 +54,26 @@ type LayerWeights struct {
 
 	GateBias, UpBias, DownBias *Tensor
 
+	// PreFFNorm and PostFFNorm ([H]) are Gemma 3's norms before and after
+	// the MLP; there PostAttnNorm normalises the attention output.
+	PreFFNorm, PostFFNorm *Tensor
+
+	// An MoE layer has a Router ([experts, H]) and Experts instead of Gate,
+	// Up and Down; Qwen2-MoE adds a SharedExpert gated by
+	// sigmoid(SharedExpertGate·x) (SharedExpertGate is [1, H]).
+	Router           *Tensor
+	Experts          []ExpertWeights
+	SharedExpert     *ExpertWeights
+	SharedExpertGate *Tensor
+
 	FusedQKV    bool // Q, K and V are views of one qkv_proj tensor
 	FusedGateUp bool // Gate and Up are views of one gate_up_proj tensor
+}
+
+// ExpertWeights are one expert's SwiGLU MLP: Gate and Up are [I, H], Down
+// is [H, I] (Mixtral's w1, w3 and w2).
+type ExpertWeights struct {
+	Gate, Up, Down *Tensor
 }
 
 // weightFile is one mapped safetensors file.
@@ -159,15 +177,32 @@ func (m *Model) load(paths []string, weightMap map[string]string) error {
 				return fmt.Errorf("tensor %q is stored twice: in %s and %s", info.Name, prev, path)
 			}
 			fileOf[info.Name] = path
+			key, used := m.Config.textModelName(info.Name)
+			if !used {
+				m.ignored = append(m.ignored, info.Name)
+				continue
+			}
 			if !info.DType.Supported() {
 				return fmt.Errorf("%s: tensor %q has dtype %s, which is not supported (supported: F32, F16, BF16); quantized weights cannot be loaded, use the original model", path, info.Name, info.DType)
 			}
+			if _, dup := m.tensors[key]; dup {
+				return fmt.Errorf("%s: tensor %q is stored under two names", path, key)
+			}
 			start, end := wf.header.DataStart+info.Begin, wf.header.DataStart+info.End
-			m.tensors[info.Name] = &Tensor{Name: info.Name, DType: info.DType, Shape: info.Shape, Data: wf.data[start:end:end]}
+			m.tensors[key] = &Tensor{Name: info.Name, DType: info.DType, Shape: info.Shape, Data: wf.data[start:end:end]}
+			if key != info.Name {
+				fileOf[key] = path
+			}
 		}
 	}
 	if weightMap != nil {
-		if err := checkWeightMap(m.Dir, weightMap, fileOf); err != nil {
+		stored := map[string]string{}
+		for _, wf := range m.files {
+			for _, info := range wf.header.Tensors {
+				stored[info.Name] = wf.path
+			}
+		}
+		if err := checkWeightMap(m.Dir, weightMap, stored); err != nil {
 			return err
 		}
 	}
@@ -215,6 +250,31 @@ func checkWeightMap(dir string, weightMap, fileOf map[string]string) error {
 // isIgnorableBuffer reports stored tensors transformers does not load as
 // parameters: old checkpoints saved RoPE's inv_freq buffer.
 func isIgnorableBuffer(name string) bool { return strings.HasSuffix(name, ".rotary_emb.inv_freq") }
+
+// textModelName maps a stored tensor name to the name ExpectedTensors uses.
+// A multimodal Gemma 3 checkpoint stores its text model under
+// language_model.model. (transformers < 4.52) or model.language_model.
+// (later), its head under language_model.lm_head, and a vision tower and
+// projector the text model does not use (used is false for those).
+func (c *Config) textModelName(stored string) (name string, used bool) {
+	if !c.Gemma.Multimodal {
+		return stored, true
+	}
+	for _, p := range []string{"vision_tower.", "multi_modal_projector.", "model.vision_tower.", "model.multi_modal_projector."} {
+		if strings.HasPrefix(stored, p) {
+			return "", false
+		}
+	}
+	for _, p := range []string{"language_model.model.", "model.language_model."} {
+		if rest, ok := strings.CutPrefix(stored, p); ok {
+			return "model." + rest, true
+		}
+	}
+	if rest, ok := strings.CutPrefix(stored, "language_model."); ok {
+		return rest, true // language_model.lm_head.weight
+	}
+	return stored, true
+}
 
 // checkAgainstConfig checks that every tensor the config implies is present
 // with its shape, and that nothing else is stored, so the stored parameter
@@ -275,6 +335,8 @@ func (m *Model) buildLayers() error {
 		l := LayerWeights{
 			InputNorm:    get(inputNormSuffix),
 			PostAttnNorm: get(postAttnNormSuffix),
+			PreFFNorm:    get(preFFNormSuffix),
+			PostFFNorm:   get(postFFNormSuffix),
 			O:            get(projSuffix("self_attn", "o", "weight")),
 			Down:         get(projSuffix("mlp", "down", "weight")),
 			QBias:        get(projSuffix("self_attn", "q", "bias")),
@@ -299,7 +361,18 @@ func (m *Model) buildLayers() error {
 			l.K = get(projSuffix("self_attn", "k", "weight"))
 			l.V = get(projSuffix("self_attn", "v", "weight"))
 		}
-		if c.FusedGateUp {
+		if c.IsMoELayer(i) {
+			l.Router = get(routerSuffix(c))
+			for e := range c.MoE.Experts {
+				gate, up, down := expertSuffixes(c, e)
+				l.Experts = append(l.Experts, ExpertWeights{Gate: get(gate), Up: get(up), Down: get(down)})
+			}
+			if c.HasSharedExpert() {
+				l.SharedExpert = &ExpertWeights{Gate: get(sharedExpertPrefix + "gate_proj.weight"), Up: get(sharedExpertPrefix + "up_proj.weight"), Down: get(sharedExpertPrefix + "down_proj.weight")}
+				l.SharedExpertGate = get(sharedExpertGateSuffix)
+			}
+			l.Down = nil
+		} else if c.FusedGateUp {
 			// chunk(2) in transformers: gate rows first, then up.
 			if l.Gate, l.Up, _, err = splitRows(get(gateUpSuffix), c.IntermediateSize, c.IntermediateSize, 0); err != nil {
 				return err
@@ -344,7 +417,10 @@ func (m *Model) Facts() Facts { return m.facts }
 func (m *Model) computeFacts() Facts {
 	f := m.Config.Facts()
 	f.WeightsPresent = true
-	f.Source = fmt.Sprintf("config.json, cross-checked against %d tensors in %d safetensors file(s)", len(m.tensors)-len(m.ignored), len(m.files))
+	f.Source = fmt.Sprintf("config.json, cross-checked against %d tensors in %d safetensors file(s)", len(m.Config.ExpectedTensors()), len(m.files))
+	if m.Config.Gemma.Multimodal {
+		f.Source += fmt.Sprintf("; the text model of an image-text checkpoint (%d vision tensors not counted)", len(m.ignored))
+	}
 	dt, bytes := m.weightDType()
 	if dt != Unknown {
 		f.setDType(dt, "safetensors")

@@ -113,6 +113,11 @@ type Backend interface {
 	Attend(a *Attention)
 	// SwiGLU sets gate[i] = silu(gate[i])·up[i].
 	SwiGLU(gate, up []float32)
+	// GeGLU sets gate[i] = gelu_tanh(gate[i])·up[i], with GELU's tanh
+	// approximation 0.5·g·(1 + tanh(√(2/π)·(g + 0.044715·g³))) (Gemma).
+	GeGLU(gate, up []float32)
+	// Scale sets x[i] *= s.
+	Scale(x []float32, s float32)
 	// Add sets dst[i] += src[i].
 	Add(dst, src []float32)
 	// Name describes the backend and its kernels, for reports.

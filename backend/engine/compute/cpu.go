@@ -19,6 +19,7 @@ type CPU struct {
 	matMat  matMatTask
 	attend  attendTask
 	swiglu  swigluTask
+	geglu   gegluTask
 	workers []workerStats
 }
 

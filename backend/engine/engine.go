@@ -1,10 +1,13 @@
 // Package engine owns transformer inference for Hugging Face model folders
-// (Llama, Mistral, Qwen2, Qwen3, Phi-3, Gemma 3) on top of the kernels in package compute, and
-// the profiling hooks the profiler listens to (see Tracer in trace.go).
+// (Llama, Mistral, Qwen2, Qwen3, Phi-3, Gemma 3, and the mixtures of experts
+// Mixtral, Qwen2-MoE and Qwen3-MoE) on top of the kernels in package
+// compute, and the profiling hooks the profiler listens to (see Tracer in
+// trace.go).
 //
 // The forward pass reads like llama2.c's run.c: embed, then per layer
-// pre-norm attention and a SwiGLU MLP with residual adds, then the final norm
-// and lm_head. Prefill pushes the whole prompt (in chunks of PrefillChunk
+// pre-norm attention and a SwiGLU (Gemma: GeGLU) MLP with residual adds,
+// then the final norm and lm_head. A mixture-of-experts layer swaps the MLP
+// for a router and the experts it picks (moe.go). Prefill pushes the whole prompt (in chunks of PrefillChunk
 // positions) through matrix-matrix products; decode uses matrix-vector
 // products. Weights stay in their stored precision; activations and the
 // preallocated KV cache are float32.
@@ -69,6 +72,8 @@ type layer struct {
 	window                  int
 	// RoPE tables of this layer: Gemma's sliding layers use their own base.
 	ropeCos, ropeSin []float32
+	// moe replaces gate/up/down in a mixture-of-experts layer (moe.go).
+	moe *moeLayer
 }
 
 // Engine runs one model. It serves one generation at a time; concurrent
@@ -110,6 +115,7 @@ type Engine struct {
 	sampleVocab int // logits[:sampleVocab] are sampled from
 	trace       traceState
 	samp        sampler
+	route       routing // the router's choices for the current chunk (moe.go)
 }
 
 // New prepares an engine for m: it maps m's weights into the backend's
@@ -201,6 +207,9 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 	if err := e.checkShapes(); err != nil {
 		return nil, err
 	}
+	if c.MoE != nil && c.Gemma.On {
+		return nil, errors.New("engine: a Gemma-style model with mixture-of-experts layers is not supported")
+	}
 
 	e.kCache = make([][]float32, c.NumLayers)
 	e.vCache = make([][]float32, c.NumLayers)
@@ -214,8 +223,13 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 	e.xb2 = make([]float32, n*e.dim)
 	e.q = make([]float32, n*e.qDim)
 	e.att = make([]float32, n*e.qDim)
-	e.hb = make([]float32, n*c.IntermediateSize)
-	e.hb2 = make([]float32, n*c.IntermediateSize)
+	inter := c.IntermediateSize
+	if m := c.MoE; m != nil {
+		inter = max(inter, m.Intermediate, m.SharedIntermediate)
+		e.route = newRouting(m.Experts, m.TopK, m.NormTopKProb, n, e.dim)
+	}
+	e.hb = make([]float32, n*inter)
+	e.hb2 = make([]float32, n*inter)
 	e.logits = make([]float32, e.lmHead.Rows)
 	// Never sample an id the tokenizer cannot decode: configs pad vocab_size
 	// above the tokenizer's size (Qwen2, Phi-3, the demo models), and those
@@ -265,7 +279,15 @@ func (e *Engine) LayerComponents(i int) []Component {
 	if l.attnOutNorm != nil {
 		out = append(out, CompPostAttnNorm)
 	}
-	out = append(out, l.mlpNormName, CompGateProj, CompUpProj, CompActivation, CompDownProj)
+	out = append(out, l.mlpNormName)
+	if l.moe != nil {
+		out = append(out, CompRouter, CompExperts)
+		if l.moe.shared != nil {
+			out = append(out, CompSharedExpert)
+		}
+		return out
+	}
+	out = append(out, CompGateProj, CompUpProj, CompActivation, CompDownProj)
 	if l.mlpOutNorm != nil {
 		out = append(out, CompPostFFNorm)
 	}
@@ -273,12 +295,20 @@ func (e *Engine) LayerComponents(i int) []Component {
 }
 
 // WeightBytesPerToken is how many weight bytes one decode step reads: every
-// layer matrix plus lm_head (the embedding row is negligible).
+// layer matrix plus lm_head (the embedding row is negligible). In an MoE
+// layer that is the router, the shared expert and top-k of the experts
+// (they are all the same size): the active bytes, not the stored ones.
 func (e *Engine) WeightBytesPerToken() int64 {
 	var b int64
 	for _, l := range e.layers {
 		for _, w := range []compute.Matrix{l.q, l.k, l.v, l.o, l.gate, l.up, l.down} {
 			b += int64(len(w.Data))
+		}
+		if m := l.moe; m != nil {
+			b += int64(len(m.router.Data)) + int64(e.route.topK)*m.experts[0].bytes()
+			if m.shared != nil {
+				b += m.shared.bytes() + int64(len(m.sharedGate.Data))
+			}
 		}
 	}
 	return b + int64(len(e.lmHead.Data))
@@ -299,15 +329,35 @@ func (e *Engine) checkShapes() error {
 		return err
 	}
 	for i, l := range e.layers {
-		for _, chk := range []struct {
+		type check struct {
 			name       string
 			m          compute.Matrix
 			rows, cols int
-		}{
+		}
+		checks := []check{
 			{"q_proj", l.q, e.qDim, e.dim}, {"k_proj", l.k, e.kvDim, e.dim}, {"v_proj", l.v, e.kvDim, e.dim},
-			{"o_proj", l.o, e.dim, e.qDim}, {"gate_proj", l.gate, c.IntermediateSize, e.dim},
-			{"up_proj", l.up, c.IntermediateSize, e.dim}, {"down_proj", l.down, e.dim, c.IntermediateSize},
-		} {
+			{"o_proj", l.o, e.dim, e.qDim},
+		}
+		if m := l.moe; m != nil {
+			checks = append(checks, check{"router", m.router, c.MoE.Experts, e.dim})
+			for x, ex := range m.experts {
+				I := c.MoE.Intermediate
+				checks = append(checks, check{fmt.Sprintf("expert %d gate", x), ex.gate, I, e.dim},
+					check{fmt.Sprintf("expert %d up", x), ex.up, I, e.dim}, check{fmt.Sprintf("expert %d down", x), ex.down, e.dim, I})
+			}
+			if m.shared != nil {
+				I := c.MoE.SharedIntermediate
+				checks = append(checks, check{"shared_expert gate", m.shared.gate, I, e.dim}, check{"shared_expert up", m.shared.up, I, e.dim},
+					check{"shared_expert down", m.shared.down, e.dim, I}, check{"shared_expert_gate", m.sharedGate, 1, e.dim})
+			}
+			if len(m.experts) != c.MoE.Experts {
+				return fmt.Errorf("engine: layer %d has %d experts, want %d", i, len(m.experts), c.MoE.Experts)
+			}
+		} else {
+			checks = append(checks, check{"gate_proj", l.gate, c.IntermediateSize, e.dim},
+				check{"up_proj", l.up, c.IntermediateSize, e.dim}, check{"down_proj", l.down, e.dim, c.IntermediateSize})
+		}
+		for _, chk := range checks {
 			if err := want(fmt.Sprintf("layer %d %s", i, chk.name), chk.m, chk.rows, chk.cols); err != nil {
 				return err
 			}
@@ -330,7 +380,17 @@ func loadLayer(w model.LayerWeights) (layer, error) {
 	mats := []struct {
 		dst *compute.Matrix
 		t   *model.Tensor
-	}{{&l.q, w.Q}, {&l.k, w.K}, {&l.v, w.V}, {&l.o, w.O}, {&l.gate, w.Gate}, {&l.up, w.Up}, {&l.down, w.Down}}
+	}{{&l.q, w.Q}, {&l.k, w.K}, {&l.v, w.V}, {&l.o, w.O}}
+	if w.Router != nil {
+		if l.moe, err = loadMoE(w); err != nil {
+			return l, err
+		}
+	} else {
+		mats = append(mats, []struct {
+			dst *compute.Matrix
+			t   *model.Tensor
+		}{{&l.gate, w.Gate}, {&l.up, w.Up}, {&l.down, w.Down}}...)
+	}
 	for _, m := range mats {
 		if *m.dst, err = matrix(m.t); err != nil {
 			return l, err

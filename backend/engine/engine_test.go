@@ -51,6 +51,21 @@ func variants() []struct {
 			addTensors: map[string][]int{"vision_tower.vision_model.embeddings.patch_embedding.weight": {4, 3}, "multi_modal_projector.mm_input_projection_weight": {3, 32}},
 			extra: map[string]any{"text_config": map[string]any{"model_type": "gemma3_text", "sliding_window": 4,
 				"layer_types": []any{"sliding_attention", "full_attention", "sliding_attention"}}}}, true},
+
+		// Mixture of experts. Mixtral: softmax, top-2, always renormalised;
+		// block_sparse_moe names; a sliding window.
+		{"mixtral-top2-renormalised-window-bf16", tinySpec{modelType: "mixtral", dim: 48, hidden: 40, layers: 2, heads: 4, kvHeads: 2, vocab: 89, dtype: model.BF16, window: 5, seed: 12,
+			extra: map[string]any{"num_local_experts": 4, "num_experts_per_tok": 2}}, true},
+		// Qwen2-MoE: top-k NOT renormalised, a shared expert behind
+		// sigmoid(shared_expert_gate·x), q/k/v biases, and a dense layer
+		// (mlp_only_layers) inside the MoE model.
+		{"qwen2-moe-shared-expert-unnormalised-dense-layer", tinySpec{modelType: "qwen2_moe", dim: 48, hidden: 56, layers: 3, heads: 4, kvHeads: 4, vocab: 83, seed: 13, ropeTheta: 1e6,
+			extra: map[string]any{"num_experts": 6, "num_experts_per_tok": 3, "moe_intermediate_size": 24, "shared_expert_intermediate_size": 40,
+				"norm_topk_prob": false, "mlp_only_layers": []any{1}}}, true},
+		// Qwen3-MoE: renormalised top-k, q/k norms, head_dim ≠ hidden/heads,
+		// every second layer dense (decoder_sparse_step 2).
+		{"qwen3-moe-renormalised-qknorm-sparse-step", tinySpec{modelType: "qwen3_moe", dim: 32, headDim: 16, hidden: 48, layers: 4, heads: 4, kvHeads: 2, vocab: 79, dtype: model.BF16, seed: 14, ropeTheta: 1e6,
+			extra: map[string]any{"num_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 20, "norm_topk_prob": true, "decoder_sparse_step": 2}}, true},
 	}
 }
 

@@ -119,6 +119,11 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 		be.RMSNorm(xb, x, n, l.mlpNorm, e.eps)
 		tr.endNorm(li, l.mlpNormName, t, n, x, xb)
 
+		if l.moe != nil { // mixture of experts: x += Σ weight·expert(h) over the router's top-k
+			e.mixture(li, l.moe, xb[:n*dim], n)
+			continue
+		}
+
 		t = tr.begin()
 		be.MatMul(hb, xb, n, l.gate, l.gateBias)
 		tr.endGate(li, t, n, hb)

@@ -242,6 +242,14 @@ func checkDeep(t *testing.T, ev ComponentEvent) {
 		if d == nil || d.MLPKillRatio == nil || *d.MLPKillRatio <= 0 || *d.MLPKillRatio >= 1 {
 			t.Errorf("activation kill ratio missing or degenerate: %+v", d)
 		}
+	case CompRouter:
+		if d == nil || d.RouterEntropy == nil || d.RouterLoadBalance == nil {
+			t.Fatalf("router without deep stats: %+v", ev)
+		}
+		experts := float64(64) // an upper bound for the tiny models
+		if *d.RouterEntropy < 0 || *d.RouterEntropy > math.Log(experts) || !(*d.RouterLoadBalance > 0) {
+			t.Errorf("router deep stats out of range: entropy %g balance %g", *d.RouterEntropy, *d.RouterLoadBalance)
+		}
 	case CompInputNorm, CompPostAttnNorm, CompFinalNorm, CompQNorm, CompKNorm, CompPreFFNorm, CompPostFFNorm:
 		if d == nil || d.NormVarianceRatio == nil || !(*d.NormVarianceRatio > 0) {
 			t.Errorf("%s without a variance ratio", ev.Component)
@@ -262,6 +270,10 @@ func TestTracerLayerComponents(t *testing.T) {
 	want0 := map[string][]Component{
 		"qwen3": {"input_layernorm", "q_proj", "k_proj", "v_proj", "q_norm", "k_norm", "rope", "attention", "o_proj",
 			"post_attention_layernorm", "gate_proj", "up_proj", "activation", "down_proj"},
+		"qwen2_moe": {"input_layernorm", "q_proj", "k_proj", "v_proj", "rope", "attention", "o_proj",
+			"post_attention_layernorm", "router", "experts", "shared_expert"},
+		"mixtral": {"input_layernorm", "q_proj", "k_proj", "v_proj", "rope", "attention", "o_proj",
+			"post_attention_layernorm", "router", "experts"},
 		"gemma3_text": {"input_layernorm", "q_proj", "k_proj", "v_proj", "q_norm", "k_norm", "rope", "attention", "o_proj",
 			"post_attention_layernorm", "pre_feedforward_layernorm", "gate_proj", "up_proj", "activation", "down_proj", "post_feedforward_layernorm"},
 	}
@@ -280,7 +292,13 @@ func TestTracerLayerComponents(t *testing.T) {
 				perLayer := map[int][]Component{}
 				for _, ev := range tr.components {
 					if ev.Phase == PhaseDecode && ev.Layer >= 0 {
-						perLayer[ev.Layer] = append(perLayer[ev.Layer], ev.Component)
+						c := ev.Component
+						if _, ok := ExpertOf(c); ok { // the chosen experts, in expert order
+							c = CompExperts
+						}
+						if got := perLayer[ev.Layer]; len(got) == 0 || got[len(got)-1] != c {
+							perLayer[ev.Layer] = append(perLayer[ev.Layer], c)
+						}
 					}
 					if depth == DepthDeep {
 						checkDeep(t, ev)
@@ -296,6 +314,107 @@ func TestTracerLayerComponents(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMoERoutingEvents: the router reports top-k choices per position with
+// weights as the model defines them; each chosen expert runs once per layer
+// and pass on exactly the positions routed to it (prefill batches them,
+// decode runs only the chosen ones).
+func TestMoERoutingEvents(t *testing.T) {
+	for _, v := range variants() {
+		if _, ok := v.spec.extra["num_experts_per_tok"]; !ok {
+			continue
+		}
+		t.Run(v.name, func(t *testing.T) {
+			tm := writeTiny(t, v.spec)
+			e := tm.open(t, Options{Threads: 2, PrefillChunk: 16})
+			tr := &collectTracer{depth: DepthModule}
+			if _, err := e.Generate(context.Background(), Request{PromptIDs: []int{5, 1, 4, 1, 5, 9, 2}, MaxTokens: 4, IgnoreEOS: true}, tr, nil); err != nil {
+				t.Fatal(err)
+			}
+			k := int(toFloat(v.spec.extra["num_experts_per_tok"]))
+			norm := v.spec.modelType == "mixtral" || v.spec.extra["norm_topk_prob"] == true
+			var routing *Routing
+			routedTo := map[int]int{} // expert → positions routed to it in the current router call
+			checkCall := func() {
+				for ex, c := range routedTo {
+					if c != 0 {
+						t.Errorf("expert %d: %d routed positions left without a matching expert call", ex, c)
+					}
+				}
+			}
+			for _, ev := range tr.components {
+				if ev.Component == CompRouter {
+					checkCall()
+					routing = ev.Routing
+					if routing == nil || routing.TopK != k || len(routing.Experts) != ev.Positions*k || len(routing.Weights) != ev.Positions*k {
+						t.Fatalf("router event without its top-%d choices: %+v", k, routing)
+					}
+					clear(routedTo)
+					for p := range ev.Positions {
+						var sum float32
+						seen := map[int]bool{}
+						for r := range k {
+							ex, w := routing.Experts[p*k+r], routing.Weights[p*k+r]
+							if seen[ex] || w <= 0 || w > 1 || (r > 0 && w > routing.Weights[p*k+r-1]) {
+								t.Fatalf("position %d: experts %v weights %v", p, routing.Experts[p*k:(p+1)*k], routing.Weights[p*k:(p+1)*k])
+							}
+							seen[ex] = true
+							routedTo[ex]++
+							sum += w
+						}
+						if norm != (math.Abs(float64(sum)-1) < 1e-5) {
+							t.Errorf("position %d: weights sum to %g; renormalised %v", p, sum, norm)
+						}
+					}
+					if ev.Phase == PhaseDecode && routing.Pos0 < 7 {
+						t.Errorf("decode router at position %d, inside the prompt", routing.Pos0)
+					}
+					continue
+				}
+				if ex, ok := ExpertOf(ev.Component); ok {
+					if routedTo[ex] != ev.Positions || ev.Positions == 0 {
+						t.Errorf("expert %d ran on %d positions, the router sent it %d", ex, ev.Positions, routedTo[ex])
+					}
+					routedTo[ex] = 0
+				}
+			}
+			checkCall()
+		})
+	}
+}
+
+// The load-balance figure is 1 for even routing and grows with
+// concentration (computed here from its definition on hand-made routings).
+func TestRouterLoadBalance(t *testing.T) {
+	tests := []struct {
+		name   string
+		probs  []float32 // 2 positions × 4 experts
+		chosen []int     // top-1
+		want   float64
+	}{
+		{"even", []float32{.25, .25, .25, .25, .25, .25, .25, .25}, []int{0, 1}, 1},
+		// Both positions pick expert 0 with probability .7: 4·(1·.7 + 0·.1·3) = 2.8.
+		{"concentrated", []float32{.7, .1, .1, .1, .7, .1, .1, .1}, []int{0, 0}, 2.8},
+	}
+	for _, tt := range tests {
+		r := newRouting(4, 1, false, 2, 1)
+		for p, ex := range tt.chosen {
+			r.chosen[p] = ex
+			r.rows[ex] = append(r.rows[ex], p)
+		}
+		tr := &collectTracer{depth: DepthDeep}
+		s := traceState{tr: tr, depth: DepthDeep}
+		s.endRouter(0, 0, 2, 0, &r, tt.probs)
+		d := tr.components[0].Deep
+		if math.Abs(*d.RouterLoadBalance-tt.want) > 1e-6 {
+			t.Errorf("%s: load balance %g, want %g", tt.name, *d.RouterLoadBalance, tt.want)
+		}
+		// Entropy of each row: even rows ln 4.
+		if tt.name == "even" && math.Abs(*d.RouterEntropy-math.Log(4)) > 1e-6 {
+			t.Errorf("entropy %g, want ln 4", *d.RouterEntropy)
+		}
 	}
 }
 
@@ -325,6 +444,26 @@ func TestDecodeStepAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("sampling allocates %.1f times", allocs)
+	}
+	// The new architectures' decode steps allocate nothing either.
+	for _, v := range variants() {
+		if !v.hf {
+			continue
+		}
+		e := writeTiny(t, v.spec).open(t, Options{Threads: 2})
+		if err := e.forward(ctx, []int{1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+		next := 4
+		allocs := testing.AllocsPerRun(20, func() {
+			if err := e.step(ctx, next); err != nil {
+				t.Fatal(err)
+			}
+			next = argmax(e.logits)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: a decode step allocates %.1f times", v.name, allocs)
+		}
 	}
 }
 

@@ -50,7 +50,7 @@ func (tm *tinyModel) hfLogits(ids []int) [][]float64 {
 	hd := intOf("head_dim", hdDefault)
 	eps := num("rms_norm_eps", 1e-6)
 	theta := num("rope_theta", 10000)
-	if gemma {
+	if gemma || mt == "mixtral" { // their config classes default to 1e6
 		theta = num("rope_theta", 1e6)
 	}
 	localTheta := num("rope_local_base_freq", 10000)

@@ -1,5 +1,10 @@
 package engine
 
+import (
+	"strconv"
+	"strings"
+)
+
 // Phase names one stage of a generation, in the order they happen.
 type Phase string
 
@@ -33,7 +38,28 @@ const (
 	CompDownProj     Component = "down_proj"
 	CompFinalNorm    Component = "final_norm"
 	CompLMHead       Component = "lm_head"
+
+	// Mixture-of-experts layers trace these instead of gate_proj … down_proj.
+	CompRouter       Component = "router"        // transformers' mlp.gate (block_sparse_moe.gate): logits, softmax, top-k
+	CompSharedExpert Component = "shared_expert" // Qwen2-MoE's shared expert with its sigmoid shared_expert_gate
+	// CompExperts names the routed experts as a group; each expert call is
+	// traced as ExpertComponent(e), "experts.<e>" like transformers'
+	// mlp.experts.<e>.
+	CompExperts Component = "experts"
 )
+
+// ExpertComponent is the traced name of routed expert e: "experts.<e>".
+func ExpertComponent(e int) Component { return Component("experts." + strconv.Itoa(e)) }
+
+// ExpertOf returns the expert index of an "experts.<e>" component.
+func ExpertOf(c Component) (int, bool) {
+	rest, ok := strings.CutPrefix(string(c), "experts.")
+	if !ok {
+		return 0, false
+	}
+	e, err := strconv.Atoi(rest)
+	return e, err == nil && e >= 0
+}
 
 // LayerComponents lists, in execution order, the components traced inside
 // every decoder layer of a Llama-family model. Engine.LayerComponents gives
@@ -70,6 +96,26 @@ type DeepStats struct {
 	SoftmaxNs         *int64   // time spent in softmax inside attention
 	MLPKillRatio      *float64 // fraction of gate pre-activations < 0
 	NormVarianceRatio *float64 // input variance / output variance of a norm
+	// Router (deep depth): the mean over positions of the entropy of the
+	// softmax over all experts (nats), and the load-balance figure of
+	// transformers' load_balancing_loss_func (Switch Transformer eq. 4–6)
+	// divided by top-k: E·Σ_e f_e·P_e / k, with f_e the share of the call's
+	// top-k choices that went to e and P_e e's mean router probability.
+	// It is 1 for perfectly even routing and grows as the router piles
+	// tokens onto the experts it favours.
+	RouterEntropy     *float64
+	RouterLoadBalance *float64
+}
+
+// Routing is what a router call decided (module depth): for each of its
+// positions Pos0 … Pos0+n−1, the TopK experts chosen, best first, and their
+// routing weights (after renormalisation where the model renormalises), at
+// Experts[p*TopK+r] and Weights[p*TopK+r].
+type Routing struct {
+	Pos0    int
+	TopK    int
+	Experts []int
+	Weights []float32
 }
 
 // ComponentEvent is one component call. Layer is -1 for the components
@@ -82,6 +128,7 @@ type ComponentEvent struct {
 	Positions  int   // sequence positions processed (the prompt length in prefill, 1 in decode)
 	Stats      *ActivationStats
 	Deep       *DeepStats
+	Routing    *Routing // router calls only
 }
 
 // TokenEvent is one generated token. Start and End bracket the forward pass

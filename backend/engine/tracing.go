@@ -161,3 +161,46 @@ func meanVar(x []float32) (mean, variance float64) {
 	mean = sum / n
 	return mean, max(sumSq/n-mean*mean, 0)
 }
+
+// endRouter reports a router call on n positions starting at pos0: its
+// routing decisions (module depth) and, at deep depth, the entropy of its
+// probabilities and how evenly it spread the load. probs holds the n rows
+// of softmax probabilities over all experts.
+func (s *traceState) endRouter(layer int, start int64, n, pos0 int, r *routing, probs []float32) {
+	if s.depth == DepthOff {
+		return
+	}
+	now := clock.Now()
+	compute.CleanUpper()
+	k := r.topK
+	rt := &Routing{Pos0: pos0, TopK: k, Experts: make([]int, n*k), Weights: make([]float32, n*k)}
+	copy(rt.Experts, r.chosen[:n*k])
+	copy(rt.Weights, r.weights[:n*k])
+	st := activationStats(probs)
+	ev := ComponentEvent{
+		Phase: s.phase, Layer: layer, Component: CompRouter, Start: start, End: now,
+		Positions: n, Stats: &st, Routing: rt,
+	}
+	if s.depth >= DepthDeep {
+		experts := len(probs) / n
+		var entropy float64
+		meanP := make([]float64, experts)
+		for p := range n {
+			for ex, v := range probs[p*experts : (p+1)*experts] {
+				if v > 0 {
+					entropy -= float64(v) * math.Log(float64(v))
+				}
+				meanP[ex] += float64(v) / float64(n)
+			}
+		}
+		entropy /= float64(n)
+		var balance float64
+		for ex := range experts {
+			share := float64(len(r.rows[ex])) / float64(n*k)
+			balance += share * meanP[ex]
+		}
+		balance *= float64(experts)
+		ev.Deep = &DeepStats{RouterEntropy: &entropy, RouterLoadBalance: &balance}
+	}
+	s.tr.Component(ev)
+}

@@ -95,11 +95,11 @@ func familyDefaultsMore(modelType string) (familyDefaults, bool) {
 			shape: map[string]int{"vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216,
 				"num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4}}, true
 	case "mixtral":
-		return familyDefaults{rmsNormEps: 1e-5, maxPos: 4096 * 32, ropeTheta: 1e6}, true
+		return familyDefaults{rmsNormEps: 1e-5, maxPos: 4096 * 32, ropeTheta: 1e6, shape: map[string]int{"num_key_value_heads": 8}}, true
 	case "qwen2_moe":
-		return familyDefaults{rmsNormEps: 1e-6, maxPos: 32768}, true
+		return familyDefaults{rmsNormEps: 1e-6, maxPos: 32768, shape: map[string]int{"num_key_value_heads": 16}}, true
 	case "qwen3_moe":
-		return familyDefaults{rmsNormEps: 1e-6, maxPos: 32768}, true
+		return familyDefaults{rmsNormEps: 1e-6, maxPos: 32768, shape: map[string]int{"num_key_value_heads": 4}}, true
 	}
 	return familyDefaults{}, false
 }

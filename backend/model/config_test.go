@@ -319,7 +319,7 @@ func TestParseGemmaAndMoECases(t *testing.T) {
 	gemma := `{"model_type": "gemma3_text", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4,
 		"num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 100 %s}`
 	moe := `{"model_type": "qwen2_moe", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4,
-		"num_attention_heads": 4, "vocab_size": 100, "num_experts": 4, "num_experts_per_tok": 2,
+		"num_attention_heads": 4, "num_key_value_heads": 4, "vocab_size": 100, "num_experts": 4, "num_experts_per_tok": 2,
 		"moe_intermediate_size": 32, "shared_expert_intermediate_size": 48 %s}`
 	tests := []struct {
 		name, base, extra string
@@ -354,8 +354,12 @@ func TestParseGemmaAndMoECases(t *testing.T) {
 		{"moe norm_topk_prob", moe, `, "norm_topk_prob": true`, func(c *Config) bool { return c.MoE.NormTopKProb }, ""},
 		{"moe top-k above experts", moe, `, "num_experts_per_tok": 5`, nil, "num_experts_per_tok is 5, want 1 … num_experts (4)"},
 		{"moe bad dense layer", moe, `, "mlp_only_layers": [9]`, nil, "mlp_only_layers lists layer 9"},
+		{"moe kv heads default to the config class's", `{"model_type": "qwen3_moe", "hidden_size": 64, "num_hidden_layers": 2,
+			"intermediate_size": 128, "num_attention_heads": 8, "vocab_size": 100 %s}`, ``, func(c *Config) bool {
+			return c.NumKVHeads == 4 && c.MoE.Experts == 128 && c.MoE.TopK == 8 && c.MoE.Intermediate == 768 && !c.MoE.NormTopKProb
+		}, ""},
 		{"mixtral local experts", `{"model_type": "mixtral", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-			"num_attention_heads": 4, "vocab_size": 100, "num_local_experts": 4, "num_experts_per_tok": 1 %s}`, ``, func(c *Config) bool {
+			"num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100, "num_local_experts": 4, "num_experts_per_tok": 1 %s}`, ``, func(c *Config) bool {
 			return c.MoE.Experts == 4 && c.MoE.TopK == 1 && c.MoE.NormTopKProb && c.MoE.Intermediate == 128
 		}, ""},
 	}

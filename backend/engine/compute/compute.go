@@ -120,6 +120,8 @@ type Backend interface {
 	Scale(x []float32, s float32)
 	// Add sets dst[i] += src[i].
 	Add(dst, src []float32)
+	// AddScaled sets dst[i] += s·src[i] (an MoE expert's weighted output).
+	AddScaled(dst, src []float32, s float32)
 	// Name describes the backend and its kernels, for reports.
 	Name() string
 	// Close releases the backend's workers. The backend is unusable afterwards.

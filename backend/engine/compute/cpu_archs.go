@@ -33,3 +33,6 @@ func (c *CPU) Scale(x []float32, s float32) {
 		x[i] *= s
 	}
 }
+
+// AddScaled implements Backend.
+func (c *CPU) AddScaled(dst, src []float32, s float32) { axpy(dst, s, src[:len(dst)]) }

@@ -93,7 +93,27 @@ func printFacts(w io.Writer, r inspectReport) error {
 	row("Intermediate size", "%d", f.Intermediate)
 	row("Vocabulary", "%s (embedding rows)", group(int64(f.Vocab)))
 	row("Max positions", "%s", group(int64(f.MaxPositionEmbeddings)))
-	row("RoPE", "theta %s, scaling %s, rotary dims %d of %d", strconv.FormatFloat(f.RopeTheta, 'f', -1, 64), f.RopeScaling, f.RotaryDim, f.HeadDim)
+	if f.MoE {
+		shared := "no shared expert"
+		if f.SharedExperts > 0 {
+			shared = fmt.Sprintf("%d shared expert (sigmoid-gated)", f.SharedExperts)
+		}
+		routing := "top-k weights as the softmax gives them"
+		if f.NormTopKProb {
+			routing = "top-k weights renormalised to 1"
+		}
+		row("Mixture of experts", "%d experts, top-%d, %s, on %d of %d layers; expert width %d; %s",
+			f.Experts, f.TopK, shared, f.MoELayers, f.Layers, f.ExpertIntermediate, routing)
+	}
+	if f.Activation != "" && f.Activation != "silu" {
+		row("MLP", "GeGLU (%s)", f.Activation)
+	}
+	if f.LocalRopeTheta > 0 {
+		row("RoPE", "theta %s on full layers (scaling %s), %s on sliding layers; rotary dims %d of %d", strconv.FormatFloat(f.RopeTheta, 'f', -1, 64), f.RopeScaling,
+			strconv.FormatFloat(f.LocalRopeTheta, 'f', -1, 64), f.RotaryDim, f.HeadDim)
+	} else {
+		row("RoPE", "theta %s, scaling %s, rotary dims %d of %d", strconv.FormatFloat(f.RopeTheta, 'f', -1, 64), f.RopeScaling, f.RotaryDim, f.HeadDim)
+	}
 	if f.SlidingLayers > 0 {
 		row("Sliding window", "%d positions on %d of %d layers", f.SlidingWindow, f.SlidingLayers, f.Layers)
 	} else {
@@ -110,6 +130,12 @@ func printFacts(w io.Writer, r inspectReport) error {
 	if f.FusedGateUp {
 		layout = append(layout, "fused gate_up_proj")
 	}
+	if f.QKNorm {
+		layout = append(layout, "q_norm/k_norm per head before RoPE")
+	}
+	if f.Gemma {
+		layout = append(layout, "Gemma norms (1+w, four per layer), embeddings × √hidden")
+	}
 	if len(layout) == 0 {
 		layout = append(layout, "separate projections, no biases")
 	}
@@ -118,6 +144,10 @@ func printFacts(w io.Writer, r inspectReport) error {
 	row("Parameters", "%s total", group(f.ParamsTotal))
 	row("  embedding", "%s (embed_tokens%s)", group(f.ParamsEmbedding), map[bool]string{true: "", false: " + lm_head"}[f.TiedEmbeddings])
 	row("  non-embedding", "%s", group(f.ParamsNonEmbedding))
+	if f.MoE {
+		row("  active per token", "%s (%.0f%%: all but the %d of %d routed experts a token skips in each MoE layer)",
+			group(f.ParamsActive), 100*float64(f.ParamsActive)/float64(f.ParamsTotal), f.Experts-f.TopK, f.Experts)
+	}
 	if f.KVCacheBytesPerToken > 0 {
 		row("Weight bytes", "%s (%.2f GB at %s)", group(f.WeightBytes), float64(f.WeightBytes)/1e9, f.DType)
 		row("KV cache", "%s bytes per token (K and V, all layers, at %s)", group(f.KVCacheBytesPerToken), f.KVCacheDType)

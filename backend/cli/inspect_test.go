@@ -41,6 +41,11 @@ func TestInspectPublishedCounts(t *testing.T) {
 	}{
 		{"qwen2.5-0.5b.json", 494_032_768, "494,032,768"},
 		{"tinyllama-1.1b-chat-v1.0-resave.json", 1_100_048_384, "1,100,048,384"},
+		{"qwen3-4b.json", 4_022_468_096, "4,022,468,096"},
+		{"gemma-3-1b-it.json", 999_885_952, "999,885,952"},
+		{"mixtral-8x7b-v0.1-handwritten.json", 46_702_792_704, "46,702,792,704"},
+		{"qwen1.5-moe-a2.7b-handwritten.json", 14_315_784_192, "14,315,784,192"},
+		{"qwen3-30b-a3b.json", 30_532_122_624, "30,532,122,624"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -50,7 +55,7 @@ func TestInspectPublishedCounts(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errs)
 			}
-			for _, want := range []string{tt.text + " total", "not present: facts from config.json alone", "GQA"} {
+			for _, want := range []string{tt.text + " total", "not present: facts from config.json alone", "Attention"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("text output lacks %q:\n%s", want, out)
 				}
@@ -72,6 +77,27 @@ func TestInspectPublishedCounts(t *testing.T) {
 				t.Errorf("weights_present %v dir %v", got["weights_present"], got["dir"])
 			}
 		})
+	}
+}
+
+// An MoE model's experts, top-k and active parameters are in the report.
+func TestInspectMoE(t *testing.T) {
+	code, out, errs := runCLI("inspect", configDir(t, "mixtral-8x7b-v0.1-handwritten.json"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"8 experts, top-2, no shared expert, on 32 of 32 layers", "active per token  12,879,925,248"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = runCLI("inspect", "--json", configDir(t, "qwen1.5-moe-a2.7b-handwritten.json"))
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil {
+		t.Fatalf("exit %d: %v", code, err)
+	}
+	if got["moe"] != true || got["experts"] != 60.0 || got["top_k"] != 4.0 || got["shared_experts"] != 1.0 || got["params_active"] != 2_689_173_504.0 {
+		t.Errorf("moe facts: %v %v %v %v %v", got["moe"], got["experts"], got["top_k"], got["shared_experts"], got["params_active"])
 	}
 }
 

@@ -318,6 +318,9 @@ func printSummary(w io.Writer, s *profiler.Summary) {
 	row("tokens per joule", s.TokensPerJoule)
 	row("energy-delay product", s.EnergyDelayProduct)
 	row("energy per M params", s.EnergyPerMParams)
+	if a := s.Architecture; a != nil && a.ParamsActive > 0 && a.ParamsActive != a.ParamsTotal {
+		row("energy per active M params", s.EnergyPerActiveMParams)
+	}
 	row(fmt.Sprintf("cost at $%g/kWh", s.PriceUSDPerKWh), s.CostUSD)
 	row(fmt.Sprintf("CO₂ at %g g/kWh (%s)", s.CO2GPerKWh, s.CO2Preset), s.CO2Grams)
 	tw.Flush()

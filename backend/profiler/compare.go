@@ -70,6 +70,7 @@ func compareMetrics() []struct {
 		{"total_energy_j", func(s *Summary) Metric { return s.TotalEnergyJ }},
 		{"tokens_per_joule", func(s *Summary) Metric { return s.TokensPerJoule }},
 		{"energy_per_million_params_j", func(s *Summary) Metric { return s.EnergyPerMParams }},
+		{"energy_per_active_million_params_j", func(s *Summary) Metric { return s.EnergyPerActiveMParams }},
 		{"energy_delay_product_js", func(s *Summary) Metric { return s.EnergyDelayProduct }},
 		{"duration_s", func(s *Summary) Metric { return s.DurationS }},
 	}

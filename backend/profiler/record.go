@@ -46,14 +46,23 @@ type Settings struct {
 
 // Architecture holds the model facts a summary normalises by.
 type Architecture struct {
-	ModelType       string `json:"model_type,omitempty"`
-	Layers          int    `json:"layers,omitempty"`
-	Hidden          int    `json:"hidden,omitempty"`
-	Intermediate    int    `json:"intermediate,omitempty"`
-	Heads           int    `json:"heads,omitempty"`
-	KVHeads         int    `json:"kv_heads,omitempty"`
-	AttentionKind   string `json:"attention_kind,omitempty"` // MHA | GQA | MQA
-	ParamsTotal     int64  `json:"params_total,omitempty"`
+	ModelType     string `json:"model_type,omitempty"`
+	Layers        int    `json:"layers,omitempty"`
+	Hidden        int    `json:"hidden,omitempty"`
+	Intermediate  int    `json:"intermediate,omitempty"`
+	Heads         int    `json:"heads,omitempty"`
+	KVHeads       int    `json:"kv_heads,omitempty"`
+	AttentionKind string `json:"attention_kind,omitempty"` // MHA | GQA | MQA
+	ParamsTotal   int64  `json:"params_total,omitempty"`
+	// ParamsActive is what one token uses (less the routed experts it is
+	// not sent to); it equals ParamsTotal for a dense model.
+	ParamsActive int64 `json:"params_active,omitempty"`
+	// Mixture of experts: Experts per MoE layer, TopK chosen per token,
+	// SharedExperts run for every token; zero for a dense model.
+	Experts         int    `json:"experts,omitempty"`
+	TopK            int    `json:"top_k,omitempty"`
+	SharedExperts   int    `json:"shared_experts,omitempty"`
+	MoELayers       int    `json:"moe_layers,omitempty"`
 	Dtype           string `json:"dtype,omitempty"`
 	KVBytesPerToken int64  `json:"kv_bytes_per_token,omitempty"`
 	FLOPsPerToken   int64  `json:"flops_per_token,omitempty"`
@@ -148,6 +157,22 @@ type DeepStats struct {
 	SoftmaxNs         *int64   `json:"softmax_ns,omitempty"`
 	MLPKillRatio      *float64 `json:"mlp_kill_ratio,omitempty"`
 	NormVarianceRatio *float64 `json:"norm_variance_ratio,omitempty"`
+	RouterEntropy     *float64 `json:"router_entropy,omitempty"`
+	RouterLoadBalance *float64 `json:"router_load_balance,omitempty"`
+}
+
+// RouteRecord is one router decision of an MoE layer: the experts chosen
+// for the token at sequence position Position (0 is the first prompt
+// token), best first, with their routing weights. TokenIndex is the
+// generated token whose forward pass routed it, as for components: the
+// prompt's positions belong to token 0, which the prefill pass produces.
+type RouteRecord struct {
+	TokenIndex int       `json:"token_index"`
+	Phase      string    `json:"phase"`
+	Layer      int       `json:"layer"`
+	Position   int       `json:"position"`
+	Experts    []int     `json:"experts"`
+	Weights    []float64 `json:"weights"`
 }
 
 // ComponentRecord is one component call. TokenIndex is −1 for calls that
@@ -200,5 +225,8 @@ type Record struct {
 	Tokens     []TokenRecord     `json:"tokens"`
 	Components []ComponentRecord `json:"components"`
 	Layers     []LayerMetric     `json:"layers"`
-	Samples    []SampleRecord    `json:"power_samples"`
+	// Routing holds every MoE router decision (module depth and deeper),
+	// ordered by position, then layer; empty for a dense model.
+	Routing []RouteRecord  `json:"routing,omitempty"`
+	Samples []SampleRecord `json:"power_samples"`
 }

@@ -704,7 +704,18 @@ func (r *Run) attribute(rec *Record, tl *timeline, idleW map[power.Domain]float6
 		}
 		if d := c.Deep; d != nil {
 			cr.Deep = &DeepStats{AttentionEntropy: d.AttentionEntropy, AttentionSparsity: d.AttentionSparsity,
-				SoftmaxNs: d.SoftmaxNs, MLPKillRatio: d.MLPKillRatio, NormVarianceRatio: d.NormVarianceRatio}
+				SoftmaxNs: d.SoftmaxNs, MLPKillRatio: d.MLPKillRatio, NormVarianceRatio: d.NormVarianceRatio,
+				RouterEntropy: d.RouterEntropy, RouterLoadBalance: d.RouterLoadBalance}
+		}
+		if rt := c.Routing; rt != nil && rt.TopK > 0 {
+			for p := range len(rt.Experts) / rt.TopK {
+				row := RouteRecord{TokenIndex: tokIndex, Phase: cr.Phase, Layer: cr.Layer, Position: rt.Pos0 + p,
+					Experts: rt.Experts[p*rt.TopK : (p+1)*rt.TopK], Weights: make([]float64, rt.TopK)}
+				for r, w := range rt.Weights[p*rt.TopK : (p+1)*rt.TopK] {
+					row.Weights[r] = float64(w)
+				}
+				rec.Routing = append(rec.Routing, row)
+			}
 		}
 		rec.Components[i] = cr
 
@@ -734,6 +745,10 @@ func (r *Run) attribute(rec *Record, tl *timeline, idleW map[power.Domain]float6
 			rec.Tokens[i].OtherJ = tot.GrossJ - compSum[i]
 		}
 	}
+	sort.SliceStable(rec.Routing, func(a, b int) bool {
+		ra, rb := &rec.Routing[a], &rec.Routing[b]
+		return ra.Position < rb.Position || ra.Position == rb.Position && ra.Layer < rb.Layer
+	})
 	for _, k := range aggOrder {
 		a := aggs[k]
 		a.m.Label = string(BasisUnavailable)

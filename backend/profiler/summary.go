@@ -105,18 +105,22 @@ type Summary struct {
 	NetJoulesPerOutputToken Metric `json:"net_joules_per_output_token"`
 	NetJoulesPerInputToken  Metric `json:"net_joules_per_input_token"`
 	// OutputInputRatio is J per output token ÷ J per input token.
-	OutputInputRatio   Metric        `json:"output_input_ratio"`
-	TokensPerJoule     Metric        `json:"tokens_per_joule"`
-	EnergyDelayProduct Metric        `json:"energy_delay_product_js"`
-	EnergyPerMParams   Metric        `json:"energy_per_million_params_j"`
-	CostUSD            Metric        `json:"cost_usd"`
-	CO2Grams           Metric        `json:"co2_g"`
-	PriceUSDPerKWh     float64       `json:"price_usd_per_kwh"`
-	CO2GPerKWh         float64       `json:"co2_g_per_kwh"`
-	CO2Preset          string        `json:"co2_preset"`
-	Architecture       *Architecture `json:"architecture,omitempty"`
-	Sources            []SourceUse   `json:"sources"`
-	DroppedLiveEvents  int64         `json:"dropped_live_events,omitempty"`
+	OutputInputRatio   Metric `json:"output_input_ratio"`
+	TokensPerJoule     Metric `json:"tokens_per_joule"`
+	EnergyDelayProduct Metric `json:"energy_delay_product_js"`
+	EnergyPerMParams   Metric `json:"energy_per_million_params_j"`
+	// EnergyPerActiveMParams divides by the parameters a token uses
+	// (Architecture.ParamsActive); it equals EnergyPerMParams for a dense
+	// model and is what compares a mixture of experts with a dense model.
+	EnergyPerActiveMParams Metric        `json:"energy_per_active_million_params_j"`
+	CostUSD                Metric        `json:"cost_usd"`
+	CO2Grams               Metric        `json:"co2_g"`
+	PriceUSDPerKWh         float64       `json:"price_usd_per_kwh"`
+	CO2GPerKWh             float64       `json:"co2_g_per_kwh"`
+	CO2Preset              string        `json:"co2_preset"`
+	Architecture           *Architecture `json:"architecture,omitempty"`
+	Sources                []SourceUse   `json:"sources"`
+	DroppedLiveEvents      int64         `json:"dropped_live_events,omitempty"`
 }
 
 // summarize computes a run's summary from its attributed record.
@@ -214,7 +218,7 @@ func summarize(rec *Record, tl *timeline, idleW map[power.Domain]float64, runA, 
 		{&s.JoulesPerOutputToken, "J/token"}, {&s.JoulesPerInputToken, "J/token"},
 		{&s.NetJoulesPerOutputToken, "J/token"}, {&s.NetJoulesPerInputToken, "J/token"},
 		{&s.OutputInputRatio, "×"}, {&s.TokensPerJoule, "tok/J"}, {&s.EnergyDelayProduct, "J·s"},
-		{&s.EnergyPerMParams, "J/Mparam"}, {&s.CostUSD, "USD"}, {&s.CO2Grams, "g"},
+		{&s.EnergyPerMParams, "J/Mparam"}, {&s.EnergyPerActiveMParams, "J/Mparam"}, {&s.CostUSD, "USD"}, {&s.CO2Grams, "g"},
 	}
 	for _, u := range units {
 		*u.m = unavailable(u.unit)
@@ -237,6 +241,11 @@ func summarize(rec *Record, tl *timeline, idleW map[power.Domain]float64, runA, 
 	s.EnergyDelayProduct = metric(tot.GrossJ*durS, "J·s", lbl)
 	if a := rec.Run.Arch; a != nil && a.ParamsTotal > 0 {
 		s.EnergyPerMParams = metric(tot.GrossJ/(float64(a.ParamsTotal)/1e6), "J/Mparam", lbl)
+		active := a.ParamsActive
+		if active == 0 { // runs stored before active counts were recorded: dense
+			active = a.ParamsTotal
+		}
+		s.EnergyPerActiveMParams = metric(tot.GrossJ/(float64(active)/1e6), "J/Mparam", lbl)
 	}
 	kwh := tot.GrossJ / 3.6e6
 	s.CostUSD = metric(kwh*s.PriceUSDPerKWh, "USD", lbl+" × price setting")

@@ -50,7 +50,7 @@ func Export(w io.Writer, rec *profiler.Record, format string) error {
 
 // CSVTables lists the tables of the CSV export, in file order.
 func CSVTables() []string {
-	return []string{"runs", "tags", "phases", "tokens", "components", "deep_ops", "layer_metrics", "domain_energy", "power_samples"}
+	return []string{"runs", "tags", "phases", "tokens", "components", "deep_ops", "layer_metrics", "routes", "domain_energy", "power_samples"}
 }
 
 // ExportCSV writes a zip holding one CSV file per table.
@@ -154,7 +154,8 @@ func ExportCSVTable(w io.Writer, rec *profiler.Record, table string) error {
 			rows = append(rows, r)
 		}
 	case "deep_ops":
-		rows = append(rows, []string{"run_id", "seq", "token_index", "layer", "component", "attention_entropy", "attention_sparsity", "softmax_ns", "mlp_kill_ratio", "norm_variance_ratio"})
+		rows = append(rows, []string{"run_id", "seq", "token_index", "layer", "component", "attention_entropy", "attention_sparsity", "softmax_ns", "mlp_kill_ratio", "norm_variance_ratio",
+			"router_entropy", "router_load_balance"})
 		for i, c := range rec.Components {
 			if d := c.Deep; d != nil {
 				soft := ""
@@ -162,13 +163,25 @@ func ExportCSVTable(w io.Writer, rec *profiler.Record, table string) error {
 					soft = i64(*d.SoftmaxNs)
 				}
 				rows = append(rows, []string{id, strconv.Itoa(i), strconv.Itoa(c.TokenIndex), strconv.Itoa(c.Layer), c.Component,
-					fmtP(d.AttentionEntropy), fmtP(d.AttentionSparsity), soft, fmtP(d.MLPKillRatio), fmtP(d.NormVarianceRatio)})
+					fmtP(d.AttentionEntropy), fmtP(d.AttentionSparsity), soft, fmtP(d.MLPKillRatio), fmtP(d.NormVarianceRatio),
+					fmtP(d.RouterEntropy), fmtP(d.RouterLoadBalance)})
 			}
 		}
 	case "layer_metrics":
 		rows = append(rows, []string{"run_id", "phase", "layer", "component", "calls", "total_ns", "energy_j", "label", "mean_max_abs", "mean_sparsity"})
 		for _, l := range rec.Layers {
 			rows = append(rows, []string{id, l.Phase, strconv.Itoa(l.Layer), l.Component, strconv.Itoa(l.Calls), i64(l.TotalNs), fmtP(l.EnergyJ), l.Label, fmtP(l.MeanAbs), fmtP(l.Sparsity)})
+		}
+	case "routes":
+		rows = append(rows, []string{"run_id", "position", "layer", "token_index", "phase", "rank", "expert", "weight"})
+		for _, r := range rec.Routing {
+			for rank, ex := range r.Experts {
+				w := ""
+				if rank < len(r.Weights) {
+					w = fmtF(r.Weights[rank])
+				}
+				rows = append(rows, []string{id, strconv.Itoa(r.Position), strconv.Itoa(r.Layer), strconv.Itoa(r.TokenIndex), r.Phase, strconv.Itoa(rank), strconv.Itoa(ex), w})
+			}
 		}
 	case "domain_energy":
 		rows = append(rows, []string{"run_id", "scope", "index", "domain", "gross_j", "net_j", "uncertainty_j", "coverage", "label"})

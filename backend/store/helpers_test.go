@@ -20,6 +20,7 @@ type spec struct {
 	layers        int
 	depth         string
 	watts         float64
+	experts       int // > 0: an MoE model routing each position to 2 of them
 }
 
 // makeRecord profiles a synthetic generation against a constant replayed
@@ -79,11 +80,16 @@ func generate(r *profiler.Run, s spec) {
 	r.PhaseEnd(engine.PhasePreInference, t)
 	r.PhaseStart(engine.PhasePrefill, t)
 	entropy, kill := 1.5, 0.4
+	var moe func(phase engine.Phase, layer, positions int)
 	comps := func(phase engine.Phase, positions int) {
 		a, b := span(1000)
 		r.Component(engine.ComponentEvent{Phase: phase, Layer: -1, Component: engine.CompEmbedding, Start: a, End: b, Positions: positions})
 		for l := 0; l < s.layers; l++ {
 			for _, c := range engine.LayerComponents() {
+				if s.experts > 0 && c == engine.CompGateProj { // the MoE block replaces the MLP
+					moe(phase, l, positions)
+					break
+				}
 				a, b := span(1000)
 				ev := engine.ComponentEvent{Phase: phase, Layer: l, Component: c, Start: a, End: b, Positions: positions,
 					Stats: &engine.ActivationStats{Mean: 0.01, Std: 1, MaxAbs: 4, Sparsity: 0.02}}
@@ -101,12 +107,36 @@ func generate(r *profiler.Run, s spec) {
 		a, b = span(1000)
 		r.Component(engine.ComponentEvent{Phase: phase, Layer: -1, Component: engine.CompLMHead, Start: a, End: b, Positions: positions})
 	}
+	pos := 0 // sequence position of the next pass
+	moe = func(phase engine.Phase, layer, positions int) {
+		rt := &engine.Routing{Pos0: pos, TopK: 2}
+		for p := range positions {
+			a := (p + layer) % s.experts
+			rt.Experts = append(rt.Experts, a, (a+1)%s.experts)
+			rt.Weights = append(rt.Weights, 0.75, 0.25)
+		}
+		ent, bal := 1.2, 1.1
+		a, b := span(1000)
+		ev := engine.ComponentEvent{Phase: phase, Layer: layer, Component: engine.CompRouter, Start: a, End: b, Positions: positions, Routing: rt,
+			Stats: &engine.ActivationStats{Mean: 0.25, Std: 0.1, MaxAbs: 0.9}}
+		if s.depth == "deep" {
+			ev.Deep = &engine.DeepStats{RouterEntropy: &ent, RouterLoadBalance: &bal}
+		}
+		r.Component(ev)
+		for ex := range s.experts {
+			a, b := span(1000)
+			r.Component(engine.ComponentEvent{Phase: phase, Layer: layer, Component: engine.ExpertComponent(ex), Start: a, End: b, Positions: 1,
+				Stats: &engine.ActivationStats{Mean: 0.01, Std: 1, MaxAbs: 4}})
+		}
+	}
 	comps(engine.PhasePrefill, 5)
+	pos += 5
 	r.PhaseEnd(engine.PhasePrefill, t)
 	r.PhaseStart(engine.PhaseDecode, t)
 	for i := 0; i < s.tokens; i++ {
 		start := t
 		comps(engine.PhaseDecode, 1)
+		pos++
 		step(20_000)
 		r.Token(engine.TokenEvent{Index: i, ID: 1000 + i, Piece: "tok", Start: start, End: t})
 	}

@@ -308,7 +308,8 @@ func (s *Store) loadChildren(ctx context.Context, rid int64, rec *profiler.Recor
 	if err := eachRow(ctx, s.db, `
 SELECT c.token_index, c.phase, c.layer, c.component, c.start_ns, c.end_ns, c.positions, c.energy_j, c.uncertainty_j, c.basis, c.label,
 	c.act_mean, c.act_std, c.act_max_abs, c.act_sparsity,
-	d.seq, d.attention_entropy, d.attention_sparsity, d.softmax_ns, d.mlp_kill_ratio, d.norm_variance_ratio
+	d.seq, d.attention_entropy, d.attention_sparsity, d.softmax_ns, d.mlp_kill_ratio, d.norm_variance_ratio,
+	d.router_entropy, d.router_load_balance
 FROM components c LEFT JOIN deep_ops d ON d.run_rid = c.run_rid AND d.seq = c.seq
 WHERE c.run_rid = ? ORDER BY c.seq`, rid, func(r *sql.Rows) error {
 		var c profiler.ComponentRecord
@@ -317,7 +318,8 @@ WHERE c.run_rid = ? ORDER BY c.seq`, rid, func(r *sql.Rows) error {
 		var d profiler.DeepStats
 		var basis string
 		if err := r.Scan(&c.TokenIndex, &c.Phase, &c.Layer, &c.Component, &c.StartNs, &c.EndNs, &c.Positions, &c.EnergyJ, &unc, &basis, &c.Label,
-			&mean, &std, &maxAbs, &sparsity, &deepSeq, &d.AttentionEntropy, &d.AttentionSparsity, &d.SoftmaxNs, &d.MLPKillRatio, &d.NormVarianceRatio); err != nil {
+			&mean, &std, &maxAbs, &sparsity, &deepSeq, &d.AttentionEntropy, &d.AttentionSparsity, &d.SoftmaxNs, &d.MLPKillRatio, &d.NormVarianceRatio,
+			&d.RouterEntropy, &d.RouterLoadBalance); err != nil {
 			return err
 		}
 		c.Basis, c.UncertaintyJ = profiler.Basis(basis), unc.Float64
@@ -340,6 +342,25 @@ WHERE c.run_rid = ? ORDER BY c.seq`, rid, func(r *sql.Rows) error {
 			return err
 		}
 		rec.Layers = append(rec.Layers, l)
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	// Router decisions, by position then layer, one row per chosen expert.
+	if err := eachRow(ctx, s.db, `SELECT layer, position, rank, token_index, phase, expert, weight FROM routes WHERE run_rid = ? ORDER BY position, layer, rank`, rid, func(r *sql.Rows) error {
+		var layer, position, rank, token, expert int
+		var phase string
+		var weight float64
+		if err := r.Scan(&layer, &position, &rank, &token, &phase, &expert, &weight); err != nil {
+			return err
+		}
+		if rank == 0 {
+			rec.Routing = append(rec.Routing, profiler.RouteRecord{TokenIndex: token, Phase: phase, Layer: layer, Position: position})
+		}
+		last := &rec.Routing[len(rec.Routing)-1]
+		last.Experts = append(last.Experts, expert)
+		last.Weights = append(last.Weights, weight)
 		return nil
 	}); err != nil {
 		return err

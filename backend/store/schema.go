@@ -156,6 +156,23 @@ CREATE TABLE layer_metrics (
 	PRIMARY KEY (run_rid, phase, layer, component)
 ) WITHOUT ROWID;
 `,
+		// 2: mixture-of-experts runs. Every router decision (one row per
+		// chosen expert of a token at a layer) and the router's deep figures.
+		`
+CREATE TABLE routes (
+	run_rid     INTEGER NOT NULL REFERENCES runs(rid) ON DELETE CASCADE,
+	layer       INTEGER NOT NULL,
+	position    INTEGER NOT NULL, -- sequence position; 0 is the first prompt token
+	rank        INTEGER NOT NULL, -- 0 is the router's first choice
+	token_index INTEGER NOT NULL, -- the generated token whose pass routed it (the prompt: token 0's prefill pass)
+	phase       TEXT NOT NULL,
+	expert      INTEGER NOT NULL,
+	weight      REAL NOT NULL,
+	PRIMARY KEY (run_rid, layer, position, rank)
+) WITHOUT ROWID;
+ALTER TABLE deep_ops ADD COLUMN router_entropy REAL;
+ALTER TABLE deep_ops ADD COLUMN router_load_balance REAL;
+`,
 	}
 }
 

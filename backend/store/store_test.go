@@ -37,6 +37,39 @@ func TestSaveGetRoundTrip(t *testing.T) {
 	}
 }
 
+// An MoE run keeps every router decision, the expert calls and the
+// router's deep figures through the store.
+func TestSaveGetRoundTripMoE(t *testing.T) {
+	st := openTemp(t)
+	ctx := context.Background()
+	rec := makeRecord(t, spec{model: "demo-moe", prompt: "Hi", tokens: 3, layers: 2, depth: "deep", watts: 10, experts: 4}, st)
+	if err := st.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Get(ctx, rec.Run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(rec)
+	b, _ := json.Marshal(got)
+	if string(a) != string(b) {
+		t.Fatalf("round trip differs:\nwant %s\ngot  %s", firstDiff(string(a), string(b)), firstDiff(string(b), string(a)))
+	}
+	// 5 prompt positions + 3 tokens, 2 layers: 16 decisions of 2 experts.
+	if len(got.Routing) != 16 || len(got.Routing[0].Experts) != 2 || got.Routing[15].Position != 7 || got.Routing[15].TokenIndex != 2 {
+		t.Fatalf("routing %+v", got.Routing)
+	}
+	var deep bool
+	for _, c := range got.Components {
+		if c.Component == "router" && c.Deep != nil && c.Deep.RouterLoadBalance != nil && *c.Deep.RouterLoadBalance == 1.1 {
+			deep = true
+		}
+	}
+	if !deep {
+		t.Error("router deep stats lost")
+	}
+}
+
 func firstDiff(a, b string) string {
 	i := 0
 	for i < len(a) && i < len(b) && a[i] == b[i] {
@@ -116,8 +149,8 @@ func TestListFiltersSortsPages(t *testing.T) {
 func TestDeleteRemovesEverything(t *testing.T) {
 	st := openTemp(t)
 	ctx := context.Background()
-	keep := makeRecord(t, spec{model: "m", prompt: "keep", tags: []string{"t"}, tokens: 4, layers: 2, depth: "deep", watts: 5}, nil)
-	gone := makeRecord(t, spec{model: "m", prompt: "gone", tags: []string{"t"}, tokens: 4, layers: 2, depth: "deep", watts: 5}, nil)
+	keep := makeRecord(t, spec{model: "m", prompt: "keep", tags: []string{"t"}, tokens: 4, layers: 2, depth: "deep", watts: 5, experts: 4}, nil)
+	gone := makeRecord(t, spec{model: "m", prompt: "gone", tags: []string{"t"}, tokens: 4, layers: 2, depth: "deep", watts: 5, experts: 4}, nil)
 	for _, r := range []*profiler.Record{keep, gone} {
 		if err := st.Save(ctx, r); err != nil {
 			t.Fatal(err)
@@ -125,7 +158,7 @@ func TestDeleteRemovesEverything(t *testing.T) {
 	}
 	count := func() map[string]int {
 		out := map[string]int{}
-		for _, tbl := range []string{"runs", "run_details", "run_tags", "power_samples", "phases", "tokens", "components", "deep_ops", "layer_metrics"} {
+		for _, tbl := range []string{"runs", "run_details", "run_tags", "power_samples", "phases", "tokens", "components", "deep_ops", "layer_metrics", "routes"} {
 			var n int
 			if err := st.db.QueryRow("SELECT count(*) FROM " + tbl).Scan(&n); err != nil {
 				t.Fatal(err)

@@ -190,7 +190,7 @@ func saveRecord(ctx context.Context, tx *sql.Tx, rec *profiler.Record, host stri
 	if err != nil {
 		return err
 	}
-	for _, t := range []string{"power_samples", "phases", "tokens", "components", "deep_ops", "layer_metrics"} {
+	for _, t := range []string{"power_samples", "phases", "tokens", "components", "deep_ops", "layer_metrics", "routes"} {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t+" WHERE run_rid = ?", rid); err != nil {
 			return fmt.Errorf("clear %s: %w", t, err)
 		}
@@ -257,7 +257,8 @@ func saveRecord(ctx context.Context, tx *sql.Tx, rec *profiler.Record, host stri
 
 	b = newBulk(ctx, tx, "components", "run_rid", "seq", "token_index", "phase", "layer", "component", "start_ns", "end_ns",
 		"positions", "energy_j", "uncertainty_j", "basis", "label", "act_mean", "act_std", "act_max_abs", "act_sparsity")
-	deep := newBulk(ctx, tx, "deep_ops", "run_rid", "seq", "attention_entropy", "attention_sparsity", "softmax_ns", "mlp_kill_ratio", "norm_variance_ratio")
+	deep := newBulk(ctx, tx, "deep_ops", "run_rid", "seq", "attention_entropy", "attention_sparsity", "softmax_ns", "mlp_kill_ratio", "norm_variance_ratio",
+		"router_entropy", "router_load_balance")
 	for i, c := range rec.Components {
 		var mean, std, maxAbs, sparsity any
 		if s := c.Stats; s != nil {
@@ -273,7 +274,7 @@ func saveRecord(ctx context.Context, tx *sql.Tx, rec *profiler.Record, host stri
 		}
 		if d := c.Deep; d != nil {
 			if err := deep.add(rid, i, nullFloat(d.AttentionEntropy), nullFloat(d.AttentionSparsity), nullInt(d.SoftmaxNs),
-				nullFloat(d.MLPKillRatio), nullFloat(d.NormVarianceRatio)); err != nil {
+				nullFloat(d.MLPKillRatio), nullFloat(d.NormVarianceRatio), nullFloat(d.RouterEntropy), nullFloat(d.RouterLoadBalance)); err != nil {
 				return err
 			}
 		}
@@ -289,6 +290,21 @@ func saveRecord(ctx context.Context, tx *sql.Tx, rec *profiler.Record, host stri
 	for i, l := range rec.Layers {
 		if err := b.add(rid, i, l.Phase, l.Layer, l.Component, l.Calls, l.TotalNs, nullFloat(l.EnergyJ), l.Label, nullFloat(l.MeanAbs), nullFloat(l.Sparsity)); err != nil {
 			return err
+		}
+	}
+	if err := b.close(); err != nil {
+		return err
+	}
+
+	b = newBulk(ctx, tx, "routes", "run_rid", "layer", "position", "rank", "token_index", "phase", "expert", "weight")
+	for _, r := range rec.Routing {
+		if len(r.Weights) != len(r.Experts) {
+			return fmt.Errorf("layer %d position %d: %d experts but %d routing weights", r.Layer, r.Position, len(r.Experts), len(r.Weights))
+		}
+		for rank, ex := range r.Experts {
+			if err := b.add(rid, r.Layer, r.Position, rank, r.TokenIndex, r.Phase, ex, r.Weights[rank]); err != nil {
+				return err
+			}
 		}
 	}
 	return b.close()

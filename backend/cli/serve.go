@@ -24,7 +24,10 @@ import (
 // demoRunModel and demoRunPrompt are what `serve --demo-run` (and so
 // `make run`) profiles before serving, so a fresh install has a run to look at.
 const (
-	demoRunModel  = "demo-110m-gqa"
+	demoRunModel = "demo-110m-gqa"
+	// demoRunMoE is profiled after demoRunModel with the same prompt, so the
+	// dashboard can compare a dense model with a mixture of experts at once.
+	demoRunMoE    = "demo-100m-moe"
 	demoRunPrompt = "Energy Profiler measures how much energy a language model spends on every token."
 )
 
@@ -112,16 +115,26 @@ func runServe(ctx context.Context, env Env) error {
 	return nil
 }
 
-// profileDemo queues one demo run through the same path as the dashboard's
-// and prints its summary.
+// profileDemo queues one run of the dense demo model and one of the
+// mixture-of-experts demo through the same path as the dashboard's, and
+// prints their summaries.
 func profileDemo(ctx context.Context, env Env, srv *server.Server) error {
-	path, err := modeldir.Resolve(srv.Config.ModelsDir, demoRunModel)
+	for _, name := range []string{demoRunModel, demoRunMoE} {
+		if err := profileDemoModel(ctx, env, srv, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func profileDemoModel(ctx context.Context, env Env, srv *server.Server, name string) error {
+	path, err := modeldir.Resolve(srv.Config.ModelsDir, name)
 	if err != nil {
-		fmt.Fprintf(env.Stdout, "No %s model in %s; skipping the demo run.\n", demoRunModel, srv.Config.ModelsDir)
+		fmt.Fprintf(env.Stdout, "No %s model in %s; skipping its demo run.\n", name, srv.Config.ModelsDir)
 		return nil
 	}
-	fmt.Fprintf(env.Stdout, "Profiling a demo run of %s (random weights: the text is meaningless; the energy is real)…\n", demoRunModel)
-	req := api.GenerateRequest{ModelName: demoRunModel, ModelPath: path, Prompt: demoRunPrompt,
+	fmt.Fprintf(env.Stdout, "Profiling a demo run of %s (random weights: the text is meaningless; the energy is real)…\n", name)
+	req := api.GenerateRequest{ModelName: name, ModelPath: path, Prompt: demoRunPrompt,
 		ProfilingDepth: "module", MaxLength: 64, Tags: []string{"demo", "make-run"}}
 	id := uuid.NewString()
 	if _, err := srv.Queue.Submit(id, req); err != nil {

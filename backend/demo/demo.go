@@ -3,8 +3,8 @@
 // generation_config.json, model.safetensors in bf16, tokenizer.json) that
 // load through exactly the same code as a downloaded model. They exist so the
 // profiler works out of the box and shows architecture comparisons (MHA
-// against GQA, model size); their weights are random, so the text they
-// generate is meaningless.
+// against GQA, model size, dense against mixture of experts); their weights
+// are random, so the text they generate is meaningless.
 package demo
 
 import (
@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"energyprofiler/backend/model"
 	"energyprofiler/backend/tokenizer"
@@ -29,6 +30,19 @@ type Spec struct {
 	Layers, Heads, KVHead int
 	Vocab                 int // embedding rows; padded above the tokenizer's size, as real models do
 	Description           string
+	// MoE, when set, makes the model a Qwen3-MoE (qwen3_moe) mixture of
+	// experts; Intermediate is then unused.
+	MoE *MoESpec
+}
+
+// MoESpec is a demo model's mixture of experts.
+type MoESpec struct {
+	Experts, TopK, ExpertIntermediate int
+	HeadDim                           int
+	// RouterStd is the router weights' standard deviation: larger than
+	// initStd so the random router prefers some experts per token, as a
+	// trained one does, instead of routing near-uniformly.
+	RouterStd float64
 }
 
 // TokenizerMerges is the merge count of the demo tokenizer shared by all demo
@@ -55,6 +69,11 @@ func Specs() []Spec {
 			Description: "15M parameters, grouped-query attention (2 KV heads)"},
 		{Name: "demo-110m-gqa", Hidden: 768, Intermediate: 2048, Layers: 12, Heads: 12, KVHead: 4, Vocab: 32000,
 			Description: "110M-class, grouped-query attention (4 KV heads)"},
+		// 98M parameters of which a token uses 27M: the experts hold 94M and
+		// a token reads 2 of each layer's 8.
+		{Name: "demo-100m-moe", Hidden: 512, Layers: 4, Heads: 8, KVHead: 2, Vocab: 2048,
+			MoE:         &MoESpec{Experts: 8, TopK: 2, ExpertIntermediate: 1920, HeadDim: 64, RouterStd: 0.5},
+			Description: "100M-class mixture of experts (Qwen3-MoE layout): 8 experts, top-2, 27M active"},
 	}
 }
 
@@ -160,6 +179,34 @@ func writeAtomic(path string, write func(tmp string) error) error {
 }
 
 func configJSON(s Spec, bos, eos int) map[string]any {
+	if m := s.MoE; m != nil {
+		return map[string]any{
+			"architectures":           []string{"Qwen3MoeForCausalLM"},
+			"model_type":              "qwen3_moe",
+			"hidden_size":             s.Hidden,
+			"intermediate_size":       m.ExpertIntermediate, // no dense layers; kept equal for readers that expect the key
+			"num_hidden_layers":       s.Layers,
+			"num_attention_heads":     s.Heads,
+			"num_key_value_heads":     s.KVHead,
+			"head_dim":                m.HeadDim,
+			"vocab_size":              s.Vocab,
+			"num_experts":             m.Experts,
+			"num_experts_per_tok":     m.TopK,
+			"moe_intermediate_size":   m.ExpertIntermediate,
+			"norm_topk_prob":          true,
+			"decoder_sparse_step":     1,
+			"mlp_only_layers":         []int{},
+			"max_position_embeddings": 2048,
+			"rms_norm_eps":            1e-6,
+			"rope_theta":              1000000.0,
+			"hidden_act":              "silu",
+			"tie_word_embeddings":     true,
+			"torch_dtype":             "bfloat16",
+			"bos_token_id":            bos,
+			"eos_token_id":            eos,
+			"energyprofiler_demo":     Note,
+		}
+	}
 	return map[string]any{
 		"architectures":           []string{"LlamaForCausalLM"},
 		"model_type":              "llama",
@@ -205,8 +252,12 @@ func weights(s Spec) (*model.Writer, error) {
 			h := fnv.New64a()
 			h.Write([]byte(s.Name + "/" + t.Name))
 			rng := rand.New(rand.NewPCG(h.Sum64(), 0x5eed))
+			std := initStd
+			if s.MoE != nil && t.Shape[0] == s.MoE.Experts && strings.HasSuffix(t.Name, ".mlp.gate.weight") {
+				std = s.MoE.RouterStd
+			}
 			for i := range n {
-				v := float32(rng.NormFloat64() * initStd)
+				v := float32(rng.NormFloat64() * std)
 				binary.LittleEndian.PutUint16(data[2*i:], bf16(v))
 			}
 		}

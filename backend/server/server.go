@@ -197,7 +197,9 @@ func SessionRequest(r api.GenerateRequest) session.Request {
 }
 
 // EnsureDemoModels writes the demo models into dir when it holds no model
-// folder yet, so a fresh install has something to profile.
+// folder yet, so a fresh install has something to profile. A folder that
+// holds only demo models gets the demo models it lacks (a newer version
+// adds one); a folder with any other model is left alone.
 func EnsureDemoModels(dir string, progress io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create models folder %s: %w", dir, err)
@@ -206,17 +208,39 @@ func EnsureDemoModels(dir string, progress io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(entries) > 0 {
+	missing := demosToWrite(entries)
+	if len(missing) == 0 {
 		return nil
 	}
-	fmt.Fprintf(progress, "The models folder %s is empty: writing the built-in demo models (random weights, meaningless text).\n", dir)
-	_, err = demo.WriteAll(dir, func(s demo.Spec) {
+	if len(entries) == 0 {
+		fmt.Fprintf(progress, "The models folder %s is empty: writing the built-in demo models (random weights, meaningless text).\n", dir)
+	}
+	for _, s := range missing {
 		fmt.Fprintf(progress, "  writing %s (%s)\n", s.Name, s.Description)
-	})
-	if err != nil {
-		return fmt.Errorf("write demo models into %s: %w", dir, err)
+		if _, err := demo.WriteSpec(dir, s); err != nil {
+			return fmt.Errorf("write demo models into %s: %w", dir, err)
+		}
 	}
 	return nil
+}
+
+// demosToWrite is the demo models a models folder holding entries lacks,
+// or none when it holds any model that is not a demo.
+func demosToWrite(entries []modeldir.Entry) []demo.Spec {
+	have := map[string]bool{}
+	for _, e := range entries {
+		if !e.Demo {
+			return nil
+		}
+		have[e.Name] = true
+	}
+	var missing []demo.Spec
+	for _, s := range demo.Specs() {
+		if !have[s.Name] {
+			missing = append(missing, s)
+		}
+	}
+	return missing
 }
 
 // Handler returns the API handler for this server: opts carries what differs

@@ -20,6 +20,7 @@ import (
 
 	"energyprofiler/backend/api"
 	"energyprofiler/backend/demo"
+	"energyprofiler/backend/modeldir"
 )
 
 // start assembles a real server on a random port with a tiny model and a
@@ -202,5 +203,28 @@ func TestCancelMidRunOverTheAPI(t *testing.T) {
 	call(t, "GET", url+"/api/profiling/run/"+id, "", &detail)
 	if detail.Run.Status != "cancelled" {
 		t.Errorf("stored status %q, want cancelled", detail.Run.Status)
+	}
+}
+
+// A folder of older demo models gets the demo models it lacks; a folder
+// with a model of the user's is left alone.
+func TestDemosToWrite(t *testing.T) {
+	names := func(specs []demo.Spec) []string {
+		var out []string
+		for _, s := range specs {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	all := names(demo.Specs())
+	if got := names(demosToWrite(nil)); strings.Join(got, ",") != strings.Join(all, ",") {
+		t.Errorf("empty folder: %v, want all %v", got, all)
+	}
+	old := []modeldir.Entry{{Name: "demo-15m-mha", Demo: true}, {Name: "demo-15m-gqa", Demo: true}, {Name: "demo-110m-gqa", Demo: true}}
+	if got := names(demosToWrite(old)); strings.Join(got, ",") != "demo-100m-moe" {
+		t.Errorf("older demo folder: %v, want the MoE demo only", got)
+	}
+	if got := demosToWrite(append(old, modeldir.Entry{Name: "my-llama"})); got != nil {
+		t.Errorf("a folder with the user's model: %v, want nothing written", names(got))
 	}
 }

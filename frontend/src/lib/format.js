@@ -88,6 +88,7 @@ export const METRIC_NAMES = {
   total_energy_j: 'Total energy',
   tokens_per_joule: 'Tokens per joule',
   energy_per_million_params_j: 'Energy per M params',
+  energy_per_active_million_params_j: 'Energy per active M params',
   energy_delay_product_js: 'Energy-delay product',
   duration_s: 'Duration',
 };

@@ -3,30 +3,66 @@
 // is all unit-tested.
 import { basisOf, isNum } from './format.js';
 
-// The components of a decoder layer in execution order (engine.LayerComponents).
+// The components of a decoder layer in execution order (engine.LayerComponents),
+// with those only some architectures have: Qwen3/Gemma's q/k norms, Gemma's
+// feed-forward norms and a mixture of experts' router, experts (every
+// "experts.N" call, drawn as one column) and shared expert.
 export const LAYER_COMPONENTS = [
   'input_layernorm',
   'q_proj',
   'k_proj',
   'v_proj',
+  'q_norm',
+  'k_norm',
   'rope',
   'attention',
   'o_proj',
   'post_attention_layernorm',
+  'pre_feedforward_layernorm',
   'gate_proj',
   'up_proj',
   'activation',
   'down_proj',
+  'router',
+  'experts',
+  'shared_expert',
+  'post_feedforward_layernorm',
 ];
+
+// expertOf returns N for an "experts.N" component, else null.
+export function expertOf(c) {
+  const m = /^experts\.(\d+)$/.exec(c ?? '');
+  return m ? Number(m[1]) : null;
+}
 export const OUTSIDE_COMPONENTS = ['embedding', 'final_norm', 'lm_head'];
 export const PHASES = ['pre_inference', 'prefill', 'decode', 'post_inference'];
 
 // Which block of a layer a component belongs to (for the Sankey diagram).
+// A mixture of experts splits the MLP into its router, routed experts and
+// shared expert.
 export function componentGroup(c) {
-  if (['q_proj', 'k_proj', 'v_proj', 'rope', 'attention', 'o_proj'].includes(c)) return 'attention';
+  if (['q_proj', 'k_proj', 'v_proj', 'q_norm', 'k_norm', 'rope', 'attention', 'o_proj'].includes(c)) return 'attention';
   if (['gate_proj', 'up_proj', 'activation', 'down_proj'].includes(c)) return 'mlp';
+  if (c === 'router') return 'router';
+  if (c === 'shared_expert') return 'shared_expert';
+  if (expertOf(c) != null) return 'experts';
   if (c.includes('norm')) return 'norm';
   return 'other';
+}
+
+// modelFactsText is the one-line description of a model's architecture
+// (profiler.Architecture or model.Facts): "MoE · 8 experts, top-2 · 27M of
+// 98M active" for a mixture of experts, "Dense · 110M params" otherwise.
+export function modelFactsText(a) {
+  if (!a) return '';
+  const total = a.params_total;
+  const m = (n) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : `${Math.round(n / 1e6)}M`);
+  if (a.experts > 0) {
+    const shared = a.shared_experts > 0 ? ` + ${a.shared_experts} shared` : '';
+    const active = total && a.params_active ? ` · ${m(a.params_active)} of ${m(total)} active` : '';
+    return `MoE · ${a.experts} experts, top-${a.top_k}${shared}${active}`;
+  }
+  return total ? `Dense · ${m(total)} params` : 'Dense';
 }
 
 // ---------- power ----------
@@ -192,11 +228,12 @@ export function heatmapMatrix(components, metric, opts = {}) {
   const labels = new Set();
   for (const c of components ?? []) {
     if (c.layer < 0) continue;
-    seen.add(c.component);
+    const comp = expertOf(c.component) != null ? 'experts' : c.component; // one column for all experts
+    seen.add(comp);
     maxLayer = Math.max(maxLayer, c.layer);
     if (tokenIndex != null && c.token_index !== tokenIndex) continue;
     if (phase != null && c.phase !== phase) continue;
-    const key = c.layer + '|' + c.component;
+    const key = c.layer + '|' + comp;
     let a = cells.get(key);
     if (!a) cells.set(key, (a = { n: 0, ns: 0, e: 0, eN: 0, mean: 0, meanN: 0, max: 0, maxN: 0, sp: 0, spN: 0, ent: 0, entN: 0 }));
     a.n++;
@@ -313,8 +350,9 @@ export function metricAvailability(record) {
 // drillDown gathers every call of one (layer, component), optionally of one
 // token, with its activation and deep-op statistics averaged.
 export function drillDown(components, layer, component, tokenIndex = null) {
+  const match = component === 'experts' ? (c) => expertOf(c) != null : (c) => c === component;
   const calls = (components ?? []).filter(
-    (c) => c.layer === layer && c.component === component && (tokenIndex == null || c.token_index === tokenIndex),
+    (c) => c.layer === layer && match(c.component) && (tokenIndex == null || c.token_index === tokenIndex),
   );
   const avg = (get) => {
     const xs = calls.map(get).filter(isNum);
@@ -345,9 +383,102 @@ export function drillDown(components, layer, component, tokenIndex = null) {
       softmax_ms: avg((c) => (isNum(c.deep?.softmax_ns) ? c.deep.softmax_ns / 1e6 : null)),
       mlp_kill_ratio: avg((c) => c.deep?.mlp_kill_ratio),
       norm_variance_ratio: avg((c) => c.deep?.norm_variance_ratio),
+      router_entropy: avg((c) => c.deep?.router_entropy),
+      router_load_balance: avg((c) => c.deep?.router_load_balance),
     },
     hasDeep: calls.some((c) => c.deep),
   };
+}
+
+// ---------- mixture of experts ----------
+
+export const EXPERT_METRICS = [
+  { key: 'energy', name: 'Energy', unit: 'J' },
+  { key: 'time', name: 'Time', unit: 's' },
+  { key: 'share', name: 'Routing share', unit: '%' },
+];
+
+// isMoE says whether a run traced mixture-of-experts layers.
+export function isMoE(record) {
+  return (record?.routing?.length ?? 0) > 0 || (record?.components ?? []).some((c) => expertOf(c.component) != null);
+}
+
+// expertMatrix aggregates a mixture-of-experts run into a layers × experts
+// matrix of one metric, for the whole run or one token (tokenIndex):
+// energy and time of the expert calls ("experts.N" components), or the
+// routing share, the fraction of the layer's top-k choices that went to the
+// expert (from the router decisions in record.routing). Cells without data,
+// or with unavailable energy, are null; an expert nobody chose has time 0
+// and share 0 (it did not run) but unknown energy only if it ran unmeasured.
+export function expertMatrix(record, metric, tokenIndex = null) {
+  const comps = record?.components ?? [];
+  const routes = record?.routing ?? [];
+  let nExperts = record?.run?.architecture?.experts ?? 0;
+  const moeLayers = new Set();
+  for (const c of comps) {
+    const e = expertOf(c.component);
+    if (e != null) {
+      nExperts = Math.max(nExperts, e + 1);
+      moeLayers.add(c.layer);
+    }
+    if (c.component === 'router') moeLayers.add(c.layer);
+  }
+  for (const r of routes) {
+    moeLayers.add(r.layer);
+    for (const e of r.experts) nExperts = Math.max(nExperts, e + 1);
+  }
+  const layers = [...moeLayers].sort((a, b) => a - b);
+  const experts = Array.from({ length: nExperts }, (_, i) => i);
+  const row = new Map(layers.map((l, i) => [l, i]));
+  const zeros = () => layers.map(() => experts.map(() => 0));
+  const sum = zeros();
+  const missing = zeros(); // calls without energy
+  const labels = new Set();
+  if (metric === 'share') {
+    const total = layers.map(() => 0);
+    for (const r of routes) {
+      if (tokenIndex != null && r.token_index !== tokenIndex) continue;
+      const i = row.get(r.layer);
+      for (const e of r.experts) sum[i][e]++;
+      total[i] += r.experts.length;
+    }
+    const values = sum.map((xs, i) => xs.map((v) => (total[i] > 0 ? (100 * v) / total[i] : null)));
+    return { layers, components: experts.map((e) => `expert ${e}`), experts, values, label: 'measured routing (router decisions)' };
+  }
+  for (const c of comps) {
+    const e = expertOf(c.component);
+    if (e == null || (tokenIndex != null && c.token_index !== tokenIndex)) continue;
+    const i = row.get(c.layer);
+    if (metric === 'time') sum[i][e] += (c.end_ns - c.start_ns) / 1e9;
+    else if (isNum(c.energy_j)) {
+      sum[i][e] += c.energy_j;
+      if (c.label) labels.add(c.label);
+    } else missing[i][e]++;
+  }
+  const values = sum.map((xs, i) => xs.map((v, e) => (missing[i][e] > 0 ? null : v)));
+  const label = metric === 'time' ? 'measured clock' : ([...labels].sort((x, y) => basisRank(y) - basisRank(x))[0] ?? 'unavailable');
+  return { layers, components: experts.map((e) => `expert ${e}`), experts, values, label };
+}
+
+// loadSpread says, per MoE layer, how evenly the router spread its choices
+// over the experts (for the whole run or one token): the busiest expert's
+// share against the even share (max/mean, 1 = perfectly even) and the
+// normalised entropy of the shares (1 = even, 0 = one expert takes all).
+export function loadSpread(record, tokenIndex = null) {
+  const m = expertMatrix(record, 'share', tokenIndex);
+  return m.layers.map((layer, i) => {
+    const shares = m.values[i];
+    if (shares.some((v) => v == null) || shares.length === 0) return { layer, maxOverMean: null, evenness: null, busiest: null };
+    const mean = 100 / shares.length;
+    let busiest = 0;
+    let h = 0;
+    shares.forEach((v, e) => {
+      if (v > shares[busiest]) busiest = e;
+      const p = v / 100;
+      if (p > 0) h -= p * Math.log(p);
+    });
+    return { layer, maxOverMean: shares[busiest] / mean, evenness: shares.length > 1 ? h / Math.log(shares.length) : 1, busiest };
+  });
 }
 
 // ---------- phases, tokens ----------
@@ -446,7 +577,21 @@ export function treemapHierarchy(record) {
     const pnode = { name: ph.name, children: [] };
     for (const ly of [...ph.layers.values()].sort((a, b) => a.layer - b.layer)) {
       const lnode = { name: ly.name, children: [] };
+      // A mixture of experts nests as MLP → router, shared expert, experts → expert N.
+      let moe = null;
+      let routed = null;
+      const moeNode = () => moe ?? (lnode.children.push((moe = { name: 'MLP (mixture of experts)', children: [] })), moe);
       for (const co of ly.comps.values()) {
+        const e = expertOf(co.name);
+        if (e != null) {
+          if (!routed) moeNode().children.push((routed = { name: 'experts', children: [] }));
+          routed.children.push({ name: `expert ${e}`, value: co.value });
+          continue;
+        }
+        if (co.name === 'router' || co.name === 'shared_expert') {
+          moeNode().children.push({ name: co.name === 'router' ? 'router' : 'shared expert', value: co.value });
+          continue;
+        }
         if (co.softN > 0 && co.value > 0) {
           const soft = co.softmaxFrac;
           lnode.children.push({
@@ -494,8 +639,16 @@ export function sankeyGraph(record) {
   const links = [];
   const layers = [...layerE.keys()].sort((a, b) => a - b);
   for (const l of layers) nodes.push({ id: `layer${l}`, name: `Layer ${l}` });
-  const groups = ['attention', 'mlp', 'norm', 'other'].filter((g) => layers.some((l) => blockE.has(l + '|' + g)));
-  const gname = { attention: 'Attention', mlp: 'MLP', norm: 'Norms', other: 'Other' };
+  const groups = ['attention', 'mlp', 'router', 'shared_expert', 'experts', 'norm', 'other'].filter((g) => layers.some((l) => blockE.has(l + '|' + g)));
+  const gname = {
+    attention: 'Attention',
+    mlp: 'MLP',
+    router: 'MLP · router',
+    shared_expert: 'MLP · shared expert',
+    experts: 'MLP · routed experts',
+    norm: 'Norms',
+    other: 'Other',
+  };
   for (const g of groups) nodes.push({ id: g, name: gname[g] });
   nodes.push({ id: 'output', name: 'Output' });
   const total = [...layerE.values()].reduce((a, b) => a + b, 0);

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { makeRecord, liveEvents } from './fixtures/record.js';
 import {
   LAYER_COMPONENTS,
+  componentGroup,
   drillDown,
+  expertMatrix,
+  expertOf,
+  isMoE,
+  loadSpread,
+  modelFactsText,
   heatmapMatrix,
   liveHeatmapMatrix,
   metricAvailability,
@@ -21,7 +27,8 @@ describe('heatmapMatrix', () => {
   it('builds layers × components in engine order, skipping calls outside the stack', () => {
     const m = heatmapMatrix(rec.components, 'time');
     expect(m.layers).toEqual([0, 1, 2]);
-    expect(m.components).toEqual(LAYER_COMPONENTS);
+    expect(m.components).toEqual(['input_layernorm', 'q_proj', 'k_proj', 'v_proj', 'rope', 'attention', 'o_proj', 'post_attention_layernorm', 'gate_proj', 'up_proj', 'activation', 'down_proj']);
+    expect(m.components.every((c) => LAYER_COMPONENTS.includes(c))).toBe(true);
     expect(m.values).toHaveLength(3);
     expect(m.values[0]).toHaveLength(12);
   });
@@ -196,5 +203,82 @@ describe('sankeyGraph', () => {
   });
   it('has no graph without energy', () => {
     expect(sankeyGraph(makeRecord({ energy: false }))).toBeNull();
+  });
+});
+
+describe('mixture of experts', () => {
+  const rec = makeRecord({ layers: 2, tokens: 4, promptTokens: 5, experts: 4, shared: true, depth: 'deep' });
+  it('knows a MoE run and its expert components', () => {
+    expect(isMoE(rec)).toBe(true);
+    expect(isMoE(makeRecord())).toBe(false);
+    expect(expertOf('experts.12')).toBe(12);
+    expect(expertOf('experts')).toBe(null);
+    expect(expertOf('gate_proj')).toBe(null);
+    expect(['router', 'experts.3', 'shared_expert', 'q_norm', 'gate_proj'].map(componentGroup)).toEqual(['router', 'experts', 'shared_expert', 'attention', 'mlp']);
+  });
+  it('routing share counts the top-k choices per layer, whole run and one token', () => {
+    const m = expertMatrix(rec, 'share');
+    expect(m.layers).toEqual([0, 1]);
+    expect(m.experts).toEqual([0, 1, 2, 3]);
+    // 8 positions × 2 choices in layer 0: position p picks p%4 and (p+1)%4,
+    // so every expert gets 4 of 16.
+    expect(m.values[0]).toEqual([25, 25, 25, 25]);
+    // Token 2 decodes position 6: layer 0 picks experts 2 and 3.
+    expect(expertMatrix(rec, 'share', 2).values[0]).toEqual([0, 0, 50, 50]);
+    expect(m.label).toMatch(/^measured/);
+  });
+  it('energy and time sum the expert calls; an expert that never ran is 0', () => {
+    const e = expertMatrix(rec, 'energy', 1);
+    const calls = rec.components.filter((c) => c.token_index === 1 && c.layer === 1 && c.component.startsWith('experts.'));
+    expect(calls).toHaveLength(2);
+    for (const c of calls) expect(e.values[1][expertOf(c.component)]).toBeCloseTo(c.energy_j, 12);
+    expect(e.values[1].filter((v) => v === 0)).toHaveLength(2);
+    expect(e.label).toBe('apportioned rapl');
+    const t = expertMatrix(rec, 'time');
+    const all = rec.components.filter((c) => c.layer === 0 && c.component === 'experts.1').reduce((a, c) => a + (c.end_ns - c.start_ns), 0);
+    expect(t.values[0][1]).toBeCloseTo(all / 1e9, 12);
+  });
+  it('energy without power is unavailable, not 0', () => {
+    const m = expertMatrix(makeRecord({ experts: 4, energy: false }), 'energy');
+    expect(m.values.flat().filter((v) => v !== null && v !== 0)).toEqual([]); // ran: null; never ran: 0
+    expect(m.values.flat()).toContain(null);
+    expect(m.label).toBe('unavailable');
+  });
+  it('load spread: even routing is 1 and 1; one token concentrates it', () => {
+    const s = loadSpread(rec);
+    expect(s[0].maxOverMean).toBeCloseTo(1, 12);
+    expect(s[0].evenness).toBeCloseTo(1, 12);
+    const one = loadSpread(rec, 2)[0];
+    expect(one.maxOverMean).toBeCloseTo(2, 12); // two experts of four take 50 % each
+    expect(one.evenness).toBeCloseTo(Math.log(2) / Math.log(4), 12);
+    expect([2, 3]).toContain(one.busiest);
+  });
+  it('the heatmap shows all experts as one column and drills into them', () => {
+    const m = heatmapMatrix(rec.components, 'time');
+    expect(m.components).toEqual(['input_layernorm', 'q_proj', 'k_proj', 'v_proj', 'rope', 'attention', 'o_proj', 'post_attention_layernorm', 'router', 'experts', 'shared_expert']);
+    const d = drillDown(rec.components, 0, 'experts');
+    expect(d.calls).toBe(rec.components.filter((c) => c.layer === 0 && expertOf(c.component) != null).length);
+    expect(drillDown(rec.components, 0, 'router').deep.router_load_balance).toBeGreaterThan(1);
+  });
+  it('the Sankey splits the MLP into router, routed experts and shared expert', () => {
+    const g = sankeyGraph(rec);
+    const ids = g.nodes.map((n) => n.id);
+    expect(ids).toEqual(expect.arrayContaining(['router', 'experts', 'shared_expert']));
+    expect(ids).not.toContain('mlp');
+    const exJ = rec.components.filter((c) => expertOf(c.component) != null).reduce((a, c) => a + c.energy_j, 0);
+    expect(g.links.find((l) => l.source === 'experts' && l.target === 'output').value).toBeCloseTo(exJ, 12);
+  });
+  it('the treemap nests MLP → router, shared expert, experts → expert N', () => {
+    const { root } = treemapHierarchy(rec);
+    const layer0 = root.children.find((p) => p.name === 'decode').children.find((l) => l.name === 'layer 0');
+    const moe = layer0.children.find((c) => c.name === 'MLP (mixture of experts)');
+    expect(moe.children.map((c) => c.name)).toEqual(['router', 'experts', 'shared expert']);
+    expect(moe.children[1].children.map((c) => c.name).sort()).toEqual(['expert 0', 'expert 1', 'expert 2', 'expert 3']);
+  });
+  it('describes models in one line', () => {
+    expect(modelFactsText(rec.run.architecture)).toBe('MoE · 4 experts, top-2 + 1 shared · 25M of 100M active');
+    expect(modelFactsText({ params_total: 110_000_000 })).toBe('Dense · 110M params');
+    expect(modelFactsText({ experts: 128, top_k: 8, params_total: 30_532_122_624, params_active: 3_353_032_704 })).toBe('MoE · 128 experts, top-8 · 3.4B of 30.5B active');
+    expect(modelFactsText(null)).toBe('');
   });
 });

@@ -11,6 +11,7 @@ let server, browser, page;
 const errors = [];
 let missing = '';
 let demoModel = '';
+let modelNames = [];
 before(async () => {
   server = await startServer();
   browser = await launchBrowser();
@@ -26,7 +27,9 @@ before(async () => {
     models = (await get('/api/profiling/models')).body?.models ?? [];
     if (models.length === 0) missing = `no models: GET /api/profiling/models is empty and \`energyprofiler models demo\` gave (exit ${r.code}): ${r.out.trim().split('\n').pop()}`;
   }
-  demoModel = models.find((m) => m.demo && !m.error)?.name ?? models.find((m) => !m.error)?.name ?? '';
+  modelNames = models.filter((m) => !m.error).map((m) => m.name);
+  // The dense 110M demo (its runs span several power samples); else any usable model.
+  demoModel = models.find((m) => m.name === 'demo-110m-gqa' && !m.error)?.name ?? models.find((m) => m.demo && !m.error)?.name ?? models.find((m) => !m.error)?.name ?? '';
   if (!missing && !demoModel) missing = 'no usable model in /api/profiling/models';
   if (!missing) {
     const q = await get('/api/profiling/queue');
@@ -70,6 +73,29 @@ test('real: a second run through the API', async (t) => {
   assert.ok(runs.total >= 2);
   secondId = runs.runs.find((x) => x.id !== firstId)?.id;
   assert.ok(secondId);
+});
+
+test('real: a mixture-of-experts run shows its experts; compare it with the dense demo', async (t) => {
+  if (skip(t)) return;
+  if (!modelNames.includes('demo-100m-moe') || !modelNames.includes('demo-110m-gqa')) {
+    t.skip('the demo-100m-moe and demo-110m-gqa demo models are not both in the models folder');
+    return;
+  }
+  const run = async (model) => {
+    const r = await page.request.post(server.url + '/api/profiling/generate', {
+      headers: { 'Content-Type': 'application/json', Origin: server.url },
+      data: { model_name: model, prompt: 'Energy per expert', profiling_depth: 'deep', tags: ['e2e', 'moe-vs-dense'], max_length: 16, wait: true },
+      timeout: 180000,
+    });
+    assert.equal(r.status(), 200, await r.text());
+    return (await r.json()).run_id;
+  };
+  const moeId = await run('demo-100m-moe');
+  const denseId = await run('demo-110m-gqa');
+  assert.ok(moeId && denseId);
+  await flows.expertView(page, server.url, moeId, 'real');
+  await flows.compareMoEDense(page, server.url, moeId, denseId, 'real');
+  assert.deepEqual(errors, []);
 });
 
 test('real: open the analysis and switch metrics; drill into a cell; token slider', async (t) => {

@@ -181,3 +181,45 @@ export async function exportAndDelete(page, base, id, prefix) {
   assert.equal(res.status(), 404);
   await screenshot(page, `${prefix}-after-delete`);
 }
+
+// expertView opens a mixture-of-experts run: the model facts line, the
+// layer × expert heatmap in each metric, one token through the slider, the
+// load spread, and the MoE split of the Sankey.
+export async function expertView(page, base, id, prefix) {
+  await page.goto(`${base}/#/run/${encodeURIComponent(id)}`);
+  await page.locator('#experts-title').waitFor(T);
+  assert.match(await page.locator('.model-facts').textContent(), /^MoE · 8 experts, top-2 · \d+M of \d+M active$/);
+  const cells = page.locator('rect[id^="ex-hm-"]');
+  assert.ok((await cells.count()) >= 8, 'one cell per layer and expert');
+  await page.getByLabel('expert metric').selectOption('share');
+  await page.waitForFunction(() => /routing share/.test(document.querySelector('#experts-title').textContent));
+  const labels = await cells.evaluateAll((rs) => rs.map((r) => r.getAttribute('aria-label')));
+  assert.ok(labels.some((l) => /% ?$|\d %/.test(l)), `routing shares drawn: ${labels[0]}`);
+  assert.ok((await page.locator('table.spread tbody tr').count()) >= 1, 'a load-spread row per MoE layer');
+  const flow = await page.locator('figure', { hasText: 'Energy flow' }).textContent();
+  assert.match(flow, /router, experts and shared expert|MLP · router/);
+  await page.locator('#experts-title').scrollIntoViewIfNeeded();
+  await screenshot(page, `${prefix}-experts`);
+  // One token: the token slider drives the expert view too.
+  const slider = page.getByRole('slider').first();
+  await slider.focus();
+  await page.keyboard.press('End');
+  await page.waitForFunction(() => /token \d+/.test(document.querySelector('#experts-title').textContent));
+  await page.getByLabel('expert metric').selectOption('energy');
+  await page.locator('#experts-title').scrollIntoViewIfNeeded();
+  await screenshot(page, `${prefix}-experts-token`);
+}
+
+// compareMoEDense compares the MoE demo run with the dense one: both model
+// facts lines and the energy per (active) million parameters rows.
+export async function compareMoEDense(page, base, moeId, denseId, prefix) {
+  await page.goto(`${base}/#/compare?ids=${encodeURIComponent(moeId)},${encodeURIComponent(denseId)}`);
+  await page.getByRole('heading', { name: 'Statistics' }).waitFor(T);
+  const legend = await page.locator('.legend').textContent();
+  assert.match(legend, /MoE · 8 experts, top-2 · \d+M of \d+M active/);
+  assert.match(legend, /Dense · \d+M params/);
+  const table = await page.locator('table.stats').first().textContent();
+  assert.match(table, /Energy per active M params/);
+  assert.match(table, /Energy per M params/);
+  await screenshot(page, `${prefix}-compare-moe-dense`);
+}

@@ -113,7 +113,7 @@ func (c *Config) AttentionKind() string {
 // dir/generation_config.json (for its EOS and BOS ids).
 func LoadConfig(dir string) (*Config, error) {
 	path := filepath.Join(dir, "config.json")
-	data, err := os.ReadFile(path)
+	data, err := readSmallFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no config.json: point at a Hugging Face model folder (config.json + *.safetensors)", dir)
@@ -125,7 +125,7 @@ func LoadConfig(dir string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	genPath := filepath.Join(dir, "generation_config.json")
-	gen, err := os.ReadFile(genPath)
+	gen, err := readSmallFile(genPath)
 	switch {
 	case err == nil:
 		if err := cfg.applyGenerationConfig(gen); err != nil {
@@ -242,10 +242,22 @@ func ParseConfig(data []byte) (*Config, error) {
 		if r.src == nil {
 			return nil, fmt.Errorf("missing required key %s", r.key)
 		}
-		if *r.src <= 0 {
-			return nil, fmt.Errorf("%s is %d, want a positive integer", r.key, *r.src)
-		}
 		*r.dst = *r.src
+	}
+	// Bound the sizes before anything is derived or allocated from them.
+	for _, s := range []struct {
+		key      string
+		val, max int
+	}{
+		{"hidden_size", c.HiddenSize, MaxHiddenSize},
+		{"intermediate_size", c.IntermediateSize, MaxIntermediateSize},
+		{"num_hidden_layers", c.NumLayers, MaxLayers},
+		{"num_attention_heads", c.NumHeads, MaxHeads},
+		{"vocab_size", c.VocabSize, MaxVocabSize},
+	} {
+		if err := checkSize(s.key, s.val, s.max); err != nil {
+			return nil, err
+		}
 	}
 
 	c.NumKVHeads = c.NumHeads
@@ -260,8 +272,8 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	if raw.HeadDim != nil {
 		c.HeadDim = *raw.HeadDim
-		if c.HeadDim <= 0 {
-			return nil, fmt.Errorf("head_dim is %d, want a positive integer", c.HeadDim)
+		if err := checkSize("head_dim", c.HeadDim, MaxHeadDim); err != nil {
+			return nil, err
 		}
 	} else if defaults.headDim > 0 {
 		c.HeadDim = defaults.headDim
@@ -275,8 +287,8 @@ func ParseConfig(data []byte) (*Config, error) {
 	c.MaxPositionEmbeddings = defaults.maxPos
 	if raw.MaxPositionEmbeddings != nil {
 		c.MaxPositionEmbeddings = *raw.MaxPositionEmbeddings
-		if c.MaxPositionEmbeddings <= 0 {
-			return nil, fmt.Errorf("max_position_embeddings is %d, want a positive integer", c.MaxPositionEmbeddings)
+		if err := checkSize("max_position_embeddings", c.MaxPositionEmbeddings, MaxPositions); err != nil {
+			return nil, err
 		}
 	}
 	c.RMSNormEps = defaults.rmsNormEps
@@ -318,6 +330,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		c.DType = dt
 	}
 
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	if err := c.parseRope(raw, defaults); err != nil {
 		return nil, err
 	}
@@ -331,6 +346,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		return nil, err
 	}
 	if err := c.parseMoE(raw); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil { // rope scaling, windows and experts, now known
 		return nil, err
 	}
 
@@ -386,8 +404,8 @@ func (c *Config) parseWindows(raw rawConfig) error {
 	window := 0
 	if raw.SlidingWindow != nil {
 		window = *raw.SlidingWindow
-		if window < 0 {
-			return fmt.Errorf("sliding_window is %d, want a positive integer or null", window)
+		if window < 0 || window > MaxPositions {
+			return fmt.Errorf("sliding_window is %d, want a positive integer of at most %d, or null", window, MaxPositions)
 		}
 	}
 	if c.ModelType == "llama" {

@@ -44,3 +44,53 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseConfig feeds arbitrary config.json contents to the parser: it
+// must never panic, and whatever it accepts must be within the bounds every
+// consumer relies on (so facts, the expected tensor list and the engine's
+// buffers stay small).
+func FuzzParseConfig(f *testing.F) {
+	for _, c := range tinyConfigs() {
+		f.Add([]byte(c))
+	}
+	f.Add([]byte(`{"model_type": "qwen2", "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 3,
+		"num_attention_heads": 2, "vocab_size": 9, "use_sliding_window": true, "sliding_window": 4, "max_window_layers": 1,
+		"rope_scaling": {"rope_type": "llama3", "factor": 8, "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 8192}}`))
+	f.Add([]byte(`{"model_type": "llama", "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 1099511627776,
+		"num_attention_heads": 4, "vocab_size": 40}`))
+	f.Add([]byte(`{"model_type": "phi3", "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 2,
+		"num_attention_heads": 4, "vocab_size": 40, "layer_types": ["full_attention", "sliding_attention"], "sliding_window": 3}`))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("ParseConfig accepted a config that Validate refuses: %v", err)
+		}
+		for _, v := range []struct {
+			name     string
+			got, max int
+		}{
+			{"layers", c.NumLayers, MaxLayers}, {"hidden", c.HiddenSize, MaxHiddenSize},
+			{"intermediate", c.IntermediateSize, MaxIntermediateSize}, {"heads", c.NumHeads, MaxHeads},
+			{"kv heads", c.NumKVHeads, c.NumHeads}, {"head dim", c.HeadDim, MaxHeadDim},
+			{"vocab", c.VocabSize, MaxVocabSize}, {"positions", c.MaxPositionEmbeddings, MaxPositions},
+		} {
+			if v.got < 1 || v.got > v.max {
+				t.Fatalf("%s = %d outside [1, %d]", v.name, v.got, v.max)
+			}
+		}
+		if len(c.LayerTypes) != c.NumLayers {
+			t.Fatalf("%d layer types for %d layers", len(c.LayerTypes), c.NumLayers)
+		}
+		f := c.Facts()
+		if f.ParamsTotal <= 0 || f.ParamsTotal > MaxParameters {
+			t.Fatalf("params %d outside (0, %d]", f.ParamsTotal, int64(MaxParameters))
+		}
+		if rd := c.RotaryDim(); rd < 2 || rd > c.HeadDim {
+			t.Fatalf("rotary dim %d for head_dim %d", rd, c.HeadDim)
+		}
+	})
+}

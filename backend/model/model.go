@@ -206,6 +206,15 @@ func (m *Model) load(paths []string, weightMap map[string]string) error {
 			return err
 		}
 	}
+	// Refuse a config that overstates its weights before listing every
+	// tensor it implies.
+	var have int64
+	for _, wf := range m.files {
+		have += int64(len(wf.data))
+	}
+	if err := m.Config.CheckWeightBytes(have, MinSafetensorsBytesPerParam); err != nil {
+		return fmt.Errorf("%s: %w", m.Dir, err)
+	}
 	if err := m.checkAgainstConfig(fileOf); err != nil {
 		return err
 	}

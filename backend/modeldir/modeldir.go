@@ -54,6 +54,9 @@ func List(dir string) ([]Entry, error) {
 		}
 		e := Entry{Name: it.Name(), Path: path, Demo: isDemo(path)}
 		cfg, err := model.LoadConfig(path)
+		if err == nil {
+			err = checkWeightSize(path, cfg)
+		}
 		if err != nil {
 			e.Err = err
 		} else {
@@ -64,6 +67,24 @@ func List(dir string) ([]Entry, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// checkWeightSize refuses a config that declares more parameters than the
+// folder's weights can hold, from the files' sizes alone (a listing must
+// stay cheap). A folder without weights passes: its facts come from
+// config.json alone.
+func checkWeightSize(path string, cfg *model.Config) error {
+	have, err := model.WeightFileBytes(path)
+	if errors.Is(err, model.ErrNoWeights) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := cfg.CheckWeightBytes(have, model.MinSafetensorsBytesPerParam); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 func isDemo(path string) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"energyprofiler/backend/demo"
@@ -62,5 +63,37 @@ func TestResolveStaysInsideTheFolder(t *testing.T) {
 	}
 	if _, err := Resolve(dir, "missing"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Resolve(missing) = %v, want ErrNotFound", err)
+	}
+}
+
+// Issue 12 item 1: one folder declaring absurd sizes used to take the whole
+// server down (the listing allocated a slice of num_hidden_layers); now it
+// is listed with its error beside the good ones.
+func TestListSurvivesAbsurdConfigs(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "good", "config.json"), tinyConfig)
+	write(t, filepath.Join(dir, "huge-layers", "config.json"),
+		`{"model_type":"llama","hidden_size":64,"intermediate_size":128,"num_hidden_layers":1099511627776,"num_attention_heads":4,"vocab_size":100}`)
+	// In range, but far more than its 1 KiB of weights can hold.
+	write(t, filepath.Join(dir, "tiny-weights", "config.json"),
+		`{"model_type":"llama","hidden_size":4096,"intermediate_size":11008,"num_hidden_layers":32,"num_attention_heads":32,"vocab_size":32000}`)
+	write(t, filepath.Join(dir, "tiny-weights", "model.safetensors"), strings.Repeat("x", 1024))
+
+	got, err := List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Entry{}
+	for _, e := range got {
+		byName[e.Name] = e
+	}
+	if e := byName["good"]; e.Err != nil || e.Facts == nil {
+		t.Errorf("good model: %+v", e)
+	}
+	if e := byName["huge-layers"]; e.Err == nil || !strings.Contains(e.Err.Error(), "num_hidden_layers") {
+		t.Errorf("huge-layers listed without its error: %+v", e)
+	}
+	if e := byName["tiny-weights"]; e.Err == nil || !strings.Contains(e.Err.Error(), "weights") {
+		t.Errorf("tiny-weights listed without its error: %+v", e)
 	}
 }

@@ -6,12 +6,16 @@ import "os"
 
 // mapFile reads path into one buffer on platforms without mmap support in
 // this package. It is still the only copy of the weights.
-func mapFile(path string) (data []byte, release func() error, err error) {
+func mapFile(path string) (data []byte, stamp FileStamp, release func() error, err error) {
+	stamp, err = Stamp(path)
+	if err != nil {
+		return nil, stamp, nil, err
+	}
 	data, err = os.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, stamp, nil, err
 	}
-	return data, func() error { return nil }, nil
+	return data, stamp, func() error { return nil }, nil
 }
 
 // mapped reports whether this build memory-maps weights (not here).

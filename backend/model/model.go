@@ -24,6 +24,7 @@ type Model struct {
 	Config Config
 
 	files   []*weightFile
+	configs []FileStamp // config.json (and generation_config.json) as read
 	tensors map[string]*Tensor
 	layers  []LayerWeights
 	ignored []string // stored tensors the architecture does not use
@@ -80,6 +81,7 @@ type ExpertWeights struct {
 type weightFile struct {
 	path    string
 	data    []byte
+	stamp   FileStamp
 	header  *Header
 	release func() error
 }
@@ -91,6 +93,14 @@ type weightFile struct {
 // the stored parameter count equal to the count derived from the config.
 // A folder without weights gives an error wrapping ErrNoWeights.
 func Open(dir string) (*Model, error) {
+	// Stamp the config files before reading them, so a change made while
+	// they are read shows up as a change afterwards.
+	var configs []FileStamp
+	for _, name := range []string{"config.json", "generation_config.json"} {
+		if st, err := Stamp(filepath.Join(dir, name)); err == nil {
+			configs = append(configs, st)
+		}
+	}
 	cfg, err := LoadConfig(dir)
 	if err != nil {
 		return nil, err
@@ -99,7 +109,7 @@ func Open(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Dir: dir, Config: *cfg, tensors: map[string]*Tensor{}}
+	m := &Model{Dir: dir, Config: *cfg, configs: configs, tensors: map[string]*Tensor{}}
 	if err := m.load(paths, weightMap); err != nil {
 		m.Close()
 		return nil, err
@@ -223,7 +233,7 @@ func (m *Model) load(paths []string, weightMap map[string]string) error {
 }
 
 func openWeightFile(path string) (*weightFile, error) {
-	data, release, err := mapFile(path)
+	data, stamp, release, err := mapFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("open weights %s: %w", path, err)
 	}
@@ -232,7 +242,7 @@ func openWeightFile(path string) (*weightFile, error) {
 		release()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &weightFile{path: path, data: data, header: header, release: release}, nil
+	return &weightFile{path: path, data: data, stamp: stamp, header: header, release: release}, nil
 }
 
 // checkWeightMap checks that the index and the shards agree.
@@ -498,6 +508,28 @@ func (m *Model) Files() []string {
 		out[i] = f.path
 	}
 	return out
+}
+
+// CheckFiles reports whether the model's files are still the ones it was
+// opened from: every weight file with the size, modification time and
+// inode it was mapped with, and config.json as read. A weight file
+// truncated under its mapping makes the next read of a lost page kill the
+// process (SIGBUS), and one rewritten in place silently feeds other bytes
+// to the old tensor offsets, so a caller that keeps a Model open between
+// uses (a model cache) must call this before each use and reopen the
+// model when it fails.
+func (m *Model) CheckFiles() error {
+	for _, f := range m.files {
+		if err := f.stamp.Check(); err != nil {
+			return err
+		}
+	}
+	for _, st := range m.configs {
+		if err := st.Check(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close unmaps the weights. Tensors must not be used afterwards. It is safe

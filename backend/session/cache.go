@@ -15,15 +15,25 @@ import (
 
 // load returns the model at path, loading it if needed. Loaded models are
 // kept for the next run; the least recently used is unloaded when another
-// is needed, or early when free memory would not hold the new one.
+// is needed, or early when free memory would not hold the new one. A kept
+// model whose files changed on disk since it was loaded is unloaded and
+// loaded again: its weights are memory-mapped, and a truncated file would
+// kill the process (SIGBUS) at the first lost page.
 func (s *Service) load(path string) (*loadedModel, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, lm := range s.loaded {
-		if lm.path == path {
-			s.loaded = append(append(s.loaded[:i:i], s.loaded[i+1:]...), lm)
-			return lm, nil
+		if lm.path != path {
+			continue
 		}
+		s.loaded = append(s.loaded[:i:i], s.loaded[i+1:]...)
+		if err := lm.checkFiles(); err != nil {
+			s.opts.Logger.Info("reloading changed model", "path", path, "why", err)
+			lm.close()
+			break
+		}
+		s.loaded = append(s.loaded, lm)
+		return lm, nil
 	}
 
 	cfg, err := model.LoadConfig(path)
@@ -46,7 +56,12 @@ func (s *Service) load(path string) (*loadedModel, error) {
 }
 
 func openModel(path string, threads int) (*loadedModel, error) {
-	tok, err := tokenizer.Load(filepath.Join(path, "tokenizer.json"))
+	tokPath := filepath.Join(path, "tokenizer.json")
+	tokStamp, err := model.Stamp(tokPath)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	tok, err := tokenizer.Load(tokPath)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
@@ -59,7 +74,16 @@ func openModel(path string, threads int) (*loadedModel, error) {
 		m.Close()
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
-	return &loadedModel{path: path, model: m, tok: tok, eng: eng, facts: m.Facts()}, nil
+	return &loadedModel{path: path, model: m, tok: tok, tokStamp: tokStamp, eng: eng, facts: m.Facts()}, nil
+}
+
+// checkFiles reports whether the model's files (weights, config, tokenizer)
+// are still the ones loaded.
+func (lm *loadedModel) checkFiles() error {
+	if err := lm.model.CheckFiles(); err != nil {
+		return err
+	}
+	return lm.tokStamp.Check()
 }
 
 func (lm *loadedModel) close() {

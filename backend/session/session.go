@@ -55,8 +55,10 @@ type loadedModel struct {
 	path  string
 	model *model.Model
 	tok   *tokenizer.Tokenizer
-	eng   *engine.Engine
-	facts model.Facts
+	// tokStamp is tokenizer.json as loaded (the model tracks its own files).
+	tokStamp model.FileStamp
+	eng      *engine.Engine
+	facts    model.Facts
 }
 
 // New selects the power sources and starts sampling them; sampling runs

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"energyprofiler/backend/demo"
+	"energyprofiler/backend/engine"
 	"energyprofiler/backend/profiler"
 	"energyprofiler/backend/queue"
 )
@@ -144,5 +146,78 @@ func TestModelsStayLoadedUntilAnotherIsNeeded(t *testing.T) {
 	}
 	if _, err := s.load(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("loading a missing folder succeeded")
+	}
+}
+
+// copyOver rewrites dst in place with src's bytes, as cp does: the same
+// inode, truncated and written again.
+func copyOver(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sampledIDs(t *testing.T, s *Service, path string) ([]int, error) {
+	t.Helper()
+	var ids []int
+	_, err := s.Profile(t.Context(), Request{ModelPath: path, Prompt: "hello energy", MaxTokens: 6, Depth: "module",
+		Sampling: profiler.Sampling{Temperature: 1, Seed: 7}, Idle: -1, IgnoreEOS: true,
+		OnToken: func(ev engine.TokenEvent) { ids = append(ids, ev.ID) }}, nil)
+	return ids, err
+}
+
+// Issue 12 item 2: the model cache keeps weights memory-mapped. A weight
+// file truncated under the mapping used to kill the process with SIGBUS on
+// the next run; now the next run sees the change and fails with a clear
+// error (the file no longer holds a model).
+func TestTruncatedWeightsUnderTheCacheFailTheRunClearly(t *testing.T) {
+	s := newService(t)
+	path := tinyModel(t)
+	if _, err := sampledIDs(t, s, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(path, "model.safetensors"), 4096); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sampledIDs(t, s, path)
+	if err == nil || !strings.Contains(err.Error(), "model.safetensors") {
+		t.Fatalf("run on truncated weights: err = %v, want an error naming the file", err)
+	}
+}
+
+// A different model copied over a cached one (a larger file, the same inode)
+// used to be run as the old model; now the cache reloads it.
+func TestReplacedWeightsAreReloaded(t *testing.T) {
+	s := newService(t)
+	path := tinyModel(t)
+	other, err := demo.WriteSpec(t.TempDir(), demo.Spec{Name: "other", Hidden: 64, Intermediate: 128, Layers: 2, Heads: 4, KVHead: 2, Vocab: 1200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := sampledIDs(t, newService(t), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := sampledIDs(t, s, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(before, want) {
+		t.Fatalf("the two models generate the same tokens %v; the test cannot tell them apart", want)
+	}
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		copyOver(t, filepath.Join(other, f), filepath.Join(path, f))
+	}
+	got, err := sampledIDs(t, s, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("after copying another model over the cached one, generated %v, want the new model's %v", got, want)
 	}
 }

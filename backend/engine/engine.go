@@ -82,6 +82,7 @@ type Engine struct {
 	mu sync.Mutex
 
 	cfg       model.Config
+	name      string // the model folder, for errors
 	be        compute.Backend
 	tok       Tokenizer
 	layers    []layer
@@ -135,6 +136,7 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg:     c,
+		name:    m.Dir,
 		tok:     opts.Tokenizer,
 		dim:     c.HiddenSize,
 		headDim: c.HeadDim,

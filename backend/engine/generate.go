@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -129,7 +130,7 @@ func (e *Engine) Generate(ctx context.Context, req Request, tracer Tracer, onTok
 	err = e.forward(ctx, ids)
 	next := 0
 	if err == nil {
-		next = e.samp.sample(e.logits[:e.sampleVocab], req.Sampling)
+		next, err = e.pick(req.Sampling, fmt.Sprintf("prefill (a %d-token prompt)", len(ids)))
 	}
 	end := clock.Now()
 	phaseEnd(PhasePrefill)
@@ -168,7 +169,9 @@ func (e *Engine) Generate(ctx context.Context, req Request, tracer Tracer, onTok
 			break
 		}
 		passes++
-		next = e.samp.sample(e.logits[:e.sampleVocab], req.Sampling)
+		if next, err = e.pick(req.Sampling, fmt.Sprintf("decode step %d", index+1)); err != nil {
+			break
+		}
 		end = clock.Now()
 	}
 	res.DecodeNs = clock.Now() - decodeStart
@@ -177,6 +180,20 @@ func (e *Engine) Generate(ctx context.Context, req Request, tracer Tracer, onTok
 	}
 	phaseEnd(PhaseDecode)
 	return e.finish(res, stream, tracer, err)
+}
+
+// pick samples the next token from the logits, refusing logits that are not
+// finite: a NaN or infinite logit means the weights (or the arithmetic)
+// broke, and no token drawn from them means anything. where says which pass
+// produced them, for the error.
+func (e *Engine) pick(p Sampling, where string) (int, error) {
+	logits := e.logits[:e.sampleVocab]
+	for i, v := range logits {
+		if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
+			return 0, fmt.Errorf("engine: model %s produced a non-finite logit (%v for token %d) at %s: its weights hold NaN or infinite values, or its activations overflow; check the model files (a corrupt or badly converted checkpoint)", e.name, v, i, where)
+		}
+	}
+	return e.samp.sample(logits, p), nil
 }
 
 // finish runs post-inference: the final detokenization.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -72,6 +73,12 @@ func (s *sampler) sample(logits []float32, p Sampling) int {
 		prob[i] = (v - m) * inv
 	}
 	sum := float64(compute.ExpShift(prob, 0))
+	if !(sum > 0 && sum <= math.MaxFloat64) {
+		// Non-finite logits (Generate refuses them before sampling): no
+		// distribution to draw from, and the threshold search below would
+		// never end on a NaN mass.
+		return argmax(logits)
+	}
 	// Candidates: all tokens, or only those that can be in the top-k /
 	// top-p set. Sorting the full vocabulary per token is slow, so first keep
 	// the tokens above a threshold that still covers the needed mass.

@@ -5,16 +5,53 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"energyprofiler/backend/cli"
 )
 
+// stopGrace is how long a command may take to stop cleanly after SIGINT or
+// SIGTERM (cancel its run, store it as cancelled, close the database)
+// before the process exits anyway: a command must stop within a second of
+// being told to. A run cut short this way is marked interrupted when the
+// database is next opened.
+const stopGrace = 800 * time.Millisecond
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(runWithSignals(func(ctx context.Context) int {
+		return cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}))
+}
+
+// runWithSignals runs cmd with a context that SIGINT and SIGTERM cancel,
+// and exits the process if cmd has not returned stopGrace after the signal
+// (or at once on a second signal).
+func runWithSignals(cmd func(ctx context.Context) int) int {
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		sig, ok := <-signals
+		if !ok {
+			return
+		}
+		cancel()
+		code := 130 // 128 + SIGINT
+		if sig == syscall.SIGTERM {
+			code = 143
+		}
+		select {
+		case <-time.After(stopGrace):
+			fmt.Fprintf(os.Stderr, "energyprofiler: still busy %v after %v; exiting now (an unfinished run shows as interrupted)\n", stopGrace, sig)
+		case <-signals:
+		}
+		os.Exit(code)
+	}()
+	return cmd(ctx)
 }

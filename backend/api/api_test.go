@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -527,5 +528,23 @@ func TestLiveAsServerSentEvents(t *testing.T) {
 	}
 	if types["queue"] != 1 || types["token"] != 4 || types["finished"] != 1 {
 		t.Errorf("events %v", types)
+	}
+}
+
+// Issue 12 item 4, the API side: validate refuses non-finite values even if
+// they arrive some other way than JSON text (which cannot spell them).
+func TestValidateRefusesNonFiniteSettings(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	for name, set := range map[string]func(r *GenerateRequest){
+		"temperature NaN": func(r *GenerateRequest) { r.Temperature = &nan },
+		"temperature Inf": func(r *GenerateRequest) { r.Temperature = &inf },
+		"top_p NaN":       func(r *GenerateRequest) { r.TopP = &nan },
+		"idle_s NaN":      func(r *GenerateRequest) { r.IdleS = &nan },
+	} {
+		r := GenerateRequest{ModelName: "m", Prompt: "p"}
+		set(&r)
+		if err := r.validate(); err == nil {
+			t.Errorf("%s accepted", name)
+		}
 	}
 }

@@ -176,16 +176,18 @@ func (r *GenerateRequest) validate() error {
 			return fmt.Errorf("tag %q: tags are 1-%d characters without commas or newlines", t, maxTagLen)
 		}
 	}
-	if r.Temperature != nil && (*r.Temperature < 0 || *r.Temperature > 5) {
+	// Written as !(in range) so that NaN, were a decoder ever to produce
+	// one, is refused too.
+	if r.Temperature != nil && !(*r.Temperature >= 0 && *r.Temperature <= 5) {
 		return errors.New("temperature must be between 0 and 5")
 	}
-	if r.TopP != nil && (*r.TopP <= 0 || *r.TopP > 1) {
+	if r.TopP != nil && !(*r.TopP > 0 && *r.TopP <= 1) {
 		return errors.New("top_p must be in (0, 1]")
 	}
 	if r.TopK != nil && *r.TopK < 0 {
 		return errors.New("top_k must be ≥ 0")
 	}
-	if r.IdleS != nil && (*r.IdleS < 0 || *r.IdleS > 60) {
+	if r.IdleS != nil && !(*r.IdleS >= 0 && *r.IdleS <= 60) {
 		return errors.New("idle_s must be between 0 and 60 seconds")
 	}
 	return nil

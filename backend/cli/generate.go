@@ -13,6 +13,7 @@ import (
 
 	"energyprofiler/backend/engine"
 	"energyprofiler/backend/model"
+	"energyprofiler/backend/profiler"
 	"energyprofiler/backend/tokenizer"
 )
 
@@ -72,8 +73,9 @@ func runGenerate(ctx context.Context, env Env) error {
 		return fmt.Errorf("%w: --max-tokens must be positive, got %d", ErrUsage, *maxTokens)
 	case *greedy && *temperature > 0:
 		return fmt.Errorf("%w: --greedy and --temperature exclude each other", ErrUsage)
-	case *temperature < 0 || *topP <= 0 || *topP > 1 || *topK < 0:
-		return fmt.Errorf("%w: want --temperature ≥ 0, 0 < --top-p ≤ 1 and --top-k ≥ 0", ErrUsage)
+	}
+	if err := checkSamplingFlags(profiler.Sampling{Temperature: *temperature, TopP: *topP, TopK: *topK}); err != nil {
+		return err
 	}
 	var ids []int
 	if *idsFlag != "" {

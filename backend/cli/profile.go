@@ -70,10 +70,13 @@ func runProfile(ctx context.Context, env Env) error {
 		return fmt.Errorf("%w: --repeat must be at least 1", ErrUsage)
 	case *idle < 0 || *cooldown < 0:
 		return fmt.Errorf("%w: --idle and --cooldown cannot be negative", ErrUsage)
-	case *temperature < 0 || *topP <= 0 || *topP > 1 || *topK < 0:
-		return fmt.Errorf("%w: want --temperature ≥ 0, 0 < --top-p ≤ 1 and --top-k ≥ 0", ErrUsage)
-	case *price < 0:
-		return fmt.Errorf("%w: --price cannot be negative", ErrUsage)
+	}
+	sampling := profiler.Sampling{Greedy: *temperature == 0, Temperature: *temperature, TopP: *topP, TopK: *topK, Seed: int64(*seed)}
+	if err := checkSamplingFlags(sampling); err != nil {
+		return err
+	}
+	if err := profiler.CheckPrice(*price); err != nil {
+		return fmt.Errorf("%w: --%v", ErrUsage, err)
 	}
 	co2g, co2preset, err := parseCO2(*co2)
 	if err != nil {
@@ -101,7 +104,7 @@ func runProfile(ctx context.Context, env Env) error {
 	req := session.Request{
 		ModelPath: absPath(*modelDir), ModelName: filepath.Base(filepath.Clean(*modelDir)),
 		Prompt: *prompt, MaxTokens: *maxTokens, Depth: *depth, Tags: splitList(*tags),
-		Sampling:  profiler.Sampling{Greedy: *temperature == 0, Temperature: *temperature, TopP: *topP, TopK: *topK, Seed: int64(*seed)},
+		Sampling:  sampling,
 		Idle:      idleOpt,
 		IgnoreEOS: *ignoreEOS, PriceUSDPerKWh: *price, CO2GPerKWh: co2g, CO2Preset: co2preset,
 	}
@@ -176,10 +179,22 @@ func profileOnce(ctx context.Context, env Env, svc *session.Service, st *store.S
 	return res.Summary, res.Text, nil
 }
 
+// checkSamplingFlags refuses sampling flags no run can use (NaN, infinite,
+// out of range), naming the flag.
+func checkSamplingFlags(s profiler.Sampling) error {
+	if err := s.Check(); err != nil {
+		return fmt.Errorf("%w: --%v", ErrUsage, err)
+	}
+	if s.TopP == 0 {
+		return fmt.Errorf("%w: --top-p 0: use a number in (0, 1]", ErrUsage)
+	}
+	return nil
+}
+
 func parseCO2(s string) (float64, string, error) {
-	if v, err := strconv.ParseFloat(s, 64); err == nil {
-		if v < 0 {
-			return 0, "", errors.New("g/kWh cannot be negative")
+	if v, err := strconv.ParseFloat(s, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err := profiler.CheckCO2(v); err != nil {
+			return 0, "", err
 		}
 		return v, "custom", nil
 	}

@@ -10,11 +10,14 @@ import (
 type Status string
 
 const (
+	// StatusQueued: accepted and waiting for its turn (stored at once, so
+	// every accepted run can be found).
+	StatusQueued      Status = "queued"
 	StatusRunning     Status = "running"
 	StatusCompleted   Status = "completed"
 	StatusFailed      Status = "failed"
 	StatusCancelled   Status = "cancelled"
-	StatusInterrupted Status = "interrupted" // the process died while it ran
+	StatusInterrupted Status = "interrupted" // the process died while it ran or waited
 )
 
 // Sampling is how tokens were chosen.

@@ -173,15 +173,34 @@ CREATE TABLE routes (
 ALTER TABLE deep_ops ADD COLUMN router_entropy REAL;
 ALTER TABLE deep_ops ADD COLUMN router_load_balance REAL;
 `,
+		// 3: liveness by the owning store's instance (a lock file it holds),
+		// not its PID, which a restarted container reuses.
+		`ALTER TABLE runs ADD COLUMN owner_instance TEXT NOT NULL DEFAULT '';`,
 	}
+}
+
+// schemaVersion reads the database's user_version without writing.
+func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+	var version int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if version > len(migrations()) {
+		return version, fmt.Errorf("schema version %d is newer than this program knows (%d): update energyprofiler", version, len(migrations()))
+	}
+	return version, nil
 }
 
 // migrate applies the migrations past the database's user_version, each in
 // its own transaction together with the version bump. The version is read
 // inside the write transaction, so two processes opening a new database at
-// once do not both migrate.
+// once do not both migrate. An up-to-date database is not written to (it
+// may be read-only, or on a full disk).
 func migrate(ctx context.Context, db *sql.DB) error {
 	ms := migrations()
+	if v, err := schemaVersion(ctx, db); err != nil || v == len(ms) {
+		return err
+	}
 	for {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {

@@ -194,6 +194,7 @@ func TestRunningBecomesInterruptedOnOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	ctx := context.Background()
 	info := profiler.RunInfo{ID: "11111111-dead-4000-8000-000000000000", CreatedAt: time.Now(), Status: profiler.StatusRunning, Meta: profiler.Meta{ModelName: "m", Prompt: "p"}}
 	st.RunStarted(info)
@@ -203,18 +204,18 @@ func TestRunningBecomesInterruptedOnOpen(t *testing.T) {
 	if err := st.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The first run's owner is a process that no longer exists; the second's is us.
-	if _, err := st.db.Exec(`UPDATE runs SET owner_pid = 2147483000 WHERE id = ?`, info.ID); err != nil {
+	// The first run's owner is a store that no longer exists; the second's
+	// is st, still open.
+	if _, err := st.db.Exec(`UPDATE runs SET owner_pid = 2147483000, owner_instance = 'gone' WHERE id = ?`, info.ID); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
-	st, err = Open(path)
+	other, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer other.Close()
 	for id, want := range map[string]profiler.Status{info.ID: profiler.StatusInterrupted, info2.ID: profiler.StatusRunning} {
-		rec, err := st.Get(ctx, id)
+		rec, err := other.Get(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +223,7 @@ func TestRunningBecomesInterruptedOnOpen(t *testing.T) {
 			t.Errorf("run %s: status %s, want %s", id[:8], rec.Run.Status, want)
 		}
 	}
-	if problems, err := st.Check(ctx); err != nil || len(problems) != 0 {
+	if problems, err := other.Check(ctx); err != nil || len(problems) != 0 {
 		t.Errorf("integrity check: %v %v", problems, err)
 	}
 }
@@ -245,7 +246,7 @@ func TestWriterIsolatesFailingJobs(t *testing.T) {
 	ok1, bad, ok2 := make(chan error, 1), make(chan error, 1), make(chan error, 1)
 	insert := func(id string) func(context.Context, *sql.Tx) error {
 		return func(ctx context.Context, tx *sql.Tx) error {
-			_, err := upsertRun(ctx, tx, profiler.RunInfo{ID: id, CreatedAt: time.Now(), Status: profiler.StatusCompleted, Meta: profiler.Meta{ModelName: "m"}}, nil, "h", 1)
+			_, err := upsertRun(ctx, tx, profiler.RunInfo{ID: id, CreatedAt: time.Now(), Status: profiler.StatusCompleted, Meta: profiler.Meta{ModelName: "m"}}, nil, owner{host: "h", pid: 1})
 			return err
 		}
 	}

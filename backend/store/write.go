@@ -34,7 +34,7 @@ func nullInt(v *int64) any {
 func metricValue(m profiler.Metric) any { return nullFloat(m.Value) }
 
 // upsertRun inserts or updates a run's row and returns its rowid.
-func upsertRun(ctx context.Context, tx *sql.Tx, info profiler.RunInfo, sum *profiler.Summary, host string, pid int) (int64, error) {
+func upsertRun(ctx context.Context, tx *sql.Tx, info profiler.RunInfo, sum *profiler.Summary, o owner) (int64, error) {
 	settings, err := jsonText(info.Settings)
 	if err != nil {
 		return 0, err
@@ -71,16 +71,16 @@ func upsertRun(ctx context.Context, tx *sql.Tx, info profiler.RunInfo, sum *prof
 	}
 	var rid int64
 	err = tx.QueryRowContext(ctx, `
-INSERT INTO runs (id, created_at, finished_at, status, error, owner_host, owner_pid, model_name, model_path, prompt, depth,
+INSERT INTO runs (id, created_at, finished_at, status, error, owner_host, owner_pid, owner_instance, model_name, model_path, prompt, depth,
 	duration_s, total_energy_j, joules_per_token, tokens_per_second, input_tokens, output_tokens, energy_label)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT(id) DO UPDATE SET finished_at=excluded.finished_at, status=excluded.status, error=excluded.error,
 	model_name=excluded.model_name, model_path=excluded.model_path, prompt=excluded.prompt, depth=excluded.depth,
 	duration_s=excluded.duration_s, total_energy_j=excluded.total_energy_j, joules_per_token=excluded.joules_per_token,
 	tokens_per_second=excluded.tokens_per_second, input_tokens=excluded.input_tokens,
 	output_tokens=excluded.output_tokens, energy_label=excluded.energy_label
 RETURNING rid`,
-		info.ID, info.CreatedAt.UnixMilli(), finished, string(info.Status), info.Error, host, pid, info.ModelName, info.ModelPath,
+		info.ID, info.CreatedAt.UnixMilli(), finished, string(info.Status), info.Error, o.host, o.pid, o.instance, info.ModelName, info.ModelPath,
 		info.Prompt, info.Settings.Depth, duration, energy, jpt, tps, in, out, label,
 	).Scan(&rid)
 	if err != nil {
@@ -185,8 +185,8 @@ func energyColumns(e profiler.Energy) (gross, net, unc any, label, js string, er
 
 // saveRecord writes a whole run: its row (now with status and summary) and
 // every child row, replacing any earlier partial write of the same run.
-func saveRecord(ctx context.Context, tx *sql.Tx, rec *profiler.Record, host string, pid int) error {
-	rid, err := upsertRun(ctx, tx, rec.Run, rec.Summary, host, pid)
+func saveRecord(ctx context.Context, tx *sql.Tx, rec *profiler.Record, o owner) error {
+	rid, err := upsertRun(ctx, tx, rec.Run, rec.Summary, o)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"energyprofiler/backend/store"
 )
@@ -15,20 +16,53 @@ func storeDBFlag(fs *flag.FlagSet) *string {
 	return fs.String("db", "", "database file (default: the user's data dir, e.g. ~/.local/share/energyprofiler/profiling.db)")
 }
 
-// openRunStore opens the database at path, or at the default path when empty.
+// openRunStore opens the database at path (the default path when empty)
+// for profiling: it is created if needed, and a database that cannot be
+// written is refused, since the runs could not be stored.
 func openRunStore(path string) (*store.Store, error) {
-	if path == "" {
-		p, err := store.DefaultPath()
-		if err != nil {
-			return nil, err
-		}
-		path = p
+	path, err := dbPath(path)
+	if err != nil {
+		return nil, err
 	}
 	st, err := store.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open the run database: %w", err)
 	}
+	if err := st.Problem(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return st, nil
+}
+
+// readRunStore opens an existing database for commands that only read:
+// nothing is created or written.
+func readRunStore(path string) (*store.Store, error) {
+	path, err := dbPath(path)
+	if err != nil {
+		return nil, err
+	}
+	return store.OpenReadOnly(path)
+}
+
+// editRunStore opens an existing database for commands that change stored
+// runs (delete): a missing database is an error, not created empty.
+func editRunStore(path string) (*store.Store, error) {
+	path, err := dbPath(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", store.ErrNoDatabase, path, err)
+	}
+	return store.Open(path)
+}
+
+func dbPath(path string) (string, error) {
+	if path != "" {
+		return path, nil
+	}
+	return store.DefaultPath()
 }
 
 // parseRunArgs parses flags that may come before, between or after positional
@@ -70,7 +104,7 @@ func runDB(ctx context.Context, env Env) error {
 		fs.Usage()
 		return fmt.Errorf("%w: want 'db check'", ErrUsage)
 	}
-	st, err := openRunStore(*db)
+	st, err := readRunStore(*db)
 	if err != nil {
 		return err
 	}

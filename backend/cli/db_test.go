@@ -5,10 +5,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"energyprofiler/backend/store"
 )
 
 func TestDBCheck(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "sub", "p.db")
+	st, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	code, out, errOut := profCLI(t, "db", "check", "--db", db)
 	if code != 0 || !strings.Contains(out, "ok") {
 		t.Fatalf("db check on a new database: %d %q %q", code, out, errOut)

@@ -168,7 +168,12 @@ func profileOnce(ctx context.Context, env Env, svc *session.Service, st *store.S
 	res, err := svc.Profile(ctx, req, nil)
 	bar.done()
 	if ferr := st.Flush(context.WithoutCancel(ctx)); ferr != nil {
-		fmt.Fprintf(env.Stderr, "warning: storing the run: %v\n", ferr)
+		// Never report a run as done when it is not in the database.
+		id := "the run"
+		if res != nil && res.Summary != nil {
+			id = "run " + res.Summary.RunID
+		}
+		return nil, "", errors.Join(err, fmt.Errorf("%s could not be stored: %w", id, ferr))
 	}
 	if err != nil {
 		if res != nil && res.Summary != nil {
@@ -399,7 +404,7 @@ func runRuns(ctx context.Context, env Env) error {
 	if err := store.ValidSort(q.Sort); err != nil {
 		return fmt.Errorf("%w: --sort: %v", ErrUsage, err)
 	}
-	st, err := openRunStore(*db)
+	st, err := readRunStore(*db)
 	if err != nil {
 		return err
 	}
@@ -460,7 +465,7 @@ func runShow(ctx context.Context, env Env) error {
 		fs.Usage()
 		return fmt.Errorf("%w: want one run id (or a unique prefix of one)", ErrUsage)
 	}
-	st, err := openRunStore(*db)
+	st, err := readRunStore(*db)
 	if err != nil {
 		return err
 	}
@@ -561,7 +566,7 @@ func runExport(ctx context.Context, env Env) error {
 	if *table != "" && *format != "csv" {
 		return fmt.Errorf("%w: --table goes with --format csv", ErrUsage)
 	}
-	st, err := openRunStore(*db)
+	st, err := readRunStore(*db)
 	if err != nil {
 		return err
 	}
@@ -613,7 +618,7 @@ func runCompare(ctx context.Context, env Env) error {
 		fs.Usage()
 		return fmt.Errorf("%w: compare takes 2 to 4 runs or comma-separated groups of runs, got %d", ErrUsage, len(args))
 	}
-	st, err := openRunStore(*db)
+	st, err := readRunStore(*db)
 	if err != nil {
 		return err
 	}
@@ -720,7 +725,7 @@ func runDelete(ctx context.Context, env Env) error {
 		fs.Usage()
 		return fmt.Errorf("%w: want one run id (or a unique prefix of one)", ErrUsage)
 	}
-	st, err := openRunStore(*db)
+	st, err := editRunStore(*db)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,13 @@ type Options struct {
 	Queue    *queue.Queue
 	NewRunID NewRunID
 
+	// StoreProblem, when set, says why runs cannot be stored now (nil when
+	// they can); /api/health reports it.
+	StoreProblem func() error
+	// PowerSpec is the server's power source choice; a generate request's
+	// "power" must be empty or equal to it (sources are chosen at start).
+	PowerSpec string
+
 	// Frontend holds the built dashboard; nil serves a page that says how to
 	// build it.
 	Frontend fs.FS
@@ -114,12 +121,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type healthResponse struct {
-	Version      string         `json:"version"`
-	OS           string         `json:"os"`
-	Arch         string         `json:"arch"`
-	Database     string         `json:"database"`
-	ModelsDir    string         `json:"models_dir"`
-	PowerSources []SourceHealth `json:"power_sources"`
+	Version   string `json:"version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	Database  string `json:"database"`
+	ModelsDir string `json:"models_dir"`
+	// DatabaseProblem says why runs cannot be stored (read-only, disk
+	// full); absent when they can.
+	DatabaseProblem string         `json:"database_problem,omitempty"`
+	PowerSources    []SourceHealth `json:"power_sources"`
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
@@ -128,14 +138,20 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 		sources = h.opts.PowerSources()
 	}
 	h.log.Info("health requested", "remote", r.RemoteAddr, "user_agent", r.UserAgent())
-	writeJSON(w, http.StatusOK, healthResponse{
+	res := healthResponse{
 		Version:      h.opts.Version,
 		OS:           runtime.GOOS,
 		Arch:         runtime.GOARCH,
 		Database:     h.opts.DBPath,
 		ModelsDir:    h.opts.ModelsDir,
 		PowerSources: sources,
-	})
+	}
+	if h.opts.StoreProblem != nil {
+		if err := h.opts.StoreProblem(); err != nil {
+			res.DatabaseProblem = err.Error()
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (h *Handler) frontend() http.Handler {

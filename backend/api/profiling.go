@@ -40,6 +40,9 @@ type Models interface {
 var (
 	ErrNotFound   = errors.New("not found")
 	ErrBadRequest = errors.New("bad request")
+	// ErrUnavailable: the server cannot do it now (its database cannot be
+	// written, say); 503.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // RunQuery filters, sorts and pages the run list.
@@ -327,9 +330,9 @@ func parseRunQuery(r *http.Request) (RunQuery, error) {
 		return q, fmt.Errorf("order %q: use asc or desc", o)
 	}
 	switch q.Status {
-	case "", "running", "completed", "failed", "cancelled", "interrupted":
+	case "", "queued", "running", "completed", "failed", "cancelled", "interrupted":
 	default:
-		return q, fmt.Errorf("status %q: use running, completed, failed, cancelled or interrupted", q.Status)
+		return q, fmt.Errorf("status %q: use queued, running, completed, failed, cancelled or interrupted", q.Status)
 	}
 	var err error
 	if s := v.Get("limit"); s != "" {
@@ -523,6 +526,9 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, "not found", err.Error())
 	case errors.Is(err, ErrBadRequest):
 		writeError(w, http.StatusBadRequest, "invalid request", err.Error())
+	case errors.Is(err, ErrUnavailable):
+		h.log.Warn("request refused", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 	default:
 		h.log.Error("request failed", "err", err)
 		writeError(w, http.StatusInternalServerError, "internal error", err.Error())

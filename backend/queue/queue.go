@@ -76,7 +76,19 @@ type Options struct {
 	// Keep is how many finished jobs stay known for Wait and Status
 	// (default 100).
 	Keep int
+	// Accept, when set, is called by Submit for every job before it is
+	// queued (the server stores the run as queued, so an accepted run can
+	// always be found); an error refuses the job and Submit returns it.
+	Accept func(job *Job) error
+	// Ended, when set, is called once for every accepted job as it ends,
+	// before Wait returns: done, failed or cancelled, whether it ran or not
+	// (cancelled while queued, dropped at shutdown). err is why it did not
+	// complete.
+	Ended func(job *Job, state State, err error)
 }
+
+// ErrShutdown is the error of jobs still queued when the queue shut down.
+var ErrShutdown = fmt.Errorf("the server stopped before the run started: %w", context.Canceled)
 
 // Queue runs jobs one at a time.
 type Queue struct {
@@ -123,18 +135,28 @@ func New(ctx context.Context, exec Executor, opts Options) *Queue {
 
 // Submit adds a job with the given ID and request to the back of the queue.
 func (q *Queue) Submit(id string, request any) (*Job, error) {
+	j := &Job{ID: id, Request: request, state: StateQueued, done: make(chan struct{})}
+	q.mu.Lock()
+	err := q.admit(id)
+	q.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if q.opts.Accept != nil {
+		if err := q.opts.Accept(j); err != nil {
+			return nil, err
+		}
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closed {
-		return nil, errors.New("the run queue is shut down")
+	if err := q.admit(id); err != nil {
+		// Refused after the owner accepted it (the queue filled or shut
+		// down meanwhile): the owner hears that it ended.
+		if q.opts.Ended != nil {
+			q.opts.Ended(j, StateFailed, err)
+		}
+		return nil, err
 	}
-	if len(q.pending) >= q.opts.MaxQueued {
-		return nil, fmt.Errorf("%w (%d waiting); try again when some have finished", ErrFull, len(q.pending))
-	}
-	if _, dup := q.jobs[id]; dup {
-		return nil, fmt.Errorf("job %s already exists", id)
-	}
-	j := &Job{ID: id, Request: request, state: StateQueued, done: make(chan struct{})}
 	q.jobs[id] = j
 	q.pending = append(q.pending, j)
 	select {
@@ -142,6 +164,20 @@ func (q *Queue) Submit(id string, request any) (*Job, error) {
 	default:
 	}
 	return j, nil
+}
+
+// admit says whether a job with id may be queued now; q.mu is held.
+func (q *Queue) admit(id string) error {
+	if q.closed {
+		return errors.New("the run queue is shut down")
+	}
+	if len(q.pending) >= q.opts.MaxQueued {
+		return fmt.Errorf("%w (%d waiting); try again when some have finished", ErrFull, len(q.pending))
+	}
+	if _, dup := q.jobs[id]; dup {
+		return fmt.Errorf("job %s already exists", id)
+	}
+	return nil
 }
 
 // Status reports a job's state and, while it waits, its position: 1 means
@@ -285,6 +321,9 @@ func (q *Queue) finish(j *Job, result any, err error) {
 	case err != nil:
 		state = StateFailed
 	}
+	if q.opts.Ended != nil {
+		q.opts.Ended(j, state, err)
+	}
 	j.mu.Lock()
 	j.state, j.result, j.err = state, result, err
 	close(j.done)
@@ -317,7 +356,7 @@ func (q *Queue) shutdown() {
 	q.pending = nil
 	q.mu.Unlock()
 	for _, j := range pending {
-		q.finish(j, nil, context.Canceled)
+		q.finish(j, nil, ErrShutdown)
 	}
 	q.mu.Lock()
 	for s := range q.subs {

@@ -317,3 +317,66 @@ func TestLateJoinerAfterARunSeesItFinishedLast(t *testing.T) {
 		t.Errorf("late joiner replay %s", got)
 	}
 }
+
+// Issue 12 item 5: the queue tells its owner about every job it accepts
+// (before the job can run) and about every end, including jobs that never
+// ran: cancelled while queued, or dropped at shutdown.
+func TestAcceptAndEndedHooksSeeEveryJob(t *testing.T) {
+	g := newGate()
+	var mu sync.Mutex
+	accepted := map[string]bool{}
+	ended := map[string]State{}
+	ctx, cancel := context.WithCancel(t.Context())
+	q := New(ctx, g.exec, Options{
+		Accept: func(j *Job) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if j.ID == "refused" {
+				return errors.New("cannot store runs")
+			}
+			accepted[j.ID] = true
+			return nil
+		},
+		Ended: func(j *Job, state State, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !accepted[j.ID] {
+				t.Errorf("job %s ended without being accepted", j.ID)
+			}
+			ended[j.ID] = state
+		},
+	})
+	if _, err := q.Submit("refused", nil); err == nil || st(q, "refused") != "" {
+		t.Fatalf("a job the owner refused was queued: %v", err)
+	}
+	for _, id := range []string{"runs", "cancelled", "left"} {
+		if _, err := q.Submit(id, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitStarted(t, g, "runs")
+	q.Cancel("cancelled")
+	close(g.ch("runs"))
+	q.Wait(t.Context(), "runs")
+	waitStarted(t, g, "left")
+	cancel() // shutdown while "left" runs
+	<-q.Stopped()
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]State{"runs": StateDone, "cancelled": StateCancelled, "left": StateCancelled}
+	if fmt.Sprint(ended) != fmt.Sprint(want) {
+		t.Errorf("ended %v, want %v", ended, want)
+	}
+}
+
+// Ended runs before Wait returns, so a waiter can read what it stored.
+func TestEndedRunsBeforeWaitReturns(t *testing.T) {
+	var stored atomic.Bool
+	q := New(t.Context(), func(context.Context, *Job, func(Event)) (any, error) { return nil, errors.New("no model") },
+		Options{Ended: func(*Job, State, error) { time.Sleep(20 * time.Millisecond); stored.Store(true) }})
+	q.Submit("x", nil)
+	q.Wait(t.Context(), "x")
+	if !stored.Load() {
+		t.Error("Wait returned before Ended finished")
+	}
+}

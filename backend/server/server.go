@@ -94,7 +94,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Config: cfg, Store: st, Session: svc, cancel: cancel}
-	s.Queue = queue.New(ctx, s.execute, queue.Options{})
+	if err := st.Problem(); err != nil {
+		cfg.Logger.Warn("runs cannot be stored; new runs are refused until this is fixed", "err", err)
+	}
+	s.Queue = queue.New(ctx, s.execute, queue.Options{Accept: s.accept, Ended: s.ended})
 	go s.relayPower(ctx)
 	return s, nil
 }
@@ -146,6 +149,63 @@ func (s *Server) Close() error {
 	<-s.Queue.Stopped()
 	errs := []error{s.Session.Close(), s.Store.Close()}
 	return errors.Join(errs...)
+}
+
+// accept stores a run as queued the moment it is accepted, so every run_id
+// handed out can be found later, whatever happens to the run. A database
+// that cannot be written refuses the run before any inference.
+func (s *Server) accept(job *queue.Job) error {
+	req, ok := job.Request.(api.GenerateRequest)
+	if !ok {
+		return fmt.Errorf("job %s: unexpected request type %T", job.ID, job.Request)
+	}
+	if err := s.Store.Problem(); err != nil {
+		return fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+	}
+	sr := SessionRequest(req)
+	info := profiler.RunInfo{ID: job.ID, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sources: []profiler.SourceUse{},
+		Meta: profiler.Meta{ModelName: req.ModelName, ModelPath: req.ModelPath, Prompt: req.Prompt, Tags: nonNilTags(req.Tags),
+			Settings: profiler.Settings{Depth: sr.Depth, MaxTokens: sr.MaxTokens, Sampling: sr.Sampling, Power: s.Config.PowerSpec}}}
+	if err := s.Store.Queued(context.Background(), info); err != nil {
+		if errors.Is(err, store.ErrNotWritable) {
+			return fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// ended gives a run that ended without the profiler recording it (cancelled
+// while queued, a model that failed to load, a server shutting down) its
+// terminal state and reason; a run the profiler recorded is left alone.
+func (s *Server) ended(job *queue.Job, state queue.State, err error) {
+	var status profiler.Status
+	reason := ""
+	if err != nil {
+		reason = err.Error()
+	}
+	switch state {
+	case queue.StateDone:
+		return
+	case queue.StateCancelled:
+		status = profiler.StatusCancelled
+		if errors.Is(err, context.Canceled) && !errors.Is(err, queue.ErrShutdown) {
+			reason = "cancelled before it started"
+		}
+	default:
+		status = profiler.StatusFailed
+		s.Config.Logger.Error("run failed", "run_id", job.ID, "err", err)
+	}
+	if err := s.Store.EndQueued(context.Background(), job.ID, status, reason); err != nil {
+		s.Config.Logger.Error("could not store the end of a run", "run_id", job.ID, "status", status, "err", err)
+	}
+}
+
+func nonNilTags(tags []string) []string {
+	if tags == nil {
+		return []string{}
+	}
+	return tags
 }
 
 // execute runs one queued API request.
@@ -253,6 +313,10 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 	opts.Store = runStore{s.Store}
 	opts.Models = models{dir: s.Config.ModelsDir}
 	opts.Queue = s.Queue
+	opts.StoreProblem = s.Store.Problem
+	if opts.PowerSpec == "" {
+		opts.PowerSpec = s.Config.PowerSpec
+	}
 	powerOpts := s.Config.Power
 	opts.PowerSources = func() []api.SourceHealth { return Health(powerOpts) }
 	if opts.Logger == nil {
@@ -303,20 +367,24 @@ func (r runStore) ListRuns(ctx context.Context, q api.RunQuery) (api.RunPage, er
 
 func (r runStore) get(ctx context.Context, id string) (*profiler.Record, error) {
 	rec, err := r.st.Get(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: run %q", api.ErrNotFound, id)
+	return rec, apiError(err, id)
+}
+
+// apiError tells the API which status a store error deserves.
+func apiError(err error, id string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: run %q", api.ErrNotFound, id)
+	case errors.Is(err, store.ErrNotWritable):
+		return fmt.Errorf("%w: %v", api.ErrUnavailable, err)
 	}
-	return rec, err
+	return err
 }
 
 func (r runStore) GetRun(ctx context.Context, id string) (any, error) { return r.get(ctx, id) }
 
 func (r runStore) DeleteRun(ctx context.Context, id string) error {
-	err := r.st.Delete(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: run %q", api.ErrNotFound, id)
-	}
-	return err
+	return apiError(r.st.Delete(ctx, id), id)
 }
 
 func (r runStore) ExportRun(ctx context.Context, id, format string) (api.Export, error) {

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -61,10 +60,14 @@ type Options struct {
 	// accepts any port on a loopback host name.
 	Port string
 	// AllowedHosts extends the loopback names accepted in the Host header,
-	// for a server deliberately bound to another interface.
+	// for a server deliberately bound to another interface (remote mode:
+	// the machine's own names and addresses, and those the user adds). "*"
+	// accepts any Host; only allowed with a Token, which then does what
+	// the Host check does (keeps out pages that rebind a DNS name).
 	AllowedHosts []string
-	// Token, when set, must be sent as "Authorization: Bearer TOKEN" on every
-	// /api request.
+	// Token, when set, is required on every /api request except login: as
+	// "Authorization: Bearer TOKEN", or as the session cookie that
+	// POST /api/login gives a browser in exchange for it.
 	Token string
 	// Trusted skips the Host and Origin checks. Only for transports that no
 	// other process can reach, such as the desktop window's asset server.
@@ -75,9 +78,10 @@ type Options struct {
 
 // Handler serves the API and the dashboard.
 type Handler struct {
-	opts Options
-	mux  *http.ServeMux
-	log  *slog.Logger
+	opts     Options
+	mux      *http.ServeMux
+	log      *slog.Logger
+	sessions sessions
 }
 
 // New returns a Handler ready to serve.
@@ -90,6 +94,9 @@ func New(opts Options) *Handler {
 		h.opts.NewRunID = uuid.NewString
 	}
 	h.mux.HandleFunc("GET /api/health", h.health)
+	h.mux.HandleFunc("POST /api/login", h.login)
+	h.mux.HandleFunc("POST /api/logout", h.logout)
+	h.mux.HandleFunc("GET /api/auth", h.authStatus)
 	h.routeProfiling()
 	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found", fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
@@ -111,11 +118,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if h.opts.Token != "" && strings.HasPrefix(r.URL.Path, "/api/") {
-		if r.Header.Get("Authorization") != "Bearer "+h.opts.Token {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "send the server's token as 'Authorization: Bearer TOKEN'")
-			return
-		}
+	if needsAuth(r) && !h.authorized(r) {
+		refuse(w)
+		return
 	}
 	h.mux.ServeHTTP(w, r)
 }

@@ -126,6 +126,12 @@ type testServer struct {
 
 func newTestServer(t *testing.T, hold bool) *testServer {
 	t.Helper()
+	return newTestServerWith(t, hold, nil)
+}
+
+// newTestServerWith lets a test change the handler's options (token, hosts).
+func newTestServerWith(t *testing.T, hold bool, configure func(*Options)) *testServer {
+	t.Helper()
 	ts := &testServer{store: &fakeStore{runs: map[string]RunListItem{}}}
 	if hold {
 		ts.release = make(chan struct{})
@@ -156,11 +162,15 @@ func newTestServer(t *testing.T, hold bool) *testServer {
 	_, ts.Port, _ = net.SplitHostPort(srv.Listener.Addr().String())
 	n := 0
 	var mu sync.Mutex
-	srv.Config.Handler = New(Options{
+	opts := Options{
 		Version: "test", Port: ts.Port, Store: ts.store, Models: fakeModels{}, Queue: ts.queue,
 		NewRunID: func() string { mu.Lock(); defer mu.Unlock(); n++; return fmt.Sprintf("run-%04d", n) },
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if configure != nil {
+		configure(&opts)
+	}
+	srv.Config.Handler = New(opts)
 	srv.Start()
 	ts.URL = srv.URL
 	t.Cleanup(func() {

@@ -80,6 +80,10 @@ func (h *Handler) liveSSE(w http.ResponseWriter, r *http.Request) {
 	h.log.Info("live client connected", "transport", "sse", "remote", r.RemoteAddr)
 	defer h.log.Info("live client gone", "transport", "sse", "remote", r.RemoteAddr)
 	rc := http.NewResponseController(w)
+	// The stream lasts as long as the client stays: lift the server's
+	// request read deadline (reaching it would end the request) and bound
+	// each write instead. Errors mean a writer without deadlines (Wails').
+	_ = rc.SetReadDeadline(time.Time{})
 	flush := func() { _ = rc.Flush() }
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -96,6 +100,7 @@ func (h *Handler) liveSSE(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("live event not encodable", "type", ev.Type, "err", err)
 			continue
 		}
+		_ = rc.SetWriteDeadline(time.Now().Add(liveWriteTimeout))
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
 			return
 		}

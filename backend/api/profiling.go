@@ -261,6 +261,11 @@ func (h *Handler) generate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, map[string]any{"run_id": id, "status": state, "position": pos})
 		return
 	}
+	// Waiting lasts as long as the run: lift the server's read and write
+	// deadlines for this request (the body is read; the client may wait).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	result, err := h.opts.Queue.Wait(r.Context(), id)
 	if err != nil {
 		if r.Context().Err() != nil {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -20,10 +21,16 @@ func (h *Handler) checkHost(r *http.Request) error {
 	if err != nil {
 		host, port = r.Host, ""
 	}
+	if h.anyHost() {
+		return nil
+	}
 	if h.opts.Port != "" && port != h.opts.Port {
 		return fmt.Errorf("host %q is not this server (expected port %s)", r.Host, h.opts.Port)
 	}
 	if !h.hostAllowed(host) {
+		if h.opts.Token != "" {
+			return fmt.Errorf("host %q is not one of this server's names (%s); restart it with --allow-host %s to accept it", r.Host, strings.Join(h.opts.AllowedHosts, ", "), host)
+		}
 		return fmt.Errorf("host %q is not a loopback name; open the dashboard at http://127.0.0.1:%s/", r.Host, h.opts.Port)
 	}
 	return nil
@@ -36,11 +43,18 @@ func (h *Handler) hostAllowed(host string) bool {
 		return true
 	}
 	for _, a := range h.opts.AllowedHosts {
+		a = strings.TrimSuffix(strings.TrimPrefix(a, "["), "]")
 		if strings.EqualFold(host, a) {
 			return true
 		}
 	}
 	return false
+}
+
+// anyHost reports whether the Host check is off: only with a token, which
+// a rebinding page cannot know.
+func (h *Handler) anyHost() bool {
+	return h.opts.Token != "" && slices.Contains(h.opts.AllowedHosts, "*")
 }
 
 // checkOrigin rejects state-changing requests and WebSocket upgrades sent by
@@ -58,7 +72,7 @@ func (h *Handler) checkOrigin(r *http.Request) error {
 		return nil
 	}
 	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return fmt.Errorf("origin %q is not this app", origin)
 	}
 	if u.Host != r.Host {

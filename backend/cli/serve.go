@@ -10,6 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,12 +35,18 @@ const (
 	demoRunPrompt = "Energy Profiler measures how much energy a language model spends on every token."
 )
 
+// tokenEnv names the environment variable that may hold the server's token.
+const tokenEnv = "ENERGYPROFILER_TOKEN"
+
 func runServe(ctx context.Context, env Env) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	addr := fs.String("addr", "127.0.0.1:8000", "address to listen on")
-	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback --addr (requires a bearer token)")
-	token := fs.String("token", "", "bearer token required on /api (generated when --allow-remote is set without one)")
+	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback --addr (a token is then required)")
+	var allowHosts stringList
+	fs.Var(&allowHosts, "allow-host", "with --allow-remote: another host name or address the dashboard may be reached by (repeatable; '*' turns the Host check off)")
+	tokenFile := fs.String("token-file", "", "file holding the token that /api requests must carry (or set "+tokenEnv+"); generated when --allow-remote has none")
+	tokenArg := fs.String("token", "", "refused: a token on the command line shows in ps; use --token-file or "+tokenEnv)
 	db := fs.String("db", "", "database file (default: the user's data folder)")
 	modelsDir := fs.String("models-dir", "", "models folder (default ~/EnergyProfiler/models)")
 	powerSpec := fs.String("power", "auto", "power source(s): auto, or a list such as rapl,nvml, cpu-load, replay:FILE")
@@ -45,21 +55,51 @@ func runServe(ctx context.Context, env Env) error {
 	if err := fs.Parse(env.Args); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
+	if *tokenArg != "" {
+		return fmt.Errorf("%w: --token: a token on the command line is visible to every user in ps; put it in a file (--token-file FILE) or in %s", ErrUsage, tokenEnv)
+	}
 
-	host, _, err := net.SplitHostPort(*addr)
+	// Check everything about the address before doing any work (such as
+	// writing the demo models).
+	host, portText, err := net.SplitHostPort(*addr)
 	if err != nil {
 		return fmt.Errorf("%w: --addr %q: %v", ErrUsage, *addr, err)
 	}
+	if p, err := strconv.Atoi(portText); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%w: --addr %q: the port must be a number from 0 to 65535", ErrUsage, *addr)
+	}
+	remote := !isLoopback(host)
+	if remote && !*allowRemote {
+		return fmt.Errorf("%w: --addr %s is reachable from other machines; pass --allow-remote to confirm (a token is then required)", ErrUsage, *addr)
+	}
+	if len(allowHosts) > 0 && !remote {
+		return fmt.Errorf("%w: --allow-host goes with a non-loopback --addr and --allow-remote", ErrUsage)
+	}
+	token, err := loadToken(*tokenFile, os.Getenv(tokenEnv))
+	if err != nil {
+		return err
+	}
+	generated := false
+	if remote && token == "" {
+		token, generated = newToken(), true
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another energyprofiler running? pick another port with --addr)", *addr, err)
+	}
+	defer ln.Close()
+	// With --addr :0 the kernel picks the port; the Host check needs the real one.
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+
 	var allowed []string
-	if !isLoopback(host) {
-		if !*allowRemote {
-			return fmt.Errorf("%w: --addr %s is reachable from other machines; pass --allow-remote to confirm (a bearer token is then required)", ErrUsage, *addr)
+	if remote {
+		allowed = append(machineNames(host), allowHosts...)
+		fmt.Fprintf(env.Stderr, "WARNING: serving on %s, reachable from other machines. Every API request needs the token; browsers log in once on the dashboard.\n", *addr)
+		fmt.Fprintf(env.Stderr, "Accepted host names: %s (add others with --allow-host).\n", strings.Join(allowed, ", "))
+		if generated {
+			fmt.Fprintf(env.Stderr, "Token (generated for this run; keep one across restarts with --token-file or %s): %s\n", tokenEnv, token)
 		}
-		if *token == "" {
-			*token = newToken()
-		}
-		fmt.Fprintf(env.Stderr, "WARNING: serving on %s, reachable from other machines. Every /api request needs 'Authorization: Bearer %s'.\n", *addr, *token)
-		allowed = append(allowed, host)
 	}
 
 	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
@@ -71,16 +111,11 @@ func runServe(ctx context.Context, env Env) error {
 		return err
 	}
 	defer srv.Close()
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another energyprofiler running? pick another port with --addr)", *addr, err)
+	if err := srv.Store.Problem(); err != nil {
+		fmt.Fprintf(env.Stderr, "WARNING: %v\nThe dashboard still shows stored runs, but new runs are refused until this is fixed.\n", err)
 	}
-	defer ln.Close()
-	// With --addr :0 the kernel picks the port; the Host check needs the real one.
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
 
-	opts := api.Options{Port: port, AllowedHosts: allowed, Token: *token, Logger: logger}
+	opts := api.Options{Port: port, AllowedHosts: allowed, Token: token, Logger: logger}
 	if app, ok := frontend.App(); ok {
 		opts.Frontend = app
 	} else {
@@ -98,21 +133,74 @@ func runServe(ctx context.Context, env Env) error {
 		}
 	}
 
-	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := newHTTPServer(ctx, handler, defaultHTTPLimits)
 	fmt.Fprintf(env.Stdout, "Energy Profiler dashboard: http://%s/\n", ln.Addr())
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(ln) }()
+	go func() { errc <- httpSrv.Serve(limitListener(ln, defaultHTTPLimits.MaxConns)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+		httpSrv.Close() // streams that did not notice the shutdown
 	}
 	return nil
+}
+
+// loadToken reads the token from file (when given) or takes it from the
+// environment. A token file must not be readable by others.
+func loadToken(file, fromEnv string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(fromEnv), nil
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("--token-file %s is readable by other users (mode %v): chmod 600 it", file, st.Mode().Perm())
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(data))
+	if len(token) < 16 {
+		return "", fmt.Errorf("--token-file %s holds %d characters; use a token of at least 16 (e.g. openssl rand -hex 16)", file, len(token))
+	}
+	return token, nil
+}
+
+// machineNames are the names a browser on another machine may use for this
+// one: its host name, its .local name, and the addresses of its interfaces
+// (the bind address itself when it is a specific one).
+func machineNames(bindHost string) []string {
+	var names []string
+	add := func(n string) {
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if ip := net.ParseIP(bindHost); ip == nil || !ip.IsUnspecified() {
+		add(bindHost)
+	}
+	if h, err := os.Hostname(); err == nil {
+		add(h)
+		if !strings.Contains(h, ".") {
+			add(h + ".local")
+		}
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && !ipn.IP.IsLinkLocalUnicast() {
+				add(ipn.IP.String())
+			}
+		}
+	}
+	return names
 }
 
 // profileDemo queues one run of the dense demo model and one of the

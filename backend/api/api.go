@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +49,9 @@ type Options struct {
 	// StoreProblem, when set, says why runs cannot be stored now (nil when
 	// they can); /api/health reports it.
 	StoreProblem func() error
+	// CheckPrompt, when set, refuses a prompt the model cannot take (longer
+	// than its context) at submission, with ErrBadRequest.
+	CheckPrompt func(ctx context.Context, modelPath, prompt string) error
 	// PowerSpec is the server's power source choice; a generate request's
 	// "power" must be empty or equal to it (sources are chosen at start).
 	PowerSpec string

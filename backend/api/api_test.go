@@ -90,9 +90,11 @@ func (s *fakeStore) ExportRun(ctx context.Context, id, format string) (Export, e
 }
 
 func (s *fakeStore) CompareRuns(ctx context.Context, ids []string) (any, error) {
-	for _, id := range ids {
-		if _, err := s.GetRun(ctx, id); err != nil {
-			return nil, err
+	for _, group := range ids {
+		for _, id := range strings.Split(group, "+") {
+			if _, err := s.GetRun(ctx, id); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return map[string]any{"ids": ids}, nil

@@ -28,6 +28,10 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 		h.liveSSE(w, r)
 		return
 	}
+	// Subscribe before answering, so nothing published after the client
+	// sees the handshake can be missed.
+	sub := h.opts.Queue.Subscribe()
+	defer h.opts.Queue.Unsubscribe(sub)
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		// The Origin was checked by ServeHTTP for network clients; the
 		// desktop window's origin (wails://) is not an http origin.
@@ -39,8 +43,6 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 	defer c.CloseNow()
 	ctx := c.CloseRead(r.Context()) // we never expect messages; this notices the close
 
-	sub := h.opts.Queue.Subscribe()
-	defer h.opts.Queue.Unsubscribe(sub)
 	for {
 		ev, ok := sub.Next(ctx)
 		if !ok {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"energyprofiler/backend/queue"
@@ -146,6 +147,10 @@ const (
 	maxTags       = 20
 	maxTagLen     = 64
 	maxCompareIDs = 4
+	// maxGroupRuns bounds one comparison group (the runs of a repeat).
+	maxGroupRuns = 32
+	// minIdleS is the shortest idle baseline; 0 skips it.
+	minIdleS = 0.001
 )
 
 func (r *GenerateRequest) validate() error {
@@ -190,8 +195,8 @@ func (r *GenerateRequest) validate() error {
 	if r.TopK != nil && *r.TopK < 0 {
 		return errors.New("top_k must be ≥ 0")
 	}
-	if r.IdleS != nil && !(*r.IdleS >= 0 && *r.IdleS <= 60) {
-		return errors.New("idle_s must be between 0 and 60 seconds")
+	if r.IdleS != nil && !(*r.IdleS == 0 || *r.IdleS >= minIdleS && *r.IdleS <= 60) {
+		return fmt.Errorf("idle_s must be 0 (no idle baseline) or from %g to 60 seconds", minIdleS)
 	}
 	return nil
 }
@@ -241,12 +246,24 @@ func (h *Handler) generate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid request", err.Error())
 		return
 	}
+	if req.Power != "" && req.Power != h.opts.PowerSpec {
+		writeError(w, http.StatusBadRequest, "invalid request",
+			fmt.Sprintf("power %q: power sources are chosen when the server starts (serve --power); this server uses %q, so leave power out or give that", req.Power, h.opts.PowerSpec))
+		return
+	}
 	path, err := h.opts.Models.Resolve(req.ModelName)
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
 	req.ModelPath = path
+	if h.opts.CheckPrompt != nil {
+		// Refuse now what would fail only after queueing.
+		if err := h.opts.CheckPrompt(r.Context(), path, req.Prompt); err != nil {
+			h.fail(w, err)
+			return
+		}
+	}
 	id := h.opts.NewRunID()
 	if _, err := h.opts.Queue.Submit(id, req); err != nil {
 		if errors.Is(err, queue.ErrFull) {
@@ -474,15 +491,24 @@ func (h *Handler) exportRun(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(ex.Data)
 }
 
+// compareRuns compares 2-4 runs or groups: ?ids=a,b+c. A group's runs are
+// joined by '+', which a query string decodes to a space, so a space
+// separates them as well as a literal '+' (%2B).
 func (h *Handler) compareRuns(w http.ResponseWriter, r *http.Request) {
 	var ids []string
-	for _, id := range strings.Split(r.URL.Query().Get("ids"), ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			ids = append(ids, id)
+	for _, arg := range strings.Split(r.URL.Query().Get("ids"), ",") {
+		group := strings.FieldsFunc(arg, func(c rune) bool { return c == '+' || unicode.IsSpace(c) })
+		if len(group) == 0 {
+			continue
 		}
+		if len(group) > maxGroupRuns {
+			writeError(w, http.StatusBadRequest, "invalid ids", fmt.Sprintf("a group may hold at most %d runs, this one holds %d", maxGroupRuns, len(group)))
+			return
+		}
+		ids = append(ids, strings.Join(group, "+"))
 	}
 	if len(ids) < 2 || len(ids) > maxCompareIDs {
-		writeError(w, http.StatusBadRequest, "invalid ids", fmt.Sprintf("give 2 to %d run ids: ?ids=a,b", maxCompareIDs))
+		writeError(w, http.StatusBadRequest, "invalid ids", fmt.Sprintf("give 2 to %d run ids or groups: ?ids=a,b or ?ids=a+b,c+d", maxCompareIDs))
 		return
 	}
 	if h.opts.Store == nil {

@@ -151,3 +151,60 @@ func TestOriginMustBeHTTP(t *testing.T) {
 		}
 	}
 }
+
+// Item 12, the smaller ones on the API.
+func TestSmallerRequestChecks(t *testing.T) {
+	ts := newTestServerWith(t, false, func(o *Options) {
+		o.PowerSpec = "cpu-load"
+		o.CheckPrompt = func(_ context.Context, path, prompt string) error {
+			if len(prompt) > 100 {
+				return fmt.Errorf("%w: the prompt has %d tokens but the context holds 100", ErrBadRequest, len(prompt))
+			}
+			return nil
+		}
+	})
+	body := func(extra string) string { return strings.Replace(okBody, `"max_length":4`, `"max_length":4,`+extra, 1) }
+	for _, c := range []struct {
+		name, body string
+		status     int
+		detail     string
+	}{
+		{"unknown power source", body(`"power":"definitely-not-a-source"`), 400, "power"},
+		{"replay of any file", body(`"power":"replay:/etc/passwd"`), 400, "power"},
+		{"the server's own source", body(`"power":"cpu-load"`), 202, ""},
+		{"tiny idle", body(`"idle_s":1e-300`), 400, "idle_s"},
+		{"prompt longer than the context", strings.Replace(okBody, `"hello"`, `"`+strings.Repeat("a", 200)+`"`, 1), 400, "context"},
+	} {
+		r := ts.do(t, "POST", "/api/profiling/generate", c.body, nil)
+		if r.status != c.status || !strings.Contains(fmt.Sprint(r.body["detail"]), c.detail) {
+			t.Errorf("%s: %d %s, want %d mentioning %q", c.name, r.status, r.raw, c.status, c.detail)
+		}
+	}
+}
+
+// The documented group form a+b: '+' in a query string decodes to a space,
+// so both a space and a literal '+' (%2B) separate a group's runs; a group
+// has a bounded size.
+func TestCompareGroups(t *testing.T) {
+	ts := newTestServer(t, false)
+	for _, id := range []string{"a", "b", "c", "d"} {
+		ts.store.put(RunListItem{ID: id, Status: "completed"})
+	}
+	for _, q := range []string{"ids=a+b,c+d", "ids=a%2Bb,c%2Bd", "ids=a%20b,c"} {
+		r := ts.do(t, "GET", "/api/profiling/compare?"+q, "", nil)
+		if r.status != 200 {
+			t.Errorf("%s: %d %s", q, r.status, r.raw)
+			continue
+		}
+		if ids := fmt.Sprint(r.body["ids"]); !strings.Contains(ids, "a+b") {
+			t.Errorf("%s: compared %s, want the group a+b", q, ids)
+		}
+	}
+	big := make([]string, maxGroupRuns+1)
+	for i := range big {
+		big[i] = fmt.Sprintf("r%d", i)
+	}
+	if r := ts.do(t, "GET", "/api/profiling/compare?ids="+strings.Join(big, "+")+",a", "", nil); r.status != 400 {
+		t.Errorf("a group of %d runs: %d, want 400", len(big), r.status)
+	}
+}

@@ -158,10 +158,7 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 	}
 	e.ctxLen = opts.Context
 	if e.ctxLen <= 0 {
-		e.ctxLen = 4096
-		if c.MaxPositionEmbeddings > 0 {
-			e.ctxLen = min(e.ctxLen, c.MaxPositionEmbeddings)
-		}
+		e.ctxLen = DefaultContext(c)
 	}
 	e.chunk = opts.PrefillChunk
 	if e.chunk <= 0 {
@@ -247,6 +244,17 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 		e.be = compute.NewCPU(opts.Threads)
 	}
 	return e, nil
+}
+
+// DefaultContext is the KV-cache length an engine for c gets when
+// Options.Context is 0: min(max_position_embeddings, 4096). A prompt must
+// be shorter than it.
+func DefaultContext(c model.Config) int {
+	n := 4096
+	if c.MaxPositionEmbeddings > 0 {
+		n = min(n, c.MaxPositionEmbeddings)
+	}
+	return n
 }
 
 // Close stops the engine's workers. The model is not closed.

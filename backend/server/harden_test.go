@@ -134,3 +134,18 @@ func TestReadOnlyDatabaseIsReportedAndRunsRefusedUpFront(t *testing.T) {
 		t.Errorf("DELETE of an unknown run: %d, want 404", code)
 	}
 }
+
+// Item 12: a prompt longer than the model's context was queued and failed
+// later with a 500; it is refused at submission with a 400.
+func TestPromptLongerThanTheContextIsRefusedAtSubmission(t *testing.T) {
+	srv, url := start(t)
+	var out map[string]any
+	long := strings.Repeat("energy ", 3000) // the tiny model's context is 4096 tokens at most
+	code := call(t, "POST", url+"/api/profiling/generate", fmt.Sprintf(`{"model_name":"tiny","prompt":%q,"max_length":4}`, long), &out)
+	if code != 400 || !strings.Contains(fmt.Sprint(out["detail"]), "context") {
+		t.Errorf("an over-long prompt: %d %v, want 400 about the context", code, out)
+	}
+	if srv.Queue.Len() != 0 || srv.Queue.Active() != "" {
+		t.Error("the over-long prompt was queued")
+	}
+}

@@ -314,6 +314,13 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 	opts.Models = models{dir: s.Config.ModelsDir}
 	opts.Queue = s.Queue
 	opts.StoreProblem = s.Store.Problem
+	opts.CheckPrompt = func(_ context.Context, path, prompt string) error {
+		err := s.Session.CheckPrompt(path, prompt)
+		if errors.Is(err, session.ErrPromptTooLong) {
+			return fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+		}
+		return err
+	}
 	if opts.PowerSpec == "" {
 		opts.PowerSpec = s.Config.PowerSpec
 	}

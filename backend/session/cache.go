@@ -2,6 +2,7 @@ package session
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,6 +55,39 @@ func (s *Service) load(path string) (*loadedModel, error) {
 	s.loaded = append(s.loaded, lm)
 	return lm, nil
 }
+
+// CheckPrompt reports, without loading the weights, whether prompt fits the
+// context of the model at path (the engine's default context length): a
+// prompt that does not would fail only once its run's turn came. It uses
+// the loaded model's tokenizer when there is one.
+func (s *Service) CheckPrompt(path, prompt string) error {
+	var tok *tokenizer.Tokenizer
+	s.mu.Lock()
+	for _, lm := range s.loaded {
+		if lm.path == path && lm.checkFiles() == nil {
+			tok = lm.tok
+		}
+	}
+	s.mu.Unlock()
+	cfg, err := model.LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		if tok, err = tokenizer.Load(filepath.Join(path, "tokenizer.json")); err != nil {
+			return fmt.Errorf("model %s: %w", path, err)
+		}
+	}
+	n, limit := len(tok.Encode(prompt, true)), engine.DefaultContext(*cfg)
+	if n >= limit {
+		return fmt.Errorf("%w: the prompt is %d tokens but %s's context holds %d (prompt and generated tokens together); shorten the prompt",
+			ErrPromptTooLong, n, filepath.Base(path), limit)
+	}
+	return nil
+}
+
+// ErrPromptTooLong is wrapped by CheckPrompt's refusals.
+var ErrPromptTooLong = errors.New("prompt too long")
 
 func openModel(path string, threads int) (*loadedModel, error) {
 	tokPath := filepath.Join(path, "tokenizer.json")

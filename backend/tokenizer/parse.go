@@ -112,6 +112,9 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if t.decoder, err = parseDecoder(f.Decoder); err != nil {
 		return nil, fmt.Errorf("decoder: %w", err)
 	}
+	if err := checkByteCoverage(model, t.preTok); err != nil {
+		return nil, err
+	}
 	idOf := func(s string) (int, bool) {
 		if id, ok := t.added.byContent[s]; ok {
 			return id, true
@@ -221,4 +224,56 @@ func parseSequence[T any](raw json.RawMessage, key string, parse func(json.RawMe
 		}
 	}
 	return out, nil
+}
+
+// checkByteCoverage refuses a tokenizer that would silently drop text: a
+// byte-level one (or one with byte fallback) whose vocab lacks some of the
+// 256 byte tokens, with no unk token to stand in for what they would spell.
+func checkByteCoverage(m *bpe, pre preTokenizer) error {
+	if m.unkID >= 0 {
+		return nil
+	}
+	var missing []string
+	switch {
+	case usesByteLevel(pre):
+		for b := 0; b < 256; b++ {
+			if _, ok := m.vocab[string(byteToRune(byte(b)))]; !ok {
+				missing = append(missing, fmt.Sprintf("%q (byte 0x%02X)", string(byteToRune(byte(b))), b))
+			}
+		}
+	case m.byteFallback:
+		for b, id := range m.byteIDs {
+			if id < 0 {
+				missing = append(missing, fmt.Sprintf("<0x%02X>", b))
+			}
+		}
+	default:
+		return nil
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	shown := missing[:min(len(missing), 8)]
+	more := ""
+	if len(missing) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(missing)-len(shown))
+	}
+	return fmt.Errorf("tokenizer.json's vocab lacks %d of the 256 byte tokens (%s%s) and has no unk_token: text needing them would be silently dropped; use the model's original tokenizer.json",
+		len(missing), strings.Join(shown, ", "), more)
+}
+
+// usesByteLevel reports whether a ByteLevel pre-tokenizer maps the text to
+// the 256-character byte alphabet.
+func usesByteLevel(p preTokenizer) bool {
+	switch p := p.(type) {
+	case *byteLevelPreTok:
+		return true
+	case preTokSeq:
+		for _, q := range p {
+			if usesByteLevel(q) {
+				return true
+			}
+		}
+	}
+	return false
 }

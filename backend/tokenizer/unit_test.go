@@ -357,7 +357,7 @@ func TestLlama3StylePostProcessor(t *testing.T) {
 			{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<|begin_of_text|>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],
 			 "special_tokens":{"<|begin_of_text|>":{"id":"<|begin_of_text|>","ids":[3],"tokens":["<|begin_of_text|>"]}}}]},
 		"decoder":{"type":"ByteLevel"},
-		"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}`
+		"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2` + byteAlphabetVocab(4) + `},"merges":["a b"]}}`
 	tk, err := Parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
@@ -391,4 +391,20 @@ func TestDigitsThenByteLevel(t *testing.T) {
 	if !slices.Equal(runs, []string{"a", "12", "b", "345"}) {
 		t.Errorf("digit runs: %q", runs)
 	}
+}
+
+// byteAlphabetVocab lists the byte-level alphabet's other characters as
+// vocab entries from id next on (a byte-level vocab must hold all 256).
+func byteAlphabetVocab(next int) string {
+	var b strings.Builder
+	for i := 0; i < 256; i++ {
+		r := byteToRune(byte(i))
+		if r == 'a' || r == 'b' {
+			continue
+		}
+		q, _ := json.Marshal(string(r))
+		fmt.Fprintf(&b, ",%s:%d", q, next)
+		next++
+	}
+	return b.String()
 }

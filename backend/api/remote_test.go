@@ -163,7 +163,9 @@ func TestSmallerRequestChecks(t *testing.T) {
 			return nil
 		}
 	})
-	body := func(extra string) string { return strings.Replace(okBody, `"max_length":4`, `"max_length":4,`+extra, 1) }
+	body := func(extra string) string {
+		return strings.Replace(okBody, `"max_length":4`, `"max_length":4,`+extra, 1)
+	}
 	for _, c := range []struct {
 		name, body string
 		status     int

@@ -134,7 +134,16 @@ func runServe(ctx context.Context, env Env) error {
 	}
 
 	httpSrv := newHTTPServer(ctx, handler, defaultHTTPLimits)
-	fmt.Fprintf(env.Stdout, "Energy Profiler dashboard: http://%s/\n", ln.Addr())
+	fmt.Fprintf(env.Stdout, "Energy Profiler dashboard: %s\n", dashboardURL(ln.Addr().String()))
+	if remote {
+		var urls []string
+		for _, name := range allowed {
+			if name != "*" {
+				urls = append(urls, "http://"+net.JoinHostPort(name, port)+"/")
+			}
+		}
+		fmt.Fprintf(env.Stdout, "From other machines: %s\n", strings.Join(urls, "  "))
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(limitListener(ln, defaultHTTPLimits.MaxConns)) }()
 	select {
@@ -148,6 +157,16 @@ func runServe(ctx context.Context, env Env) error {
 		httpSrv.Close() // streams that did not notice the shutdown
 	}
 	return nil
+}
+
+// dashboardURL is the address to open on this machine: a wildcard listen
+// address (0.0.0.0, ::) is reached through 127.0.0.1.
+func dashboardURL(listen string) string {
+	host, port, _ := net.SplitHostPort(listen)
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
 // loadToken reads the token from file (when given) or takes it from the

@@ -14,9 +14,9 @@ export const binary = process.env.ENERGYPROFILER_BIN ?? join(repoRoot, 'bin', 'e
 export const shotsDir = process.env.E2E_SHOTS ?? join(repoRoot, 'build', 'e2e-shots');
 
 // startServer runs `energyprofiler serve` and resolves once it prints its URL.
-export async function startServer(extraArgs = []) {
+export async function startServer(extraArgs = [], extraEnv = {}) {
   const home = mkdtempSync(join(tmpdir(), 'ep-e2e-'));
-  const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data') };
+  const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data'), ...extraEnv };
   const proc = spawn(binary, ['serve', '--addr', '127.0.0.1:0', ...extraArgs], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -93,3 +93,19 @@ export function exportURL(id, format) {
 export function compareRuns(ids, fetchImpl) {
   return getJSON('/api/profiling/compare?ids=' + ids.map(encodeURIComponent).join(','), fetchImpl);
 }
+
+// Remote mode: a server reachable from other machines wants its token. The
+// login page trades it once for an HttpOnly session cookie, which the
+// browser then sends with every API call, WebSocket and event stream; page
+// scripts never hold the token or the cookie.
+export function authStatus(fetchImpl) {
+  return getJSON('/api/auth', fetchImpl);
+}
+
+export function login(token, fetchImpl) {
+  return send('POST', '/api/login', { token }, fetchImpl);
+}
+
+export function logout(fetchImpl) {
+  return send('POST', '/api/logout', undefined, fetchImpl);
+}

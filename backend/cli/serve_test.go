@@ -15,6 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"energyprofiler/backend/demo"
+	"energyprofiler/backend/tokenizer"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while a command writes it.
@@ -75,8 +78,13 @@ func TestRemoteServeAcceptsTheMachinesOwnNames(t *testing.T) {
 	token := "feedfacefeedfacefeedfacefeedface"
 	t.Setenv(tokenEnv, token)
 	dir := t.TempDir()
+	models := filepath.Join(dir, "models")
+	if _, err := demo.WriteSpec(models, demo.Spec{Name: "tiny", Hidden: 32, Intermediate: 64, Layers: 1, Heads: 4, KVHead: 2,
+		Vocab: tokenizer.DemoVocabSize(demo.TokenizerMerges) + 8}); err != nil {
+		t.Fatal(err) // a model in the folder: serve writes no demo models
+	}
 	port := serveInBackground(t, "--addr", "0.0.0.0:0", "--allow-remote", "--db", filepath.Join(dir, "p.db"),
-		"--models-dir", filepath.Join(dir, "models"), "--power", "cpu-load")
+		"--models-dir", models, "--power", "cpu-load")
 	names := machineNames("0.0.0.0")
 	if len(names) == 0 {
 		t.Fatal("no names for this machine")

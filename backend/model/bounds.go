@@ -20,6 +20,9 @@ const (
 	MaxHeads            = 1024
 	MaxHeadDim          = 1024
 	MaxVocabSize        = 1 << 22
+	// MaxExperts bounds a mixture-of-experts layer's expert count (the
+	// largest published models have a few hundred).
+	MaxExperts = 4096
 	// MaxPositions bounds max_position_embeddings, sliding_window and
 	// rope_scaling's original_max_position_embeddings.
 	MaxPositions = 1 << 24
@@ -58,6 +61,23 @@ func (c *Config) Validate() error {
 	if c.RopeScaling != nil && (c.RopeScaling.OriginalMaxPositionEmbeddings < 0 || c.RopeScaling.OriginalMaxPositionEmbeddings > MaxPositions) {
 		return fmt.Errorf("original_max_position_embeddings is %d, want at most %d", c.RopeScaling.OriginalMaxPositionEmbeddings, MaxPositions)
 	}
+	if m := c.MoE; m != nil {
+		for _, s := range []struct {
+			key      string
+			val, max int
+		}{
+			{"num_experts", m.Experts, MaxExperts},
+			{"num_experts_per_tok", m.TopK, m.Experts},
+			{"moe_intermediate_size", m.Intermediate, MaxIntermediateSize},
+		} {
+			if err := checkSize(s.key, s.val, s.max); err != nil {
+				return err
+			}
+		}
+		if m.SharedIntermediate < 0 || m.SharedIntermediate > MaxIntermediateSize {
+			return fmt.Errorf("shared_expert_intermediate_size is %d, want at most %d", m.SharedIntermediate, MaxIntermediateSize)
+		}
+	}
 	if c.LayerTypes != nil && len(c.LayerTypes) != c.NumLayers {
 		return fmt.Errorf("%d layer types for num_hidden_layers %d", len(c.LayerTypes), c.NumLayers)
 	}
@@ -91,6 +111,19 @@ func (c *Config) paramCount() int64 {
 		layer += 2*I + H
 	}
 	n := V*H + int64(c.NumLayers)*layer + H
+	if m := c.MoE; m != nil {
+		// A sparse layer swaps the dense MLP for a router, its experts and
+		// the optional shared expert with its sigmoid gate.
+		sparse := int64(c.NumLayers - len(m.DenseLayers))
+		moe := int64(m.Experts)*(H+3*int64(m.Intermediate)*H) + 3*int64(m.SharedIntermediate)*H
+		if m.SharedIntermediate > 0 {
+			moe += H
+		}
+		if c.MLPBias {
+			moe += int64(m.Experts) * (2*int64(m.Intermediate) + H)
+		}
+		n += sparse * (moe - 3*I*H)
+	}
 	if !c.TieWordEmbeddings {
 		n += V * H
 	}

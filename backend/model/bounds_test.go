@@ -132,3 +132,42 @@ func TestLoadConfigRefusesHugeFile(t *testing.T) {
 	_, err = LoadConfig(dir)
 	wantErr(t, err, "config.json", "bytes")
 }
+
+// The cheap parameter count that bounds checks use must not undercount a
+// mixture-of-experts model (it would let a config overstate its experts past
+// CheckWeightBytes) and must stay within a few percent of the exact count
+// from the tensor list (q/k norms and Gemma's extra norms are left out).
+func TestParamCountCoversEveryFamily(t *testing.T) {
+	files, err := filepath.Glob("testdata/configs/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no configs: %v", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ParseConfig(data)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		exact := c.Facts().ParamsTotal
+		got := c.paramCount()
+		if rel := float64(got-exact) / float64(exact); rel > 0.001 || rel < -0.01 {
+			t.Errorf("%s: paramCount %d, exact %d (%.3f%%)", filepath.Base(f), got, exact, 100*rel)
+		}
+	}
+}
+
+func TestParseConfigRefusesAbsurdExperts(t *testing.T) {
+	base := `{"model_type": "qwen3_moe", "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 2,
+		"num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 40, "head_dim": 4, "moe_intermediate_size": 8`
+	for _, extra := range []string{
+		`, "num_experts": 1099511627776, "num_experts_per_tok": 2}`,
+		`, "num_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 4000000000}`,
+	} {
+		if _, err := ParseConfig([]byte(base + extra)); err == nil || !strings.Contains(err.Error(), "at most") {
+			t.Errorf("%s: err = %v, want a bound", extra, err)
+		}
+	}
+}

@@ -81,7 +81,11 @@ func TestRemoteServeAcceptsTheMachinesOwnNames(t *testing.T) {
 	models := filepath.Join(dir, "models")
 	if _, err := demo.WriteSpec(models, demo.Spec{Name: "tiny", Hidden: 32, Intermediate: 64, Layers: 1, Heads: 4, KVHead: 2,
 		Vocab: tokenizer.DemoVocabSize(demo.TokenizerMerges) + 8}); err != nil {
-		t.Fatal(err) // a model in the folder: serve writes no demo models
+		t.Fatal(err)
+	}
+	// A model that is not a demo in the folder: serve writes no demo models.
+	if err := os.Remove(filepath.Join(models, "tiny", demo.MarkerFile)); err != nil {
+		t.Fatal(err)
 	}
 	port := serveInBackground(t, "--addr", "0.0.0.0:0", "--allow-remote", "--db", filepath.Join(dir, "p.db"),
 		"--models-dir", models, "--power", "cpu-load")

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -76,6 +77,10 @@ type Options struct {
 	// Trusted skips the Host and Origin checks. Only for transports that no
 	// other process can reach, such as the desktop window's asset server.
 	Trusted bool
+
+	// Location is the time zone of the run list's created_at (default
+	// the server's local zone).
+	Location *time.Location
 
 	Logger *slog.Logger
 }

@@ -29,6 +29,7 @@ import (
 type fakeStore struct {
 	mu   sync.Mutex
 	runs map[string]RunListItem
+	reqs map[string]GenerateRequest // what each run was asked with
 }
 
 func (s *fakeStore) put(r RunListItem) {
@@ -80,7 +81,7 @@ func (s *fakeStore) DeleteRun(_ context.Context, id string) error {
 	return nil
 }
 
-func (s *fakeStore) ExportRun(ctx context.Context, id, format string) (Export, error) {
+func (s *fakeStore) ExportRun(ctx context.Context, id, format, table string) (Export, error) {
 	r, err := s.GetRun(ctx, id)
 	if err != nil {
 		return Export{}, err
@@ -134,7 +135,7 @@ func newTestServer(t *testing.T, hold bool) *testServer {
 // newTestServerWith lets a test change the handler's options (token, hosts).
 func newTestServerWith(t *testing.T, hold bool, configure func(*Options)) *testServer {
 	t.Helper()
-	ts := &testServer{store: &fakeStore{runs: map[string]RunListItem{}}}
+	ts := &testServer{store: &fakeStore{runs: map[string]RunListItem{}, reqs: map[string]GenerateRequest{}}}
 	if hold {
 		ts.release = make(chan struct{})
 	}
@@ -155,6 +156,9 @@ func newTestServerWith(t *testing.T, hold bool, configure func(*Options)) *testS
 			emit(queue.Event{JobID: j.ID, Type: "token", Data: map[string]any{"index": i}})
 		}
 		e := 1.5
+		ts.store.mu.Lock()
+		ts.store.reqs[j.ID] = req
+		ts.store.mu.Unlock()
 		ts.store.put(RunListItem{ID: j.ID, ModelName: req.ModelName, Prompt: req.Prompt, TotalEnergyJ: &e, Status: "completed", Tags: req.Tags})
 		return map[string]any{"run_id": j.ID, "output_tokens": req.MaxLength}, nil
 	}
@@ -253,9 +257,10 @@ func TestEndpointsHappyPath(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	var runs []map[string]any
 	r = ts.do(t, "GET", "/api/profiling/runs?search=hell&limit=1", "", nil)
-	if runs, _ := r.body["runs"].([]any); r.status != 200 || len(runs) != 1 || r.body["total"] != 2.0 {
-		t.Fatalf("runs: %d %s", r.status, r.raw)
+	if err := json.Unmarshal(r.raw, &runs); err != nil || r.status != 200 || len(runs) != 1 || r.header.Get("X-Total-Count") != "2" {
+		t.Fatalf("runs: %d %s %v", r.status, r.raw, r.header)
 	}
 	if r = ts.do(t, "GET", "/api/profiling/run/"+id, "", nil); r.status != 200 {
 		t.Fatalf("run: %d %s", r.status, r.raw)

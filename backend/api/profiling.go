@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"energyprofiler/backend/profiler"
 	"energyprofiler/backend/queue"
 )
 
@@ -23,7 +26,9 @@ type RunStore interface {
 	// GetRun returns the run's full detail, JSON-encodable.
 	GetRun(ctx context.Context, id string) (any, error)
 	DeleteRun(ctx context.Context, id string) error
-	ExportRun(ctx context.Context, id, format string) (Export, error)
+	// ExportRun renders a run in format; table, with csv, asks for one
+	// table as plain CSV instead of the zip of them all.
+	ExportRun(ctx context.Context, id, format, table string) (Export, error)
 	CompareRuns(ctx context.Context, ids []string) (any, error)
 }
 
@@ -62,21 +67,41 @@ type RunQuery struct {
 
 // RunListItem is one row of the run list. Numbers that were not measured are
 // null, never 0.
+//
+// created_at is the local wall-clock time without an offset
+// ("2026-01-15T14:03:22.123"), so that a script's naive
+// datetime.fromisoformat(run["created_at"]) compares with datetime.now() as
+// the user's guide does; created_at_utc is the same instant in RFC 3339 UTC,
+// for programs.
 type RunListItem struct {
 	ID              string    `json:"id"`
-	CreatedAt       time.Time `json:"created_at"`
+	Created         time.Time `json:"-"`
+	CreatedAt       string    `json:"created_at"`
+	CreatedAtUTC    string    `json:"created_at_utc"`
 	ModelName       string    `json:"model_name"`
 	Prompt          string    `json:"prompt"`
 	DurationS       *float64  `json:"duration_s"`
 	TotalEnergyJ    *float64  `json:"total_energy_j"`
 	JoulesPerToken  *float64  `json:"joules_per_token"`
 	TokensPerSecond *float64  `json:"tokens_per_second"`
-	EnergyLabel     string    `json:"energy_label"`
-	Tags            []string  `json:"tags"`
-	Status          string    `json:"status"`
+	// TokensPerJoule is output tokens per joule of the whole run; EDP per
+	// token is J/token × s/token, the energy-delay product normalised so
+	// runs of different lengths compare.
+	TokensPerJoule *float64 `json:"tokens_per_joule"`
+	EDPPerTokenJS  *float64 `json:"edp_per_token_js"`
+	InputTokens    *int64   `json:"input_tokens"`
+	OutputTokens   *int64   `json:"output_tokens"`
+	EnergyLabel    string   `json:"energy_label"`
+	Tags           []string `json:"tags"`
+	Status         string   `json:"status"`
+	Depth          string   `json:"depth"`
+	Backend        string   `json:"backend"`
+	Dtype          string   `json:"dtype"`
+	RepeatGroup    string   `json:"repeat_group"`
 }
 
-// RunPage is one page of the run list; Total counts every match.
+// RunPage is one page of the run list; Total counts every match. The API
+// sends Runs as the body and Total in the X-Total-Count header.
 type RunPage struct {
 	Runs  []RunListItem `json:"runs"`
 	Total int           `json:"total"`
@@ -135,8 +160,28 @@ type GenerateRequest struct {
 	Power       string   `json:"power,omitempty"`
 	IdleS       *float64 `json:"idle_s,omitempty"`
 
+	// Repeat profiles the same request this many times (default 1) as one
+	// repeat group, which Compare treats as one arm. CooldownS pauses
+	// before every repeat after the first (default 5 s) so each starts from
+	// a similar temperature.
+	Repeat    int      `json:"repeat,omitempty"`
+	CooldownS *float64 `json:"cooldown_s,omitempty"`
+
+	// PriceUSDPerKWh and the grid's carbon intensity turn energy into cost
+	// and CO₂: CO2Preset names a region (us, california, texas, eu) or is
+	// "custom" with CO2GPerKWh. Unset, the defaults apply ($0.12/kWh, us).
+	PriceUSDPerKWh *float64 `json:"price_usd_per_kwh,omitempty"`
+	CO2Preset      string   `json:"co2_preset,omitempty"`
+	CO2GPerKWh     *float64 `json:"co2_g_per_kwh,omitempty"`
+
 	// ModelPath is the resolved folder; set by the API, never by clients.
 	ModelPath string `json:"-"`
+	// RepeatGroup, RepeatIndex (1-based) and RepeatCount place one queued
+	// run in its repeat group; Cooldown is its pause before it starts.
+	RepeatGroup string        `json:"-"`
+	RepeatIndex int           `json:"-"`
+	RepeatCount int           `json:"-"`
+	Cooldown    time.Duration `json:"-"`
 }
 
 // Limits on what one request may ask for.
@@ -150,7 +195,12 @@ const (
 	// maxGroupRuns bounds one comparison group (the runs of a repeat).
 	maxGroupRuns = 32
 	// minIdleS is the shortest idle baseline; 0 skips it.
-	minIdleS = 0.001
+	minIdleS     = 0.001
+	maxRepeat    = 50
+	maxCooldownS = 600
+	// defaultCooldownS is the pause between repeats when none is given
+	// (ML.ENERGY's Zeus uses 5 s between trials).
+	defaultCooldownS = 5.0
 )
 
 func (r *GenerateRequest) validate() error {
@@ -197,6 +247,39 @@ func (r *GenerateRequest) validate() error {
 	}
 	if r.IdleS != nil && !(*r.IdleS == 0 || *r.IdleS >= minIdleS && *r.IdleS <= 60) {
 		return fmt.Errorf("idle_s must be 0 (no idle baseline) or from %g to 60 seconds", minIdleS)
+	}
+	if r.Repeat == 0 {
+		r.Repeat = 1
+	}
+	if r.Repeat < 1 || r.Repeat > maxRepeat {
+		return fmt.Errorf("repeat %d: use 1 to %d runs", r.Repeat, maxRepeat)
+	}
+	if r.CooldownS != nil && !(*r.CooldownS >= 0 && *r.CooldownS <= maxCooldownS) {
+		return fmt.Errorf("cooldown_s must be between 0 and %d seconds", maxCooldownS)
+	}
+	if r.PriceUSDPerKWh != nil && !(*r.PriceUSDPerKWh > 0 && *r.PriceUSDPerKWh <= profiler.MaxPriceUSDPerKWh) {
+		return fmt.Errorf("price_usd_per_kwh must be above 0 and at most %d", profiler.MaxPriceUSDPerKWh)
+	}
+	if r.CO2GPerKWh != nil && !(*r.CO2GPerKWh > 0 && *r.CO2GPerKWh <= profiler.MaxCO2GPerKWh) {
+		return fmt.Errorf("co2_g_per_kwh must be above 0 and at most %d", profiler.MaxCO2GPerKWh)
+	}
+	switch r.CO2Preset {
+	case "custom":
+		if r.CO2GPerKWh == nil {
+			return errors.New(`co2_preset "custom" needs co2_g_per_kwh`)
+		}
+	case "":
+		if r.CO2GPerKWh != nil {
+			r.CO2Preset = "custom"
+		}
+	default:
+		g, err := profiler.CO2Preset(r.CO2Preset)
+		if err != nil {
+			return fmt.Errorf("co2_preset: %w", err)
+		}
+		if r.CO2GPerKWh != nil && *r.CO2GPerKWh != g {
+			return fmt.Errorf("co2_preset %q is %g g/kWh but co2_g_per_kwh is %g: give one, or co2_preset \"custom\"", r.CO2Preset, g, *r.CO2GPerKWh)
+		}
 	}
 	return nil
 }
@@ -264,8 +347,11 @@ func (h *Handler) generate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	id := h.opts.NewRunID()
-	if _, err := h.opts.Queue.Submit(id, req); err != nil {
+	if req.Repeat > 1 {
+		req.RepeatGroup = h.opts.NewRunID()
+	}
+	ids, err := h.submit(req)
+	if err != nil {
 		if errors.Is(err, queue.ErrFull) {
 			writeError(w, http.StatusServiceUnavailable, "queue full", err.Error())
 			return
@@ -274,25 +360,65 @@ func (h *Handler) generate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !req.Wait {
-		state, pos, _ := h.opts.Queue.Status(id)
-		writeJSON(w, http.StatusAccepted, map[string]any{"run_id": id, "status": state, "position": pos})
+		state, pos, _ := h.opts.Queue.Status(ids[0])
+		body := map[string]any{"run_id": ids[0], "status": state, "position": pos, "run_ids": ids}
+		if req.Repeat > 1 {
+			body["repeat_group"] = req.RepeatGroup
+		}
+		writeJSON(w, http.StatusAccepted, body)
 		return
 	}
-	// Waiting lasts as long as the run: lift the server's read and write
+	// Waiting lasts as long as the runs: lift the server's read and write
 	// deadlines for this request (the body is read; the client may wait).
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	result, err := h.opts.Queue.Wait(r.Context(), id)
-	if err != nil {
-		if r.Context().Err() != nil {
-			// The client went away; the run goes on and is stored.
+	results := make([]any, 0, len(ids))
+	for _, id := range ids {
+		result, err := h.opts.Queue.Wait(r.Context(), id)
+		if err != nil {
+			if r.Context().Err() != nil {
+				// The client went away; the runs go on and are stored.
+				return
+			}
+			writeError(w, http.StatusInternalServerError, "run failed", fmt.Sprintf("run %s: %v", id, err))
 			return
 		}
-		writeError(w, http.StatusInternalServerError, "run failed", err.Error())
+		results = append(results, result)
+	}
+	if len(ids) == 1 {
+		writeJSON(w, http.StatusOK, results[0])
 		return
 	}
-	writeJSON(w, http.StatusOK, result)
+	writeJSON(w, http.StatusOK, map[string]any{"run_id": ids[0], "run_ids": ids, "repeat_group": req.RepeatGroup, "runs": results})
+}
+
+// submit queues the request, or its repeats one after another (each with
+// the group's id and, after the first, the cooldown), and returns the run
+// ids. When the queue fills up part way, the repeats already queued are
+// cancelled so that no partial group is left behind.
+func (h *Handler) submit(req GenerateRequest) ([]string, error) {
+	cooldown := defaultCooldownS
+	if req.CooldownS != nil {
+		cooldown = *req.CooldownS
+	}
+	ids := make([]string, 0, req.Repeat)
+	for i := range req.Repeat {
+		one := req
+		one.RepeatIndex, one.RepeatCount = i+1, req.Repeat
+		if i > 0 {
+			one.Cooldown = time.Duration(cooldown * float64(time.Second))
+		}
+		id := h.opts.NewRunID()
+		if _, err := h.opts.Queue.Submit(id, one); err != nil {
+			for _, done := range ids {
+				_ = h.opts.Queue.Cancel(done)
+			}
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 func (h *Handler) queueStatus(w http.ResponseWriter, r *http.Request) {
@@ -303,6 +429,12 @@ func (h *Handler) queueStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"active": h.opts.Queue.Active(), "queued": h.opts.Queue.Len()})
 }
 
+// listRuns answers GET /api/profiling/runs with the list itself, a JSON
+// array, as the user's guide reads it (pd.DataFrame(response.json())). The
+// total number of matches is in X-Total-Count. With limit (and offset) it is
+// one page, and Link names the next and previous pages (RFC 8288); without
+// limit it is every matching run, read from the store a chunk at a time and
+// streamed, so a long history costs no more memory than one chunk.
 func (h *Handler) listRuns(w http.ResponseWriter, r *http.Request) {
 	q, err := parseRunQuery(r)
 	if err != nil {
@@ -310,18 +442,97 @@ func (h *Handler) listRuns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.opts.Store == nil {
-		writeJSON(w, http.StatusOK, RunPage{Runs: []RunListItem{}})
+		w.Header().Set("X-Total-Count", "0")
+		writeJSON(w, http.StatusOK, []RunListItem{})
 		return
+	}
+	paged := r.URL.Query().Has("limit")
+	if !paged {
+		q.Limit, q.Offset = listChunk, 0
+		if q.To.IsZero() {
+			// Runs created while the list streams would shift the chunks.
+			q.To = time.Now().Add(time.Millisecond)
+		}
 	}
 	page, err := h.opts.Store.ListRuns(r.Context(), q)
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	if page.Runs == nil {
-		page.Runs = []RunListItem{}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Total-Count", strconv.Itoa(page.Total))
+	if paged {
+		if links := pageLinks(r.URL, q.Offset, q.Limit, len(page.Runs), page.Total); links != "" {
+			w.Header().Set("Link", links)
+		}
 	}
-	writeJSON(w, http.StatusOK, page)
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	io.WriteString(w, "[")
+	n := 0
+	for {
+		for _, item := range page.Runs {
+			if n > 0 {
+				io.WriteString(w, ",")
+			}
+			h.localTimes(&item)
+			if item.Tags == nil {
+				item.Tags = []string{}
+			}
+			if err := enc.Encode(item); err != nil {
+				return // the client went away
+			}
+			n++
+		}
+		if paged || len(page.Runs) < q.Limit || r.Context().Err() != nil {
+			break
+		}
+		q.Offset += q.Limit
+		if page, err = h.opts.Store.ListRuns(r.Context(), q); err != nil {
+			// The status line is sent; end the array early and log why.
+			h.log.Error("list runs", "err", err, "offset", q.Offset)
+			break
+		}
+	}
+	io.WriteString(w, "]\n")
+}
+
+// listChunk is how many runs the full list reads from the store at a time.
+const listChunk = 500
+
+// localTimes fills an item's created_at (local, no offset) and
+// created_at_utc from its creation time.
+func (h *Handler) localTimes(item *RunListItem) {
+	loc := h.opts.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	item.CreatedAt = item.Created.In(loc).Format("2006-01-02T15:04:05.000")
+	item.CreatedAtUTC = item.Created.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// pageLinks builds the Link header of one page: first, prev, next and last,
+// as references relative to the request's own path and query.
+func pageLinks(u *url.URL, offset, limit, got, total int) string {
+	link := func(off int, rel string) string {
+		v := u.Query()
+		v.Set("offset", strconv.Itoa(off))
+		v.Set("limit", strconv.Itoa(limit))
+		return fmt.Sprintf(`<%s?%s>; rel="%s"`, u.Path, v.Encode(), rel)
+	}
+	var out []string
+	out = append(out, link(0, "first"))
+	if offset > 0 {
+		out = append(out, link(max(0, offset-limit), "prev"))
+	}
+	if offset+got < total {
+		out = append(out, link(offset+limit, "next"))
+	}
+	if total > 0 {
+		out = append(out, link((total-1)/limit*limit, "last"))
+	}
+	return strings.Join(out, ", ")
 }
 
 func parseRunQuery(r *http.Request) (RunQuery, error) {
@@ -467,6 +678,9 @@ func (h *Handler) cancelRun(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": id, "status": "cancelling"})
 }
 
+// exportRun downloads a run: format json (the full record), csv (a zip of
+// one CSV file per table, named so) or, with table=NAME, that one table as a
+// plain CSV file, or perfetto (a trace for ui.perfetto.dev).
 func (h *Handler) exportRun(w http.ResponseWriter, r *http.Request) {
 	format := r.URL.Query().Get("format")
 	if format == "" {
@@ -476,11 +690,16 @@ func (h *Handler) exportRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid format", fmt.Sprintf("format %q: use json, csv or perfetto", format))
 		return
 	}
+	table := r.URL.Query().Get("table")
+	if table != "" && format != "csv" {
+		writeError(w, http.StatusBadRequest, "invalid format", "table=NAME goes with format=csv")
+		return
+	}
 	if h.opts.Store == nil {
 		writeError(w, http.StatusNotFound, "run not found", r.PathValue("id"))
 		return
 	}
-	ex, err := h.opts.Store.ExportRun(r.Context(), r.PathValue("id"), format)
+	ex, err := h.opts.Store.ExportRun(r.Context(), r.PathValue("id"), format, table)
 	if err != nil {
 		h.fail(w, err)
 		return

@@ -49,6 +49,10 @@ type Comparison struct {
 	Metrics []string     `json:"metrics"`
 	Groups  []GroupStats `json:"groups"`
 	Tests   []TestResult `json:"tests"`
+	// Warnings say where the groups' runs were made under different
+	// conditions (battery, heat, clocks) that can explain a difference on
+	// their own; the caller fills them from the runs' records.
+	Warnings []string `json:"warnings"`
 }
 
 // compareMetrics are the metrics compared, in display order, and how to read
@@ -128,7 +132,7 @@ func Compare(groups []Group) (*Comparison, error) {
 	if len(groups) < 2 || len(groups) > 4 {
 		return nil, fmt.Errorf("compare needs 2 to 4 runs or groups, got %d", len(groups))
 	}
-	c := &Comparison{}
+	c := &Comparison{Metrics: []string{}, Groups: []GroupStats{}, Tests: []TestResult{}, Warnings: []string{}}
 	for _, g := range groups {
 		if len(g.Summaries) == 0 {
 			return nil, fmt.Errorf("group %q has no runs", g.Label)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"energyprofiler/backend/power"
+	"energyprofiler/backend/thermal"
 )
 
 // Status is where a run is in its life.
@@ -43,8 +44,11 @@ type Settings struct {
 	PriceUSDPerKWh float64 `json:"price_usd_per_kwh"`
 	CO2GPerKWh     float64 `json:"co2_g_per_kwh"`
 	CO2Preset      string  `json:"co2_preset"`
-	// RepeatGroup ties runs made by one `profile --repeat N` together.
+	// RepeatGroup ties runs made by one `profile --repeat N` (or one API
+	// request with repeat) together.
 	RepeatGroup string `json:"repeat_group,omitempty"`
+	// Backend names the compute backend that ran the model ("cpu-avx512 x8").
+	Backend string `json:"backend,omitempty"`
 }
 
 // Architecture holds the model facts a summary normalises by.
@@ -71,14 +75,16 @@ type Architecture struct {
 	FLOPsPerToken   int64  `json:"flops_per_token,omitempty"`
 }
 
-// Host describes the machine a run was made on.
+// Host describes the machine a run was made on, and the thermal and power
+// state its OS reported as the run started and ended.
 type Host struct {
-	OS       string `json:"os"`
-	Arch     string `json:"arch"`
-	CPU      string `json:"cpu,omitempty"`
-	GPU      string `json:"gpu,omitempty"`
-	Hostname string `json:"hostname,omitempty"`
-	CPUs     int    `json:"cpus"`
+	OS         string              `json:"os"`
+	Arch       string              `json:"arch"`
+	CPU        string              `json:"cpu,omitempty"`
+	GPU        string              `json:"gpu,omitempty"`
+	Hostname   string              `json:"hostname,omitempty"`
+	CPUs       int                 `json:"cpus"`
+	Conditions *thermal.Conditions `json:"conditions,omitempty"`
 }
 
 // SourceUse is one power source a run read, with its kind and domains.

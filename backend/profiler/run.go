@@ -16,6 +16,7 @@ import (
 	"energyprofiler/backend/clock"
 	"energyprofiler/backend/engine"
 	"energyprofiler/backend/power"
+	"energyprofiler/backend/thermal"
 )
 
 // Feed is where runs read power samples from. Subscribe returns a channel of
@@ -60,6 +61,10 @@ type Options struct {
 	// FlushTimeout bounds how long Finish waits for samples covering the
 	// end of the run (default 1 s).
 	FlushTimeout time.Duration
+	// Conditions, when set, reads the machine's thermal and power state
+	// (thermal.Reader.Read); it is read as a run starts and as it ends, and
+	// kept with the run's host description.
+	Conditions func() thermal.State
 }
 
 // Profiler starts runs.
@@ -176,6 +181,10 @@ func (p *Profiler) Start(ctx context.Context, meta Meta) (*Run, error) {
 		}
 	})
 	host := p.host
+	if p.opts.Conditions != nil {
+		st := p.opts.Conditions()
+		host.Conditions = &thermal.Conditions{Start: &st}
+	}
 	if meta.Settings.Depth == "" {
 		meta.Settings.Depth = "module"
 	}
@@ -509,6 +518,12 @@ func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 	info.Error = errMsg
 	info.FinishedAt = &finished
 	info.Sources = sourcesOf(samples)
+	if opts.Conditions != nil && info.Host.Conditions != nil {
+		st := opts.Conditions()
+		c := *info.Host.Conditions
+		c.End = &st
+		info.Host.Conditions = &c
+	}
 	rec := &Record{Run: info}
 	r.attribute(rec, tl, idleW, runA, runB)
 	for _, s := range samples {

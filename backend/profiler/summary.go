@@ -286,13 +286,13 @@ func basisOfKind(k power.Kind) Basis {
 // sourcesOf lists the sources seen in samples, with their kinds and domains.
 func sourcesOf(samples []power.Sample) []SourceUse {
 	idx := map[string]int{}
-	var out []SourceUse
+	out := []SourceUse{}
 	for _, s := range samples {
 		i, ok := idx[s.Source]
 		if !ok {
 			i = len(out)
 			idx[s.Source] = i
-			out = append(out, SourceUse{Name: s.Source, Kind: s.Kind})
+			out = append(out, SourceUse{Name: s.Source, Kind: s.Kind, Domains: []power.Domain{}})
 		}
 		for d := range s.Domains {
 			found := false

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"energyprofiler/backend/queue"
 	"energyprofiler/backend/session"
 	"energyprofiler/backend/store"
+	"energyprofiler/backend/thermal"
 )
 
 // Config says where things live. Zero values mean the defaults.
@@ -165,7 +167,8 @@ func (s *Server) accept(job *queue.Job) error {
 	sr := SessionRequest(req)
 	info := profiler.RunInfo{ID: job.ID, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sources: []profiler.SourceUse{},
 		Meta: profiler.Meta{ModelName: req.ModelName, ModelPath: req.ModelPath, Prompt: req.Prompt, Tags: nonNilTags(req.Tags),
-			Settings: profiler.Settings{Depth: sr.Depth, MaxTokens: sr.MaxTokens, Sampling: sr.Sampling, Power: s.Config.PowerSpec}}}
+			Settings: profiler.Settings{Depth: sr.Depth, MaxTokens: sr.MaxTokens, Sampling: sr.Sampling, Power: s.Config.PowerSpec,
+				PriceUSDPerKWh: sr.PriceUSDPerKWh, CO2GPerKWh: sr.CO2GPerKWh, CO2Preset: sr.CO2Preset, RepeatGroup: sr.RepeatGroup}}}
 	if err := s.Store.Queued(context.Background(), info); err != nil {
 		if errors.Is(err, store.ErrNotWritable) {
 			return fmt.Errorf("%w: %v", api.ErrUnavailable, err)
@@ -215,6 +218,17 @@ func (s *Server) execute(ctx context.Context, job *queue.Job, emit func(queue.Ev
 		return nil, fmt.Errorf("job %s: unexpected request type %T", job.ID, job.Request)
 	}
 	s.last.Store(&req)
+	if req.Cooldown > 0 {
+		// A repeat after the first waits for the machine to cool back
+		// toward where the group started.
+		emit(queue.Event{JobID: job.ID, Type: "cooldown", Data: map[string]any{
+			"seconds": req.Cooldown.Seconds(), "repeat_index": req.RepeatIndex, "repeat_count": req.RepeatCount, "repeat_group": req.RepeatGroup}})
+		select {
+		case <-time.After(req.Cooldown):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cancelled while cooling down before repeat %d of %d: %w", req.RepeatIndex, req.RepeatCount, ctx.Err())
+		}
+	}
 	result, err := s.Session.Execute(ctx, job.ID, SessionRequest(req), emit)
 	// Inference never waits on disk, but once a run is reported done it must
 	// be readable, so wait for the writer here, after generation.
@@ -234,6 +248,17 @@ func SessionRequest(r api.GenerateRequest) session.Request {
 		Depth:     r.ProfilingDepth,
 		Tags:      r.Tags,
 		Sampling:  profiler.Sampling{Greedy: true},
+		CO2Preset: r.CO2Preset,
+
+		RepeatGroup: r.RepeatGroup,
+	}
+	if r.PriceUSDPerKWh != nil {
+		out.PriceUSDPerKWh = *r.PriceUSDPerKWh
+	}
+	if r.CO2GPerKWh != nil {
+		out.CO2GPerKWh = *r.CO2GPerKWh
+	} else if g, err := profiler.CO2Preset(r.CO2Preset); err == nil {
+		out.CO2GPerKWh = g
 	}
 	if r.Temperature != nil && *r.Temperature > 0 && (r.Greedy == nil || !*r.Greedy) {
 		out.Sampling = profiler.Sampling{Temperature: *r.Temperature}
@@ -363,11 +388,24 @@ func (r runStore) ListRuns(ctx context.Context, q api.RunQuery) (api.RunPage, er
 	}
 	out := api.RunPage{Total: page.Total, Runs: make([]api.RunListItem, 0, len(page.Runs))}
 	for _, row := range page.Runs {
-		out.Runs = append(out.Runs, api.RunListItem{
-			ID: row.ID, CreatedAt: row.CreatedAt, ModelName: row.ModelName, Prompt: row.Prompt,
+		item := api.RunListItem{
+			ID: row.ID, Created: row.CreatedAt, ModelName: row.ModelName, Prompt: row.Prompt,
 			DurationS: row.DurationS, TotalEnergyJ: row.TotalEnergyJ, JoulesPerToken: row.JoulesPerToken,
-			TokensPerSecond: row.TokensPerSecond, EnergyLabel: row.EnergyLabel, Tags: row.Tags, Status: string(row.Status),
-		})
+			TokensPerSecond: row.TokensPerSecond, InputTokens: row.InputTokens, OutputTokens: row.OutputTokens,
+			EnergyLabel: row.EnergyLabel, Tags: row.Tags, Status: string(row.Status),
+			Depth: row.Depth, Backend: row.Backend, Dtype: row.Dtype, RepeatGroup: row.RepeatGroup,
+		}
+		// The summary's own definitions: tokens per joule is output tokens
+		// over the run's energy, J/token is that energy over output tokens.
+		if row.JoulesPerToken != nil && *row.JoulesPerToken > 0 {
+			tpj := 1 / *row.JoulesPerToken
+			item.TokensPerJoule = &tpj
+			if row.TokensPerSecond != nil && *row.TokensPerSecond > 0 {
+				edp := *row.JoulesPerToken / *row.TokensPerSecond
+				item.EDPPerTokenJS = &edp
+			}
+		}
+		out.Runs = append(out.Runs, item)
 	}
 	return out, nil
 }
@@ -394,47 +432,85 @@ func (r runStore) DeleteRun(ctx context.Context, id string) error {
 	return apiError(r.st.Delete(ctx, id), id)
 }
 
-func (r runStore) ExportRun(ctx context.Context, id, format string) (api.Export, error) {
+func (r runStore) ExportRun(ctx context.Context, id, format, table string) (api.Export, error) {
 	contentType, ext, err := store.FormatInfo(format)
 	if err != nil {
 		return api.Export{}, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+	}
+	if table != "" {
+		if !slices.Contains(store.CSVTables(), table) {
+			return api.Export{}, fmt.Errorf("%w: table %q: use one of %s", api.ErrBadRequest, table, strings.Join(store.CSVTables(), ", "))
+		}
+		contentType, ext = "text/csv; charset=utf-8", "-"+table+".csv"
 	}
 	rec, err := r.get(ctx, id)
 	if err != nil {
 		return api.Export{}, err
 	}
 	var b strings.Builder
-	if err := store.Export(&b, rec, format); err != nil {
+	if table != "" {
+		err = store.ExportCSVTable(&b, rec, table)
+	} else {
+		err = store.Export(&b, rec, format)
+	}
+	if err != nil {
 		return api.Export{}, fmt.Errorf("export run %s as %s: %w", id, format, err)
 	}
 	return api.Export{ContentType: contentType, Filename: "energyprofiler-" + id + ext, Data: []byte(b.String())}, nil
 }
 
-// CompareRuns compares runs; an id of the form "a+b+c" is one group of
-// repeated runs.
+// CompareRuns compares runs. An argument "a+b+c" is one group of runs, and
+// "group:ID" is every run of one repeat group (a unique prefix will do).
+// Groups whose recorded thermal and power conditions differ get warnings.
 func (r runStore) CompareRuns(ctx context.Context, ids []string) (any, error) {
 	var groups []profiler.Group
+	var conds []thermal.Group
 	for _, arg := range ids {
+		members := strings.Split(arg, "+")
+		repeat, isGroup := strings.CutPrefix(arg, "group:")
+		if isGroup {
+			var err error
+			if members, err = r.st.RepeatGroup(ctx, repeat); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return nil, fmt.Errorf("%w: %v", api.ErrNotFound, err)
+				}
+				return nil, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+			}
+		}
 		var g profiler.Group
+		var tg thermal.Group
 		var short []string
-		for _, id := range strings.Split(arg, "+") {
+		for _, id := range members {
 			rec, err := r.get(ctx, id)
 			if err != nil {
 				return nil, err
 			}
 			if rec.Summary == nil {
+				if isGroup {
+					continue // a repeat still running, or one that failed
+				}
 				return nil, fmt.Errorf("%w: run %s has no summary (status %s); only finished runs can be compared", api.ErrBadRequest, id, rec.Run.Status)
 			}
 			g.Summaries = append(g.Summaries, rec.Summary)
+			tg.Runs = append(tg.Runs, rec.Run.Host.Conditions)
 			short = append(short, id[:min(8, len(id))])
 		}
+		if len(g.Summaries) == 0 {
+			return nil, fmt.Errorf("%w: repeat group %s has no finished run yet", api.ErrBadRequest, repeat)
+		}
 		g.Label = g.Summaries[0].ModelName + " " + strings.Join(short, "+")
+		if isGroup {
+			g.Label = fmt.Sprintf("%s ×%d (group %s)", g.Summaries[0].ModelName, len(g.Summaries), repeat[:min(8, len(repeat))])
+		}
+		tg.Label = g.Label
 		groups = append(groups, g)
+		conds = append(conds, tg)
 	}
 	c, err := profiler.Compare(groups)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
 	}
+	c.Warnings = thermal.Differences(conds)
 	return c, nil
 }
 

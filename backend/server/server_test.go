@@ -136,10 +136,13 @@ func TestRealServerProfilesStoresAndServesRuns(t *testing.T) {
 		}
 	}
 
-	var page api.RunPage
-	call(t, "GET", url+"/api/profiling/runs?tag=t1&sort=energy", "", &page)
-	if page.Total != 2 || page.Runs[0].TotalEnergyJ == nil {
-		t.Fatalf("run list: %+v", page)
+	var runs []api.RunListItem
+	call(t, "GET", url+"/api/profiling/runs?tag=t1&sort=energy", "", &runs)
+	if len(runs) != 2 || runs[0].TotalEnergyJ == nil || runs[0].TokensPerJoule == nil || runs[0].Backend == "" || runs[0].Depth == "" {
+		t.Fatalf("run list: %+v", runs)
+	}
+	if want := 1 / *runs[0].JoulesPerToken; *runs[0].TokensPerJoule != want {
+		t.Errorf("tokens per joule %v, want 1/(J per token) = %v", *runs[0].TokensPerJoule, want)
 	}
 
 	var detail map[string]any
@@ -226,5 +229,108 @@ func TestDemosToWrite(t *testing.T) {
 	}
 	if got := demosToWrite(append(old, modeldir.Entry{Name: "my-llama"})); got != nil {
 		t.Errorf("a folder with the user's model: %v, want nothing written", names(got))
+	}
+}
+
+// Repeats from the API form a group: Compare takes "group:ID" as one arm,
+// each run keeps the thermal and power conditions the OS reported, and a
+// repeat after the first waits out its cooldown.
+func TestRepeatGroupsCompareAndRecordConditions(t *testing.T) {
+	_, url := start(t)
+	var groups []string
+	var firstIDs []string
+	for _, preset := range []string{"eu", "texas"} {
+		var out struct {
+			RunIDs      []string         `json:"run_ids"`
+			RepeatGroup string           `json:"repeat_group"`
+			Runs        []map[string]any `json:"runs"`
+		}
+		body := fmt.Sprintf(`{"model_name":"tiny","prompt":"repeat me","max_length":3,"idle_s":0,"repeat":2,"cooldown_s":0.3,"co2_preset":%q,"price_usd_per_kwh":0.3,"wait":true}`, preset)
+		if code := call(t, "POST", url+"/api/profiling/generate", body, &out); code != 200 || len(out.RunIDs) != 2 || out.RepeatGroup == "" {
+			t.Fatalf("repeat: %d %+v", code, out)
+		}
+		if out.Runs[0]["co2_preset"] != preset || out.Runs[0]["price_usd_per_kwh"] != 0.3 {
+			t.Errorf("settings not applied: preset %v, price %v", out.Runs[0]["co2_preset"], out.Runs[0]["price_usd_per_kwh"])
+		}
+		groups = append(groups, out.RepeatGroup)
+		firstIDs = append(firstIDs, out.RunIDs[0])
+
+		var a, b struct {
+			Run struct {
+				CreatedAt  time.Time  `json:"created_at"`
+				FinishedAt *time.Time `json:"finished_at"`
+				Settings   struct {
+					RepeatGroup string `json:"repeat_group"`
+				} `json:"settings"`
+				Host struct {
+					Conditions *struct {
+						Start map[string]any `json:"start"`
+						End   map[string]any `json:"end"`
+					} `json:"conditions"`
+				} `json:"host"`
+			} `json:"run"`
+		}
+		call(t, "GET", url+"/api/profiling/run/"+out.RunIDs[0], "", &a)
+		call(t, "GET", url+"/api/profiling/run/"+out.RunIDs[1], "", &b)
+		if a.Run.Settings.RepeatGroup != out.RepeatGroup || b.Run.Settings.RepeatGroup != out.RepeatGroup {
+			t.Errorf("stored repeat groups %q %q, want %q", a.Run.Settings.RepeatGroup, b.Run.Settings.RepeatGroup, out.RepeatGroup)
+		}
+		if gap := b.Run.CreatedAt.Sub(*a.Run.FinishedAt); gap < 300*time.Millisecond {
+			t.Errorf("the second repeat started %v after the first ended; want the 0.3 s cooldown", gap)
+		}
+		// Whatever this machine reports (a VM reports little), a run says
+		// what was read at its start and end, or why not.
+		if c := a.Run.Host.Conditions; c == nil || c.Start == nil || c.End == nil {
+			t.Errorf("conditions not recorded: %+v", a.Run.Host.Conditions)
+		}
+	}
+
+	var cmp struct {
+		Groups []struct {
+			Label  string   `json:"label"`
+			RunIDs []string `json:"run_ids"`
+		} `json:"groups"`
+		Tests []struct {
+			P *float64 `json:"p"`
+		} `json:"tests"`
+		Warnings []string `json:"warnings"`
+	}
+	if code := call(t, "GET", url+"/api/profiling/compare?ids=group:"+groups[0]+",group:"+groups[1][:8], "", &cmp); code != 200 {
+		t.Fatalf("compare groups: %d", code)
+	}
+	if len(cmp.Groups) != 2 || len(cmp.Groups[0].RunIDs) != 2 || !strings.Contains(cmp.Groups[0].Label, "×2") {
+		t.Fatalf("groups: %+v", cmp.Groups)
+	}
+	if len(cmp.Tests) == 0 || cmp.Tests[0].P == nil {
+		t.Errorf("two runs per group should give Welch p-values: %+v", cmp.Tests)
+	}
+	if cmp.Warnings == nil {
+		t.Error("warnings must be a list (empty when conditions match)")
+	}
+	if code := call(t, "GET", url+"/api/profiling/compare?ids=group:ffffffff,"+firstIDs[0], "", nil); code != 404 {
+		t.Errorf("unknown group: %d", code)
+	}
+
+	// One table of the CSV export as a plain CSV file.
+	res, err := http.Get(url + "/api/profiling/export/" + firstIDs[0] + "?format=csv&table=tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") ||
+		!strings.Contains(res.Header.Get("Content-Disposition"), "-tokens.csv") || !bytes.HasPrefix(body, []byte("run_id,")) {
+		t.Errorf("csv table: %d %v %.80q", res.StatusCode, res.Header, body)
+	}
+	res, err = http.Get(url + "/api/profiling/export/" + firstIDs[0] + "?format=csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if !strings.Contains(res.Header.Get("Content-Disposition"), ".csv.zip") {
+		t.Errorf("the zip of CSV tables should say so in its name: %q", res.Header.Get("Content-Disposition"))
+	}
+	if code := call(t, "GET", url+"/api/profiling/export/"+firstIDs[0]+"?format=csv&table=nope", "", nil); code != 400 {
+		t.Errorf("unknown table: %d", code)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"energyprofiler/backend/model"
 	"energyprofiler/backend/power"
 	"energyprofiler/backend/profiler"
+	"energyprofiler/backend/thermal"
 	"energyprofiler/backend/tokenizer"
 )
 
@@ -43,9 +44,10 @@ type Options struct {
 // Service runs profiling sessions. It is safe for concurrent use, but runs
 // one generation at a time per model (the API's queue serialises them all).
 type Service struct {
-	opts  Options
-	set   *power.Set
-	group *power.Group
+	opts    Options
+	set     *power.Set
+	group   *power.Group
+	thermal *thermal.Reader
 
 	mu     sync.Mutex
 	loaded []*loadedModel // most recently used last
@@ -74,7 +76,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		opts.Logger = slog.Default()
 	}
 	opts.Power = PowerOptions(opts.Power)
-	s := &Service{opts: opts}
+	s := &Service{opts: opts, thermal: thermal.NewReader()}
 	set, err := power.Select(opts.PowerSpec, opts.Power)
 	if err != nil {
 		if opts.PowerSpec != "" && opts.PowerSpec != "auto" {
@@ -124,7 +126,7 @@ func (s *Service) Power() *power.Group { return s.group }
 
 // Sources describes the chosen sources and the domains each covers.
 func (s *Service) Sources() []profiler.SourceUse {
-	var out []profiler.SourceUse
+	out := []profiler.SourceUse{}
 	for _, c := range s.set.Choices {
 		out = append(out, profiler.SourceUse{Name: c.Source.Name(), Kind: c.Source.Kind(), Domains: c.Domains})
 	}
@@ -224,7 +226,7 @@ func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.E
 		sub := s.group.Subscribe(1024)
 		return sub.C(), sub.Close
 	})
-	p := profiler.New(profiler.Options{Power: feed, Idle: req.Idle, Live: liveCh, Recorder: s.opts.Recorder})
+	p := profiler.New(profiler.Options{Power: feed, Idle: req.Idle, Live: liveCh, Recorder: s.opts.Recorder, Conditions: s.thermal.Read})
 	run, err := p.Start(ctx, profiler.Meta{
 		ID:        req.RunID,
 		ModelName: name,
@@ -240,6 +242,7 @@ func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.E
 			CO2GPerKWh:     req.CO2GPerKWh,
 			CO2Preset:      req.CO2Preset,
 			RepeatGroup:    req.RepeatGroup,
+			Backend:        lm.eng.BackendName(),
 		},
 		Arch: architecture(lm.facts),
 	})

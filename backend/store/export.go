@@ -24,7 +24,7 @@ func FormatInfo(format string) (contentType, ext string, err error) {
 	case "json":
 		return "application/json", ".json", nil
 	case "csv":
-		return "application/zip", ".zip", nil
+		return "application/zip", ".csv.zip", nil // a zip of CSV files, and named so
 	case "perfetto":
 		return "application/json", ".trace.json", nil
 	}

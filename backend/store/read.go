@@ -46,6 +46,13 @@ type RunRow struct {
 	EnergyLabel     string          `json:"energy_label"`
 	InputTokens     *int64          `json:"input_tokens"`
 	OutputTokens    *int64          `json:"output_tokens"`
+	// From the run's stored settings and architecture, for grouping runs:
+	// the depth, the compute backend, the weights' dtype or quantization,
+	// and the repeat group ("" for a single run).
+	Depth       string `json:"depth"`
+	Backend     string `json:"backend"`
+	Dtype       string `json:"dtype"`
+	RepeatGroup string `json:"repeat_group"`
 }
 
 // Page is one page of the history list; Total counts every match.
@@ -146,8 +153,10 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	rows, err := s.db.QueryContext(ctx, `
 SELECT id, created_at, model_name, prompt, duration_s, total_energy_j, joules_per_token, tokens_per_second, status,
 	energy_label, input_tokens, output_tokens,
-	(SELECT group_concat(tag, char(31)) FROM run_tags WHERE run_rid = runs.rid)
-FROM runs`+cond+order+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	(SELECT group_concat(tag, char(31)) FROM run_tags WHERE run_rid = runs.rid),
+	depth, json_extract(d.settings_json, '$.backend'), json_extract(d.arch_json, '$.dtype'),
+	json_extract(d.settings_json, '$.repeat_group')
+FROM runs LEFT JOIN run_details d ON d.run_rid = runs.rid`+cond+order+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return Page{}, fmt.Errorf("list runs: %w", err)
 	}
@@ -157,12 +166,15 @@ FROM runs`+cond+order+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
 		var created int64
 		var tags sql.NullString
 		var status string
+		var backend, dtype, group sql.NullString
 		if err := rows.Scan(&r.ID, &created, &r.ModelName, &r.Prompt, &r.DurationS, &r.TotalEnergyJ, &r.JoulesPerToken,
-			&r.TokensPerSecond, &status, &r.EnergyLabel, &r.InputTokens, &r.OutputTokens, &tags); err != nil {
+			&r.TokensPerSecond, &status, &r.EnergyLabel, &r.InputTokens, &r.OutputTokens, &tags,
+			&r.Depth, &backend, &dtype, &group); err != nil {
 			return Page{}, fmt.Errorf("list runs: %w", err)
 		}
 		r.CreatedAt = time.UnixMilli(created).UTC()
 		r.Status = profiler.Status(status)
+		r.Backend, r.Dtype, r.RepeatGroup = backend.String, dtype.String, group.String
 		r.Tags = []string{}
 		if tags.Valid && tags.String != "" {
 			r.Tags = strings.Split(tags.String, "\x1f")

@@ -90,6 +90,9 @@ func TestListFiltersSortsPages(t *testing.T) {
 	} {
 		rec := makeRecord(t, s, nil)
 		rec.Run.CreatedAt = time.Date(2026, 1, 1+i, 0, 0, 0, 0, time.UTC)
+		if i == 2 {
+			rec.Run.Settings.Backend, rec.Run.Settings.RepeatGroup, rec.Run.Arch.Dtype = "cpu-avx512 x2", "group-1", "Q4_K"
+		}
 		if err := st.Save(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
@@ -133,6 +136,12 @@ func TestListFiltersSortsPages(t *testing.T) {
 	r := p.Runs[0]
 	if p.Total != 3 || r.ModelName != "m1" || !reflect.DeepEqual(r.Tags, []string{"y"}) || r.TotalEnergyJ == nil || r.JoulesPerToken == nil || r.Status != profiler.StatusCompleted {
 		t.Errorf("row = %+v total %d", r, p.Total)
+	}
+	if r.Backend != "cpu-avx512 x2" || r.RepeatGroup != "group-1" || r.Dtype != "Q4_K" || r.Depth != "module" {
+		t.Errorf("row's settings: backend %q, group %q, dtype %q, depth %q", r.Backend, r.RepeatGroup, r.Dtype, r.Depth)
+	}
+	if p, _ := st.List(ctx, Query{Limit: 1, Asc: true}); p.Runs[0].Backend != "" || p.Runs[0].RepeatGroup != "" {
+		t.Errorf("a run without those settings: %+v", p.Runs[0])
 	}
 	if _, err := st.List(ctx, Query{Sort: "bogus"}); err == nil {
 		t.Error("unknown sort: want an error")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -144,12 +145,7 @@ func runProfile(ctx context.Context, env Env) error {
 			return enc.Encode(summaries[0])
 		}
 		g := profiler.Describe(profiler.Group{Label: req.RepeatGroup, Summaries: summaries})
-		return enc.Encode(struct {
-			RepeatGroup string              `json:"repeat_group"`
-			RunIDs      []string            `json:"run_ids"`
-			Runs        []*profiler.Summary `json:"runs"`
-			Stats       profiler.GroupStats `json:"stats"`
-		}{req.RepeatGroup, g.RunIDs, summaries, g})
+		return enc.Encode(repeatReport{req.RepeatGroup, g.RunIDs, summaries, g})
 	}
 	if *repeat > 1 {
 		g := profiler.Describe(profiler.Group{Label: "repeat group " + req.RepeatGroup[:8], Summaries: summaries})
@@ -288,6 +284,14 @@ func (b *progressBar) done() {
 	}
 }
 
+// repeatReport is what `profile --repeat N --json` prints.
+type repeatReport struct {
+	RepeatGroup string              `json:"repeat_group"`
+	RunIDs      []string            `json:"run_ids"`
+	Runs        []*profiler.Summary `json:"runs"`
+	Stats       profiler.GroupStats `json:"stats"`
+}
+
 // printSummary prints a run summary, every number with its provenance.
 func printSummary(w io.Writer, s *profiler.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -341,8 +345,21 @@ func printSummary(w io.Writer, s *profiler.Summary) {
 	if a := s.Architecture; a != nil && a.ParamsActive > 0 && a.ParamsActive != a.ParamsTotal {
 		row("energy per active M params", s.EnergyPerActiveMParams)
 	}
-	row(fmt.Sprintf("cost at $%g/kWh", s.PriceUSDPerKWh), s.CostUSD)
-	row(fmt.Sprintf("CO₂ at %g g/kWh (%s)", s.CO2GPerKWh, s.CO2Preset), s.CO2Grams)
+	money := func(name string, perRun, perM profiler.Metric, run, million func(float64) string) {
+		v, ok := perRun.Get()
+		if !ok {
+			fmt.Fprintf(tw, "  %s\tunavailable\t\n", name)
+			return
+		}
+		text := run(v)
+		if m, ok := perM.Get(); ok {
+			text += ", " + million(m) + " per million output tokens"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t(%s)\n", name, text, perRun.Label)
+	}
+	money(fmt.Sprintf("cost at $%g/kWh", s.PriceUSDPerKWh), s.CostUSD, s.CostUSDPerMTokens, costPerRun, usd)
+	money(fmt.Sprintf("CO₂ at %g g/kWh (%s)", s.CO2GPerKWh, s.CO2Preset), s.CO2Grams, s.CO2GPerMTokens,
+		func(g float64) string { return grams(g) + " per run" }, grams)
 	tw.Flush()
 }
 
@@ -356,6 +373,64 @@ func sortedKeys[V any](m map[power.Domain]V) []power.Domain {
 }
 
 func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+// usd reads an amount of money as people write it: "$1.45", "$0.017",
+// "0.35 ¢" below a cent, with three significant digits.
+func usd(v float64) string {
+	switch {
+	case v >= 0.01 || v == 0:
+		return "$" + trimZeros(strconv.FormatFloat(v, 'f', max(2, sigDecimals(v, 3)), 64), 2)
+	case v >= 1e-4:
+		return trimZeros(strconv.FormatFloat(v*100, 'f', sigDecimals(v*100, 2), 64), 0) + " ¢"
+	}
+	return "$" + strconv.FormatFloat(v, 'e', 1, 64)
+}
+
+// costPerRun reads a run's cost; a run too cheap to read in cents is given
+// per million runs, the scale at which it adds up.
+func costPerRun(v float64) string {
+	if v >= 1e-4 || v == 0 {
+		return usd(v) + " per run"
+	}
+	return usd(v*1e6) + " per million runs"
+}
+
+// grams reads a mass of CO₂ in µg, mg, g, kg or t.
+func grams(g float64) string {
+	for _, u := range []struct {
+		f    float64
+		name string
+	}{{1e6, "t"}, {1e3, "kg"}, {1, "g"}, {1e-3, "mg"}, {1e-6, "µg"}} {
+		if g >= u.f {
+			return trimZeros(strconv.FormatFloat(g/u.f, 'f', sigDecimals(g/u.f, 3), 64), 0) + " " + u.name
+		}
+	}
+	return strconv.FormatFloat(g, 'g', 3, 64) + " g"
+}
+
+// trimZeros drops trailing zero decimals, keeping at least keep of them.
+func trimZeros(s string, keep int) string {
+	dot := strings.IndexByte(s, '.')
+	if dot < 0 {
+		return s
+	}
+	end := len(s)
+	for end > dot+1+keep && s[end-1] == '0' {
+		end--
+	}
+	if end == dot+1 {
+		end = dot
+	}
+	return s[:end]
+}
+
+// sigDecimals is how many decimals show n significant digits of v (≥ 0).
+func sigDecimals(v float64, n int) int {
+	if v <= 0 {
+		return 0
+	}
+	return max(0, n-1-int(math.Floor(math.Log10(v))))
+}
 
 func fmtCount(n int64) string {
 	switch {

@@ -52,7 +52,7 @@ func runTokenize(ctx context.Context, env Env) error {
 		return err
 	}
 	ids := tok.Encode(args[0], !*noSpecial)
-	report := tokenizeReport{IDs: ids, Pieces: make([]string, len(ids)), Count: len(ids)}
+	report := tokenizeReport{IDs: nonNil(ids), Pieces: make([]string, len(ids)), Count: len(ids)}
 	for i, id := range ids {
 		report.Pieces[i] = tok.Piece(id)
 	}

@@ -335,6 +335,10 @@ func TestIdleBaselineNetEnergy(t *testing.T) {
 	if !near(*sum.CostUSD.Value, 10*dur/3.6e6*0.3, 1e-9) || !near(*sum.CO2Grams.Value, 10*dur/3.6e6*200, 1e-9) {
 		t.Errorf("cost %v CO2 %v", *sum.CostUSD.Value, *sum.CO2Grams.Value)
 	}
+	// Per million output tokens: 20 tokens, so ×50 000.
+	if !near(*sum.CostUSDPerMTokens.Value, 10*dur/3.6e6*0.3*1e6/20, 1e-9) || !near(*sum.CO2GPerMTokens.Value, 10*dur/3.6e6*200*1e6/20, 1e-6) {
+		t.Errorf("per million tokens: cost %v CO2 %v", *sum.CostUSDPerMTokens.Value, *sum.CO2GPerMTokens.Value)
+	}
 	if !near(*sum.EnergyDelayProduct.Value, 10*dur*dur, 0.01) {
 		t.Errorf("EDP %v, want %v", *sum.EnergyDelayProduct.Value, 10*dur*dur)
 	}

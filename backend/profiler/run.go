@@ -526,6 +526,7 @@ func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 	}
 	rec := &Record{Run: info}
 	r.attribute(rec, tl, idleW, runA, runB)
+	rec.Samples = make([]SampleRecord, 0, len(samples))
 	for _, s := range samples {
 		rec.Samples = append(rec.Samples, SampleRecord{T0Ns: s.T0 - r.t0, T1Ns: s.T1 - r.t0, Source: s.Source, Kind: s.Kind, Domains: s.Domains})
 	}

@@ -112,15 +112,19 @@ type Summary struct {
 	// EnergyPerActiveMParams divides by the parameters a token uses
 	// (Architecture.ParamsActive); it equals EnergyPerMParams for a dense
 	// model and is what compares a mixture of experts with a dense model.
-	EnergyPerActiveMParams Metric        `json:"energy_per_active_million_params_j"`
-	CostUSD                Metric        `json:"cost_usd"`
-	CO2Grams               Metric        `json:"co2_g"`
-	PriceUSDPerKWh         float64       `json:"price_usd_per_kwh"`
-	CO2GPerKWh             float64       `json:"co2_g_per_kwh"`
-	CO2Preset              string        `json:"co2_preset"`
-	Architecture           *Architecture `json:"architecture,omitempty"`
-	Sources                []SourceUse   `json:"sources"`
-	DroppedLiveEvents      int64         `json:"dropped_live_events,omitempty"`
+	EnergyPerActiveMParams Metric `json:"energy_per_active_million_params_j"`
+	CostUSD                Metric `json:"cost_usd"`
+	CO2Grams               Metric `json:"co2_g"`
+	// CostUSDPerMTokens and CO2GPerMTokens are the whole run's cost and CO₂
+	// per million output tokens: the unit API prices are quoted in.
+	CostUSDPerMTokens Metric        `json:"cost_usd_per_million_output_tokens"`
+	CO2GPerMTokens    Metric        `json:"co2_g_per_million_output_tokens"`
+	PriceUSDPerKWh    float64       `json:"price_usd_per_kwh"`
+	CO2GPerKWh        float64       `json:"co2_g_per_kwh"`
+	CO2Preset         string        `json:"co2_preset"`
+	Architecture      *Architecture `json:"architecture,omitempty"`
+	Sources           []SourceUse   `json:"sources"`
+	DroppedLiveEvents int64         `json:"dropped_live_events,omitempty"`
 }
 
 // summarize computes a run's summary from its attributed record.
@@ -219,6 +223,7 @@ func summarize(rec *Record, tl *timeline, idleW map[power.Domain]float64, runA, 
 		{&s.NetJoulesPerOutputToken, "J/token"}, {&s.NetJoulesPerInputToken, "J/token"},
 		{&s.OutputInputRatio, "×"}, {&s.TokensPerJoule, "tok/J"}, {&s.EnergyDelayProduct, "J·s"},
 		{&s.EnergyPerMParams, "J/Mparam"}, {&s.EnergyPerActiveMParams, "J/Mparam"}, {&s.CostUSD, "USD"}, {&s.CO2Grams, "g"},
+		{&s.CostUSDPerMTokens, "USD/Mtoken"}, {&s.CO2GPerMTokens, "g/Mtoken"},
 	}
 	for _, u := range units {
 		*u.m = unavailable(u.unit)
@@ -250,6 +255,11 @@ func summarize(rec *Record, tl *timeline, idleW map[power.Domain]float64, runA, 
 	kwh := tot.GrossJ / 3.6e6
 	s.CostUSD = metric(kwh*s.PriceUSDPerKWh, "USD", lbl+" × price setting")
 	s.CO2Grams = metric(kwh*s.CO2GPerKWh, "g", lbl+" × grid intensity setting")
+	if s.OutputTokens > 0 {
+		perM := 1e6 / float64(s.OutputTokens)
+		s.CostUSDPerMTokens = metric(kwh*s.PriceUSDPerKWh*perM, "USD/Mtoken", lbl+" × price setting")
+		s.CO2GPerMTokens = metric(kwh*s.CO2GPerKWh*perM, "g/Mtoken", lbl+" × grid intensity setting")
+	}
 
 	var outJ, inJ float64
 	var outOK, inOK bool

@@ -359,9 +359,9 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 
 // Health describes every power source for /api/health.
 func Health(opts power.Options) []api.SourceHealth {
-	var out []api.SourceHealth
+	out := []api.SourceHealth{}
 	for _, info := range power.Health(opts) {
-		h := api.SourceHealth{Name: info.Name, Kind: string(info.Kind), Available: info.Available, Reason: info.Reason, Fix: info.Fix}
+		h := api.SourceHealth{Name: info.Name, Kind: string(info.Kind), Available: info.Available, Reason: info.Reason, Fix: info.Fix, Domains: []string{}}
 		for _, d := range info.Domains {
 			h.Domains = append(h.Domains, string(d))
 		}

@@ -30,9 +30,9 @@ func TestJSONOutputsHaveNoNullLists(t *testing.T) {
 
 	var firstRun string
 	cases := []struct {
-		name string
-		args []string
-		into func() any
+		name  string
+		args  []string
+		into  func() any
 		after func(v any)
 	}{
 		{"tokenize empty text", []string{"tokenize", "--model", modelDir, "--json", "--no-special", ""}, func() any { return &tokenizeReport{} }, nil},

@@ -159,7 +159,7 @@ func Compare(groups []Group) (*Comparison, error) {
 				tr := TestResult{Metric: name, A: groups[i].Label, B: groups[j].Label}
 				t, df, p, err := Welch(metricValues(groups[i], getters[name]), metricValues(groups[j], getters[name]))
 				if err != nil {
-					tr.Note = "needs at least two runs with this metric in each group (use profile --repeat)"
+					tr.Note = "needs at least two runs with this metric in each group (repeat the run: Live view repeat, or profile --repeat)"
 				} else {
 					tr.T, tr.DF, tr.P = &t, &df, &p
 				}

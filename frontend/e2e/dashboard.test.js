@@ -69,9 +69,13 @@ test('real: a second run through the API', async (t) => {
     timeout: 120000,
   });
   assert.equal(r.status(), 200, await r.text());
-  const runs = await (await page.request.get(server.url + '/api/profiling/runs')).json();
-  assert.ok(runs.total >= 2);
-  secondId = runs.runs.find((x) => x.id !== firstId)?.id;
+  // The run list is the list itself, with the total in a header.
+  const res = await page.request.get(server.url + '/api/profiling/runs');
+  const runs = await res.json();
+  assert.ok(Array.isArray(runs) && runs.length >= 2 && Number(res.headers()['x-total-count']) === runs.length);
+  assert.match(runs[0].created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$/, 'local time without an offset');
+  assert.match(runs[0].created_at_utc, /Z$/);
+  secondId = runs.find((x) => x.id !== firstId)?.id;
   assert.ok(secondId);
 });
 
@@ -116,5 +120,31 @@ test('real: search, filter and sort the history; compare two runs', async (t) =>
 test('real: export and delete', async (t) => {
   if (skip(t)) return;
   await flows.exportAndDelete(page, server.url, firstId, 'real');
+  assert.deepEqual(errors, []);
+});
+
+test('real: the Analysis tab opens the latest run; cost and CO₂ re-read at another grid and price', async (t) => {
+  if (skip(t)) return;
+  await flows.analysisTab(page, server.url, 'real');
+  await flows.costAndCO2(page, 'real');
+  assert.deepEqual(errors, []);
+});
+
+let group = null;
+test('real: repeats from the Live view form a group that Compare tests', async (t) => {
+  if (skip(t)) return;
+  group = await flows.repeatFromLive(page, server.url, 'real', { repeat: 2, cooldown: 1, region: 'eu' });
+  const rec = await (await page.request.get(`${server.url}/api/profiling/run/${group.run_ids[1]}`)).json();
+  assert.equal(rec.run.settings.repeat_group, group.repeat_group);
+  assert.equal(rec.summary.co2_preset, 'eu', 'the region chosen in Live is stored with the run');
+  assert.ok(rec.run.host.conditions?.start, 'the run records the OS thermal/power state (or why not)');
+  const text = await flows.compareGroups(page, server.url, 'real', group.run_ids[0], secondId);
+  assert.match(text, /n=2/);
+  assert.deepEqual(errors, []);
+});
+
+test('real: the throughput vs energy trade-off over the history', async (t) => {
+  if (skip(t)) return;
+  await flows.tradeoffView(page, server.url, 'real', { model: demoModel });
   assert.deepEqual(errors, []);
 });

@@ -223,3 +223,112 @@ export async function compareMoEDense(page, base, moeId, denseId, prefix) {
   assert.match(table, /Energy per M params/);
   await screenshot(page, `${prefix}-compare-moe-dense`);
 }
+
+// analysisTab opens the Analysis tab from the navigation: it shows the
+// latest finished run with a picker of the others, and picking one opens it.
+export async function analysisTab(page, base, prefix) {
+  await page.goto(base + '/#/live');
+  await page.getByRole('link', { name: 'Analysis', exact: true }).click();
+  const picker = page.getByLabel('run to analyse');
+  await picker.waitFor(T);
+  await page.getByText('Export CSV').waitFor(T);
+  assert.equal(await page.locator('nav a[aria-current="page"]').textContent(), 'Analysis');
+  const first = await picker.inputValue();
+  assert.ok(first, 'the latest run is picked');
+  assert.match(await page.locator('main').textContent(), /the latest finished run/);
+  await screenshot(page, `${prefix}-analysis-tab`);
+  const values = await picker.locator('option').evaluateAll((os) => os.map((o) => o.value));
+  const other = values.find((v) => v !== first);
+  if (other) {
+    await picker.selectOption(other);
+    await page.waitForURL(new RegExp(`#/analysis/${other}`), T);
+    await page.getByText('Export CSV').waitFor(T);
+    assert.equal(await page.getByLabel('run to analyse').inputValue(), other);
+  }
+  return first;
+}
+
+// costAndCO2 re-reads a run's cost and CO₂ at another grid and price: per
+// run and per million output tokens, in readable units.
+export async function costAndCO2(page, prefix) {
+  const money = page.getByLabel('cost and CO₂');
+  await money.scrollIntoViewIfNeeded();
+  const before = await money.textContent();
+  assert.match(before, /per (run|million runs)/);
+  await page.getByLabel('grid region preset').selectOption('california');
+  await page.waitForFunction(() => document.querySelector('[aria-label="cost and CO₂"]').textContent.includes('California grid 200 g/kWh'));
+  await page.getByLabel('electricity price in USD per kWh').fill('0.3');
+  await page.getByLabel('electricity price in USD per kWh').dispatchEvent('change');
+  const after = await money.textContent();
+  assert.match(after, /× \$0\.3\/kWh/);
+  assert.doesNotMatch(after, /\de-\d/, 'no scientific notation in cost or CO₂');
+  assert.match(after, /(µg|mg| g| kg)\b/);
+  await page.locator('section:has(.cards)').first().scrollIntoViewIfNeeded();
+  await screenshot(page, `${prefix}-cost-co2`);
+  await page.getByText("back to the run's settings").click();
+}
+
+// tradeoffView draws the runs on the throughput/energy plane, lists the
+// Pareto frontier, follows the History filters, and a click opens a run.
+export async function tradeoffView(page, base, prefix, { model } = {}) {
+  await page.goto(base + '/#/tradeoff');
+  await page.locator('g.run').first().waitFor(T);
+  const n = await page.locator('g.run').count();
+  assert.ok(n >= 2, `runs drawn (${n})`);
+  assert.ok((await page.locator('table.front tbody tr').count()) >= 1, 'the frontier is listed');
+  assert.ok((await page.locator('path.iso').count()) >= 1, 'EDP iso-lines are drawn');
+  await page.getByLabel('shape by').selectOption('dtype');
+  await screenshot(page, `${prefix}-tradeoff`);
+  if (model) {
+    await page.getByLabel('Model').selectOption(model);
+    await page.waitForFunction((m) => [...document.querySelectorAll('g.run')].every((g) => g.getAttribute('aria-label').startsWith(m + ',')) && document.querySelectorAll('g.run').length > 0, model, T);
+    await page.getByLabel('Model').selectOption('');
+    await page.waitForFunction((k) => document.querySelectorAll('g.run').length === k, n, T);
+  }
+  // Marks may overlap: open one from the keyboard, as a user may.
+  const mark = page.locator('g.run').first();
+  const id = await mark.getAttribute('data-run');
+  await mark.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL(new RegExp(`#/analysis/${id}`), T);
+  await page.getByText('Export CSV').waitFor(T);
+}
+
+// compareGroups selects one run of a repeat group and another run in the
+// History, compares them as groups and returns the page's text.
+export async function compareGroups(page, base, prefix, groupRunId, otherRunId) {
+  await page.goto(base + '/#/history');
+  await page.locator('table.runs tbody tr').nth(1).waitFor(T);
+  await page.locator(`tr[data-run="${groupRunId}"] input[type=checkbox]`).check();
+  await page.locator(`tr[data-run="${otherRunId}"] input[type=checkbox]`).check();
+  await page.getByText('compare whole repeat groups').waitFor();
+  await page.getByRole('link', { name: 'Compare selected (2–4)' }).click();
+  await page.getByRole('heading', { name: 'Statistics' }).waitFor(T);
+  assert.match(page.url(), /ids=group%3A/);
+  const text = await page.locator('main').textContent();
+  assert.match(text, /×\d/);
+  await screenshot(page, `${prefix}-compare-groups`);
+  return text;
+}
+
+// repeatFromLive starts a repeated run from the Live view with a chosen
+// grid region, waits for the group to finish, and returns its run ids.
+export async function repeatFromLive(page, base, prefix, { repeat = 2, cooldown = 1, region = 'eu' } = {}) {
+  await page.goto(base + '/#/live');
+  await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached', ...T });
+  await page.getByLabel('Prompt').fill('Repeat after me');
+  await page.getByLabel('Max tokens').fill('4');
+  await page.getByLabel('Tags').fill('repeat');
+  await page.getByLabel('Repeat', { exact: true }).fill(String(repeat));
+  await page.getByLabel('Cooldown (s)').fill(String(cooldown));
+  await page.getByLabel('grid region preset').selectOption(region);
+  const answer = page.waitForResponse((r) => r.url().endsWith('/api/profiling/generate'));
+  await page.getByRole('button', { name: 'Start' }).click();
+  const body = await (await answer).json();
+  assert.equal(body.run_ids.length, repeat);
+  assert.ok(body.repeat_group);
+  await page.getByText(/repeat \d of \d|Cooling down/).first().waitFor(T);
+  await screenshot(page, `${prefix}-live-repeat`);
+  await page.getByText(/repeat group \w+ done/).waitFor({ timeout: 120000 });
+  return body;
+}

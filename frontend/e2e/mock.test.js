@@ -41,6 +41,34 @@ test('mock: history search, filter, sort; compare', async () => {
   assert.deepEqual(errors, []);
 });
 
+test('mock: the Analysis tab, cost and CO₂, uncertainty only where it informs', async () => {
+  await flows.analysisTab(page, server.url, 'mock');
+  await flows.costAndCO2(page, 'mock');
+  // A component call is apportioned by time share: no ± unless the bound is tight.
+  await page.goto(server.url + '/#/analysis/run-0000');
+  await page.getByText('Export CSV').waitFor();
+  await page.locator('rect[data-layer="0"][data-component="q_proj"]').click();
+  const panel = await page.getByLabel('cell details').textContent();
+  assert.match(panel, /apportioned by time share/);
+  await page.getByLabel('cell details').scrollIntoViewIfNeeded();
+  await screenshot(page, 'mock-uncertainty');
+  assert.deepEqual(errors, []);
+});
+
+test('mock: the trade-off view', async () => {
+  await flows.tradeoffView(page, server.url, 'mock', { model: 'demo-qwen2-tiny' });
+  assert.deepEqual(errors, []);
+});
+
+test('mock: Compare warns when a repeat group ran under other conditions', async () => {
+  const text = await flows.compareGroups(page, server.url, 'mock', 'run-0002', 'run-0000');
+  assert.match(text, /measured under different conditions/);
+  assert.match(text, /partly on battery/);
+  await page.getByRole('alert').scrollIntoViewIfNeeded();
+  await screenshot(page, 'mock-compare-warning');
+  assert.deepEqual(errors, []);
+});
+
 test('mock: export and delete', async () => {
   await flows.exportAndDelete(page, server.url, liveId, 'mock');
   assert.deepEqual(errors, []);

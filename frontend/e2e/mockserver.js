@@ -21,6 +21,14 @@ export async function startMockServer({ dist = resolve(import.meta.dirname, '..'
     rec.run.prompt = ['The quick brown fox', 'Energy per token matters', 'Once upon a time'][i % 3] + ` #${i}`;
     rec.run.tags = i % 2 ? ['batch'] : ['baseline'];
     if (i % 3 === 1) rec.run.model_name = rec.summary.model_name = 'demo-qwen2-tiny';
+    // Spread the runs over the trade-off plane: backends, quantizations and
+    // speeds differ.
+    rec.run.settings.backend = i % 2 ? 'cpu-avx2 x2' : 'cpu-avx512 x2';
+    rec.summary.architecture = { ...rec.summary.architecture, dtype: ['BF16', 'Q8_0', 'Q4_K'][i % 3] };
+    const speed = 0.5 + ((i * 7) % 10) / 4;
+    rec.summary.tokens_per_second = { ...rec.summary.tokens_per_second, value: rec.summary.tokens_per_second.value * speed };
+    if (i === 2 || i === 3) rec.run.settings.repeat_group = 'grp-0002-aaaa';
+    rec.run.host.conditions = { start: { hottest_c: 48 + i * 3, cpu_freq_ratio: 0.9, on_battery: i === 3 }, end: { hottest_c: 55 + i * 3, on_battery: i === 3 } };
     records.set(id, rec);
     list.push(rec);
   };
@@ -29,11 +37,16 @@ export async function startMockServer({ dist = resolve(import.meta.dirname, '..'
   let active = '';
   let seq = 1000;
 
+  // The API's run list item: created_at is local time without an offset,
+  // created_at_utc the instant.
   const item = (r) => ({
-    id: r.run.id, created_at: r.run.created_at, model_name: r.run.model_name, prompt: r.run.prompt,
+    id: r.run.id, created_at: r.run.created_at.replace(/Z$/, ''), created_at_utc: r.run.created_at, model_name: r.run.model_name, prompt: r.run.prompt,
     duration_s: r.summary.duration_s.value, total_energy_j: r.summary.total_energy_j.value,
     joules_per_token: r.summary.joules_per_token.value, tokens_per_second: r.summary.tokens_per_second.value,
+    tokens_per_joule: r.summary.tokens_per_joule.value, edp_per_token_js: r.summary.joules_per_token.value / r.summary.tokens_per_second.value,
+    input_tokens: r.summary.input_tokens, output_tokens: r.summary.output_tokens,
     energy_label: r.summary.total_energy_j.label, tags: r.run.tags, status: r.run.status,
+    depth: r.run.settings.depth, backend: r.run.settings.backend ?? '', dtype: r.summary.architecture?.dtype ?? '', repeat_group: r.run.settings.repeat_group ?? '',
   });
   const sortKey = { created_at: (r) => r.run.created_at, duration: (r) => r.summary.duration_s.value, energy: (r) => r.summary.total_energy_j.value, joules_per_token: (r) => r.summary.joules_per_token.value, tokens_per_second: (r) => r.summary.tokens_per_second.value };
 
@@ -106,7 +119,7 @@ export async function startMockServer({ dist = resolve(import.meta.dirname, '..'
       const r = JSON.parse(body);
       const id = `run-live-${seq++}`;
       setTimeout(() => simulate(id, r), 100);
-      return json(res, 202, { run_id: id, status: 'queued', position: 0 });
+      return json(res, 202, { run_id: id, status: 'queued', position: 0, run_ids: [id] });
     }
     if (p === '/api/profiling/runs') {
       const q = url.searchParams;
@@ -116,7 +129,8 @@ export async function startMockServer({ dist = resolve(import.meta.dirname, '..'
       rs = rs.slice().sort((a, b) => ((key(a) ?? -Infinity) > (key(b) ?? -Infinity) ? dir : -dir));
       const off = Number(q.get('offset') || 0);
       const lim = Number(q.get('limit') || 50);
-      return json(res, 200, { runs: rs.slice(off, off + lim).map(item), total: rs.length });
+      res.setHeader('X-Total-Count', String(rs.length));
+      return json(res, 200, rs.slice(off, off + lim).map(item));
     }
     if ((m = /^\/api\/profiling\/run\/([^/]+)$/.exec(p))) {
       const id = decodeURIComponent(m[1]);
@@ -144,8 +158,14 @@ export async function startMockServer({ dist = resolve(import.meta.dirname, '..'
     if (p === '/api/profiling/compare') {
       const ids = (url.searchParams.get('ids') || '').split(',');
       const c = structuredClone(comparison);
-      c.groups = ids.map((id, i) => ({ ...structuredClone(comparison.groups[i % 2]), label: id, run_ids: [id] }));
-      c.tests = c.tests.map((t) => ({ ...t, a: ids[0], b: ids[1] }));
+      // A repeat group stands for its runs; its conditions differ from a
+      // single run's (one of its runs was on battery), so Compare warns.
+      const members = (id) => (id.startsWith('group:') ? list.filter((r) => r.run.settings.repeat_group === id.slice(6)).map((r) => r.run.id) : id.split('+'));
+      c.groups = ids.map((id, i) => ({ ...structuredClone(comparison.groups[i % 2]), label: id.startsWith('group:') ? `demo-llama-tiny ×${members(id).length} (group ${id.slice(6, 14)})` : id, run_ids: members(id) }));
+      c.tests = c.tests.map((t) => ({ ...t, a: c.groups[0].label, b: c.groups[1].label }));
+      c.warnings = ids.some((id) => id.startsWith('group:'))
+        ? [`${c.groups[0].label} ran partly on battery, ${c.groups[1].label} on mains: power management differs, so energy and speed may differ for that reason alone`, `${c.groups[0].label} started at 55 °C, ${c.groups[1].label} at 45 °C (hottest zone, mean): let the machine cool between runs (cooldown) for a fair comparison`]
+        : [];
       return json(res, 200, c);
     }
     if (p.startsWith('/api/')) return json(res, 404, { error: 'not found' });

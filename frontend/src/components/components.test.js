@@ -4,7 +4,7 @@ import { cleanup, render, screen, fireEvent, waitFor } from '@testing-library/sv
 afterEach(cleanup);
 import { makeRecord, health } from '../lib/fixtures/record.js';
 import { powerSeriesFromSamples, tokenRows } from '../lib/transforms.js';
-import { fmtValue } from '../lib/format.js';
+import { fmtCO2, fmtCostPerRun, fmtUSD, fmtValue } from '../lib/format.js';
 import SummaryCards from './SummaryCards.svelte';
 import PowerTimeline from './PowerTimeline.svelte';
 import MetricHeatmap from './MetricHeatmap.svelte';
@@ -27,15 +27,38 @@ describe('SummaryCards', () => {
     expect(total.textContent).toContain('unavailable');
     expect(total.textContent).not.toMatch(/\b0 J/);
   });
-  it('recomputes CO₂ for the chosen region preset', async () => {
+  it('recomputes cost and CO₂ per run and per million output tokens for the chosen grid and price', async () => {
     const s = makeRecord().summary;
     render(SummaryCards, { summary: s });
-    const select = screen.getByLabelText('grid region preset');
-    const card = select.closest('.card');
-    const g = (s.total_energy_j.value / 3.6e6) * 200;
-    await fireEvent.change(select, { target: { value: 'california' } });
-    expect(card.textContent).toContain('California grid 200 g/kWh');
-    expect(card.textContent).toContain(fmtValue(g, 'g'));
+    const money = screen.getByLabelText('cost and CO₂');
+    const card = (name) => [...money.querySelectorAll('.card')].find((c) => c.textContent.includes(name));
+    await fireEvent.change(screen.getByLabelText('grid region preset'), { target: { value: 'california' } });
+    const kwh = s.total_energy_j.value / 3.6e6;
+    expect(card('CO₂ per run').textContent).toContain(fmtCO2(kwh * 200));
+    expect(card('CO₂ per run').textContent).toContain('California grid 200 g/kWh');
+    expect(card('CO₂ per million output tokens').textContent).toContain(fmtCO2((kwh * 200 * 1e6) / s.output_tokens));
+    const price = screen.getByLabelText('electricity price in USD per kWh');
+    await fireEvent.input(price, { target: { value: '0.3' } });
+    await fireEvent.change(price, { target: { value: '0.3' } });
+    expect(card('Cost per million output tokens').textContent).toContain(fmtUSD((kwh * 0.3 * 1e6) / s.output_tokens));
+    expect(card('Cost per run').textContent).toContain(fmtCostPerRun(kwh * 0.3));
+    expect(money.textContent).not.toMatch(/e-\d/); // no 1.45e-7 USD
+    await fireEvent.click(screen.getByText("back to the run's settings"));
+    expect(card('CO₂ per run').textContent).toContain('US average grid 400 g/kWh');
+  });
+  it('shows ± on a measured total and not on an apportioned one whose bound is loose', () => {
+    const s = makeRecord().summary;
+    s.total_energy_j.label = 'measured rapl';
+    s.energy.total.uncertainty_j = 0.01 * s.total_energy_j.value;
+    const { unmount } = render(SummaryCards, { summary: s });
+    expect(screen.getByText('Total energy (gross)').parentElement.textContent).toContain('±');
+    unmount();
+    const a = makeRecord().summary; // apportioned, bound 5% of the value: tight
+    a.energy.total.uncertainty_j = 2 * a.total_energy_j.value; // loose
+    render(SummaryCards, { summary: a });
+    const total = screen.getByText('Total energy (gross)').parentElement.textContent;
+    expect(total).not.toContain('±');
+    expect(total).toContain('apportioned by time share');
   });
 });
 
@@ -166,5 +189,55 @@ describe('TokenSlider', () => {
     expect(container.querySelector('.pos').textContent).toMatch(/token 2 \/ 3/);
     await fireEvent.click(screen.getByText('show all'));
     expect(container.querySelector('.pos').textContent).toContain('all tokens');
+  });
+});
+
+import TradeoffChart from './TradeoffChart.svelte';
+import CompareView from './CompareView.svelte';
+import AnalysisView from '../views/AnalysisView.svelte';
+import { comparison as cmpFixture } from '../lib/fixtures/record.js';
+import { edpLevels, paretoFrontier, tradeoffPoints } from '../lib/tradeoff.js';
+
+describe('TradeoffChart', () => {
+  const runs = [
+    { id: 'fast', model_name: 'a', backend: 'cpu-avx512 x2', dtype: 'BF16', tokens_per_second: 100, tokens_per_joule: 2 },
+    { id: 'frugal', model_name: 'b', backend: 'cpu-avx2 x2', dtype: 'Q4_K', tokens_per_second: 20, tokens_per_joule: 9 },
+    { id: 'dominated', model_name: 'a', backend: 'cpu-avx512 x2', dtype: 'BF16', tokens_per_second: 15, tokens_per_joule: 1.5 },
+  ];
+  it('marks the Pareto frontier, draws EDP iso-lines and opens a run on click', async () => {
+    const points = tradeoffPoints(runs);
+    const opened = [];
+    const { container } = render(TradeoffChart, { points, frontier: paretoFrontier(points), levels: edpLevels(points), onopen: (id) => opened.push(id) });
+    const marks = container.querySelectorAll('g.run');
+    expect(marks.length).toBe(3);
+    expect(container.querySelector('g.run[data-run="fast"]').getAttribute('aria-label')).toContain('on the Pareto frontier');
+    expect(container.querySelector('g.run[data-run="dominated"]').getAttribute('aria-label')).not.toContain('frontier');
+    expect(container.querySelectorAll('path.iso').length).toBeGreaterThan(0);
+    expect(container.querySelector('path.frontier')).not.toBeNull();
+    // Shapes differ by backend; axes come from D3.
+    const shape = (id) => container.querySelector(`g.run[data-run="${id}"] path.mark`).getAttribute('d');
+    expect(shape('fast')).not.toBe(shape('frugal'));
+    expect(container.querySelectorAll('g.axis .tick').length).toBeGreaterThan(2);
+    await fireEvent.click(container.querySelector('g.run[data-run="frugal"]'));
+    expect(opened).toEqual(['frugal']);
+  });
+});
+
+describe('CompareView', () => {
+  it('warns when the arms ran under different conditions', () => {
+    const rec = makeRecord();
+    render(CompareView, { comparison: { ...cmpFixture, warnings: ['A ran on mains, B on battery'] }, arms: [{ label: 'A', records: [rec] }, { label: 'B', records: [rec, rec] }] });
+    expect(screen.getByRole('alert').textContent).toContain('A ran on mains, B on battery');
+    expect(screen.getByText('Statistics')).toBeTruthy();
+  });
+});
+
+describe('AnalysisView', () => {
+  it('opens the latest finished run and offers the others', async () => {
+    const list = vi.fn(async () => ({ runs: [{ id: 'run-new', status: 'running', model_name: 'm', prompt: 'p' }, { id: 'run-a', status: 'completed', model_name: 'm', prompt: 'q' }], total: 2 }));
+    render(AnalysisView, { list });
+    const picker = await screen.findByLabelText('run to analyse');
+    expect(picker.value).toBe('run-a');
+    expect(picker.querySelectorAll('option').length).toBe(2);
   });
 });

@@ -70,8 +70,21 @@ export function runsQuery(q = {}) {
   return s ? '?' + s : '';
 }
 
-export function listRuns(q, fetchImpl) {
-  return getJSON('/api/profiling/runs' + runsQuery(q), fetchImpl);
+// listRuns reads one page of the run list. The API answers with the list
+// itself (a JSON array) and the number of matches in X-Total-Count; this
+// returns both as {runs, total}.
+export async function listRuns(q, fetchImpl = fetch) {
+  const res = await fetchImpl('/api/profiling/runs' + runsQuery(q), { headers: { Accept: 'application/json' } });
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  if (!res.ok) throw new ApiError(res.status, body?.error ?? `HTTP ${res.status}`, body?.detail ?? '');
+  const runs = Array.isArray(body) ? body : [];
+  const total = Number(res.headers?.get?.('X-Total-Count'));
+  return { runs, total: Number.isFinite(total) && res.headers?.get?.('X-Total-Count') != null ? total : runs.length };
 }
 
 export function getRun(id, fetchImpl) {
@@ -86,12 +99,14 @@ export function cancelRun(id, fetchImpl) {
   return send('POST', '/api/profiling/run/' + encodeURIComponent(id) + '/cancel', undefined, fetchImpl);
 }
 
-export function exportURL(id, format) {
-  return `/api/profiling/export/${encodeURIComponent(id)}?format=${format}`;
+export function exportURL(id, format, table = '') {
+  return `/api/profiling/export/${encodeURIComponent(id)}?format=${format}` + (table ? `&table=${encodeURIComponent(table)}` : '');
 }
 
+// compareRuns compares 2-4 arms: a run id, "a+b" (runs as one group) or
+// "group:ID" (every run of one repeat group).
 export function compareRuns(ids, fetchImpl) {
-  return getJSON('/api/profiling/compare?ids=' + ids.map(encodeURIComponent).join(','), fetchImpl);
+  return getJSON('/api/profiling/compare?ids=' + ids.map((id) => id.split('+').map(encodeURIComponent).join('%2B')).join(','), fetchImpl);
 }
 
 // Remote mode: a server reachable from other machines wants its token. The

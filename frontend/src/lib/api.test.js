@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError, getJSON } from './api.js';
+import { ApiError, getJSON, listRuns } from './api.js';
 
 function fakeFetch(status, body) {
   return async () => ({
@@ -28,5 +28,24 @@ describe('getJSON', () => {
     const err = await getJSON('/api/x', fakeFetch(502)).catch((e) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err.message).toContain('502');
+  });
+});
+
+describe('listRuns', () => {
+  const fetchList = (body, total) => async (url) => ({
+    ok: true,
+    status: 200,
+    url,
+    headers: { get: (k) => (k === 'X-Total-Count' && total != null ? String(total) : null) },
+    json: async () => body,
+  });
+  it('reads the list itself and the total from X-Total-Count', async () => {
+    const got = await listRuns({ limit: 2 }, fetchList([{ id: 'a' }, { id: 'b' }], 17));
+    expect(got.runs.map((r) => r.id)).toEqual(['a', 'b']);
+    expect(got.total).toBe(17);
+  });
+  it('falls back to the list length without the header', async () => {
+    const got = await listRuns({}, fetchList([{ id: 'a' }], null));
+    expect(got.total).toBe(1);
   });
 });

@@ -20,3 +20,9 @@ export function textOn(color) {
 }
 
 export const RUN_COLORS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7'];
+
+// seriesColor is the i-th category colour (models in the trade-off view).
+export const SERIES_COUNT = 8;
+export function seriesColor(i) {
+  return `var(--series-${((i % SERIES_COUNT) + SERIES_COUNT) % SERIES_COUNT})`;
+}

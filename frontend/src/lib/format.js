@@ -40,8 +40,79 @@ export function fmtValue(v, unit = '', digits = 3) {
       }
     }
   }
-  if (unit === 'USD') return isNum(v) ? `$${v < 0.01 ? v.toExponential(2) : v.toFixed(2)}` : 'unavailable';
+  if (unit === 'USD') return fmtUSD(v);
+  if (unit === 'USD/Mtoken') return `${fmtUSD(v)} per M tokens`;
+  if (unit === 'g/Mtoken') return `${fmtCO2(v)} per M tokens`;
   return unit ? `${fmtNumber(v, digits)} ${unit}` : fmtNumber(v, digits);
+}
+
+// trimmed writes v with n significant digits and no trailing zeros past
+// keep decimals.
+function trimmed(v, n, keep = 0) {
+  const a = Math.abs(v);
+  const decimals = a > 0 ? Math.max(keep, n - 1 - Math.floor(Math.log10(a))) : keep;
+  let s = v.toFixed(Math.min(20, decimals));
+  if (s.includes('.')) {
+    const dot = s.indexOf('.');
+    let end = s.length;
+    while (end > dot + 1 + keep && s[end - 1] === '0') end--;
+    if (end === dot + 1) end = dot;
+    s = s.slice(0, end);
+  }
+  return s;
+}
+
+// fmtUSD writes money as people do: "$1.45", "$0.0172", and below a cent
+// in cents, "0.35 ¢". Amounts too small for that stay exact in scientific
+// notation (fmtCostPerRun avoids them).
+export function fmtUSD(v) {
+  if (!isNum(v)) return 'unavailable';
+  const a = Math.abs(v);
+  if (a >= 0.01 || a === 0) return `$${a >= 1000 ? Math.round(v).toLocaleString('en-US') : trimmed(v, 3, 2)}`;
+  if (a >= 1e-4) return `${trimmed(v * 100, 2)} ¢`;
+  return `$${v.toExponential(1)}`;
+}
+
+// fmtCostPerRun writes one run's cost; a run too cheap to read in cents is
+// given per million runs, the scale at which it adds up (like API prices
+// per million tokens).
+export function fmtCostPerRun(v) {
+  if (!isNum(v)) return 'unavailable';
+  if (Math.abs(v) >= 1e-4 || v === 0) return `${fmtUSD(v)} per run`;
+  return `${fmtUSD(v * 1e6)} per million runs`;
+}
+
+// fmtCO2 writes a mass of CO₂ in µg, mg, g, kg or t.
+export function fmtCO2(g) {
+  if (!isNum(g)) return 'unavailable';
+  const a = Math.abs(g);
+  for (const [f, u] of [[1e6, 't'], [1e3, 'kg'], [1, 'g'], [1e-3, 'mg'], [1e-6, 'µg']]) {
+    if (a >= f) return `${trimmed(g / f, 3)} ${u}`;
+  }
+  return a === 0 ? '0 g' : `${g.toExponential(1)} g`;
+}
+
+// The uncertainty bound shown beside an energy: only where it informs. A
+// measured window (at least two power-sample intervals long) shows its
+// bound; an apportioned one (a time share of samples that also cover other
+// work) shows it only when it is tight, within TIGHT_BOUND of the value —
+// otherwise the worst case of sharing a whole sample says nothing about a
+// 23 µJ component call, and is left out. Returns the ± or null.
+export const TIGHT_BOUND = 0.2;
+export function informativeBound(value, uncertainty, label) {
+  if (!isNum(value) || !isNum(uncertainty) || uncertainty < 0) return null;
+  if (basisOf(label) === 'measured') return uncertainty;
+  if (basisOf(label) === 'apportioned' && value !== 0 && uncertainty <= TIGHT_BOUND * Math.abs(value)) return uncertainty;
+  return null;
+}
+
+// basisText writes a provenance label for people: "apportioned rapl"
+// becomes "apportioned by time share · rapl".
+export function basisText(label) {
+  if (!label) return 'unavailable';
+  const [first, ...rest] = String(label).split(/\s+/);
+  if (first === 'apportioned') return ['apportioned by time share', rest.join(' ')].filter(Boolean).join(' · ');
+  return label;
 }
 
 // basisOf extracts the basis word from a label such as "apportioned rapl".

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { basisOf, fmtMetric, fmtValue, fmtNumber } from './format.js';
+import { basisOf, basisText, fmtCO2, fmtCostPerRun, fmtMetric, fmtUSD, fmtValue, fmtNumber, informativeBound } from './format.js';
 
 describe('fmtValue', () => {
   it.each([
@@ -38,5 +38,53 @@ describe('fmtMetric', () => {
     expect(basisOf('estimated cpu-load')).toBe('estimated');
     expect(basisOf('measured clock')).toBe('measured');
     expect(basisOf('')).toBe('unavailable');
+  });
+});
+
+describe('readable money and CO₂', () => {
+  it.each([
+    [fmtUSD(1.4523), '$1.45'],
+    [fmtUSD(0.12), '$0.12'],
+    [fmtUSD(0.0172), '$0.0172'],
+    [fmtUSD(12.3), '$12.30'],
+    [fmtUSD(0.0035), '0.35 ¢'],
+    [fmtUSD(1234.5), '$1,235'],
+    [fmtCostPerRun(1.45e-7), '$0.145 per million runs'],
+    [fmtCostPerRun(0.05), '$0.05 per run'],
+    [fmtCostPerRun(0.00035), '0.035 ¢ per run'],
+    [fmtCO2(0.0132), '13.2 mg'],
+    [fmtCO2(1320), '1.32 kg'],
+    [fmtCO2(2.5), '2.5 g'],
+    [fmtCO2(4.5e-6), '4.5 µg'],
+    [fmtValue(0.0172, 'USD/Mtoken'), '$0.0172 per M tokens'],
+    [fmtValue(1320, 'g/Mtoken'), '1.32 kg per M tokens'],
+  ])('%s is %s', (got, want) => {
+    expect(got).toBe(want);
+  });
+  it('never writes 1.45e-7 USD for a run', () => {
+    expect(fmtValue(1.45e-7, 'USD')).not.toContain('USD');
+    expect(fmtCostPerRun(1.45e-7)).not.toMatch(/e-/);
+  });
+});
+
+describe('uncertainty that informs', () => {
+  it('shows the bound of a measured window', () => {
+    expect(informativeBound(12.5, 0.3, 'measured rapl')).toBe(0.3);
+  });
+  it('hides the worst-case bound of a tiny apportioned call', () => {
+    // A 23 µJ component call sharing a 0.29 J sample.
+    expect(informativeBound(23e-6, 0.29, 'apportioned rapl')).toBeNull();
+  });
+  it('shows an apportioned aggregate whose bound is tight', () => {
+    expect(informativeBound(2.0, 0.1, 'apportioned rapl')).toBe(0.1);
+    expect(informativeBound(2.0, 0.5, 'apportioned rapl')).toBeNull();
+  });
+  it('shows nothing for estimates or missing values', () => {
+    expect(informativeBound(2.0, 0.1, 'estimated cpu-load')).toBeNull();
+    expect(informativeBound(null, 0.1, 'measured rapl')).toBeNull();
+  });
+  it('labels time-share apportioning as such', () => {
+    expect(basisText('apportioned rapl')).toBe('apportioned by time share · rapl');
+    expect(basisText('measured rapl')).toBe('measured rapl');
   });
 });

@@ -16,6 +16,7 @@ export function emptyLive() {
     power: { series: {}, total: { domain: 'total', family: 'total', kind: 'measured', points: [] } },
     heatmap: null,
     summary: null,
+    cooldown: null, // {seconds, repeat_index, repeat_count, repeat_group} while a repeat waits
   };
 }
 
@@ -29,15 +30,20 @@ export function reduceLive(state, msg) {
   const d = msg?.data ?? {};
   const id = msg?.run_id ?? '';
   // A new run resets the per-run parts.
-  const fresh = id && id !== state.runId && ['run', 'started', 'phase', 'token', 'power', 'heatmap', 'op'].includes(msg.type);
+  const fresh = id && id !== state.runId && ['run', 'started', 'phase', 'token', 'power', 'heatmap', 'op', 'cooldown'].includes(msg.type);
   let s = fresh ? { ...emptyLive(), queue: state.queue, runId: id, status: 'running' } : { ...state };
   switch (msg?.type) {
     case 'queue':
       s.queue = { active: d.active ?? '', queued: d.queued ?? 0 };
       break;
+    case 'cooldown':
+      s.cooldown = d;
+      s.status = 'running';
+      break;
     case 'run':
       s.meta = d;
       s.status = 'running';
+      s.cooldown = null;
       break;
     case 'started':
       s.status = 'running';

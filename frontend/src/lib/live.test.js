@@ -54,10 +54,25 @@ describe('reduceLive', () => {
   });
 });
 
+describe('repeats', () => {
+  it('a repeat cooling down shows as its run, then the run replaces it', () => {
+    let s = emptyLive();
+    s = reduceLive(s, { run_id: 'r2', type: 'cooldown', data: { seconds: 5, repeat_index: 2, repeat_count: 3 } });
+    expect(s.runId).toBe('r2');
+    expect(s.cooldown).toMatchObject({ repeat_index: 2, repeat_count: 3 });
+    s = reduceLive(s, { run_id: 'r2', type: 'run', data: { model_name: 'm' } });
+    expect(s.cooldown).toBeNull();
+  });
+});
+
 describe('routes', () => {
   it.each([
     ['', { name: 'live' }],
-    ['#/run/abc%20d', { name: 'run', id: 'abc d' }],
+    ['#/run/abc%20d', { name: 'analysis', id: 'abc d' }],
+    ['#/analysis', { name: 'analysis', id: '' }],
+    ['#/analysis/xyz', { name: 'analysis', id: 'xyz' }],
+    ['#/tradeoff', { name: 'tradeoff' }],
+    ['#/help', { name: 'help' }],
     ['#/compare?ids=a,b,c', { name: 'compare', ids: ['a', 'b', 'c'] }],
     ['#/history', { name: 'history' }],
     ['#/nope', { name: 'notfound' }],

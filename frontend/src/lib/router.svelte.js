@@ -1,4 +1,6 @@
-// Hash routing: #/live, #/run/ID, #/history, #/compare?ids=a,b, #/machine.
+// Hash routing: #/live, #/analysis (the latest run), #/analysis/ID and its
+// older form #/run/ID, #/history, #/tradeoff, #/compare?ids=a,b, #/machine,
+// #/help.
 export function parseRoute(hash) {
   const h = (hash || '').replace(/^#/, '') || '/live';
   const [path, query = ''] = h.split('?');
@@ -6,7 +8,12 @@ export function parseRoute(hash) {
   const parts = path.split('/').filter(Boolean);
   switch (parts[0]) {
     case 'run':
-      return { name: 'run', id: decodeURIComponent(parts[1] ?? ''), params };
+    case 'analysis':
+      return { name: 'analysis', id: decodeURIComponent(parts[1] ?? ''), params };
+    case 'tradeoff':
+      return { name: 'tradeoff', params };
+    case 'help':
+      return { name: 'help', params };
     case 'history':
       return { name: 'history', params };
     case 'compare':

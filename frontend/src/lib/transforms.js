@@ -545,20 +545,35 @@ function compValue(c) {
   return isNum(c.energy_j) ? c.energy_j : null;
 }
 
+// What sits outside the decoder layers, in the words the treemap uses.
+const OUTSIDE_NAMES = { embedding: 'embedding', final_norm: 'final norm', lm_head: 'LM head', sampling: 'sampling' };
+export const SAMPLING_LEAF = 'sampling & glue';
+
+// outsideName names the tile of everything outside the layers by what it
+// holds: "outside the layers: embedding, final norm, LM head, sampling".
+export function outsideName(children) {
+  const parts = children.map((c) => OUTSIDE_NAMES[c === SAMPLING_LEAF ? 'sampling' : c] ?? c.replace(/_/g, ' '));
+  return `outside the layers: ${parts.join(', ')}`;
+}
+
 // treemapHierarchy nests a run as run → phases → layers → components →
 // operations, valued by energy (or by time when the run has no energy, and
 // the returned `valueKind` says which). Operations are the deep-depth split
 // of attention into softmax and the rest; elsewhere a component is a leaf.
+// With energy, each phase's tokens' energy outside every traced component
+// (sampling and glue, TokenRecord.other_j) joins the tile outside the
+// layers, so a phase's tiles add up to its tokens.
 export function treemapHierarchy(record) {
   const comps = record?.components ?? [];
   const useEnergy = comps.length > 0 && comps.every((c) => isNum(c.energy_j));
   const val = (c) => (useEnergy ? compValue(c) : (c.end_ns - c.start_ns) / 1e9);
   const root = { name: record?.run?.model_name ?? 'run', children: [] };
   const byPhase = new Map();
+  const OUTSIDE = '\u0000outside';
   for (const c of comps) {
     let ph = byPhase.get(c.phase);
     if (!ph) byPhase.set(c.phase, (ph = { name: c.phase, layers: new Map() }));
-    const lname = c.layer >= 0 ? `layer ${c.layer}` : 'outside the stack';
+    const lname = c.layer >= 0 ? `layer ${c.layer}` : OUTSIDE;
     let ly = ph.layers.get(lname);
     if (!ly) ph.layers.set(lname, (ly = { name: lname, layer: c.layer, comps: new Map() }));
     let co = ly.comps.get(c.component);
@@ -572,11 +587,22 @@ export function treemapHierarchy(record) {
       co.softN++;
     }
   }
+  if (useEnergy) {
+    for (const t of record?.tokens ?? []) {
+      const ph = byPhase.get(t.phase);
+      if (!ph || !isNum(t.other_j) || t.other_j <= 0) continue;
+      let ly = ph.layers.get(OUTSIDE);
+      if (!ly) ph.layers.set(OUTSIDE, (ly = { name: OUTSIDE, layer: -1, comps: new Map() }));
+      let co = ly.comps.get(SAMPLING_LEAF);
+      if (!co) ly.comps.set(SAMPLING_LEAF, (co = { name: SAMPLING_LEAF, value: 0, softN: 0 }));
+      co.value += t.other_j;
+    }
+  }
   const phaseOrder = (p) => (PHASES.indexOf(p) + 1 || 99);
   for (const ph of [...byPhase.values()].sort((a, b) => phaseOrder(a.name) - phaseOrder(b.name))) {
     const pnode = { name: ph.name, children: [] };
     for (const ly of [...ph.layers.values()].sort((a, b) => a.layer - b.layer)) {
-      const lnode = { name: ly.name, children: [] };
+      const lnode = { name: ly.name === OUTSIDE ? outsideName([...ly.comps.keys()]) : ly.name, children: [] };
       // A mixture of experts nests as MLP → router, shared expert, experts → expert N.
       let moe = null;
       let routed = null;
@@ -671,4 +697,25 @@ export function sankeyGraph(record) {
 export function comparisonGroups(cmp) {
   const c = cmp?.comparison ?? cmp;
   return { metrics: c?.metrics ?? [], groups: c?.groups ?? [], tests: c?.tests ?? [] };
+}
+
+// ---------- conditions ----------
+
+// conditionsSummary writes one recorded thermal/power state for people
+// (the backend's thermal.State.Summary).
+export function conditionsSummary(st) {
+  if (!st) return 'not reported';
+  const parts = [];
+  if (st.pressure) parts.push(`thermal state ${st.pressure}`);
+  if (isNum(st.hottest_c)) parts.push(`hottest zone ${Math.round(st.hottest_c)} °C`);
+  if (isNum(st.cpu_freq_ratio)) parts.push(`CPU at ${Math.round(st.cpu_freq_ratio * 100)}% of max frequency`);
+  if (typeof st.on_battery === 'boolean') parts.push(st.on_battery ? 'on battery' : 'on mains');
+  return parts.length ? parts.join(' · ') : 'not reported by this OS';
+}
+
+// throttled: the kernel counted thermal throttling between start and end.
+export function throttled(c) {
+  const a = c?.start?.throttle_events;
+  const b = c?.end?.throttle_events;
+  return isNum(a) && isNum(b) && b > a;
 }

@@ -173,10 +173,22 @@ describe('treemapHierarchy', () => {
     expect(valueKind).toBe('energy');
     expect(root.children.map((p) => p.name)).toEqual(['prefill', 'decode']);
     const prefill = root.children[0];
-    expect(prefill.children.map((l) => l.name)).toEqual(['outside the stack', 'layer 0', 'layer 1']);
+    expect(prefill.children.map((l) => l.name)).toEqual(['outside the layers: embedding, final norm, LM head', 'layer 0', 'layer 1']);
     const sum = (n) => (n.children ? n.children.reduce((a, c) => a + sum(c), 0) : n.value);
     const want = rec.components.reduce((a, c) => a + c.energy_j, 0);
     expect(sum(root)).toBeCloseTo(want, 12);
+  });
+  it("says what the tile outside the layers holds, sampling included, and adds up to the tokens", () => {
+    const rec = makeRecord({ layers: 1, tokens: 3 });
+    // Give each decode token energy outside its component calls (sampling).
+    for (const t of rec.tokens) if (t.phase === 'decode') t.other_j = 0.001;
+    const decode = treemapHierarchy(rec).root.children.find((p) => p.name === 'decode');
+    const outside = decode.children[0];
+    expect(outside.name).toBe('outside the layers: embedding, final norm, LM head, sampling');
+    expect(outside.children.find((c) => c.name === 'sampling & glue').value).toBeCloseTo(0.002, 12);
+    const sum = (n) => (n.children ? n.children.reduce((a, c) => a + sum(c), 0) : n.value);
+    const comps = rec.components.filter((c) => c.phase === 'decode').reduce((a, c) => a + c.energy_j, 0);
+    expect(sum(decode)).toBeCloseTo(comps + 0.002, 12);
   });
   it('splits attention into softmax and the rest in deep runs', () => {
     const { root } = treemapHierarchy(makeRecord({ depth: 'deep' }));

@@ -710,7 +710,7 @@ export function conditionsSummary(st) {
   if (isNum(st.hottest_c)) parts.push(`hottest zone ${Math.round(st.hottest_c)} °C`);
   if (isNum(st.cpu_freq_ratio)) parts.push(`CPU at ${Math.round(st.cpu_freq_ratio * 100)}% of max frequency`);
   if (typeof st.on_battery === 'boolean') parts.push(st.on_battery ? 'on battery' : 'on mains');
-  return parts.length ? parts.join(' · ') : 'not reported by this OS';
+  return parts.length ? parts.join(' · ') : 'not readable on this machine';
 }
 
 // throttled: the kernel counted thermal throttling between start and end.

@@ -28,6 +28,13 @@ func TestJSONOutputsHaveNoNullLists(t *testing.T) {
 	plistPath := filepath.Join(t.TempDir(), "pm.plist")
 	os.WriteFile(plistPath, plist, 0o644)
 
+	// An empty database, as one profile-less serve leaves it.
+	empt, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empt.Close()
+
 	var firstRun string
 	cases := []struct {
 		name  string

@@ -257,7 +257,6 @@ func TestRepeatGroupsCompareAndRecordConditions(t *testing.T) {
 
 		var a, b struct {
 			Run struct {
-				CreatedAt  time.Time  `json:"created_at"`
 				FinishedAt *time.Time `json:"finished_at"`
 				Settings   struct {
 					RepeatGroup string `json:"repeat_group"`
@@ -275,8 +274,12 @@ func TestRepeatGroupsCompareAndRecordConditions(t *testing.T) {
 		if a.Run.Settings.RepeatGroup != out.RepeatGroup || b.Run.Settings.RepeatGroup != out.RepeatGroup {
 			t.Errorf("stored repeat groups %q %q, want %q", a.Run.Settings.RepeatGroup, b.Run.Settings.RepeatGroup, out.RepeatGroup)
 		}
-		if gap := b.Run.CreatedAt.Sub(*a.Run.FinishedAt); gap < 300*time.Millisecond {
-			t.Errorf("the second repeat started %v after the first ended; want the 0.3 s cooldown", gap)
+		// Both are stored as queued at once; the second one's run starts
+		// after the first ends and the cooldown passes, so it ends at
+		// least cooldown + its own duration after the first.
+		dur := out.Runs[1]["duration_s"].(map[string]any)["value"].(float64)
+		if gap := b.Run.FinishedAt.Sub(*a.Run.FinishedAt) - time.Duration(dur*float64(time.Second)); gap < 300*time.Millisecond {
+			t.Errorf("the second repeat ran %v after the first ended; want at least the 0.3 s cooldown", gap)
 		}
 		// Whatever this machine reports (a VM reports little), a run says
 		// what was read at its start and end, or why not.

@@ -153,7 +153,7 @@ func BenchmarkTracingOverhead(b *testing.B) {
 		next := argmax(e.logits)
 		for i := range 3 * 60 {
 			tr := tracers[i%3]
-			e.trace = traceState{phase: PhaseDecode}
+			e.trace = traceState{be: e.be, phase: PhaseDecode}
 			if tr != nil {
 				tr.reset()
 				e.trace.tr, e.trace.depth = tr, tr.depth
@@ -202,7 +202,7 @@ func scale(x []float64, f float64) []float64 {
 func hookTime(e *Engine, depth Depth, steps int) time.Duration {
 	tr := &collectTracer{depth: depth}
 	s := &e.trace
-	*s = traceState{tr: tr, depth: depth, phase: PhaseDecode}
+	*s = traceState{tr: tr, be: e.be, depth: depth, phase: PhaseDecode}
 	defer func() { e.trace = traceState{} }()
 	dim, inter := e.dim, e.cfg.IntermediateSize
 	x, xb, q, att := e.x[:dim], e.xb[:dim], e.q[:e.qDim], e.att[:e.qDim]
@@ -211,23 +211,24 @@ func hookTime(e *Engine, depth Depth, steps int) time.Duration {
 	start := time.Now()
 	for range steps {
 		tr.reset()
-		s.end(-1, CompEmbedding, s.begin(), 1, x, nil)
+		s.end(-1, CompEmbedding, s.begin(), 1, x)
 		for li := range e.layers {
 			s.endNorm(li, CompInputNorm, s.begin(), 1, x, xb)
-			s.end(li, CompQProj, s.begin(), 1, q, nil)
-			s.end(li, CompKProj, s.begin(), 1, kv, nil)
-			s.end(li, CompVProj, s.begin(), 1, kv, nil)
-			s.end(li, CompRoPE, s.begin(), 1, q, nil)
+			s.end(li, CompQProj, s.begin(), 1, q)
+			s.end(li, CompKProj, s.begin(), 1, kv)
+			s.end(li, CompVProj, s.begin(), 1, kv)
+			s.end(li, CompRoPE, s.begin(), 1, q)
 			s.endAttention(li, s.begin(), 1, att)
-			s.end(li, CompOProj, s.begin(), 1, xb, nil)
+			s.end(li, CompOProj, s.begin(), 1, xb)
 			s.endNorm(li, CompPostAttnNorm, s.begin(), 1, x, xb)
 			s.endGate(li, s.begin(), 1, hb)
-			s.end(li, CompUpProj, s.begin(), 1, hb, nil)
+			s.end(li, CompUpProj, s.begin(), 1, hb)
 			s.endActivation(li, s.begin(), 1, hb)
-			s.end(li, CompDownProj, s.begin(), 1, xb, nil)
+			s.end(li, CompDownProj, s.begin(), 1, xb)
 		}
 		s.endNorm(-1, CompFinalNorm, s.begin(), 1, x, xb)
-		s.end(-1, CompLMHead, s.begin(), 1, e.logits, nil)
+		s.end(-1, CompLMHead, s.begin(), 1, e.logits)
+		s.emit()
 	}
 	return time.Since(start) / time.Duration(steps)
 }

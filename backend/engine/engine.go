@@ -210,26 +210,33 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 		return nil, errors.New("engine: a Gemma-style model with mixture-of-experts layers is not supported")
 	}
 
+	// The KV cache and the activations live in the backend's memory (on
+	// Metal: GPU buffers, shared with the CPU on Apple Silicon).
+	e.be = opts.Backend
+	if e.be == nil {
+		e.be = compute.NewCPU(opts.Threads)
+	}
+	be := e.be
 	e.kCache = make([][]float32, c.NumLayers)
 	e.vCache = make([][]float32, c.NumLayers)
 	for i := range e.kCache {
-		e.kCache[i] = make([]float32, e.ctxLen*e.kvDim)
-		e.vCache[i] = make([]float32, e.ctxLen*e.kvDim)
+		e.kCache[i] = be.Alloc(e.ctxLen * e.kvDim)
+		e.vCache[i] = be.Alloc(e.ctxLen * e.kvDim)
 	}
 	n := e.chunk
-	e.x = make([]float32, n*e.dim)
-	e.xb = make([]float32, n*max(e.dim, e.qDim))
-	e.xb2 = make([]float32, n*e.dim)
-	e.q = make([]float32, n*e.qDim)
-	e.att = make([]float32, n*e.qDim)
+	e.x = be.Alloc(n * e.dim)
+	e.xb = be.Alloc(n * max(e.dim, e.qDim))
+	e.xb2 = be.Alloc(n * e.dim)
+	e.q = be.Alloc(n * e.qDim)
+	e.att = be.Alloc(n * e.qDim)
 	inter := c.IntermediateSize
 	if m := c.MoE; m != nil {
 		inter = max(inter, m.Intermediate, m.SharedIntermediate)
-		e.route = newRouting(m.Experts, m.TopK, m.NormTopKProb, n, e.dim)
+		e.route = newRouting(be, m.Experts, m.TopK, m.NormTopKProb, n, e.dim)
 	}
-	e.hb = make([]float32, n*inter)
-	e.hb2 = make([]float32, n*inter)
-	e.logits = make([]float32, e.lmHead.Rows)
+	e.hb = be.Alloc(n * inter)
+	e.hb2 = be.Alloc(n * inter)
+	e.logits = be.Alloc(e.lmHead.Rows)
 	// Never sample an id the tokenizer cannot decode: configs pad vocab_size
 	// above the tokenizer's size (Qwen2, Phi-3, the demo models), and those
 	// rows were never trained.
@@ -238,11 +245,6 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 		e.sampleVocab = min(e.sampleVocab, e.tok.VocabSize())
 	}
 	e.samp = newSampler(e.lmHead.Rows)
-
-	e.be = opts.Backend
-	if e.be == nil {
-		e.be = compute.NewCPU(opts.Threads)
-	}
 	return e, nil
 }
 

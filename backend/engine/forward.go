@@ -31,8 +31,30 @@ func (e *Engine) step(ctx context.Context, id int) error {
 	return e.forward(ctx, e.one[:])
 }
 
-// forwardChunk is one batched pass over n ≤ e.chunk positions.
+// forwardChunk is one batched pass over n ≤ e.chunk positions. The backend
+// may only queue the operations (Metal encodes them into one command
+// buffer), so the pass ends with a Flush, after which the logits and the
+// trace events are there.
 func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) error {
+	err := e.encodeChunk(ctx, ids, wantLogits)
+	if ferr := e.flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// flush runs the queued operations and hands their trace events on.
+func (e *Engine) flush() error {
+	if err := e.be.Flush(); err != nil {
+		e.trace.drop()
+		return fmt.Errorf("engine: backend %s: %w", e.be.Name(), err)
+	}
+	e.trace.emit()
+	return nil
+}
+
+// encodeChunk issues the operations of one pass over ids.
+func (e *Engine) encodeChunk(ctx context.Context, ids []int, wantLogits bool) error {
 	be, n, pos0 := e.be, len(ids), e.pos
 	dim, inter := e.dim, e.cfg.IntermediateSize
 	x, xb, xb2 := e.x[:n*dim], e.xb[:n*dim], e.xb2[:n*dim]
@@ -45,7 +67,7 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 	if e.embScale != 1 { // Gemma: embeddings × sqrt(hidden)
 		be.Scale(x, e.embScale)
 	}
-	tr.end(-1, CompEmbedding, t, n, x, nil)
+	tr.end(-1, CompEmbedding, t, n, x)
 
 	for li := range e.layers {
 		if err := ctx.Err(); err != nil {
@@ -62,13 +84,13 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 
 		t = tr.begin()
 		be.MatMul(q, xb, n, l.q, l.qBias)
-		tr.end(li, CompQProj, t, n, q, nil)
+		tr.end(li, CompQProj, t, n, q)
 		t = tr.begin()
 		be.MatMul(kc, xb, n, l.k, l.kBias)
-		tr.end(li, CompKProj, t, n, kc, nil)
+		tr.end(li, CompKProj, t, n, kc)
 		t = tr.begin()
 		be.MatMul(vc, xb, n, l.v, l.vBias)
-		tr.end(li, CompVProj, t, n, vc, nil)
+		tr.end(li, CompVProj, t, n, vc)
 
 		if l.qNorm != nil { // Qwen3, Gemma 3: RMSNorm over each head, before RoPE
 			t = tr.beginNorm(q)
@@ -82,7 +104,7 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 		t = tr.begin()
 		be.RoPE(q, n, e.cfg.NumHeads, e.headDim, e.rotDim, pos0, l.ropeCos, l.ropeSin)
 		be.RoPE(kc, n, e.cfg.NumKVHeads, e.headDim, e.rotDim, pos0, l.ropeCos, l.ropeSin)
-		tr.end(li, CompRoPE, t, n, q, nil)
+		tr.end(li, CompRoPE, t, n, q)
 
 		t = tr.begin()
 		a := &tr.attn
@@ -93,10 +115,7 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 			Window: l.window,
 			Scale:  e.attnScale,
 		}
-		if tr.depth >= DepthDeep {
-			tr.attnStats = compute.AttentionStats{}
-			a.Stats = &tr.attnStats
-		}
+		a.Stats = tr.attentionStats()
 		be.Attend(a)
 		tr.endAttention(li, t, n, att)
 
@@ -105,7 +124,7 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 		if l.attnOutNorm == nil {
 			be.Add(x, xb2)
 		}
-		tr.end(li, CompOProj, t, n, xb2, nil)
+		tr.end(li, CompOProj, t, n, xb2)
 		if l.attnOutNorm != nil { // Gemma normalises the attention output first
 			t = tr.beginNorm(xb2)
 			be.RMSNorm(xb2, xb2, n, l.attnOutNorm, e.eps)
@@ -120,7 +139,9 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 		tr.endNorm(li, l.mlpNormName, t, n, x, xb)
 
 		if l.moe != nil { // mixture of experts: x += Σ weight·expert(h) over the router's top-k
-			e.mixture(li, l.moe, xb[:n*dim], n)
+			if err := e.mixture(li, l.moe, xb[:n*dim], n); err != nil {
+				return err
+			}
 			continue
 		}
 
@@ -129,7 +150,7 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 		tr.endGate(li, t, n, hb)
 		t = tr.begin()
 		be.MatMul(hb2, xb, n, l.up, l.upBias)
-		tr.end(li, CompUpProj, t, n, hb2, nil)
+		tr.end(li, CompUpProj, t, n, hb2)
 
 		t = tr.begin()
 		if e.geglu {
@@ -144,7 +165,7 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 		if l.mlpOutNorm == nil {
 			be.Add(x, xb2)
 		}
-		tr.end(li, CompDownProj, t, n, xb2, nil)
+		tr.end(li, CompDownProj, t, n, xb2)
 		if l.mlpOutNorm != nil { // Gemma normalises the MLP output too
 			t = tr.beginNorm(xb2)
 			be.RMSNorm(xb2, xb2, n, l.mlpOutNorm, e.eps)
@@ -166,6 +187,6 @@ func (e *Engine) forwardChunk(ctx context.Context, ids []int, wantLogits bool) e
 	tr.endNorm(-1, CompFinalNorm, t, 1, last, xb[:dim])
 	t = tr.begin()
 	be.MatMul(e.logits, xb[:dim], 1, e.lmHead, nil)
-	tr.end(-1, CompLMHead, t, 1, e.logits, nil)
+	tr.end(-1, CompLMHead, t, 1, e.logits)
 	return nil
 }

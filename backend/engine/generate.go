@@ -76,7 +76,7 @@ func (e *Engine) Generate(ctx context.Context, req Request, tracer Tracer, onTok
 		return Result{}, fmt.Errorf("engine: max tokens must be positive, got %d", req.MaxTokens)
 	}
 	tr := &e.trace
-	*tr = traceState{}
+	*tr = traceState{be: e.be}
 	if tracer != nil {
 		tr.tr, tr.depth = tracer, tracer.Depth()
 	}

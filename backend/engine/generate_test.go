@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"energyprofiler/backend/engine/compute"
 	"energyprofiler/backend/tokenizer"
 )
 
@@ -132,15 +133,18 @@ func TestGenerateStops(t *testing.T) {
 	})
 }
 
-// cancelTracer cancels its context at the first component of layer 1 in prefill.
-type cancelTracer struct {
-	collectTracer
-	cancel func()
+// cancelBackend cancels its context when layer 1's attention is issued in
+// prefill (the second Attend call), so the cancel lands mid-pass whether
+// the backend runs operations at once or queues them.
+type cancelBackend struct {
+	compute.Backend
+	attends int
+	cancel  func()
 }
 
-func (c *cancelTracer) Component(ev ComponentEvent) {
-	c.collectTracer.Component(ev)
-	if ev.Phase == PhasePrefill && ev.Layer == 1 {
+func (c *cancelBackend) Attend(a *compute.Attention) {
+	c.Backend.Attend(a)
+	if c.attends++; c.attends == 2 {
 		c.cancel()
 	}
 }
@@ -148,7 +152,8 @@ func (c *cancelTracer) Component(ev ComponentEvent) {
 func TestGenerateCancelMidPrefill(t *testing.T) {
 	e, _ := tinyWithTokenizer(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	tr := &cancelTracer{collectTracer: collectTracer{depth: DepthModule}, cancel: cancel}
+	e.be = &cancelBackend{Backend: e.be, cancel: cancel}
+	tr := &collectTracer{depth: DepthModule}
 	res, err := e.Generate(ctx, Request{PromptIDs: []int{1, 2, 3}, MaxTokens: 10}, tr, nil)
 	if !errors.Is(err, context.Canceled) || res.StopReason != StopCancelled {
 		t.Fatalf("err %v stop %q, want context.Canceled and cancelled", err, res.StopReason)
@@ -399,14 +404,15 @@ func TestRouterLoadBalance(t *testing.T) {
 		{"concentrated", []float32{.7, .1, .1, .1, .7, .1, .1, .1}, []int{0, 0}, 2.8},
 	}
 	for _, tt := range tests {
-		r := newRouting(4, 1, false, 2, 1)
+		r := newRouting(compute.NewCPU(1), 4, 1, false, 2, 1)
 		for p, ex := range tt.chosen {
 			r.chosen[p] = ex
 			r.rows[ex] = append(r.rows[ex], p)
 		}
 		tr := &collectTracer{depth: DepthDeep}
-		s := traceState{tr: tr, depth: DepthDeep}
-		s.endRouter(0, 0, 2, 0, &r, tt.probs)
+		s := traceState{tr: tr, be: compute.NewCPU(1), depth: DepthDeep}
+		s.endRouter(0, 0, 0, 2, 0, &r, tt.probs)
+		s.emit()
 		d := tr.components[0].Deep
 		if math.Abs(*d.RouterLoadBalance-tt.want) > 1e-6 {
 			t.Errorf("%s: load balance %g, want %g", tt.name, *d.RouterLoadBalance, tt.want)

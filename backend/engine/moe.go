@@ -70,7 +70,9 @@ func loadMoE(w model.LayerWeights) (*moeLayer, error) {
 }
 
 // routing holds one chunk's routing decisions and the buffers the experts
-// work in, allocated once for PrefillChunk positions.
+// work in, allocated once for PrefillChunk positions. logits, gate, in and
+// out are backend memory (the operations write them); the rest is the
+// CPU's.
 type routing struct {
 	topK     int
 	normTopK bool
@@ -80,21 +82,27 @@ type routing struct {
 	rows     [][]int     // per expert: the positions routed to it, ascending
 	rowW     [][]float32 // per expert: those positions' routing weights
 	in, out  []float32   // [n, hidden]: gathered expert inputs and one expert's outputs
-	gate     []float32   // [n]: the shared expert's gate values
+	gate     []float32   // [n]: the shared expert's gate logits
+	gateW    []float32   // [n]: sigmoid of gate, the shared expert's weights
+	all      []int       // 0 … n-1: every position, for the shared expert
 	names    []Component // "experts.<e>", made once so tracing allocates nothing
 }
 
-func newRouting(experts, topK int, normTopK bool, n, dim int) routing {
+func newRouting(be compute.Backend, experts, topK int, normTopK bool, n, dim int) routing {
 	r := routing{
 		topK: topK, normTopK: normTopK,
-		logits: make([]float32, n*experts), chosen: make([]int, n*topK), weights: make([]float32, n*topK),
+		logits: be.Alloc(n * experts), chosen: make([]int, n*topK), weights: make([]float32, n*topK),
 		rows: make([][]int, experts), rowW: make([][]float32, experts),
-		in: make([]float32, n*dim), out: make([]float32, n*dim), gate: make([]float32, n),
+		in: be.Alloc(n * dim), out: be.Alloc(n * dim), gate: be.Alloc(n), gateW: make([]float32, n),
+		all: make([]int, n),
 	}
 	for e := range experts {
 		r.rows[e] = make([]int, 0, n)
 		r.rowW[e] = make([]float32, 0, n)
 		r.names = append(r.names, ExpertComponent(e))
+	}
+	for p := range r.all {
+		r.all[p] = p
 	}
 	return r
 }
@@ -102,17 +110,30 @@ func newRouting(experts, topK int, normTopK bool, n, dim int) routing {
 // mixture runs MoE layer li on the n normalised rows h and adds its output
 // to the residual stream: x += Σ_chosen weight·expert(h), plus the gated
 // shared expert where there is one.
-func (e *Engine) mixture(li int, m *moeLayer, h []float32, n int) {
+//
+// The router's choice decides which experts run, so the operations queued
+// so far are flushed after the router: an MoE layer costs a backend
+// (Metal: a command buffer) round trip, which lets decode read only the
+// chosen experts' weights.
+func (e *Engine) mixture(li int, m *moeLayer, h []float32, n int) error {
 	be, tr, r, dim := e.be, &e.trace, &e.route, e.dim
 	x := e.x[:n*dim]
 	nExp := len(m.experts)
 
-	// Router: logits, softmax over all experts and top-k, in float32.
+	// Router: logits, softmax over all experts and top-k, in float32. The
+	// shared expert's gate logits come along before the flush.
 	t := tr.begin()
 	logits := r.logits[:n*nExp]
 	be.MatMul(logits, h, n, m.router, nil)
+	tEnd := tr.begin()
+	if m.shared != nil {
+		be.MatMul(r.gate[:n], h, n, m.sharedGate, nil)
+	}
+	if err := e.flush(); err != nil {
+		return err
+	}
 	r.choose(logits, n, nExp)
-	tr.endRouter(li, t, n, e.pos, r, logits)
+	tr.endRouter(li, t, tEnd, n, e.pos, r, logits)
 
 	// Each expert once, on every position routed to it; experts nobody
 	// chose are skipped, so their weights are never read.
@@ -126,16 +147,12 @@ func (e *Engine) mixture(li int, m *moeLayer, h []float32, n int) {
 		in := h
 		if c < n { // gather the routed rows into one batch
 			in = r.in[:c*dim]
-			for j, p := range rows {
-				copy(in[j*dim:(j+1)*dim], h[p*dim:(p+1)*dim])
-			}
+			be.Gather(in, h, rows, dim)
 		}
 		out := r.out[:c*dim]
 		e.expert(&m.experts[ex], in, out, c)
-		for j, p := range rows {
-			be.AddScaled(x[p*dim:(p+1)*dim], out[j*dim:(j+1)*dim], r.rowW[ex][j])
-		}
-		tr.end(li, r.names[ex], t, c, out, nil)
+		be.ScatterAdd(x, out, rows, r.rowW[ex], dim)
+		tr.end(li, r.names[ex], t, c, out)
 	}
 
 	// Shared expert (Qwen2-MoE): every position, scaled by sigmoid(gate·h).
@@ -143,13 +160,13 @@ func (e *Engine) mixture(li int, m *moeLayer, h []float32, n int) {
 		t = tr.begin()
 		out := r.out[:n*dim]
 		e.expert(m.shared, h, out, n)
-		gate := r.gate[:n]
-		be.MatMul(gate, h, n, m.sharedGate, nil)
-		for p, g := range gate {
-			be.AddScaled(x[p*dim:(p+1)*dim], out[p*dim:(p+1)*dim], float32(1/(1+math.Exp(-float64(g)))))
+		for p, g := range r.gate[:n] {
+			r.gateW[p] = float32(1 / (1 + math.Exp(-float64(g))))
 		}
-		tr.end(li, CompSharedExpert, t, n, out, nil)
+		be.ScatterAdd(x, out, r.all[:n], r.gateW[:n], dim)
+		tr.end(li, CompSharedExpert, t, n, out)
 	}
+	return nil
 }
 
 // expert runs a SwiGLU MLP on n rows of in, writing n rows to out.

@@ -3,184 +3,277 @@ package engine
 import (
 	"math"
 
-	"energyprofiler/backend/clock"
 	"energyprofiler/backend/engine/compute"
 )
 
 // traceState forwards component events to the tracer of the running
 // generation. With depth DepthOff every method returns at its first branch,
 // so the forward pass does no extra work and allocates nothing.
+//
+// A backend may queue operations and run them later (Metal), so a traced
+// component is recorded as a pending event: marks around its operations
+// (its start and end on the backend's clock) and probes of its output (its
+// activation statistics, measured where the data lives). Both are answered
+// by the backend's Flush; emit then hands the events to the tracer, in
+// order. On the CPU backend the answers are there at once and emit runs
+// after every chunk, so a tracer sees the same events either way.
 type traceState struct {
 	tr    Tracer
+	be    compute.Backend
 	depth Depth
 	phase Phase
 
-	attn      compute.Attention // reused per layer, so Attend needs no allocation
-	attnStats compute.AttentionStats
-	killRatio float64 // gate pre-activations < 0, kept for the activation event
-	normInVar float64 // input variance of an in-place norm (deep depth)
+	attn    compute.Attention // reused per layer, so Attend needs no allocation
+	gate    *pendingEvent     // the last gate_proj event: its negatives give the MLP kill ratio
+	next    *pendingEvent     // reserved for the next event (attentionStats, beginNorm, endGate)
+	pending []*pendingEvent   // recorded, not yet emitted
+	free    []*pendingEvent   // emitted, for reuse
 }
 
-// upperNote: every hook starts with compute.CleanUpper. The hooks run scalar
-// code right after the SIMD kernels, and under GOEXPERIMENT=simd the upper
-// register state can be dirty (see compute.CleanUpper); without it module
-// depth measured 6 % slower than off, with it about 1-2 %.
+// eventKind says which deep statistics a pending event carries.
+type eventKind uint8
 
-func (s *traceState) begin() int64 {
+const (
+	kindPlain      eventKind = iota
+	kindNorm                 // deep: input/output variance ratio
+	kindAttention            // deep: entropy, sparsity, softmax time
+	kindActivation           // deep: the gate's kill ratio
+	kindDone                 // statistics computed on the CPU already (router)
+)
+
+// pendingEvent is one traced component waiting for its backend's Flush.
+type pendingEvent struct {
+	layer      int
+	comp       Component
+	start, end compute.Mark
+	n          int
+	kind       eventKind
+	out, in    compute.Probe // output statistics; input statistics of a deep norm
+	attn       compute.AttentionStats
+	gate       *pendingEvent // kindActivation: the gate_proj event
+	stats      ActivationStats
+	deep       *DeepStats
+	routing    *Routing
+}
+
+// upperNote: every hook that runs scalar code starts with
+// compute.CleanUpper. The hooks run scalar code right after the SIMD
+// kernels, and under GOEXPERIMENT=simd the upper register state can be
+// dirty (see compute.CleanUpper); without it module depth measured 6 %
+// slower than off, with it about 1-2 %.
+
+func (s *traceState) begin() compute.Mark {
 	if s.depth == DepthOff {
 		return 0
 	}
-	return clock.Now()
+	return s.be.Mark()
+}
+
+// event records a component that ran from start until now and probes its
+// output.
+func (s *traceState) event(layer int, c Component, start compute.Mark, n int, out []float32, kind eventKind) *pendingEvent {
+	ev := s.next
+	s.next = nil
+	if ev == nil {
+		ev = s.newEvent()
+	}
+	ev.layer, ev.comp, ev.start, ev.end, ev.n, ev.kind = layer, c, start, s.be.Mark(), n, kind
+	ev.out.Small = SparsityThreshold // CountNegative may be set by a reservation (endGate)
+	s.be.Probe(&ev.out, out)
+	s.pending = append(s.pending, ev)
+	return ev
+}
+
+func (s *traceState) newEvent() *pendingEvent {
+	if k := len(s.free); k > 0 {
+		ev := s.free[k-1]
+		s.free = s.free[:k-1]
+		*ev = pendingEvent{}
+		return ev
+	}
+	return &pendingEvent{}
 }
 
 // end reports a component that ran from start until now, with statistics of
-// its output. Stats and Deep are fresh per event, so a tracer may keep them.
-func (s *traceState) end(layer int, c Component, start int64, n int, out []float32, deep *DeepStats) {
+// its output.
+func (s *traceState) end(layer int, c Component, start compute.Mark, n int, out []float32) {
 	if s.depth == DepthOff {
 		return
 	}
-	now := clock.Now()
-	compute.CleanUpper() // see upperNote
-	st := activationStats(out)
-	s.tr.Component(ComponentEvent{
-		Phase: s.phase, Layer: layer, Component: c, Start: start, End: now,
-		Positions: n, Stats: &st, Deep: deep,
-	})
+	s.event(layer, c, start, n, out, kindPlain)
 }
 
-func (s *traceState) endNorm(layer int, c Component, start int64, n int, in, out []float32) {
+// endNorm reports a norm from in to out; deep depth adds the ratio of their
+// variances.
+func (s *traceState) endNorm(layer int, c Component, start compute.Mark, n int, in, out []float32) {
 	if s.depth < DepthDeep {
-		s.end(layer, c, start, n, out, nil)
+		s.end(layer, c, start, n, out)
 		return
 	}
-	now := clock.Now()
-	compute.CleanUpper()
-	_, vin := meanVar(in)
-	_, vout := meanVar(out)
-	ratio := vin / vout
-	st := activationStats(out)
-	s.tr.Component(ComponentEvent{
-		Phase: s.phase, Layer: layer, Component: c, Start: start, End: now,
-		Positions: n, Stats: &st, Deep: &DeepStats{NormVarianceRatio: &ratio},
-	})
+	ev := s.event(layer, c, start, n, out, kindNorm)
+	s.be.Probe(&ev.in, in)
 }
 
 // beginNorm starts a norm that will overwrite its input x: at deep depth it
-// measures x's variance first, for endNormInPlace's variance ratio.
-func (s *traceState) beginNorm(x []float32) int64 {
+// reserves the norm's event and probes x into it first, for
+// endNormInPlace's variance ratio.
+func (s *traceState) beginNorm(x []float32) compute.Mark {
 	if s.depth < DepthDeep {
 		return s.begin()
 	}
-	compute.CleanUpper()
-	_, s.normInVar = meanVar(x)
-	return clock.Now()
+	s.next = s.newEvent()
+	s.be.Probe(&s.next.in, x)
+	return s.be.Mark()
 }
 
 // endNormInPlace reports a norm started with beginNorm; out is its result.
-func (s *traceState) endNormInPlace(layer int, c Component, start int64, n int, out []float32) {
+func (s *traceState) endNormInPlace(layer int, c Component, start compute.Mark, n int, out []float32) {
 	if s.depth < DepthDeep {
-		s.end(layer, c, start, n, out, nil)
+		s.end(layer, c, start, n, out)
 		return
 	}
-	now := clock.Now()
-	compute.CleanUpper()
-	_, vout := meanVar(out)
-	ratio := s.normInVar / vout
-	st := activationStats(out)
-	s.tr.Component(ComponentEvent{
-		Phase: s.phase, Layer: layer, Component: c, Start: start, End: now,
-		Positions: n, Stats: &st, Deep: &DeepStats{NormVarianceRatio: &ratio},
-	})
+	s.event(layer, c, start, n, out, kindNorm)
 }
 
-func (s *traceState) endAttention(layer int, start int64, n int, out []float32) {
+// attentionStats reserves the attention event of this layer and returns
+// where the backend should put its deep statistics (nil below deep depth).
+func (s *traceState) attentionStats() *compute.AttentionStats {
 	if s.depth < DepthDeep {
-		s.end(layer, CompAttention, start, n, out, nil)
+		return nil
+	}
+	s.next = s.newEvent()
+	return &s.next.attn
+}
+
+func (s *traceState) endAttention(layer int, start compute.Mark, n int, out []float32) {
+	if s.depth < DepthDeep {
+		s.end(layer, CompAttention, start, n, out)
 		return
 	}
-	now := clock.Now()
-	compute.CleanUpper()
-	a := s.attnStats
-	ent := a.EntropySum / float64(max(a.Rows, 1))
-	sparse := float64(a.Small) / float64(max(a.Weights, 1))
-	ns := a.SoftmaxNs
-	st := activationStats(out)
-	s.tr.Component(ComponentEvent{
-		Phase: s.phase, Layer: layer, Component: CompAttention, Start: start, End: now,
-		Positions: n, Stats: &st,
-		Deep: &DeepStats{AttentionEntropy: &ent, AttentionSparsity: &sparse, SoftmaxNs: &ns},
-	})
+	s.event(layer, CompAttention, start, n, out, kindAttention)
 }
 
-// endGate reports gate_proj and, at deep depth, remembers the fraction of
-// its outputs below zero for the activation event (SwiGLU overwrites them).
-func (s *traceState) endGate(layer int, start int64, n int, gate []float32) {
+// endGate reports gate_proj; at deep depth its probe also counts the
+// outputs below zero, for the activation event (SwiGLU overwrites them).
+func (s *traceState) endGate(layer int, start compute.Mark, n int, gate []float32) {
+	if s.depth < DepthDeep {
+		s.end(layer, CompGateProj, start, n, gate)
+		return
+	}
+	s.next = s.newEvent()
+	s.next.out.CountNegative = true
+	s.gate = s.event(layer, CompGateProj, start, n, gate, kindPlain)
+}
+
+func (s *traceState) endActivation(layer int, start compute.Mark, n int, out []float32) {
+	if s.depth < DepthDeep {
+		s.end(layer, CompActivation, start, n, out)
+		return
+	}
+	ev := s.event(layer, CompActivation, start, n, out, kindActivation)
+	ev.gate = s.gate
+}
+
+// emit hands every pending event to the tracer, in order. Call it right
+// after the backend's Flush: the marks and probes have their answers then.
+func (s *traceState) emit() {
 	if s.depth == DepthOff {
 		return
 	}
-	s.end(layer, CompGateProj, start, n, gate, nil)
-	if s.depth >= DepthDeep {
-		neg := 0
-		for _, v := range gate {
-			if v < 0 {
-				neg++
+	compute.CleanUpper() // see upperNote
+	for _, ev := range s.pending {
+		e := ComponentEvent{
+			Phase: s.phase, Layer: ev.layer, Component: ev.comp,
+			Start: s.be.Time(ev.start), End: s.be.Time(ev.end),
+			Positions: ev.n, Routing: ev.routing, Deep: ev.deep,
+		}
+		st := ev.stats
+		if ev.kind != kindDone {
+			st = probeStats(&ev.out)
+		}
+		e.Stats = &st
+		switch ev.kind {
+		case kindNorm:
+			ratio := probeVar(&ev.in) / probeVar(&ev.out)
+			e.Deep = &DeepStats{NormVarianceRatio: &ratio}
+		case kindAttention:
+			a := ev.attn
+			ent := a.EntropySum / float64(max(a.Rows, 1))
+			sparse := float64(a.Small) / float64(max(a.Weights, 1))
+			e.Deep = &DeepStats{AttentionEntropy: &ent, AttentionSparsity: &sparse}
+			if !a.SoftmaxUntimed {
+				ns := a.SoftmaxNs
+				e.Deep.SoftmaxNs = &ns
+			}
+		case kindActivation:
+			if g := ev.gate; g != nil {
+				kill := float64(g.out.Negative) / float64(max(g.out.N, 1))
+				e.Deep = &DeepStats{MLPKillRatio: &kill}
 			}
 		}
-		s.killRatio = float64(neg) / float64(max(len(gate), 1))
+		s.tr.Component(e)
 	}
+	s.free = append(s.free, s.pending...)
+	clear(s.pending)
+	s.pending = s.pending[:0]
+	s.gate = nil
 }
 
-func (s *traceState) endActivation(layer int, start int64, n int, out []float32) {
-	if s.depth < DepthDeep {
-		s.end(layer, CompActivation, start, n, out, nil)
-		return
-	}
-	kill := s.killRatio
-	s.end(layer, CompActivation, start, n, out, &DeepStats{MLPKillRatio: &kill})
+// drop forgets pending events whose operations never ran (a failed Flush).
+func (s *traceState) drop() {
+	s.free = append(s.free, s.pending...)
+	clear(s.pending)
+	s.pending, s.gate, s.next = s.pending[:0], nil, nil
 }
 
-// activationStats summarises a component's output (module depth).
-func activationStats(x []float32) ActivationStats {
-	if len(x) == 0 {
+// probeStats turns a probe into a component's activation statistics.
+func probeStats(p *compute.Probe) ActivationStats {
+	if p.N == 0 {
 		return ActivationStats{}
 	}
-	sum, sumSq, maxAbs, small := compute.Moments(x, SparsityThreshold)
-	n := float64(len(x))
-	mean := sum / n
+	n := float64(p.N)
+	mean := p.Sum / n
 	return ActivationStats{
 		Mean:     mean,
-		Std:      math.Sqrt(max(sumSq/n-mean*mean, 0)),
-		MaxAbs:   float64(maxAbs),
-		Sparsity: float64(small) / n,
+		Std:      math.Sqrt(max(p.SumSq/n-mean*mean, 0)),
+		MaxAbs:   float64(p.MaxAbs),
+		Sparsity: float64(p.Below) / n,
 	}
 }
 
-func meanVar(x []float32) (mean, variance float64) {
-	sum, sumSq, _, _ := compute.Moments(x, 0)
-	n := float64(max(len(x), 1))
-	mean = sum / n
-	return mean, max(sumSq/n-mean*mean, 0)
+// probeVar is the variance of the probed tensor.
+func probeVar(p *compute.Probe) float64 {
+	n := float64(max(p.N, 1))
+	mean := p.Sum / n
+	return max(p.SumSq/n-mean*mean, 0)
 }
 
-// endRouter reports a router call on n positions starting at pos0: its
-// routing decisions (module depth) and, at deep depth, the entropy of its
-// probabilities and how evenly it spread the load. probs holds the n rows
-// of softmax probabilities over all experts.
-func (s *traceState) endRouter(layer int, start int64, n, pos0 int, r *routing, probs []float32) {
+// activationStats summarises a component's output (module depth) on the
+// CPU, for data the CPU holds already (router probabilities).
+func activationStats(x []float32) ActivationStats {
+	var p compute.Probe
+	p.N = len(x)
+	p.Sum, p.SumSq, p.MaxAbs, p.Below = compute.Moments(x, SparsityThreshold)
+	return probeStats(&p)
+}
+
+// endRouter records a router call on n positions starting at pos0, from
+// start to end: its routing decisions (module depth) and, at deep depth,
+// the entropy of its probabilities and how evenly it spread the load. probs
+// holds the n rows of softmax probabilities over all experts, on the CPU
+// (the router's choice needs them there anyway).
+func (s *traceState) endRouter(layer int, start, end compute.Mark, n, pos0 int, r *routing, probs []float32) {
 	if s.depth == DepthOff {
 		return
 	}
-	now := clock.Now()
 	compute.CleanUpper()
 	k := r.topK
 	rt := &Routing{Pos0: pos0, TopK: k, Experts: make([]int, n*k), Weights: make([]float32, n*k)}
 	copy(rt.Experts, r.chosen[:n*k])
 	copy(rt.Weights, r.weights[:n*k])
-	st := activationStats(probs)
-	ev := ComponentEvent{
-		Phase: s.phase, Layer: layer, Component: CompRouter, Start: start, End: now,
-		Positions: n, Stats: &st, Routing: rt,
-	}
+	ev := s.newEvent()
+	ev.layer, ev.comp, ev.start, ev.end, ev.n, ev.kind = layer, CompRouter, start, end, n, kindDone
+	ev.stats, ev.routing = activationStats(probs), rt
 	if s.depth >= DepthDeep {
 		experts := len(probs) / n
 		var entropy float64
@@ -200,7 +293,7 @@ func (s *traceState) endRouter(layer int, start int64, n, pos0 int, r *routing, 
 			balance += share * meanP[ex]
 		}
 		balance *= float64(experts)
-		ev.Deep = &DeepStats{RouterEntropy: &entropy, RouterLoadBalance: &balance}
+		ev.deep = &DeepStats{RouterEntropy: &entropy, RouterLoadBalance: &balance}
 	}
-	s.tr.Component(ev)
+	s.pending = append(s.pending, ev)
 }

@@ -2,7 +2,14 @@
 // small Backend interface: matrix products over weights kept in their stored
 // precision, normalisation, rotary embeddings, attention and the MLP
 // activation. The model code in package engine only talks to Backend, so a
-// Metal or CUDA backend can be added later without touching it.
+// GPU backend (package engine/metal) plugs in without touching it.
+//
+// A GPU backend queues operations and runs them later, as one batch. Four
+// methods make that explicit and cost the CPU backend nothing: Alloc hands
+// out the memory operations work in, Flush runs what is queued and waits,
+// Mark and Time bracket traced components on the device's own clock, and
+// Probe measures activation statistics where the data lives (see "Batching"
+// on Backend).
 //
 // The CPU backend runs on a persistent worker pool that spins during a forward
 // pass instead of handing work through channels. On amd64 built with
@@ -69,6 +76,9 @@ func (m Matrix) Check() error {
 // value at position p, and rows 0 … Pos0+N-1 are filled. Query head h reads
 // KV head h/(Heads/KVHeads). A query at position i sees keys j with
 // i-Window < j <= i when Window > 0, else all j <= i.
+//
+// Stats, when set, is filled in when the call has run: at once on the CPU,
+// at the next Flush on a backend that queues work.
 type Attention struct {
 	Q, K, V, Out            []float32
 	N, Pos0                 int
@@ -86,7 +96,26 @@ type AttentionStats struct {
 	Weights    int     // attention weights seen
 	Small      int     // weights below SmallWeight
 	SoftmaxNs  int64   // softmax time; worker times divided by the worker count
+	// SoftmaxUntimed says SoftmaxNs was not measured: a GPU kernel fuses
+	// the softmax with the rest of attention and has no clock inside it.
+	SoftmaxUntimed bool
 }
+
+// Probe is a request for activation statistics of one tensor, and its
+// answer (Backend.Probe): Σx, Σx², max |x|, how many |x| < Small and, when
+// CountNegative is set, how many x < 0, over N elements.
+type Probe struct {
+	Small         float32 // the |x| under which an element counts in Below
+	CountNegative bool    // also count Negative (costs a pass on the CPU)
+
+	N               int
+	Sum, SumSq      float64
+	MaxAbs          float32
+	Below, Negative int
+}
+
+// Mark is a point in a backend's stream of operations (Backend.Mark).
+type Mark int64
 
 // SmallWeight is the attention weight under which a weight counts as sparse.
 const SmallWeight = 1e-3
@@ -95,6 +124,21 @@ const SmallWeight = 1e-3
 // slices are float32 activations in row-major order; n is the number of
 // sequence positions (tokens) processed together. A Backend is used by one
 // goroutine at a time.
+//
+// Batching. A backend may queue operations instead of running them (the
+// Metal backend encodes them into one command buffer). So that it can:
+//   - every activation, KV-cache and scratch slice an operation writes or
+//     reads comes from Alloc; weights (Matrix data, norm weights, biases,
+//     RoPE tables) may be any memory and must not change once used;
+//   - the CPU reads or writes Alloc'd memory only after Flush returned;
+//   - slices of ids, rows and weights passed to Embed, Gather and
+//     ScatterAdd are read when the call is made, so the caller may reuse
+//     them at once;
+//   - results that land in caller structs (Probe, Attention.Stats) are
+//     there once Flush returned.
+//
+// The CPU backend runs each operation when it is called: its Flush returns
+// at once, Alloc is make, Mark reads clock.Now().
 type Backend interface {
 	// MatMul sets out[t*w.Rows+r] = Σ_c w[r,c]·x[t*w.Cols+c] (+ bias[r]) for t < n.
 	// bias may be nil. n == 1 is the decode mat-vec; n > 1 is prefill.
@@ -122,6 +166,29 @@ type Backend interface {
 	Add(dst, src []float32)
 	// AddScaled sets dst[i] += s·src[i] (an MoE expert's weighted output).
 	AddScaled(dst, src []float32, s float32)
+	// Gather copies rows: dst[j*width:] = src[rows[j]*width:], len(rows)
+	// rows of width floats (the inputs routed to one MoE expert).
+	Gather(dst, src []float32, rows []int, width int)
+	// ScatterAdd adds weighted rows back: dst[rows[j]*width:] +=
+	// weights[j]·src[j*width:] (one MoE expert's outputs into the residual
+	// stream). rows holds distinct indices.
+	ScatterAdd(dst, src []float32, rows []int, weights []float32, width int)
+
+	// Alloc returns n zeroed float32s that operations may work in.
+	Alloc(n int) []float32
+	// Flush runs every queued operation and waits for it; afterwards the
+	// CPU may touch Alloc'd memory and read Probe and Attention.Stats
+	// results. It reports a device failure; the CPU backend never fails.
+	Flush() error
+	// Mark returns the current point of the operation stream. Marks around
+	// a component bracket its run time; Time converts a mark to clock.Now()
+	// nanoseconds, and is valid from the Flush that ran the operations
+	// before the mark until the next operation is queued.
+	Mark() Mark
+	Time(m Mark) int64
+	// Probe fills p's results with the statistics of x (see Probe).
+	Probe(p *Probe, x []float32)
+
 	// Name describes the backend and its kernels, for reports.
 	Name() string
 	// Close releases the backend's workers. The backend is unusable afterwards.

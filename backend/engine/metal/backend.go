@@ -19,10 +19,10 @@ type Backend struct {
 	dev  Device
 	name string
 
-	allocs  []allocation            // Alloc'd buffers, sorted by address
-	consts  map[memKey]constant     // host vectors copied once (norm weights, biases, RoPE tables)
-	weights map[memKey]Binding      // matrices, wrapped in place where possible
-	kept    [][]float32             // constants' host slices, kept alive with their keys
+	allocs  []allocation        // Alloc'd buffers, sorted by address
+	consts  map[memKey]constant // host vectors copied once (norm weights, biases, RoPE tables)
+	weights map[memKey]Binding  // matrices, wrapped in place where possible
+	kept    [][]float32         // constants' host slices, kept alive with their keys
 	stats   WeightStats
 
 	batch Batch

@@ -54,6 +54,9 @@ type pendingEvent struct {
 	stats      ActivationStats
 	deep       *DeepStats
 	routing    *Routing
+	// times: start and end in clock.Now() nanoseconds, for an event whose
+	// marks were resolved by an earlier Flush (the router's)
+	times *[2]int64
 }
 
 // upperNote: every hook that runs scalar code starts with
@@ -184,8 +187,12 @@ func (s *traceState) emit() {
 	for _, ev := range s.pending {
 		e := ComponentEvent{
 			Phase: s.phase, Layer: ev.layer, Component: ev.comp,
-			Start: s.be.Time(ev.start), End: s.be.Time(ev.end),
 			Positions: ev.n, Routing: ev.routing, Deep: ev.deep,
+		}
+		if ev.times != nil {
+			e.Start, e.End = ev.times[0], ev.times[1]
+		} else {
+			e.Start, e.End = s.be.Time(ev.start), s.be.Time(ev.end)
 		}
 		st := ev.stats
 		if ev.kind != kindDone {
@@ -258,7 +265,7 @@ func activationStats(x []float32) ActivationStats {
 }
 
 // endRouter records a router call on n positions starting at pos0, from
-// start to end: its routing decisions (module depth) and, at deep depth,
+// start to end (marks of the batch just flushed): its routing decisions (module depth) and, at deep depth,
 // the entropy of its probabilities and how evenly it spread the load. probs
 // holds the n rows of softmax probabilities over all experts, on the CPU
 // (the router's choice needs them there anyway).
@@ -274,6 +281,7 @@ func (s *traceState) endRouter(layer int, start, end compute.Mark, n, pos0 int, 
 	ev := s.newEvent()
 	ev.layer, ev.comp, ev.start, ev.end, ev.n, ev.kind = layer, CompRouter, start, end, n, kindDone
 	ev.stats, ev.routing = activationStats(probs), rt
+	ev.times = &[2]int64{s.be.Time(start), s.be.Time(end)} // the next batch's marks replace these
 	if s.depth >= DepthDeep {
 		experts := len(probs) / n
 		var entropy float64

@@ -159,6 +159,8 @@ type GenerateRequest struct {
 	Seed        *int64   `json:"seed,omitempty"`
 	Power       string   `json:"power,omitempty"`
 	IdleS       *float64 `json:"idle_s,omitempty"`
+	// Backend is the compute backend: auto (default), cpu or metal.
+	Backend string `json:"backend,omitempty"`
 
 	// Repeat profiles the same request this many times (default 1) as one
 	// repeat group, which Compare treats as one arm. CooldownS pauses
@@ -280,6 +282,11 @@ func (r *GenerateRequest) validate() error {
 		if r.CO2GPerKWh != nil && *r.CO2GPerKWh != g {
 			return fmt.Errorf("co2_preset %q is %g g/kWh but co2_g_per_kwh is %g: give one, or co2_preset \"custom\"", r.CO2Preset, g, *r.CO2GPerKWh)
 		}
+	}
+	switch r.Backend {
+	case "", "auto", "cpu", "metal":
+	default:
+		return fmt.Errorf("backend %q: use \"auto\", \"cpu\" or \"metal\"", r.Backend)
 	}
 	return nil
 }

@@ -9,7 +9,9 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
+	"energyprofiler/backend/engine/metal"
 	"energyprofiler/backend/power"
 	"energyprofiler/backend/session"
 )
@@ -21,6 +23,10 @@ type doctorReport struct {
 	Selection map[power.Domain]string `json:"auto_selection"`
 	// SelectionError says why auto selection found nothing, if it did not.
 	SelectionError string `json:"auto_selection_error,omitempty"`
+	// Compute is what --backend auto would run on, and why.
+	Compute metal.Choice `json:"compute"`
+	// SelfTest is the Metal kernels' check against the CPU (--selftest).
+	SelfTest *metal.Report `json:"selftest,omitempty"`
 }
 
 // powerFlags are the location overrides shared by doctor and power; they
@@ -45,10 +51,11 @@ func runDoctor(ctx context.Context, env Env) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	selfTest := fs.Bool("selftest", false, "run every Metal kernel on random inputs against the CPU and report the largest error per kernel (macOS); auto uses Metal only after this passed")
 	var pf powerFlags
 	pf.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: energyprofiler doctor [--json]")
+		fmt.Fprintln(env.Stderr, "usage: energyprofiler doctor [--json] [--selftest]")
 		fmt.Fprintln(env.Stderr, "Lists every power source, available or not, with the reason and the fix, and what --power auto would use.")
 		fs.PrintDefaults()
 	}
@@ -71,15 +78,78 @@ func runDoctor(ctx context.Context, env Env) error {
 		report.Selection = set.Domains()
 	}
 
+	var selfTestErr error
+	if *selfTest {
+		report.SelfTest, selfTestErr = runSelfTest(metal.Chooser{})
+	}
+	if be, choice, err := (metal.Chooser{Threads: 1}).Choose(metal.KindAuto); err == nil {
+		be.Close()
+		report.Compute = choice
+	}
+
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
+		return selfTestErr
 	}
-	return printDoctor(env.Stdout, report)
+	if err := printDoctor(env.Stdout, report); err != nil {
+		return err
+	}
+	return selfTestErr
+}
+
+// runSelfTest runs the Metal self-test and caches its result for auto.
+func runSelfTest(c metal.Chooser) (*metal.Report, error) {
+	open := c.Open
+	if open == nil {
+		open = metal.Open
+	}
+	dev, err := open()
+	if err != nil {
+		return nil, fmt.Errorf("the Metal self-test cannot run: %w", err)
+	}
+	rep, err := metal.SelfTest(dev, uint64(time.Now().UnixNano()))
+	if err != nil {
+		return nil, fmt.Errorf("Metal self-test: %w", err)
+	}
+	osb := metal.OSBuild()
+	if c.OSBuild != nil {
+		osb = c.OSBuild()
+	}
+	if _, err := c.Store(osb, rep); err != nil {
+		return &rep, fmt.Errorf("the self-test ran but its result was not cached: %w", err)
+	}
+	if !rep.Passed() {
+		return &rep, fmt.Errorf("the Metal self-test failed (%s); --backend auto will use the CPU", rep.Failed())
+	}
+	return &rep, nil
 }
 
 func printDoctor(w io.Writer, r doctorReport) error {
+	if rep := r.SelfTest; rep != nil {
+		fmt.Fprintf(w, "Metal self-test on %s (largest error relative to the CPU's largest value):\n\n", rep.Device)
+		for _, c := range rep.Checks {
+			status := "ok"
+			if !c.Passed() {
+				status = "FAILED"
+			}
+			if c.Err != "" {
+				fmt.Fprintf(w, "  %-34s %-6s %s\n", c.Op, status, c.Err)
+				continue
+			}
+			fmt.Fprintf(w, "  %-34s %-6s max error %.2g (tolerance %.2g)\n", c.Op, status, c.MaxErr, c.Tol)
+		}
+		fmt.Fprintln(w)
+	}
+	switch {
+	case r.Compute.Kind == metal.KindMetal:
+		fmt.Fprintf(w, "Compute (--backend auto): Metal on %s\n\n", r.Compute.Device)
+	case r.Compute.Kind != "":
+		fmt.Fprintf(w, "Compute (--backend auto): CPU (%s): %s\n\n", r.Compute.Device, r.Compute.Reason)
+	}
 	fmt.Fprintf(w, "Power sources on this machine (%s):\n\n", r.OS)
 	kinds := map[string]power.Kind{}
 	for _, s := range r.Sources {

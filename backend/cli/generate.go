@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"energyprofiler/backend/engine"
+	"energyprofiler/backend/engine/metal"
 	"energyprofiler/backend/model"
 	"energyprofiler/backend/profiler"
 	"energyprofiler/backend/tokenizer"
@@ -46,6 +47,7 @@ func runGenerate(ctx context.Context, env Env) error {
 	var stops stringList
 	fs.Var(&stops, "stop", "stop when the text contains this string (repeatable)")
 	threads := fs.Int("threads", 0, "CPU threads (0: all)")
+	backend := fs.String("backend", "auto", "compute backend: auto (Metal where its self-test passed, else the CPU), cpu or metal")
 	ctxLen := fs.Int("context", 0, "KV-cache length in tokens (0: min(model maximum, 4096))")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past end-of-sequence tokens")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of streaming text")
@@ -84,6 +86,9 @@ func runGenerate(ctx context.Context, env Env) error {
 		}
 	}
 
+	if _, err := metal.ParseKind(*backend); err != nil {
+		return fmt.Errorf("%w: --backend: %v", ErrUsage, err)
+	}
 	m, err := model.Open(*modelDir)
 	if err != nil {
 		return err
@@ -97,8 +102,16 @@ func runGenerate(ctx context.Context, env Env) error {
 	} else if *prompt != "" {
 		return fmt.Errorf("model %s has no tokenizer.json, so --prompt cannot be encoded; use --ids or add the tokenizer", *modelDir)
 	}
-	eng, err := engine.New(m, engine.Options{Threads: *threads, Context: *ctxLen, Tokenizer: tok})
+	be, choice, err := metal.Chooser{Threads: *threads}.Choose(*backend)
 	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if choice.Reason != "" && *backend != "cpu" && !*asJSON {
+		fmt.Fprintf(env.Stderr, "running on the CPU: %s\n", choice.Reason)
+	}
+	eng, err := engine.New(m, engine.Options{Backend: be, Context: *ctxLen, Tokenizer: tok})
+	if err != nil {
+		be.Close()
 		return err
 	}
 	defer eng.Close()

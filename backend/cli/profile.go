@@ -20,6 +20,7 @@ import (
 
 	"energyprofiler/backend/clock"
 	"energyprofiler/backend/engine"
+	"energyprofiler/backend/engine/metal"
 	"energyprofiler/backend/power"
 	"energyprofiler/backend/profiler"
 	"energyprofiler/backend/session"
@@ -46,6 +47,7 @@ func runProfile(ctx context.Context, env Env) error {
 	topK := fs.Int("top-k", 0, "sample among the K most likely tokens (0: all)")
 	seed := fs.Uint64("seed", 0, "sampling seed")
 	threads := fs.Int("threads", 0, "CPU threads (0: all)")
+	backend := fs.String("backend", "auto", "compute backend: auto (Metal where its self-test passed, else the CPU), cpu or metal")
 	price := fs.Float64("price", profiler.DefaultPriceUSDPerKWh, "electricity price in USD per kWh")
 	co2 := fs.String("co2", profiler.DefaultCO2Preset, "grid carbon intensity: us (400), california (200), texas (500), eu (300) or g/kWh")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
@@ -79,6 +81,9 @@ func runProfile(ctx context.Context, env Env) error {
 	if err := profiler.CheckPrice(*price); err != nil {
 		return fmt.Errorf("%w: --%v", ErrUsage, err)
 	}
+	if _, err := metal.ParseKind(*backend); err != nil {
+		return fmt.Errorf("%w: --backend: %v", ErrUsage, err)
+	}
 	co2g, co2preset, err := parseCO2(*co2)
 	if err != nil {
 		return fmt.Errorf("%w: --co2: %v", ErrUsage, err)
@@ -108,6 +113,7 @@ func runProfile(ctx context.Context, env Env) error {
 		Sampling:  sampling,
 		Idle:      idleOpt,
 		IgnoreEOS: *ignoreEOS, PriceUSDPerKWh: *price, CO2GPerKWh: co2g, CO2Preset: co2preset,
+		Backend: *backend,
 	}
 	if *repeat > 1 {
 		req.RepeatGroup = uuid.NewString()

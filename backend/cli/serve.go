@@ -51,6 +51,7 @@ func runServe(ctx context.Context, env Env) error {
 	modelsDir := fs.String("models-dir", "", "models folder (default ~/EnergyProfiler/models)")
 	powerSpec := fs.String("power", "auto", "power source(s): auto, or a list such as rapl,nvml, cpu-load, replay:FILE")
 	threads := fs.Int("threads", 0, "CPU threads for inference (0: all)")
+	backend := fs.String("backend", "auto", "compute backend of runs that name none: auto, cpu or metal")
 	demoRun := fs.Bool("demo-run", false, "profile one run of the demo model before serving")
 	if err := fs.Parse(env.Args); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
@@ -105,7 +106,7 @@ func runServe(ctx context.Context, env Env) error {
 	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
 	srv, err := server.Start(ctx, server.Config{
 		Version: Version, DBPath: *db, ModelsDir: *modelsDir, PowerSpec: *powerSpec,
-		Threads: *threads, Logger: logger, Progress: env.Stdout,
+		Threads: *threads, Backend: *backend, Logger: logger, Progress: env.Stdout,
 	})
 	if err != nil {
 		return err

@@ -47,8 +47,13 @@ type Settings struct {
 	// RepeatGroup ties runs made by one `profile --repeat N` (or one API
 	// request with repeat) together.
 	RepeatGroup string `json:"repeat_group,omitempty"`
-	// Backend names the compute backend that ran the model ("cpu-avx512 x8").
-	Backend string `json:"backend,omitempty"`
+	// Backend names the compute backend that ran the model ("cpu-avx512 x8",
+	// "metal (Apple M2 Pro)"), Device what it ran on (the GPU's name, or the
+	// CPU kernels and threads), and BackendNote why --backend auto did not
+	// use the GPU.
+	Backend     string `json:"backend,omitempty"`
+	Device      string `json:"device,omitempty"`
+	BackendNote string `json:"backend_note,omitempty"`
 }
 
 // Architecture holds the model facts a summary normalises by.

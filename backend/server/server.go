@@ -35,6 +35,8 @@ type Config struct {
 	PowerSpec string // default "auto"
 	Power     power.Options
 	Threads   int
+	// Backend is the compute backend of runs that name none (auto, cpu, metal).
+	Backend string
 	// NoDemo skips writing the demo models into an empty models folder.
 	NoDemo bool
 	Logger *slog.Logger
@@ -88,7 +90,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	svc, err := session.New(ctx, session.Options{
-		PowerSpec: cfg.PowerSpec, Power: cfg.Power, Recorder: st, Threads: cfg.Threads, Logger: cfg.Logger,
+		PowerSpec: cfg.PowerSpec, Power: cfg.Power, Recorder: st, Threads: cfg.Threads, Backend: cfg.Backend, Logger: cfg.Logger,
 	})
 	if err != nil {
 		cancel()
@@ -251,6 +253,7 @@ func SessionRequest(r api.GenerateRequest) session.Request {
 		CO2Preset: r.CO2Preset,
 
 		RepeatGroup: r.RepeatGroup,
+		Backend:     r.Backend,
 	}
 	if r.PriceUSDPerKWh != nil {
 		out.PriceUSDPerKWh = *r.PriceUSDPerKWh

@@ -10,21 +10,23 @@ import (
 	"strings"
 
 	"energyprofiler/backend/engine"
+	"energyprofiler/backend/engine/metal"
 	"energyprofiler/backend/model"
 	"energyprofiler/backend/tokenizer"
 )
 
-// load returns the model at path, loading it if needed. Loaded models are
+// load returns the model at path on the backend asked for (auto, cpu,
+// metal), loading it if needed. Loaded models are
 // kept for the next run; the least recently used is unloaded when another
 // is needed, or early when free memory would not hold the new one. A kept
 // model whose files changed on disk since it was loaded is unloaded and
 // loaded again: its weights are memory-mapped, and a truncated file would
 // kill the process (SIGBUS) at the first lost page.
-func (s *Service) load(path string) (*loadedModel, error) {
+func (s *Service) load(path, backend string) (*loadedModel, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, lm := range s.loaded {
-		if lm.path != path {
+		if lm.path != path || lm.backend != backend {
 			continue
 		}
 		s.loaded = append(s.loaded[:i:i], s.loaded[i+1:]...)
@@ -48,7 +50,12 @@ func (s *Service) load(path string) (*loadedModel, error) {
 		s.loaded = s.loaded[1:]
 	}
 
-	lm, err := openModel(path, s.opts.Threads)
+	chooser := metal.Chooser{}
+	if s.opts.Chooser != nil {
+		chooser = *s.opts.Chooser
+	}
+	chooser.Threads = s.opts.Threads
+	lm, err := openModel(path, backend, chooser)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +96,7 @@ func (s *Service) CheckPrompt(path, prompt string) error {
 // ErrPromptTooLong is wrapped by CheckPrompt's refusals.
 var ErrPromptTooLong = errors.New("prompt too long")
 
-func openModel(path string, threads int) (*loadedModel, error) {
+func openModel(path, backend string, chooser metal.Chooser) (*loadedModel, error) {
 	tokPath := filepath.Join(path, "tokenizer.json")
 	tokStamp, err := model.Stamp(tokPath)
 	if err != nil {
@@ -103,12 +110,18 @@ func openModel(path string, threads int) (*loadedModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(m, engine.Options{Threads: threads, Tokenizer: tok})
+	be, choice, err := chooser.Choose(backend)
 	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	eng, err := engine.New(m, engine.Options{Backend: be, Tokenizer: tok})
+	if err != nil {
+		be.Close()
 		m.Close()
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
-	return &loadedModel{path: path, model: m, tok: tok, tokStamp: tokStamp, eng: eng, facts: m.Facts()}, nil
+	return &loadedModel{path: path, backend: backend, choice: choice, model: m, tok: tok, tokStamp: tokStamp, eng: eng, facts: m.Facts()}, nil
 }
 
 // checkFiles reports whether the model's files (weights, config, tokenizer)

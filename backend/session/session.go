@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"energyprofiler/backend/engine"
+	"energyprofiler/backend/engine/metal"
 	"energyprofiler/backend/helper/helperpower"
 	"energyprofiler/backend/model"
 	"energyprofiler/backend/power"
@@ -36,6 +37,12 @@ type Options struct {
 	Recorder profiler.Recorder
 	// Threads is the engine's worker count (0: GOMAXPROCS).
 	Threads int
+	// Backend is the compute backend when a request names none: auto
+	// (default), cpu or metal (see package engine/metal).
+	Backend string
+	// Chooser overrides how backends are opened (tests); its Threads is
+	// set from Threads.
+	Chooser *metal.Chooser
 	// MaxLoadedModels is how many models stay loaded between runs (default 1).
 	MaxLoadedModels int
 	Logger          *slog.Logger
@@ -54,9 +61,11 @@ type Service struct {
 }
 
 type loadedModel struct {
-	path  string
-	model *model.Model
-	tok   *tokenizer.Tokenizer
+	path    string
+	backend string       // the backend asked for (auto, cpu, metal)
+	choice  metal.Choice // what it turned into
+	model   *model.Model
+	tok     *tokenizer.Tokenizer
 	// tokStamp is tokenizer.json as loaded (the model tracks its own files).
 	tokStamp model.FileStamp
 	eng      *engine.Engine
@@ -147,6 +156,8 @@ type Request struct {
 	Idle time.Duration
 	// IgnoreEOS generates exactly MaxTokens (fair comparisons across runs).
 	IgnoreEOS bool
+	// Backend is auto, cpu or metal; "" is the service's default.
+	Backend string
 	// OnToken, when set, sees each token as the engine produces it, on the
 	// generating goroutine (for a terminal progress bar); it must be quick.
 	OnToken func(engine.TokenEvent)
@@ -179,7 +190,15 @@ func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.E
 	if req.MaxTokens <= 0 {
 		return nil, errors.New("max tokens must be at least 1")
 	}
-	lm, err := s.load(req.ModelPath)
+	backend := req.Backend
+	if backend == "" {
+		backend = s.opts.Backend
+	}
+	backend, err := metal.ParseKind(backend)
+	if err != nil {
+		return nil, err
+	}
+	lm, err := s.load(req.ModelPath, backend)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +262,8 @@ func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.E
 			CO2Preset:      req.CO2Preset,
 			RepeatGroup:    req.RepeatGroup,
 			Backend:        lm.eng.BackendName(),
+			Device:         lm.choice.Device,
+			BackendNote:    lm.choice.Reason,
 		},
 		Arch: architecture(lm.facts),
 	})

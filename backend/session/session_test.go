@@ -130,21 +130,21 @@ func TestCancelMidRunIsStoredAsCancelled(t *testing.T) {
 func TestModelsStayLoadedUntilAnotherIsNeeded(t *testing.T) {
 	s := newService(t)
 	a, b := tinyModel(t), tinyModel(t)
-	first, err := s.load(a)
+	first, err := s.load(a, "cpu")
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := s.load(a)
+	again, _ := s.load(a, "cpu")
 	if again != first {
 		t.Error("the same model was loaded twice")
 	}
-	if _, err := s.load(b); err != nil {
+	if _, err := s.load(b, "cpu"); err != nil {
 		t.Fatal(err)
 	}
 	if len(s.loaded) != 1 || s.loaded[0].path != b {
 		t.Errorf("after loading another model: %d loaded", len(s.loaded))
 	}
-	if _, err := s.load(filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := s.load(filepath.Join(t.TempDir(), "missing"), "cpu"); err == nil {
 		t.Error("loading a missing folder succeeded")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"energyprofiler/backend/engine/metal"
 	"energyprofiler/backend/engine/metal/metaltest"
 	"energyprofiler/backend/profiler"
+	"energyprofiler/backend/queue"
 )
 
 type settingsRecorder struct {
@@ -54,6 +55,19 @@ func TestRunStoresBackendAndDevice(t *testing.T) {
 		return res
 	}
 	metalRun, cpuRun := run("metal"), run("cpu")
+	// The live stream's run message names the backend and device.
+	var runMsg map[string]any
+	if _, err := s.Execute(t.Context(), "7a1c2f3e-0b4d-4e5f-8a6b-1c2d3e4f5a6b", Request{ModelPath: path, Prompt: "hi", MaxTokens: 1, Depth: "module", Idle: -1, Backend: "metal"},
+		func(ev queue.Event) {
+			if ev.Type == "run" {
+				runMsg, _ = ev.Data.(map[string]any)
+			}
+		}); err != nil {
+		t.Fatal(err)
+	}
+	if runMsg["backend"] != "metal" || runMsg["device"] != "Fake GPU (metaltest)" {
+		t.Errorf("live run message %v, want backend metal on the fake GPU", runMsg)
+	}
 	fakeOK = false
 	s.opts.MaxLoadedModels = 1 // unloads both, so auto is chosen afresh
 	run("auto")
@@ -65,6 +79,7 @@ func TestRunStoresBackendAndDevice(t *testing.T) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
+	rec.settings = append(rec.settings[:2], rec.settings[3:]...) // the live-stream run
 	if len(rec.settings) != 3 {
 		t.Fatalf("%d runs recorded", len(rec.settings))
 	}

@@ -217,6 +217,9 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 		e.be = compute.NewCPU(opts.Threads)
 	}
 	be := e.be
+	if err := e.checkBackend(); err != nil {
+		return nil, err
+	}
 	e.kCache = make([][]float32, c.NumLayers)
 	e.vCache = make([][]float32, c.NumLayers)
 	for i := range e.kCache {
@@ -257,6 +260,41 @@ func DefaultContext(c model.Config) int {
 		n = min(n, c.MaxPositionEmbeddings)
 	}
 	return n
+}
+
+// ErrUnsupportedWeights is returned (wrapped) by New when the backend has
+// no kernels for a weight type of the model (Metal and quantized weights).
+var ErrUnsupportedWeights = errors.New("the backend has no kernels for these weights")
+
+// checkBackend refuses, up front, weights the backend cannot multiply,
+// rather than failing at the first forward pass. A backend that can say so
+// implements Supports (the CPU runs everything).
+func (e *Engine) checkBackend() error {
+	s, ok := e.be.(interface{ Supports(compute.DType) bool })
+	if !ok {
+		return nil
+	}
+	mats := []compute.Matrix{e.embed, e.lmHead}
+	for _, l := range e.layers {
+		mats = append(mats, l.q, l.k, l.v, l.o)
+		if l.moe != nil {
+			mats = append(mats, l.moe.router)
+			for _, x := range l.moe.experts {
+				mats = append(mats, x.gate, x.up, x.down)
+			}
+			if sh := l.moe.shared; sh != nil {
+				mats = append(mats, sh.gate, sh.up, sh.down, l.moe.sharedGate)
+			}
+		} else {
+			mats = append(mats, l.gate, l.up, l.down)
+		}
+	}
+	for _, m := range mats {
+		if !s.Supports(m.DType) {
+			return fmt.Errorf("engine: %w: %s has none for %s weights (use --backend cpu)", ErrUnsupportedWeights, e.be.Name(), m.DType)
+		}
+	}
+	return nil
 }
 
 // Close stops the engine's workers. The model is not closed.

@@ -2,13 +2,17 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"energyprofiler/backend/clock"
+	"energyprofiler/backend/engine/compute"
 	"energyprofiler/backend/engine/metal"
 	"energyprofiler/backend/engine/metal/metaltest"
+	"energyprofiler/backend/model"
 )
 
 // TestMetalBackendOnFakeDevice runs every architecture through the Metal
@@ -123,4 +127,40 @@ func TestMetalBackendOnFakeDevice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refusingBackend has no kernels for F32 weights.
+type refusingBackend struct{ compute.Backend }
+
+func (refusingBackend) Supports(dt compute.DType) bool { return dt != compute.F32 }
+
+// TestUnsupportedWeightsRefusedUpFront: a backend without kernels for a
+// weight type is refused by New, not at the first forward pass.
+func TestUnsupportedWeightsRefusedUpFront(t *testing.T) {
+	v := variants()[0] // F32 weights
+	tm := writeTiny(t, v.spec)
+	m, err := model.Open(tm.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	_, err = New(m, Options{Backend: refusingBackend{compute.NewCPU(1)}})
+	if !errors.Is(err, ErrUnsupportedWeights) || !strings.Contains(err.Error(), "F32") {
+		t.Errorf("New on a backend without F32 kernels: %v", err)
+	}
+	bf := variants()[1].spec // BF16 weights: accepted
+	e, err := New(openModel(t, writeTiny(t, bf).dir), Options{Backend: refusingBackend{compute.NewCPU(1)}})
+	if err != nil {
+		t.Fatalf("BF16 weights refused: %v", err)
+	}
+	e.Close()
+}
+
+func openModel(t *testing.T, dir string) *model.Model {
+	m, err := model.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }

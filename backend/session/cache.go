@@ -116,6 +116,14 @@ func openModel(path, backend string, chooser metal.Chooser) (*loadedModel, error
 		return nil, err
 	}
 	eng, err := engine.New(m, engine.Options{Backend: be, Tokenizer: tok})
+	if errors.Is(err, engine.ErrUnsupportedWeights) && backend == metal.KindAuto {
+		// auto: the GPU passed its self-test but lacks kernels for this
+		// model's weights, so this model runs on the CPU.
+		be.Close()
+		be, choice, _ = chooser.Choose(metal.KindCPU)
+		choice.Reason = err.Error()
+		eng, err = engine.New(m, engine.Options{Backend: be, Tokenizer: tok})
+	}
 	if err != nil {
 		be.Close()
 		m.Close()

@@ -101,6 +101,13 @@ func (b *Backend) Weights() WeightStats { return b.stats }
 // Close implements compute.Backend.
 func (b *Backend) Close() { b.dev.Close() }
 
+// Supports reports whether the backend has kernels for weights of type dt
+// (the engine asks before it builds a model on it).
+func (b *Backend) Supports(dt compute.DType) bool {
+	_, err := mulMVKernel(dt)
+	return err == nil
+}
+
 // fail remembers the first failure; Flush reports it.
 func (b *Backend) fail(err error) {
 	if b.err == nil {

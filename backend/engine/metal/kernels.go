@@ -34,6 +34,18 @@ const (
 	KGatherRows
 	KScatterAdd
 	KProbe
+	// GGUF block types (the engine gets them with package compute's
+	// quantized DTypes).
+	KMulMVQ8_0
+	KMulMVQ4_0
+	KMulMVQ4_K
+	KMulMVQ5_K
+	KMulMVQ6_K
+	KEmbedQ8_0
+	KEmbedQ4_0
+	KEmbedQ4_K
+	KEmbedQ5_K
+	KEmbedQ6_K
 	numKernels
 )
 
@@ -44,6 +56,23 @@ var Kernels = [numKernels]string{
 	KRMSNorm: "rms_norm", KRoPE: "rope", KAttention: "attention",
 	KSwiGLU: "swiglu", KGeGLU: "geglu", KScale: "scale", KAddScaled: "add_scaled",
 	KGatherRows: "gather_rows", KScatterAdd: "scatter_add", KProbe: "probe",
+	KMulMVQ8_0: "mul_mv_q8_0", KMulMVQ4_0: "mul_mv_q4_0", KMulMVQ4_K: "mul_mv_q4_k", KMulMVQ5_K: "mul_mv_q5_k", KMulMVQ6_K: "mul_mv_q6_k",
+	KEmbedQ8_0: "embed_q8_0", KEmbedQ4_0: "embed_q4_0", KEmbedQ4_K: "embed_q4_k", KEmbedQ5_K: "embed_q5_k", KEmbedQ6_K: "embed_q6_k",
+}
+
+// QuantTypes are the GGUF block types the kernels decode, by the name
+// compute.DType.String() gives them, with their block geometry
+// (ggml-common.h). Weights are matched by name, so these kernels serve
+// compute's quantized DTypes from the build that has them on.
+var QuantTypes = map[string]struct {
+	MulMV, Embed  Kernel
+	Values, Bytes int // per block
+}{
+	"Q8_0": {KMulMVQ8_0, KEmbedQ8_0, 32, 34},
+	"Q4_0": {KMulMVQ4_0, KEmbedQ4_0, 32, 18},
+	"Q4_K": {KMulMVQ4_K, KEmbedQ4_K, 256, 144},
+	"Q5_K": {KMulMVQ5_K, KEmbedQ5_K, 256, 176},
+	"Q6_K": {KMulMVQ6_K, KEmbedQ6_K, 256, 210},
 }
 
 func (k Kernel) String() string { return Kernels[k] }
@@ -112,6 +141,9 @@ func mulMVKernel(dt compute.DType) (Kernel, error) {
 	case compute.BF16:
 		return KMulMVBF16, nil
 	}
+	if q, ok := QuantTypes[dt.String()]; ok {
+		return q.MulMV, nil
+	}
 	return 0, fmt.Errorf("metal: no matrix kernel for %s weights", dt)
 }
 
@@ -123,6 +155,9 @@ func embedKernel(dt compute.DType) (Kernel, error) {
 		return KEmbedF16, nil
 	case compute.BF16:
 		return KEmbedBF16, nil
+	}
+	if q, ok := QuantTypes[dt.String()]; ok {
+		return q.Embed, nil
 	}
 	return 0, fmt.Errorf("metal: no embedding kernel for %s tables", dt)
 }

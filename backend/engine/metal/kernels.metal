@@ -25,12 +25,92 @@ using namespace metal;
 #define ATT_MAX_HEAD_DIM 256
 
 // ---- weight element loads ------------------------------------------------
+//
+// load_w(w, i) is element i of a weight row starting at w, as float. For
+// the GGUF block types (ggml-common.h's layouts) a row is cols/QK blocks,
+// and element i is decoded from its block as ggml's dequantize_row_* does;
+// per_block<T>() is how many elements one T holds, so a row of cols elements
+// is cols/per_block<T> Ts long.
 
 struct bf16_t { ushort bits; };
+
+// Q8_0: x = d·q, 32 per block.
+struct block_q8_0 { half d; char qs[32]; };
+// Q4_0: x = d·(q-8), q of x[j] in qs[j]&15 and of x[j+16] in qs[j]>>4.
+struct block_q4_0 { half d; uchar qs[16]; };
+// Q4_K: 8 sub-blocks of 32 with 6-bit scales and mins: x = d·sc·q - dmin·m.
+struct block_q4_K { half d; half dmin; uchar scales[12]; uchar qs[128]; };
+// Q5_K: Q4_K with a fifth bit per value from qh.
+struct block_q5_K { half d; half dmin; uchar scales[12]; uchar qh[32]; uchar qs[128]; };
+// Q6_K: 16 groups of 16 with int8 scales: x = d·sc·(q-32), q 6 bits from ql and qh.
+struct block_q6_K { uchar ql[128]; uchar qh[64]; char scales[16]; half d; };
+
+static_assert(sizeof(block_q8_0) == 34, "Q8_0 block is 34 bytes");
+static_assert(sizeof(block_q4_0) == 18, "Q4_0 block is 18 bytes");
+static_assert(sizeof(block_q4_K) == 144, "Q4_K block is 144 bytes");
+static_assert(sizeof(block_q5_K) == 176, "Q5_K block is 176 bytes");
+static_assert(sizeof(block_q6_K) == 210, "Q6_K block is 210 bytes");
+
+template <typename T> constexpr uint per_block() { return 1; }
+template <> constexpr uint per_block<block_q8_0>() { return 32; }
+template <> constexpr uint per_block<block_q4_0>() { return 32; }
+template <> constexpr uint per_block<block_q4_K>() { return 256; }
+template <> constexpr uint per_block<block_q5_K>() { return 256; }
+template <> constexpr uint per_block<block_q6_K>() { return 256; }
 
 inline float load_w(device const float * w, uint i) { return w[i]; }
 inline float load_w(device const half * w, uint i) { return float(w[i]); }
 inline float load_w(device const bf16_t * w, uint i) { return as_type<float>(uint(w[i].bits) << 16); }
+
+inline float load_w(device const block_q8_0 * w, uint i) {
+    device const block_q8_0 & b = w[i / 32];
+    return float(b.d) * float(b.qs[i % 32]);
+}
+
+inline float load_w(device const block_q4_0 * w, uint i) {
+    device const block_q4_0 & b = w[i / 32];
+    const uint j = i % 32;
+    const int q = j < 16 ? int(b.qs[j] & 15) : int(b.qs[j - 16] >> 4);
+    return float(b.d) * float(q - 8);
+}
+
+// The 6-bit scale and min of sub-block j (ggml's get_scale_min_k4).
+inline uchar2 scale_min_k4(uint j, device const uchar * q) {
+    if (j < 4) {
+        return uchar2(q[j] & 63, q[j + 4] & 63);
+    }
+    return uchar2((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+}
+
+inline float load_w(device const block_q4_K * w, uint i) {
+    device const block_q4_K & b = w[i / 256];
+    const uint j = i % 256, c = j / 64, l = j % 32, high = (j % 64) / 32;
+    const uchar2 sm = scale_min_k4(2 * c + high, b.scales);
+    const uchar qb = b.qs[32 * c + l];
+    const float q = float(high ? qb >> 4 : qb & 15);
+    return float(b.d) * float(sm.x) * q - float(b.dmin) * float(sm.y);
+}
+
+inline float load_w(device const block_q5_K * w, uint i) {
+    device const block_q5_K & b = w[i / 256];
+    const uint j = i % 256, c = j / 64, l = j % 32, high = (j % 64) / 32;
+    const uint sub = 2 * c + high;
+    const uchar2 sm = scale_min_k4(sub, b.scales);
+    const uchar qb = b.qs[32 * c + l];
+    const uint q = uint(high ? qb >> 4 : qb & 15) + (uint((b.qh[l] >> sub) & 1) << 4);
+    return float(b.d) * float(sm.x) * float(q) - float(b.dmin) * float(sm.y);
+}
+
+inline float load_w(device const block_q6_K * w, uint i) {
+    device const block_q6_K & b = w[i / 256];
+    const uint j = i % 256, n = j / 128, quarter = (j % 128) / 32, l = j % 32;
+    device const uchar * ql = b.ql + 64 * n;
+    device const uchar * qh = b.qh + 32 * n;
+    device const char * sc = b.scales + 8 * n;
+    const uchar lo = quarter & 1 ? ql[l + 32] : ql[l];
+    const uint q = uint(quarter < 2 ? lo & 0xF : lo >> 4) | (uint((qh[l] >> (2 * quarter)) & 3) << 4);
+    return float(b.d) * float(sc[l / 16 + 2 * quarter]) * float(int(q) - 32);
+}
 
 // ---- matrix product: out[t*rows + r] = Σ_c w[r, c]·x[t*cols + c] (+ bias[r])
 
@@ -54,7 +134,7 @@ void mul_mv_impl(constant MulMVArgs & args, device const T * w, device const flo
     }
     const uint t0 = tgpig.y * MV_TOKENS;
     const uint nt = min(uint(MV_TOKENS), args.n - t0);
-    device const T * wr = w + (ulong) row * args.cols;
+    device const T * wr = w + (ulong) row * (args.cols / per_block<T>());
     float acc[MV_TOKENS] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (uint c = tiisg; c < args.cols; c += N_SIMDWIDTH) {
         const float wv = load_w(wr, c);
@@ -96,6 +176,47 @@ kernel void mul_mv_bf16(constant MulMVArgs & args [[buffer(0)]],
     mul_mv_impl<bf16_t>(args, w, x, out, bias, tgpig, tiisg, sgitg);
 }
 
+// The GGUF block types: the same kernel, decoding each block as it reads.
+kernel void mul_mv_q8_0(constant MulMVArgs & args [[buffer(0)]],
+                       device const block_q8_0 * w [[buffer(1)]], device const float * x [[buffer(2)]],
+                       device float * out [[buffer(3)]], device const float * bias [[buffer(4)]],
+                       uint2 tgpig [[threadgroup_position_in_grid]],
+                       ushort tiisg [[thread_index_in_simdgroup]], ushort sgitg [[simdgroup_index_in_threadgroup]]) {
+    mul_mv_impl<block_q8_0>(args, w, x, out, bias, tgpig, tiisg, sgitg);
+}
+
+kernel void mul_mv_q4_0(constant MulMVArgs & args [[buffer(0)]],
+                       device const block_q4_0 * w [[buffer(1)]], device const float * x [[buffer(2)]],
+                       device float * out [[buffer(3)]], device const float * bias [[buffer(4)]],
+                       uint2 tgpig [[threadgroup_position_in_grid]],
+                       ushort tiisg [[thread_index_in_simdgroup]], ushort sgitg [[simdgroup_index_in_threadgroup]]) {
+    mul_mv_impl<block_q4_0>(args, w, x, out, bias, tgpig, tiisg, sgitg);
+}
+
+kernel void mul_mv_q4_k(constant MulMVArgs & args [[buffer(0)]],
+                       device const block_q4_K * w [[buffer(1)]], device const float * x [[buffer(2)]],
+                       device float * out [[buffer(3)]], device const float * bias [[buffer(4)]],
+                       uint2 tgpig [[threadgroup_position_in_grid]],
+                       ushort tiisg [[thread_index_in_simdgroup]], ushort sgitg [[simdgroup_index_in_threadgroup]]) {
+    mul_mv_impl<block_q4_K>(args, w, x, out, bias, tgpig, tiisg, sgitg);
+}
+
+kernel void mul_mv_q5_k(constant MulMVArgs & args [[buffer(0)]],
+                       device const block_q5_K * w [[buffer(1)]], device const float * x [[buffer(2)]],
+                       device float * out [[buffer(3)]], device const float * bias [[buffer(4)]],
+                       uint2 tgpig [[threadgroup_position_in_grid]],
+                       ushort tiisg [[thread_index_in_simdgroup]], ushort sgitg [[simdgroup_index_in_threadgroup]]) {
+    mul_mv_impl<block_q5_K>(args, w, x, out, bias, tgpig, tiisg, sgitg);
+}
+
+kernel void mul_mv_q6_k(constant MulMVArgs & args [[buffer(0)]],
+                       device const block_q6_K * w [[buffer(1)]], device const float * x [[buffer(2)]],
+                       device float * out [[buffer(3)]], device const float * bias [[buffer(4)]],
+                       uint2 tgpig [[threadgroup_position_in_grid]],
+                       ushort tiisg [[thread_index_in_simdgroup]], ushort sgitg [[simdgroup_index_in_threadgroup]]) {
+    mul_mv_impl<block_q6_K>(args, w, x, out, bias, tgpig, tiisg, sgitg);
+}
+
 // ---- embedding rows: out[t*cols + c] = table[ids[t], c] --------------------
 
 struct EmbedArgs {
@@ -112,7 +233,7 @@ void embed_impl(constant EmbedArgs & args, device const T * table, device const 
     if (c >= args.cols || t >= args.n) {
         return;
     }
-    out[(ulong) t * args.cols + c] = load_w(table + (ulong) ids[t] * args.cols, c);
+    out[(ulong) t * args.cols + c] = load_w(table + (ulong) ids[t] * (args.cols / per_block<T>()), c);
 }
 
 kernel void embed_f32(constant EmbedArgs & args [[buffer(0)]], device const float * table [[buffer(1)]],
@@ -131,6 +252,36 @@ kernel void embed_bf16(constant EmbedArgs & args [[buffer(0)]], device const bf1
                        device const uint * ids [[buffer(2)]], device float * out [[buffer(3)]],
                        uint2 tgpig [[threadgroup_position_in_grid]], uint tpitg [[thread_index_in_threadgroup]]) {
     embed_impl<bf16_t>(args, table, ids, out, tgpig, tpitg);
+}
+
+kernel void embed_q8_0(constant EmbedArgs & args [[buffer(0)]], device const block_q8_0 * table [[buffer(1)]],
+                      device const uint * ids [[buffer(2)]], device float * out [[buffer(3)]],
+                      uint2 tgpig [[threadgroup_position_in_grid]], uint tpitg [[thread_index_in_threadgroup]]) {
+    embed_impl<block_q8_0>(args, table, ids, out, tgpig, tpitg);
+}
+
+kernel void embed_q4_0(constant EmbedArgs & args [[buffer(0)]], device const block_q4_0 * table [[buffer(1)]],
+                      device const uint * ids [[buffer(2)]], device float * out [[buffer(3)]],
+                      uint2 tgpig [[threadgroup_position_in_grid]], uint tpitg [[thread_index_in_threadgroup]]) {
+    embed_impl<block_q4_0>(args, table, ids, out, tgpig, tpitg);
+}
+
+kernel void embed_q4_k(constant EmbedArgs & args [[buffer(0)]], device const block_q4_K * table [[buffer(1)]],
+                      device const uint * ids [[buffer(2)]], device float * out [[buffer(3)]],
+                      uint2 tgpig [[threadgroup_position_in_grid]], uint tpitg [[thread_index_in_threadgroup]]) {
+    embed_impl<block_q4_K>(args, table, ids, out, tgpig, tpitg);
+}
+
+kernel void embed_q5_k(constant EmbedArgs & args [[buffer(0)]], device const block_q5_K * table [[buffer(1)]],
+                      device const uint * ids [[buffer(2)]], device float * out [[buffer(3)]],
+                      uint2 tgpig [[threadgroup_position_in_grid]], uint tpitg [[thread_index_in_threadgroup]]) {
+    embed_impl<block_q5_K>(args, table, ids, out, tgpig, tpitg);
+}
+
+kernel void embed_q6_k(constant EmbedArgs & args [[buffer(0)]], device const block_q6_K * table [[buffer(1)]],
+                      device const uint * ids [[buffer(2)]], device float * out [[buffer(3)]],
+                      uint2 tgpig [[threadgroup_position_in_grid]], uint tpitg [[thread_index_in_threadgroup]]) {
+    embed_impl<block_q6_K>(args, table, ids, out, tgpig, tpitg);
 }
 
 // ---- RMSNorm: out = x·rsqrt(mean(x²)+eps)·w, one threadgroup per row -------

@@ -60,7 +60,23 @@ const (
 	tolExact = 0
 	tolSum   = 2e-5
 	tolExp   = 1e-5
+	// The CPU's quantized kernels round the activations to int8 blocks (as
+	// ggml's CPU path does); the GPU multiplies them in float32 (as ggml's
+	// Metal kernels do). The difference is that rounding: about 1/127 of a
+	// block's largest activation per product, mostly averaging out.
+	tolQuant = 2e-2
 )
+
+// dtypeNamed finds the compute.DType whose name is name, if this build's
+// compute package has it (the quantized types arrive with GGUF support).
+func dtypeNamed(name string) (compute.DType, bool) {
+	for d := range 256 {
+		if compute.DType(d).String() == name {
+			return compute.DType(d), true
+		}
+	}
+	return 0, false
+}
 
 // SelfTest runs every operation of the backend on dev with random inputs
 // (odd sizes, so partial threadgroups are exercised) against the CPU
@@ -180,6 +196,24 @@ func (s *selfTest) run() {
 		s.check("embed "+dt.String(), tolExact, out)
 	}
 
+	// The GGUF block types, where this build has them.
+	for _, name := range []string{"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"} {
+		dt, ok := dtypeNamed(name)
+		if !ok {
+			continue
+		}
+		q := QuantTypes[name]
+		qcols := 2 * q.Values
+		w := compute.Matrix{DType: dt, Rows: rows, Cols: qcols, Data: s.blocks(name, rows*qcols/q.Values)}
+		for _, n := range []int{1, 11} {
+			x := s.tensor(n*qcols, 1)
+			out := s.tensor(n*rows, 0)
+			s.gpu.MatMul(out.g, x.g, n, w, nil)
+			s.cpu.MatMul(out.c, x.c, n, w, nil)
+			s.check(fmt.Sprintf("matmul %s n=%d", name, n), tolQuant, out)
+		}
+	}
+
 	// RMSNorm, in place and not.
 	const dim, n = 300, 5
 	x, out := s.tensor(n*dim, 2), s.tensor(n*dim, 0)
@@ -269,4 +303,29 @@ func (s *selfTest) run() {
 		c.MaxErr = max(math.Abs(pg.Sum-pc.Sum)/math.Sqrt(pc.SumSq*float64(pc.N)), math.Abs(pg.SumSq-pc.SumSq)/pc.SumSq)
 	}
 	s.checks = append(s.checks, c)
+}
+
+// blocks makes count random blocks of a GGUF type, with finite fp16 scales
+// of 2^-6 to 2^-3.
+func (s *selfTest) blocks(name string, count int) []byte {
+	q := QuantTypes[name]
+	data := make([]byte, count*q.Bytes)
+	for i := range data {
+		data[i] = byte(s.rng.Uint32())
+	}
+	half := func(b []byte) {
+		binary.LittleEndian.PutUint16(b, uint16(s.rng.IntN(2))<<15|uint16(9+s.rng.IntN(3))<<10|uint16(s.rng.IntN(1024)))
+	}
+	for b := 0; b < len(data); b += q.Bytes {
+		switch name {
+		case "Q8_0", "Q4_0":
+			half(data[b:])
+		case "Q4_K", "Q5_K":
+			half(data[b:])
+			half(data[b+2:])
+		case "Q6_K":
+			half(data[b+208:])
+		}
+	}
+	return data
 }

@@ -37,6 +37,17 @@ var kernels = map[string]kernel{
 	"gather_rows": {256, 3, gatherRows},
 	"scatter_add": {256, 4, scatterAdd},
 	"probe":       {0, 2, probe},
+
+	"mul_mv_q8_0": {metal.MVRows * metal.SIMDWidth, 4, mulMV(q8_0Elem)},
+	"mul_mv_q4_0": {metal.MVRows * metal.SIMDWidth, 4, mulMV(q4_0Elem)},
+	"mul_mv_q4_k": {metal.MVRows * metal.SIMDWidth, 4, mulMV(q4_KElem)},
+	"mul_mv_q5_k": {metal.MVRows * metal.SIMDWidth, 4, mulMV(q5_KElem)},
+	"mul_mv_q6_k": {metal.MVRows * metal.SIMDWidth, 4, mulMV(q6_KElem)},
+	"embed_q8_0":  {256, 3, embed(q8_0Elem)},
+	"embed_q4_0":  {256, 3, embed(q4_0Elem)},
+	"embed_q4_k":  {256, 3, embed(q4_KElem)},
+	"embed_q5_k":  {256, 3, embed(q5_KElem)},
+	"embed_q6_k":  {256, 3, embed(q6_KElem)},
 }
 
 func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }

@@ -76,7 +76,7 @@ type sels struct {
 	commandBuffer, computeEncoder, computeEncoderWithDescriptor           objc.SEL
 	setPipeline, setBytes, setBuffer, dispatch, endEncoding               objc.SEL
 	commit, waitUntilCompleted, status, errorSel, gpuStart, gpuEnd        objc.SEL
-	supportsCounterSampling, counterSets, count, objectAtIndex            objc.SEL
+	supportsCounterSampling, counterSets, count, objectAtIndex            objc.SEL // objectAtIndexedSubscript: (NSArray and the attachment arrays)
 	counterSetName, setCounterSet, setStorageMode, setSampleCount         objc.SEL
 	newCounterSampleBuffer, resolveCounterRange, bytes, length            objc.SEL
 	computePassDescriptor, sampleBufferAttachments, setSampleBuffer       objc.SEL
@@ -101,7 +101,7 @@ func newSels() sels {
 		endEncoding: r("endEncoding"), commit: r("commit"), waitUntilCompleted: r("waitUntilCompleted"),
 		status: r("status"), errorSel: r("error"), gpuStart: r("GPUStartTime"), gpuEnd: r("GPUEndTime"),
 		supportsCounterSampling: r("supportsCounterSampling:"), counterSets: r("counterSets"), count: r("count"),
-		objectAtIndex: r("objectAtIndex:"), counterSetName: r("name"), setCounterSet: r("setCounterSet:"),
+		objectAtIndex: r("objectAtIndexedSubscript:"), counterSetName: r("name"), setCounterSet: r("setCounterSet:"),
 		setStorageMode: r("setStorageMode:"), setSampleCount: r("setSampleCount:"),
 		newCounterSampleBuffer: r("newCounterSampleBufferWithDescriptor:error:"),
 		resolveCounterRange:    r("resolveCounterRange:"), bytes: r("bytes"), length: r("length"),

@@ -80,14 +80,14 @@ func (k Kernel) String() string { return Kernels[k] }
 // Work sizes the kernels are written for (kernels.metal's #defines).
 const (
 	SIMDWidth     = 32
-	MVRows        = 4    // MV_ROWS: weight rows per mul_mv threadgroup
-	MVTokens      = 8    // MV_TOKENS: tokens per mul_mv threadgroup
-	AttThreads    = 128  // ATT_THREADS
-	AttMaxHeadDim = 256  // ATT_MAX_HEAD_DIM
-	EltThreads    = 256  // element-wise, embed, gather/scatter threadgroups
-	NormThreads   = 256  // rms_norm threadgroup
-	ProbeThreads  = 1024 // probe: one threadgroup
-	ProbeFloats   = 5    // probe results: Σx, Σx², max|x|, #small, #negative
+	MVRows        = 4   // MV_ROWS: weight rows per mul_mv threadgroup
+	MVTokens      = 8   // MV_TOKENS: tokens per mul_mv threadgroup
+	AttThreads    = 128 // ATT_THREADS
+	AttMaxHeadDim = 256 // ATT_MAX_HEAD_DIM
+	EltThreads    = 256 // element-wise, embed, gather/scatter threadgroups
+	NormThreads   = 256 // rms_norm threadgroup
+	ProbeThreads  = 256 // probe: one threadgroup
+	ProbeFloats   = 5   // probe results: Σx, Σx², max|x|, #small, #negative
 )
 
 // Argument structs: the Go twins of kernels.metal's structs, field for

@@ -575,7 +575,7 @@ struct ProbeArgs {
     float small;
 };
 
-// One threadgroup of 1024 threads over all n elements; writes
+// One threadgroup (of any multiple of 32 threads) over all n elements; writes
 // (Σx, Σx², max|x|, #|x|<small, #x<0) to out[0..4].
 kernel void probe(constant ProbeArgs & args [[buffer(0)]], device const float * x [[buffer(1)]],
                   device float * out [[buffer(2)]],

@@ -242,8 +242,10 @@ func (f *Fake) view(b metal.Binding) (view, error) {
 	if off < 0 || off > len(buf.mem) {
 		return nil, fmt.Errorf("offset %d outside a %d-byte buffer", off, len(buf.mem))
 	}
-	if off%4 != 0 {
-		return nil, fmt.Errorf("offset %d is not 4-byte aligned", off)
+	// Metal wants offsets aligned to the element type the kernel reads:
+	// 4 bytes for our float buffers, 2 for half and bfloat16 weights.
+	if align := map[bool]int{true: 2, false: 4}[buf.wrapped]; b.Off%align != 0 {
+		return nil, fmt.Errorf("offset %d is not %d-byte aligned", b.Off, align)
 	}
 	return view(buf.mem[off:]), nil
 }

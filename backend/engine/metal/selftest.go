@@ -305,16 +305,20 @@ func (s *selfTest) run() {
 	s.checks = append(s.checks, c)
 }
 
-// blocks makes count random blocks of a GGUF type, with finite fp16 scales
-// of 2^-6 to 2^-3.
-func (s *selfTest) blocks(name string, count int) []byte {
+// blocks makes count random blocks of a GGUF type.
+func (s *selfTest) blocks(name string, count int) []byte { return RandomBlocks(s.rng, name, count) }
+
+// RandomBlocks makes count random blocks of the GGUF type name (see
+// QuantTypes): random quants and scales, with finite fp16 block scales of
+// ±2^-6 to 2^-3 so products stay in range. For self-tests.
+func RandomBlocks(rng *rand.Rand, name string, count int) []byte {
 	q := QuantTypes[name]
 	data := make([]byte, count*q.Bytes)
 	for i := range data {
-		data[i] = byte(s.rng.Uint32())
+		data[i] = byte(rng.Uint32())
 	}
 	half := func(b []byte) {
-		binary.LittleEndian.PutUint16(b, uint16(s.rng.IntN(2))<<15|uint16(9+s.rng.IntN(3))<<10|uint16(s.rng.IntN(1024)))
+		binary.LittleEndian.PutUint16(b, uint16(rng.IntN(2))<<15|uint16(9+rng.IntN(3))<<10|uint16(rng.IntN(1024)))
 	}
 	for b := 0; b < len(data); b += q.Bytes {
 		switch name {

@@ -90,30 +90,6 @@ func dequantizeRow(typ string, src []byte, n int) []float64 {
 	return y
 }
 
-// randomBlocks fills rows of random blocks with finite, modest fp16 scales.
-func randomBlocks(rng *rand.Rand, typ string, rows, cols int) []byte {
-	q := metal.QuantTypes[typ]
-	data := make([]byte, rows*cols/q.Values*q.Bytes)
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
-	half := func(b []byte) { // 2^-6 … 2^-3, either sign
-		binary.LittleEndian.PutUint16(b, uint16(rng.IntN(2))<<15|uint16(9+rng.IntN(3))<<10|uint16(rng.IntN(1024)))
-	}
-	for b := 0; b < len(data); b += q.Bytes {
-		switch typ {
-		case "Q8_0", "Q4_0":
-			half(data[b:])
-		case "Q4_K", "Q5_K":
-			half(data[b:])
-			half(data[b+2:])
-		case "Q6_K":
-			half(data[b+208:])
-		}
-	}
-	return data
-}
-
 // TestQuantKernelSemantics: the block-type mat-vec and embedding kernels
 // decode every element as ggml does.
 func TestQuantKernelSemantics(t *testing.T) {
@@ -124,7 +100,7 @@ func TestQuantKernelSemantics(t *testing.T) {
 	}
 	for typ, q := range metal.QuantTypes {
 		rows, cols, n := 6, 2*q.Values, 3
-		w := randomBlocks(rng, typ, rows, cols)
+		w := metal.RandomBlocks(rng, typ, rows*cols/q.Values)
 		wid, off, err := f.WrapBuffer(w)
 		if err != nil {
 			t.Fatal(err)

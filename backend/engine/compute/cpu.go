@@ -17,23 +17,34 @@ type CPU struct {
 	// One reusable task value per operation, so dispatching allocates nothing.
 	matVec  matVecTask
 	matMat  matMatTask
+	gemm    gemmTask
 	attend  attendTask
 	swiglu  swigluTask
 	geglu   gegluTask
 	workers []workerStats
+
+	// useGEMM routes prefill products through the packed-panel GEMM
+	// (gemm.go) where the CPU has its kernels; tests turn it off to compare.
+	useGEMM  bool
+	zeroBias [gemmRows]float32 // the GEMM kernel's bias when there is none
 }
 
 // NewCPU starts a CPU backend on threads workers (< 1: GOMAXPROCS).
 func NewCPU(threads int) *CPU {
 	p := NewPool(threads)
 	c := &CPU{pool: p, scratch: make([][]float32, p.Workers()), workers: make([]workerStats, p.Workers())}
-	c.matVec.cpu, c.matMat.cpu, c.attend.cpu = c, c, c
+	c.matVec.cpu, c.matMat.cpu, c.gemm.cpu, c.attend.cpu = c, c, c, c
+	c.useGEMM = gemmAvailable()
 	return c
 }
 
 // Name implements Backend.
 func (c *CPU) Name() string {
-	return fmt.Sprintf("cpu-%s x%d", kernelName(), c.pool.Workers())
+	gemm := ""
+	if c.useGEMM {
+		gemm = "+gemm512"
+	}
+	return fmt.Sprintf("cpu-%s%s x%d", kernelName(), gemm, c.pool.Workers())
 }
 
 // Threads is the number of workers.
@@ -71,6 +82,16 @@ func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
 		c.pool.Parallel(w.Rows, max(64, w.Rows/(4*c.pool.Workers())), t)
 		t.out, t.x, t.bias = nil, nil, nil
 		t.w = Matrix{}
+		return
+	}
+	if c.useGEMM && n >= gemmMinTokens {
+		g := &c.gemm
+		g.out, g.x, g.n, g.w, g.bias = out[:n*w.Rows], x[:n*w.Cols], n, w, bias
+		c.ensureScratch(gemmRows * w.Cols)
+		panels := (w.Rows + gemmRows - 1) / gemmRows
+		c.pool.Parallel(panels, max(1, panels/(4*c.pool.Workers())), g)
+		g.out, g.x, g.bias = nil, nil, nil
+		g.w = Matrix{}
 		return
 	}
 	t := &c.matMat
@@ -403,4 +424,36 @@ func (t *readTask) Run(worker, lo, hi int) {
 		s += dotF32(row(r), t.ones)
 	}
 	t.sums[worker*16] += s // keeps the reads from being optimised away
+}
+
+// ComputePeak runs a register-only multiply-add loop on every worker at
+// once and returns the machine's achieved GFLOP/s:
+// float32 FMA, and the BF16 dot-product instruction (VDPBF16PS) with bf16.
+// It is the ceiling prefill is measured against. 0 means no such kernel on
+// this CPU (only the AVX-512 build has the loops).
+func (c *CPU) ComputePeak(bf16 bool) float64 {
+	t := &peakTask{bf16: bf16, flops: make([]float64, c.pool.Workers()*8)}
+	const iters = 1 << 16 // ~0.3 ms per item at 16 FMAs per cycle-pair
+	items := 8 * c.pool.Workers()
+	start := clock.Now()
+	t.iters = iters
+	c.pool.Parallel(items, 1, t)
+	ns := clock.Now() - start
+	var flops float64
+	for i := 0; i < len(t.flops); i += 8 {
+		flops += t.flops[i]
+	}
+	return flops / float64(ns)
+}
+
+type peakTask struct {
+	bf16  bool
+	iters int
+	flops []float64 // per worker, 8 apart to keep workers' lines apart
+}
+
+func (t *peakTask) Run(worker, lo, hi int) {
+	for range hi - lo {
+		t.flops[worker*8] += peakLoop(t.iters, t.bf16)
+	}
 }

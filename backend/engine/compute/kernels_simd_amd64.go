@@ -298,9 +298,23 @@ func expSub(x []float32, m float32) float32 {
 			e.Store(d)
 			acc = acc.Add(e)
 		}
+		// The tail goes through exp16 too (padding lanes are computed and
+		// dropped): attention rows end in a tail at almost every length,
+		// and a scalar math.Exp per element measured as a tenth of prefill.
+		var tail [16]float32
+		nt := n - i
+		if nt > 0 {
+			copy(tail[:], x[i:])
+			exp16(archsimd.LoadFloat32x16(&tail).Sub(vm)).Store(&tail)
+		}
 		t := total4(acc)
 		archsimd.ClearAVXUpperBits()
 		sum = t.GetElem(0)
+		for j, e := range tail[:nt] {
+			x[i+j] = e
+			sum += e
+		}
+		i = n
 	}
 	archsimd.ClearAVXUpperBits() // see cleanUpper
 	return sum + expSubGeneric(x[i:], m)

@@ -1,0 +1,107 @@
+package compute
+
+// The prefill GEMM: out[t][r] = bias[r] + Σ_c w[r][c]·x[t][c] for many
+// tokens t at once. Weight rows are taken gemmRows at a time into a panel,
+// widened to float32 and transposed so that panel[k] holds column k of
+// those rows: one vector load then feeds every token of a tile. The
+// micro-kernel keeps a tile of gemmTokens tokens × gemmRows rows in 24
+// vector registers, broadcasting one activation per token and k, so each
+// loaded weight vector is used 12 times and each activation twice, with no
+// horizontal sums (the dot-product formulation needs 24 of them per tile).
+// A panel is packed once per call and reused for all n tokens.
+const (
+	gemmRows   = 32 // weight rows per panel: two 16-lane vectors
+	gemmTokens = 12 // tokens per micro-kernel tile
+	// gemmMinTokens is the smallest n that takes the GEMM path: below it,
+	// packing a panel costs more than the 4×2 dot-product kernel saves.
+	gemmMinTokens = 4
+)
+
+// packPanel fills panel (len gemmRows·w.Cols) with rows r0 … r0+31 of w,
+// transposed: panel[k*gemmRows+j] = w[r0+j][k], zero for rows past w.Rows.
+// Whole 16-row halves and 16-column blocks go through the assembly packer;
+// the rest (the last panel of an odd row count, the last columns) is scalar.
+func packPanel(panel []float32, w Matrix, r0 int) {
+	cols := w.Cols
+	kblocks := cols / 16
+	for half := range 2 {
+		h0 := r0 + 16*half
+		done := 0
+		if h0+16 <= w.Rows && kblocks > 0 {
+			packHalfBlocks(panel[16*half:], w, h0, kblocks)
+			done = 16 * kblocks
+		}
+		for j := range 16 {
+			r := h0 + j
+			dst := panel[16*half+j:]
+			if r >= w.Rows {
+				for k := done; k < cols; k++ {
+					dst[k*gemmRows] = 0
+				}
+				continue
+			}
+			for k := done; k < cols; k++ {
+				dst[k*gemmRows] = weightAt(w, r*cols+k)
+			}
+		}
+	}
+}
+
+// weightAt is element i of w's data, widened.
+func weightAt(w Matrix, i int) float32 {
+	switch w.DType {
+	case BF16:
+		return BF16ToF32(u16s(w.Data)[i])
+	case F16:
+		return F16ToF32(u16s(w.Data)[i])
+	}
+	return f32s(w.Data)[i]
+}
+
+// gemmTileGeneric is the portable definition of one micro-kernel call, the
+// reference the assembly is tested against: for t < m and the rows j set in
+// mask, c[t*ldc+j] = bias[j] + Σ_k x[t*ldx+k]·panel[k*ldp+j] (strides in
+// elements).
+func gemmTileGeneric(m int, x []float32, ldx int, panel []float32, ldp, k int, c []float32, ldc int, bias []float32, mask uint32) {
+	for t := range m {
+		for j := range gemmRows {
+			if mask&(1<<j) == 0 {
+				continue
+			}
+			s := bias[j]
+			for kk := range k {
+				s += x[t*ldx+kk] * panel[kk*ldp+j]
+			}
+			c[t*ldc+j] = s
+		}
+	}
+}
+
+type gemmTask struct {
+	cpu    *CPU
+	out, x []float32
+	n      int
+	w      Matrix
+	bias   []float32
+}
+
+// Run handles panels [lo, hi): it packs each panel into the worker's
+// scratch, then sweeps the tokens through it a tile at a time.
+func (t *gemmTask) Run(worker, lo, hi int) {
+	cols, rows, n := t.w.Cols, t.w.Rows, t.n
+	panel := t.cpu.scratch[worker][:gemmRows*cols]
+	for p := lo; p < hi; p++ {
+		r0 := p * gemmRows
+		packPanel(panel, t.w, r0)
+		nr := min(gemmRows, rows-r0)
+		mask := uint32(1<<nr - 1)
+		bias := &t.cpu.zeroBias[0]
+		if t.bias != nil {
+			bias = &t.bias[r0]
+		}
+		for tok := 0; tok < n; tok += gemmTokens {
+			m := min(gemmTokens, n-tok)
+			gemmTile(m, &t.x[tok*cols], 4*cols, &panel[0], 4*gemmRows, cols, &t.out[tok*rows+r0], 4*rows, bias, mask)
+		}
+	}
+}

@@ -1,0 +1,57 @@
+//go:build amd64
+
+package compute
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// BenchmarkGEMMKernel times the prefill micro-kernel and the BF16 panel
+// packer on one thread, each iteration alternating with the FMA peak loop so
+// that the reported fraction of peak compares neighbours in time (this
+// host's speed drifts with other tenants' load).
+func BenchmarkGEMMKernel(b *testing.B) {
+	if !gemmAvailable() {
+		b.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, k := range []int{768, 2048} {
+		n := 120
+		x := randF32(rng, n*k)
+		panel := randF32(rng, gemmRows*k)
+		out := make([]float32, n*gemmRows)
+		var zero [gemmRows]float32
+		b.Run("tile12", func(b *testing.B) {
+			var kernel, peak time.Duration
+			var peakFlops float64
+			for b.Loop() {
+				t0 := time.Now()
+				peakFlops += peakLoop(2000, false)
+				t1 := time.Now()
+				for tok := 0; tok+12 <= n; tok += 12 {
+					gemmTile(12, &x[tok*k], 4*k, &panel[0], 4*gemmRows, k, &out[tok*gemmRows], 4*gemmRows, &zero[0], ^uint32(0))
+				}
+				kernel += time.Since(t1)
+				peak += t1.Sub(t0)
+			}
+			gflops := float64(2*gemmRows*k*n) * float64(b.N) / kernel.Seconds() / 1e9
+			peakG := peakFlops / peak.Seconds() / 1e9
+			b.ReportMetric(gflops, "GFLOP/s")
+			b.ReportMetric(peakG, "peak-GFLOP/s")
+			b.ReportMetric(gflops/peakG, "of-peak")
+		})
+		w := make([]byte, 2*gemmRows*k)
+		for i := range w {
+			w[i] = byte(rng.Uint32()&0x3f | 0x3c)
+		}
+		m := Matrix{DType: BF16, Rows: gemmRows, Cols: k, Data: w}
+		b.Run("packBF16", func(b *testing.B) {
+			for b.Loop() {
+				packPanel(panel, m, 0)
+			}
+			b.ReportMetric(float64(gemmRows*k)/(b.Elapsed().Seconds()/float64(b.N))/1e9, "Gelem/s")
+		})
+	}
+}

@@ -1,0 +1,18 @@
+//go:build !amd64
+
+package compute
+
+// Off amd64 the prefill GEMM is not used (arm64 has its own kernels); these
+// stubs keep the platform-independent driver in gemm.go compiling.
+
+func gemmAvailable() bool { return false }
+
+func packHalfBlocks(dst []float32, w Matrix, r, kblocks int) {
+	panic("compute: no GEMM packer on this platform")
+}
+
+func gemmTile(m int, x *float32, ldx int, panel *float32, ldp int, k int, c *float32, ldc int, bias *float32, mask uint32) {
+	panic("compute: no GEMM kernel on this platform")
+}
+
+func peakLoop(n int, bf16 bool) float64 { return 0 }

@@ -1,0 +1,112 @@
+//go:build amd64
+
+package compute
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestPackPanel checks the assembly packers (and the scalar edges around
+// them) against the panel's definition: panel[k*32+j] = w[r0+j][k], zero
+// past the last row. Packing only moves and widens values, so it is exact.
+func TestPackPanel(t *testing.T) {
+	if !gemmAvailable() {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, dt := range []DType{BF16, F16, F32} {
+		for _, rows := range []int{1, 15, 16, 17, 31, 32, 33, 50, 64} {
+			for _, cols := range []int{1, 15, 16, 17, 48, 70} {
+				w, exact := encode(t, dt, rows, cols, randF32(rng, rows*cols))
+				panel := make([]float32, gemmRows*cols)
+				for r0 := 0; r0 < rows; r0 += gemmRows {
+					for i := range panel {
+						panel[i] = float32(math.NaN()) // every element must be written
+					}
+					packPanel(panel, w, r0)
+					for k := range cols {
+						for j := range gemmRows {
+							want := 0.0
+							if r0+j < rows {
+								want = exact[(r0+j)*cols+k]
+							}
+							if got := panel[k*gemmRows+j]; float64(got) != want {
+								t.Fatalf("%s %dx%d r0=%d: panel[%d][%d] = %g, want %g", dt, rows, cols, r0, k, j, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGEMMTileMatchesGeneric runs every token count of the micro-kernel on
+// odd depths and row masks against the portable definition, and checks that
+// masked-off outputs are left alone.
+func TestGEMMTileMatchesGeneric(t *testing.T) {
+	if !gemmAvailable() {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	masks := []uint32{^uint32(0), 1, 0x7fff, 0xffff, 0x1ffff, 0x80000001, rng.Uint32()}
+	for m := 1; m <= gemmTokens; m++ {
+		for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 17, 64, 257} {
+			for _, mask := range masks {
+				ldx, ldc, ldp := k+3, gemmRows+5, gemmRows+m%3 // strides wider than the tile
+				x := randF32(rng, m*ldx)
+				panel := randF32(rng, ldp*k)
+				bias := randF32(rng, gemmRows)
+				got := make([]float32, m*ldc)
+				want := make([]float32, m*ldc)
+				for i := range got {
+					got[i], want[i] = -7, -7
+				}
+				gemmTile(m, &x[0], 4*ldx, &panel[0], 4*ldp, k, &got[0], 4*ldc, &bias[0], mask)
+				gemmTileGeneric(m, x, ldx, panel, ldp, k, want, ldc, bias, mask)
+				for i := range got {
+					tol := 1e-5 * math.Sqrt(float64(k)) * 4
+					if d := math.Abs(float64(got[i] - want[i])); d > tol || (want[i] == -7) != (got[i] == -7) {
+						t.Fatalf("m=%d k=%d mask=%#x: c[%d][%d] = %g, generic %g", m, k, mask, i/ldc, i%ldc, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGEMMMatchesDotKernels compares the GEMM path of MatMul with the 4×2
+// dot-product path it replaces, for every token count up to two tiles and
+// row counts that leave partial panels.
+func TestGEMMMatchesDotKernels(t *testing.T) {
+	if !gemmAvailable() {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	cpu := NewCPU(2)
+	defer cpu.Close()
+	for _, dt := range []DType{F32, BF16, F16} {
+		for _, shape := range [][2]int{{32, 16}, {33, 70}, {100, 257}, {65, 768}} {
+			rows, cols := shape[0], shape[1]
+			w, _ := encode(t, dt, rows, cols, randF32(rng, rows*cols))
+			bias := randF32(rng, rows)
+			for n := 1; n <= 2*gemmTokens+1; n++ {
+				x := randF32(rng, n*cols)
+				got, want := make([]float32, n*rows), make([]float32, n*rows)
+				for _, b := range [][]float32{nil, bias} {
+					cpu.useGEMM = true
+					cpu.MatMul(got, x, n, w, b)
+					cpu.useGEMM = false
+					cpu.MatMul(want, x, n, w, b)
+					for i := range got {
+						if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*math.Sqrt(float64(cols))*4 {
+							t.Fatalf("%s %dx%d n=%d bias=%v: out[%d][%d] = %g, dot kernels %g", dt, rows, cols, n, b != nil, i/rows, i%rows, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

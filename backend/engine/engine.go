@@ -42,7 +42,8 @@ type Options struct {
 	// 0 means min(max_position_embeddings, 4096).
 	Context int
 	// PrefillChunk is how many prompt positions go through one batched
-	// forward pass; 0 means 128.
+	// forward pass; 0 means 512 (the GEMM packs each weight panel once
+	// per chunk, so longer chunks amortise that better).
 	PrefillChunk int
 	// Tokenizer encodes Request.Prompt and decodes generated text. Without
 	// one, requests must give PromptIDs and results carry no text.
@@ -162,7 +163,7 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 	}
 	e.chunk = opts.PrefillChunk
 	if e.chunk <= 0 {
-		e.chunk = 128
+		e.chunk = 512
 	}
 	e.chunk = min(e.chunk, e.ctxLen)
 

@@ -79,7 +79,7 @@ func gemm(m int) {
 	p("\tMOVQ x+0(FP), R8")
 	p("\tMOVQ ldx+8(FP), R9")
 	p("\tMOVQ panel+16(FP), SI")
-		p("\tMOVQ k+32(FP), CX")
+	p("\tMOVQ k+32(FP), CX")
 	p("\tMOVQ c+40(FP), DI")
 	p("\tMOVQ ldc+48(FP), DX")
 	p("\tMOVQ bias+56(FP), BX")

@@ -19,6 +19,7 @@ type CPU struct {
 	matMat  matMatTask
 	gemm    gemmTask
 	attend  attendTask
+	attendB attendBatchedTask
 	swiglu  swigluTask
 	geglu   gegluTask
 	workers []workerStats
@@ -33,7 +34,7 @@ type CPU struct {
 func NewCPU(threads int) *CPU {
 	p := NewPool(threads)
 	c := &CPU{pool: p, scratch: make([][]float32, p.Workers()), workers: make([]workerStats, p.Workers())}
-	c.matVec.cpu, c.matMat.cpu, c.gemm.cpu, c.attend.cpu = c, c, c, c
+	c.matVec.cpu, c.matMat.cpu, c.gemm.cpu, c.attend.cpu, c.attendB.cpu = c, c, c, c, c
 	c.useGEMM = gemmAvailable()
 	return c
 }
@@ -280,15 +281,24 @@ type workerStats struct {
 
 // Attend implements Backend.
 func (c *CPU) Attend(a *Attention) {
-	c.ensureScratch(a.Pos0 + a.N)
-	t := &c.attend
-	t.a = a
 	if a.Stats != nil {
 		for i := range c.workers {
 			c.workers[i].AttentionStats = AttentionStats{}
 		}
 	}
-	c.pool.Parallel(a.N*a.Heads, 1, t)
+	if c.useGEMM && a.N >= gemmMinTokens {
+		c.ensureScratch(scratchForBatched(a))
+		t := &c.attendB
+		t.a, t.nb = a, (a.N+attnQueryBlock-1)/attnQueryBlock
+		c.pool.Parallel(a.Heads*t.nb, 1, t)
+		t.a = nil
+	} else {
+		c.ensureScratch(a.Pos0 + a.N)
+		t := &c.attend
+		t.a = a
+		c.pool.Parallel(a.N*a.Heads, 1, t)
+		t.a = nil
+	}
 	if a.Stats != nil {
 		var ns int64
 		for i := range c.workers {
@@ -301,7 +311,6 @@ func (c *CPU) Attend(a *Attention) {
 		}
 		a.Stats.SoftmaxNs += ns / int64(len(c.workers))
 	}
-	t.a = nil
 }
 
 type attendTask struct {
@@ -339,20 +348,8 @@ func (t *attendTask) Run(worker, lo, hi int) {
 		}
 		softmax(s)
 		if st != nil {
-			cleanUpper() // scalar math.Log loop follows; see CleanUpper
 			st.SoftmaxNs += clock.Now() - t0
-			st.Rows++
-			st.Weights += len(s)
-			var ent float64
-			for _, p := range s {
-				if p < SmallWeight {
-					st.Small++
-				}
-				if p > 0 {
-					ent -= float64(p) * math.Log(float64(p))
-				}
-			}
-			st.EntropySum += ent
+			rowStats(st, s)
 		}
 		out := a.Out[(q*a.Heads+h)*hd : (q*a.Heads+h+1)*hd]
 		clear(out)

@@ -1,5 +1,7 @@
 package compute
 
+import "unsafe"
+
 // The prefill GEMM: out[t][r] = bias[r] + Σ_c w[r][c]·x[t][c] for many
 // tokens t at once. Weight rows are taken gemmRows at a time into a panel,
 // widened to float32 and transposed so that panel[k] holds column k of
@@ -19,43 +21,50 @@ const (
 
 // packPanel fills panel (len gemmRows·w.Cols) with rows r0 … r0+31 of w,
 // transposed: panel[k*gemmRows+j] = w[r0+j][k], zero for rows past w.Rows.
-// Whole 16-row halves and 16-column blocks go through the assembly packer;
-// the rest (the last panel of an odd row count, the last columns) is scalar.
 func packPanel(panel []float32, w Matrix, r0 int) {
-	cols := w.Cols
+	size := w.DType.Size()
+	packRows(panel, w.DType, w.Data[r0*w.Cols*size:], w.Cols, min(gemmRows, w.Rows-r0), w.Cols)
+}
+
+// packRows is packPanel for rows (≤ gemmRows) of cols elements of type dt,
+// row r starting at element r·ld of data. Whole 16-row halves and 16-column
+// blocks go through the assembly packer; the rest (a partial last panel, the
+// last columns) is scalar.
+func packRows(panel []float32, dt DType, data []byte, ld, rows, cols int) {
+	size := dt.Size()
 	kblocks := cols / 16
 	for half := range 2 {
-		h0 := r0 + 16*half
+		h0 := 16 * half
 		done := 0
-		if h0+16 <= w.Rows && kblocks > 0 {
-			packHalfBlocks(panel[16*half:], w, h0, kblocks)
+		if h0+16 <= rows && kblocks > 0 {
+			packHalfBlocks(panel[h0:], dt, unsafe.Pointer(&data[h0*ld*size]), ld*size, kblocks)
 			done = 16 * kblocks
 		}
 		for j := range 16 {
 			r := h0 + j
-			dst := panel[16*half+j:]
-			if r >= w.Rows {
+			dst := panel[r:]
+			if r >= rows {
 				for k := done; k < cols; k++ {
 					dst[k*gemmRows] = 0
 				}
 				continue
 			}
 			for k := done; k < cols; k++ {
-				dst[k*gemmRows] = weightAt(w, r*cols+k)
+				dst[k*gemmRows] = elementAt(dt, data, r*ld+k)
 			}
 		}
 	}
 }
 
-// weightAt is element i of w's data, widened.
-func weightAt(w Matrix, i int) float32 {
-	switch w.DType {
+// elementAt is element i of data (type dt), widened.
+func elementAt(dt DType, data []byte, i int) float32 {
+	switch dt {
 	case BF16:
-		return BF16ToF32(u16s(w.Data)[i])
+		return BF16ToF32(u16s(data)[i])
 	case F16:
-		return F16ToF32(u16s(w.Data)[i])
+		return F16ToF32(u16s(data)[i])
 	}
-	return f32s(w.Data)[i]
+	return f32s(data)[i]
 }
 
 // gemmTileGeneric is the portable definition of one micro-kernel call, the

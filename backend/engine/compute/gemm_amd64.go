@@ -24,18 +24,16 @@ func packF16(dst *float32, src unsafe.Pointer, lds int, kblocks int)
 //go:noescape
 func packF32(dst *float32, src unsafe.Pointer, lds int, kblocks int)
 
-// packHalfBlocks packs the first kblocks·16 columns of 16 rows of w starting
-// at row r into dst (a panel half) with the assembly packers.
-func packHalfBlocks(dst []float32, w Matrix, r, kblocks int) {
-	src := unsafe.Pointer(&w.Data[r*w.Cols*w.DType.Size()])
-	lds := w.Cols * w.DType.Size()
-	switch w.DType {
+// packHalfBlocks packs the first kblocks·16 columns of 16 rows of type dt,
+// ld bytes apart from src, into dst (a panel half) with the assembly packers.
+func packHalfBlocks(dst []float32, dt DType, src unsafe.Pointer, ld, kblocks int) {
+	switch dt {
 	case BF16:
-		packBF16(&dst[0], src, lds, kblocks)
+		packBF16(&dst[0], src, ld, kblocks)
 	case F16:
-		packF16(&dst[0], src, lds, kblocks)
+		packF16(&dst[0], src, ld, kblocks)
 	case F32:
-		packF32(&dst[0], src, lds, kblocks)
+		packF32(&dst[0], src, ld, kblocks)
 	}
 }
 

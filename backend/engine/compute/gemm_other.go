@@ -2,12 +2,14 @@
 
 package compute
 
+import "unsafe"
+
 // Off amd64 the prefill GEMM is not used (arm64 has its own kernels); these
 // stubs keep the platform-independent driver in gemm.go compiling.
 
 func gemmAvailable() bool { return false }
 
-func packHalfBlocks(dst []float32, w Matrix, r, kblocks int) {
+func packHalfBlocks(dst []float32, dt DType, src unsafe.Pointer, ld, kblocks int) {
 	panic("compute: no GEMM packer on this platform")
 }
 

@@ -73,10 +73,12 @@ func swigluGeneric(g, u []float32) {
 	}
 }
 
-func expSubGeneric(x []float32, m float32) float32 {
+func expSubGeneric(x []float32, m float32) float32 { return expScaleSubGeneric(x, 1, m) }
+
+func expScaleSubGeneric(x []float32, scale, m float32) float32 {
 	var sum float32
 	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
+		e := float32(math.Exp(float64((v - m) * scale)))
 		x[i] = e
 		sum += e
 	}

@@ -18,6 +18,9 @@ func dot4x2(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
 
 func swiglu(g, u []float32)                 { swigluGeneric(g, u) }
 func expSub(x []float32, m float32) float32 { return expSubGeneric(x, m) }
+func expScaleSub(x []float32, scale, m float32) float32 {
+	return expScaleSubGeneric(x, scale, m)
+}
 func widenBF16(dst []float32, src []uint16) { widenBF16Generic(dst, src) }
 func moments(x []float32, small float32) (sum, sumSq float64, maxAbs float32, below int) {
 	return momentsGeneric(x, small)

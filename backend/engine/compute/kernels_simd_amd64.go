@@ -281,7 +281,10 @@ func swiglu(g, u []float32) {
 }
 
 // expSub sets x[i] = e^(x[i]-m) and returns their sum.
-func expSub(x []float32, m float32) float32 {
+func expSub(x []float32, m float32) float32 { return expScaleSub(x, 1, m) }
+
+// expScaleSub sets x[i] = e^(scale·(x[i]-m)) and returns their sum.
+func expScaleSub(x []float32, scale, m float32) float32 {
 	n := len(x)
 	if n == 0 {
 		return 0
@@ -291,10 +294,11 @@ func expSub(x []float32, m float32) float32 {
 	if hasAVX512() {
 		px := unsafe.Pointer(&x[0])
 		vm := archsimd.BroadcastFloat32x16(m)
+		vs := archsimd.BroadcastFloat32x16(scale)
 		var acc archsimd.Float32x16
 		for ; i+16 <= n; i += 16 {
 			d := f32p(px, i)
-			e := exp16(archsimd.LoadFloat32x16(d).Sub(vm))
+			e := exp16(archsimd.LoadFloat32x16(d).Sub(vm).Mul(vs))
 			e.Store(d)
 			acc = acc.Add(e)
 		}
@@ -305,7 +309,7 @@ func expSub(x []float32, m float32) float32 {
 		nt := n - i
 		if nt > 0 {
 			copy(tail[:], x[i:])
-			exp16(archsimd.LoadFloat32x16(&tail).Sub(vm)).Store(&tail)
+			exp16(archsimd.LoadFloat32x16(&tail).Sub(vm).Mul(vs)).Store(&tail)
 		}
 		t := total4(acc)
 		archsimd.ClearAVXUpperBits()
@@ -317,7 +321,7 @@ func expSub(x []float32, m float32) float32 {
 		i = n
 	}
 	archsimd.ClearAVXUpperBits() // see cleanUpper
-	return sum + expSubGeneric(x[i:], m)
+	return sum + expScaleSubGeneric(x[i:], scale, m)
 }
 
 // widenBF16 sets dst[i] = float32(src[i]).

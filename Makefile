@@ -22,7 +22,7 @@ ifeq ($(HOST_OS),Darwin)
 DESKTOP_ENV := MACOSX_DEPLOYMENT_TARGET=$(MACOS_MIN) CGO_CFLAGS="-mmacosx-version-min=$(MACOS_MIN)" CGO_LDFLAGS="-framework UniformTypeIdentifiers -mmacosx-version-min=$(MACOS_MIN)"
 endif
 
-.PHONY: run test app bench build frontend frontend-deps go-test darwin-check test-arm64 frontend-test e2e desktop-smoke desktop-drop clean
+.PHONY: run test app bench bench-llamacpp build frontend frontend-deps go-test darwin-check test-arm64 frontend-test e2e desktop-smoke desktop-drop clean
 
 ## run: build everything, then start the dashboard server (the main job).
 run: build
@@ -99,6 +99,17 @@ desktop-drop: app build
 ## overhead, storage).
 bench:
 	$(GO) test -run '^$$' -bench . ./backend/...
+
+## bench-llamacpp: optional (not part of test): llama.cpp from npm's prebuilt
+## CPU binaries against our engine on the same demo weights, bf16 and f32,
+## round-robin in one run each, with the ratios (see
+## backend/engine/llamacppbench/bench.mjs).
+LLAMACPP_BENCH := backend/engine/llamacppbench
+bench-llamacpp: build
+	cd $(LLAMACPP_BENCH) && npm ci --no-audit --no-fund --omit=optional --ignore-scripts
+	./$(BIN) models demo --dir build/bench-models
+	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --model $(CURDIR)/build/bench-models/demo-110m-gqa --dtype bf16
+	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --model $(CURDIR)/build/bench-models/demo-110m-gqa --dtype f32
 
 clean:
 	rm -rf bin build/bin build/e2e-shots build/arm64 frontend/dist/app

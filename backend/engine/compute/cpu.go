@@ -443,6 +443,13 @@ func (c *CPU) ComputePeak(bf16 bool) float64 {
 	return flops / float64(ns)
 }
 
+// PeakFLOPs runs n iterations of the peak loop (16 independent vector
+// multiply-adds each) on the calling goroutine and returns the flops done:
+// float32 FMA, or VDPBF16PS with bf16; 0 when this CPU or build has no such
+// loop. Time it with the calling thread's CPU time for a ceiling that other
+// processes' load does not disturb.
+func PeakFLOPs(n int, bf16 bool) float64 { return peakLoop(n, bf16) }
+
 type peakTask struct {
 	bf16  bool
 	iters int

@@ -29,7 +29,7 @@ func BenchmarkGEMMKernel(b *testing.B) {
 	}
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, k := range []int{768, 2048} {
-		n := 120
+		n := gemmBenchTokens
 		x := randF32(rng, n*k)
 		panel := randF32(rng, gemmRows*k)
 		out := make([]float32, n*gemmRows)
@@ -71,3 +71,5 @@ func BenchmarkGEMMKernel(b *testing.B) {
 		})
 	}
 }
+
+var gemmBenchTokens = 120

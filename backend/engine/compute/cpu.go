@@ -28,6 +28,14 @@ type CPU struct {
 	// (gemm.go) where the CPU has its kernels; tests turn it off to compare.
 	useGEMM  bool
 	zeroBias [gemmRows]float32 // the GEMM kernel's bias when there is none
+
+	// useAMX routes prefill products of BF16 weights through the AMX tile
+	// kernel (amx.go) where the CPU and OS allow it.
+	useAMX    bool
+	amxConfig [64]byte
+	amxPlanes []uint16 // activations split into bf16 planes, grown as needed
+	split     splitTask
+	amx       amxTask
 }
 
 // NewCPU starts a CPU backend on threads workers (< 1: GOMAXPROCS).
@@ -36,6 +44,9 @@ func NewCPU(threads int) *CPU {
 	c := &CPU{pool: p, scratch: make([][]float32, p.Workers()), workers: make([]workerStats, p.Workers())}
 	c.matVec.cpu, c.matMat.cpu, c.gemm.cpu, c.attend.cpu, c.attendB.cpu = c, c, c, c, c
 	c.useGEMM = gemmAvailable()
+	c.useAMX = amxAvailable()
+	c.amxConfig = amxConfig()
+	c.amx.cpu = c
 	return c
 }
 
@@ -44,6 +55,9 @@ func (c *CPU) Name() string {
 	gemm := ""
 	if c.useGEMM {
 		gemm = "+gemm512"
+	}
+	if c.useAMX {
+		gemm += "+amx-bf16"
 	}
 	return fmt.Sprintf("cpu-%s%s x%d", kernelName(), gemm, c.pool.Workers())
 }
@@ -83,6 +97,10 @@ func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
 		c.pool.Parallel(w.Rows, max(64, w.Rows/(4*c.pool.Workers())), t)
 		t.out, t.x, t.bias = nil, nil, nil
 		t.w = Matrix{}
+		return
+	}
+	if c.amxUsable(w, n) {
+		c.matMulAMX(out, x, n, w, bias)
 		return
 	}
 	if c.useGEMM && n >= gemmMinTokens {

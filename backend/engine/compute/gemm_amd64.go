@@ -104,3 +104,15 @@ func peakLoop(n int, bf16 bool) float64 {
 	}
 	return 0
 }
+
+//go:noescape
+func amxTile(cfg *byte, a unsafe.Pointer, lda int, plane int, planes int, b unsafe.Pointer, kblocks int, c *float32, ldc int)
+
+//go:noescape
+func splitBF16x3(dst unsafe.Pointer, plane int, x *float32, n int)
+
+// amxAvailable reports whether this CPU has AMX-BF16 and the OS lets this
+// process use the tile registers (see requestAMX).
+func amxAvailable() bool {
+	return gemmAvailable() && cpu.X86.HasAMXTile && cpu.X86.HasAMXBF16 && requestAMX()
+}

@@ -3,8 +3,11 @@
 // gemm_gen writes gemm_amd64.s, the AVX-512 prefill kernels: a register-
 // blocked float32 GEMM micro-kernel for 1…12 tokens against a packed panel
 // of 32 weight rows, and the packers that widen 16 weight rows of BF16, F16
-// or F32 and transpose them into that panel. The assembly is generated
-// because each token count is its own fully unrolled function.
+// or F32 and transpose them into that panel; the AMX-BF16 tile kernel and
+// the activation splitter it needs; and the peak loops the benchmarks
+// divide by. The assembly is generated because each token count is its own
+// fully unrolled function, and because the Go assembler has no AMX or
+// AVX512-BF16 mnemonics: those are encoded here as BYTE directives.
 //
 //	go run gemm_gen.go   (go generate ./backend/engine/compute)
 package main
@@ -47,6 +50,8 @@ func main() {
 	pack("F32", 64, func(dst int, addr string) {
 		p("\tVMOVUPS %s, Z%d", addr, dst)
 	})
+	amxTile()
+	splitBF16x3()
 	peaks()
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
@@ -264,4 +269,147 @@ func dpbf16(dst, src1, src2 int) string {
 		s = append(s, fmt.Sprintf("BYTE $0x%02x", b))
 	}
 	return strings.Join(s, "; ")
+}
+
+// General-purpose register numbers for hand-encoded instructions (only the
+// eight legacy registers, so the VEX R/X/B extension bits stay 1).
+const (
+	rAX, rCX, rDX, rBX, rSI, rDI = 0, 1, 2, 3, 6, 7
+)
+
+// vex0F38 encodes a 3-byte-VEX instruction in map 0F38 with W=0, L=0:
+// pp is the implied prefix (0 none, 1 66, 2 F3, 3 F2) and vvvv a register
+// number (0 when unused: it is stored inverted, so 0 reads as "none").
+func vex0F38(pp, vvvv, opcode int, rest ...int) string {
+	b := []int{0xC4, 0xE2, (^vvvv&15)<<3 | pp, opcode}
+	b = append(b, rest...)
+	var s []string
+	for _, x := range b {
+		s = append(s, fmt.Sprintf("BYTE $0x%02x", x))
+	}
+	return strings.Join(s, "; ")
+}
+
+func modrm(mod, reg, rm int) int { return mod<<6 | reg<<3 | rm }
+func sib(index, base int) int    { return index<<3 | base } // scale 1
+
+func ldtilecfg(base int) string { return vex0F38(0, 0, 0x49, modrm(0, 0, base)) }
+func tilezero(t int) string     { return vex0F38(3, 0, 0x49, modrm(3, t, 0)) }
+func tilerelease() string       { return vex0F38(0, 0, 0x49, 0xC0) }
+
+// tileloadd loads tile t from rows at base + i·index.
+func tileloadd(t, base, index int) string {
+	return vex0F38(3, 0, 0x4B, modrm(0, t, 4), sib(index, base))
+}
+
+// tilestored stores tile t to rows at base + i·index.
+func tilestored(base, index, t int) string {
+	return vex0F38(2, 0, 0x4B, modrm(0, t, 4), sib(index, base))
+}
+
+// tdpbf16ps: tile c += tile a (rows × 32 bf16) · tile b (16 bf16 pairs × 16 columns).
+func tdpbf16ps(c, a, b int) string { return vex0F38(2, b, 0x5C, modrm(3, c, a)) }
+
+// amxTile writes amxTile: a 32-token × 32-row float32 tile of
+// c = Σ_planes A_p · B over kblocks blocks of 32 k, with tiles 0-3 holding
+// the four 16×16 quarters of c, 4-5 the two 16-token halves of A, 6-7 the
+// two 16-row halves of B. A_p is plane p of the activations in bf16 (row
+// stride lda bytes, planes plane bytes apart); B is a weight panel packed as
+// [k/2][32 rows][2] bf16 (128 bytes per k pair). Each B load feeds 2·planes
+// tile products and each A load 2.
+func amxTile() {
+	p("")
+	p("// func amxTile(cfg *byte, a unsafe.Pointer, lda int, plane int, planes int, b unsafe.Pointer, kblocks int, c *float32, ldc int)")
+	p("TEXT ·amxTile(SB), NOSPLIT, $0-72")
+	p("\tMOVQ cfg+0(FP), AX")
+	p("\t%s // LDTILECFG (AX)", ldtilecfg(rAX))
+	p("\tMOVQ a+8(FP), R8")
+	p("\tMOVQ lda+16(FP), DX")
+	p("\tMOVQ plane+24(FP), R10")
+	p("\tMOVQ planes+32(FP), R12")
+	p("\tMOVQ b+40(FP), SI")
+	p("\tMOVQ kblocks+48(FP), R11")
+	p("\tMOVQ $128, BX")
+	p("\tMOVQ DX, R9")
+	p("\tSHLQ $4, R9")
+	for t := range 4 {
+		p("\t%s // TILEZERO tmm%d", tilezero(t), t)
+	}
+	p("kloop:")
+	p("\t%s // TILELOADD tmm6, (SI)(BX*1)", tileloadd(6, rSI, rBX))
+	p("\tLEAQ 64(SI), CX")
+	p("\t%s // TILELOADD tmm7, (CX)(BX*1)", tileloadd(7, rCX, rBX))
+	p("\tMOVQ R8, AX")
+	p("\tMOVQ R12, R13")
+	p("ploop:")
+	p("\t%s // TILELOADD tmm4, (AX)(DX*1)", tileloadd(4, rAX, rDX))
+	p("\tLEAQ (AX)(R9*1), CX")
+	p("\t%s // TILELOADD tmm5, (CX)(DX*1)", tileloadd(5, rCX, rDX))
+	p("\t%s // TDPBF16PS tmm0, tmm4, tmm6", tdpbf16ps(0, 4, 6))
+	p("\t%s // TDPBF16PS tmm1, tmm4, tmm7", tdpbf16ps(1, 4, 7))
+	p("\t%s // TDPBF16PS tmm2, tmm5, tmm6", tdpbf16ps(2, 5, 6))
+	p("\t%s // TDPBF16PS tmm3, tmm5, tmm7", tdpbf16ps(3, 5, 7))
+	p("\tADDQ R10, AX")
+	p("\tDECQ R13")
+	p("\tJNZ ploop")
+	p("\tADDQ $64, R8")
+	p("\tADDQ $2048, SI")
+	p("\tDECQ R11")
+	p("\tJNZ kloop")
+	p("\tMOVQ c+56(FP), DI")
+	p("\tMOVQ ldc+64(FP), DX")
+	p("\t%s // TILESTORED (DI)(DX*1), tmm0", tilestored(rDI, rDX, 0))
+	p("\tLEAQ 64(DI), CX")
+	p("\t%s // TILESTORED (CX)(DX*1), tmm1", tilestored(rCX, rDX, 1))
+	p("\tMOVQ DX, R9")
+	p("\tSHLQ $4, R9")
+	p("\tADDQ R9, DI")
+	p("\t%s // TILESTORED (DI)(DX*1), tmm2", tilestored(rDI, rDX, 2))
+	p("\tLEAQ 64(DI), CX")
+	p("\t%s // TILESTORED (CX)(DX*1), tmm3", tilestored(rCX, rDX, 3))
+	p("\t%s // TILERELEASE", tilerelease())
+	p("\tRET")
+}
+
+// splitBF16x3 writes splitBF16x3: n (a multiple of 16) float32s x become
+// three bf16 planes hi, mid, lo (plane bytes apart) with x = hi+mid+lo to
+// within 2^-24 relative, each rounded to nearest even from the remainder of
+// the ones before. Products of bf16 weights with the three planes are exact
+// in float32, so a bf16 tile product over the planes keeps float32 accuracy.
+func splitBF16x3() {
+	p("")
+	p("// func splitBF16x3(dst unsafe.Pointer, plane int, x *float32, n int)")
+	p("TEXT ·splitBF16x3(SB), NOSPLIT, $0-32")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ plane+8(FP), R8")
+	p("\tMOVQ x+16(FP), SI")
+	p("\tMOVQ n+24(FP), CX")
+	p("\tMOVL $1, AX")
+	p("\tVPBROADCASTD AX, Z31")
+	p("\tMOVL $0x7fff, AX")
+	p("\tVPBROADCASTD AX, Z30")
+	p("\tSHRQ $4, CX")
+	p("\tJEQ done")
+	p("loop:")
+	p("\tVMOVUPS (SI), Z0")
+	for plane, addr := range []string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)"} {
+		// bf16 = (bits + 0x7fff + ((bits >> 16) & 1)) >> 16
+		p("\tVPSRLD $16, Z0, Z2")
+		p("\tVPANDD Z31, Z2, Z2")
+		p("\tVPADDD Z30, Z0, Z1")
+		p("\tVPADDD Z2, Z1, Z1")
+		p("\tVPSRLD $16, Z1, Z1")
+		p("\tVPMOVDW Z1, %s", addr)
+		if plane < 2 {
+			p("\tVPSLLD $16, Z1, Z1")
+			p("\tVSUBPS Z1, Z0, Z0")
+		}
+	}
+	p("\tADDQ $64, SI")
+	p("\tADDQ $32, DI")
+	p("\tDECQ CX")
+	p("\tJNZ loop")
+	p("\tVZEROUPPER")
+	p("done:")
+	p("\tRET")
 }

@@ -18,3 +18,13 @@ func gemmTile(m int, x *float32, ldx int, panel *float32, ldp int, k int, c *flo
 }
 
 func peakLoop(n int, bf16 bool) float64 { return 0 }
+
+func amxAvailable() bool { return false }
+
+func amxTile(cfg *byte, a unsafe.Pointer, lda int, plane int, planes int, b unsafe.Pointer, kblocks int, c *float32, ldc int) {
+	panic("compute: no AMX kernel on this platform")
+}
+
+func splitBF16x3(dst unsafe.Pointer, plane int, x *float32, n int) {
+	panic("compute: no AMX kernel on this platform")
+}

@@ -126,16 +126,9 @@ func rowStats(st *AttentionStats, p []float32) {
 	st.EntropySum += ent
 }
 
-// softmaxScaled sets x to softmax(scale·x) (scale > 0).
+// softmaxScaled sets x to softmax(scale·x) (scale > 0), subtracting the
+// max first for stability.
 func softmaxScaled(x []float32, scale float32) {
-	m := x[0]
-	for _, v := range x[1:] {
-		if v > m {
-			m = v
-		}
-	}
-	inv := 1 / expScaleSub(x, scale, m)
-	for i := range x {
-		x[i] *= inv
-	}
+	m := maxF32(x)
+	scaleF32(x, 1/expScaleSub(x, scale, m))
 }

@@ -117,6 +117,19 @@ func TestKernelsMatchGeneric(t *testing.T) {
 		if d := math.Abs(float64(g - want)); d > 1e-4*math.Max(1, math.Abs(float64(want))) {
 			t.Errorf("dotBF16 n=%d = %g, generic %g", n, g, want)
 		}
+		if n > 0 {
+			if got, want := maxF32(a), maxF32Generic(a); got != want {
+				t.Errorf("maxF32 n=%d = %g, want %g", n, got, want)
+			}
+			s1, s2 := append([]float32(nil), a...), append([]float32(nil), a...)
+			scaleF32(s1, 0.3)
+			scaleF32Generic(s2, 0.3)
+			for i := range s1 {
+				if s1[i] != s2[i] {
+					t.Fatalf("scaleF32 n=%d differs at %d", n, i)
+				}
+			}
+		}
 		d1, d2 := append([]float32(nil), b...), append([]float32(nil), b...)
 		axpy(d1, 0.5, a)
 		axpyGeneric(d2, 0.5, a)

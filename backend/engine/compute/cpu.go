@@ -379,20 +379,7 @@ func (t *attendTask) Run(worker, lo, hi int) {
 }
 
 // softmax normalises x in place, subtracting the max first for stability.
-func softmax(x []float32) {
-	// A plain comparison: the max builtin's NaN and ±0 handling compiles to
-	// a much slower sequence, and scores are never NaN here.
-	m := x[0]
-	for _, v := range x[1:] {
-		if v > m {
-			m = v
-		}
-	}
-	inv := 1 / expSub(x, m)
-	for i := range x {
-		x[i] *= inv
-	}
-}
+func softmax(x []float32) { softmaxScaled(x, 1) }
 
 // NewBandwidthBuffer returns a buffer of about bytes bytes for ReadBandwidth,
 // filled with non-zero data so every page is really backed by memory.

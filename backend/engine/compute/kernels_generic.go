@@ -114,3 +114,21 @@ func momentsGeneric(x []float32, small float32) (sum, sumSq float64, maxAbs floa
 	}
 	return sum, sumSq, maxAbs, below
 }
+
+func maxF32Generic(x []float32) float32 {
+	// A plain comparison: the max builtin's NaN and ±0 handling compiles to
+	// a much slower sequence, and scores are never NaN here.
+	m := x[0]
+	for _, v := range x[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+func scaleF32Generic(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
+	}
+}

@@ -507,3 +507,47 @@ func dotF32x4(out []float32, w0, w1, w2, w3 []float32, x []float32) {
 		out[3] += w3[i] * x[i]
 	}
 }
+
+// maxF32 returns the largest element of x (len ≥ 1, no NaNs).
+func maxF32(x []float32) float32 {
+	n := len(x)
+	i := 0
+	m := x[0]
+	if n >= 32 && hasAVX512() {
+		px := unsafe.Pointer(&x[0])
+		m0 := archsimd.LoadFloat32x16(f32p(px, 0))
+		m1 := archsimd.LoadFloat32x16(f32p(px, 16))
+		for i = 32; i+32 <= n; i += 32 {
+			m0 = m0.Max(archsimd.LoadFloat32x16(f32p(px, i)))
+			m1 = m1.Max(archsimd.LoadFloat32x16(f32p(px, i+16)))
+		}
+		var t [4]float32
+		total4max(m0.Max(m1)).Store(&t)
+		archsimd.ClearAVXUpperBits()
+		m = max(t[0], t[1], t[2], t[3])
+	}
+	for _, v := range x[i:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// scaleF32 sets x[i] *= s.
+func scaleF32(x []float32, s float32) {
+	n := len(x)
+	i := 0
+	if n >= 16 && hasAVX512() {
+		px := unsafe.Pointer(&x[0])
+		vs := archsimd.BroadcastFloat32x16(s)
+		for ; i+16 <= n; i += 16 {
+			d := f32p(px, i)
+			archsimd.LoadFloat32x16(d).Mul(vs).Store(d)
+		}
+		archsimd.ClearAVXUpperBits()
+	}
+	for ; i < n; i++ {
+		x[i] *= s
+	}
+}

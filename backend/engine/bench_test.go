@@ -156,11 +156,12 @@ func prefillFLOPs(f model.Facts, n int) float64 {
 // BenchmarkDemo reports, per demo model and stored type: decode tokens/s
 // against the memory roofline (read bandwidth ÷ weight bytes per token) and
 // prefill tokens/s of a 512-token prompt against the compute peak (all
-// workers running register-only float32 FMAs). The machine's BF16
-// dot-product peak (VDPBF16PS) is reported too, as the ceiling a kernel that
-// rounds activations to bf16 (as llama.cpp does) would have. For the
-// mixture-of-experts demo the weight bytes per token are the active ones
-// (attention, router and the top-k experts a token reads,
+// workers running register-only float32 FMAs; above 1 where BF16 weights go
+// through AMX). The machine's BF16 dot-product peak (VDPBF16PS, the ceiling
+// of a kernel that rounds activations to bf16, as llama.cpp's does) and AMX
+// tile peak are reported too; 0 means the CPU has no such instruction.
+// For the mixture-of-experts demo the weight bytes per token are the
+// active ones (attention, router and the top-k experts a token reads,
 // WeightBytesPerToken), so decode-of-roofline is the effective bandwidth on
 // active bytes over the memory roofline; its target, like the dense
 // models', is ≥ 0.8. On a host whose last-level cache holds the whole model
@@ -174,18 +175,19 @@ func BenchmarkDemo(b *testing.B) {
 			buf := compute.NewBandwidthBuffer(benchBandwidthMiB << 20)
 			weightBytes := float64(e.WeightBytesPerToken())
 			flops := prefillFLOPs(e.cfg.Facts(), benchPromptTokens)
-			var dec, pre, bw, peak, dotPeak, roofRatio, peakRatio []float64
+			var dec, pre, bw, peak, dotPeak, amxPeak, roofRatio, peakRatio []float64
 			decodeRate(b, e, 4) // warm up: page in the weights
 			prefillRate(b, e, 16)
 			b.ResetTimer()
 			for b.Loop() {
 				for range benchRounds {
 					r := cpu.ReadBandwidth(buf)
-					pk := cpu.ComputePeak(false)
+					pk := cpu.ComputePeak(compute.PeakFMA)
 					d := decodeRate(b, e, benchDecodeTokens)
 					p := prefillRate(b, e, benchPromptTokens)
 					bw, dec, pre, peak = append(bw, r), append(dec, d), append(pre, p), append(peak, pk)
-					dotPeak = append(dotPeak, cpu.ComputePeak(true))
+					dotPeak = append(dotPeak, cpu.ComputePeak(compute.PeakBF16Dot))
+					amxPeak = append(amxPeak, cpu.ComputePeak(compute.PeakAMX))
 					roofRatio = append(roofRatio, d/(r/weightBytes))
 					if pk > 0 {
 						peakRatio = append(peakRatio, p*flops/benchPromptTokens/1e9/pk)
@@ -199,8 +201,9 @@ func BenchmarkDemo(b *testing.B) {
 			b.ReportMetric(median(pre), "prefill-tok/s")
 			b.ReportMetric(median(pre)*flops/benchPromptTokens/1e9, "prefill-GFLOP/s")
 			b.ReportMetric(median(peak), "fma-peak-GFLOP/s")
-			b.ReportMetric(median(peakRatio), "prefill-of-peak")
+			b.ReportMetric(median(peakRatio), "prefill-of-fma-peak")
 			b.ReportMetric(median(dotPeak), "bf16dot-peak-GFLOP/s")
+			b.ReportMetric(median(amxPeak), "amx-peak-GFLOP/s")
 			b.ReportMetric(0, "ns/op")
 			b.ReportMetric(median(dec)*weightBytes/1e9, "effective-GB/s")
 			b.Logf("%s on %s: weights %.1f MB/token (active), prefill %.2f GFLOP/%d tokens; decode %v; prefill %v; bandwidth GB/s %v; FMA peak GFLOP/s %v",

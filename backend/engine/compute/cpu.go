@@ -428,18 +428,30 @@ func (t *readTask) Run(worker, lo, hi int) {
 	t.sums[worker*16] += s // keeps the reads from being optimised away
 }
 
-// ComputePeak runs a register-only multiply-add loop on every worker at
-// once and returns the machine's achieved GFLOP/s:
-// float32 FMA, and the BF16 dot-product instruction (VDPBF16PS) with bf16.
-// It is the ceiling prefill is measured against. 0 means no such kernel on
-// this CPU (only the AVX-512 build has the loops).
-func (c *CPU) ComputePeak(bf16 bool) float64 {
-	t := &peakTask{bf16: bf16, flops: make([]float64, c.pool.Workers()*8)}
-	const iters = 1 << 16 // ~0.3 ms per item at 16 FMAs per cycle-pair
-	items := 8 * c.pool.Workers()
+// PeakKind selects the instruction a peak loop runs.
+type PeakKind int
+
+const (
+	PeakFMA     PeakKind = iota // float32 FMA, VFMADD231PS on 16 lanes: the float32 GEMM's ceiling
+	PeakBF16Dot                 // VDPBF16PS (AVX512-BF16): the ceiling of a kernel that rounds activations to bf16, as llama.cpp's does
+	PeakAMX                     // TDPBF16PS (AMX-BF16 tile multiply); the AMX GEMM runs three per product (bf16 planes), so it can reach a third
+)
+
+func (k PeakKind) String() string {
+	return [...]string{"fma", "bf16dot", "amx"}[k]
+}
+
+// ComputePeak runs a register-only loop of the kind's instruction on every
+// worker at once and returns the machine's achieved GFLOP/s, the ceiling
+// prefill is measured against; 0 where this CPU or build lacks it.
+func (c *CPU) ComputePeak(kind PeakKind) float64 {
+	iters := 1 << 16
+	if kind == PeakAMX {
+		iters = 1 << 11 // each iteration is four 16-cycle tile products
+	}
+	t := &peakTask{kind: kind, iters: iters, flops: make([]float64, c.pool.Workers()*8)}
 	start := clock.Now()
-	t.iters = iters
-	c.pool.Parallel(items, 1, t)
+	c.pool.Parallel(8*c.pool.Workers(), 1, t)
 	ns := clock.Now() - start
 	var flops float64
 	for i := 0; i < len(t.flops); i += 8 {
@@ -448,21 +460,20 @@ func (c *CPU) ComputePeak(bf16 bool) float64 {
 	return flops / float64(ns)
 }
 
-// PeakFLOPs runs n iterations of the peak loop (16 independent vector
-// multiply-adds each) on the calling goroutine and returns the flops done:
-// float32 FMA, or VDPBF16PS with bf16; 0 when this CPU or build has no such
-// loop. Time it with the calling thread's CPU time for a ceiling that other
+// PeakFLOPs runs n iterations of the kind's peak loop on the calling
+// goroutine and returns the flops done (0 where this CPU or build lacks
+// it). Time it with the calling thread's CPU time for a ceiling that other
 // processes' load does not disturb.
-func PeakFLOPs(n int, bf16 bool) float64 { return peakLoop(n, bf16) }
+func PeakFLOPs(n int, kind PeakKind) float64 { return peakLoop(n, kind) }
 
 type peakTask struct {
-	bf16  bool
+	kind  PeakKind
 	iters int
 	flops []float64 // per worker, 8 apart to keep workers' lines apart
 }
 
 func (t *peakTask) Run(worker, lo, hi int) {
 	for range hi - lo {
-		t.flops[worker*8] += peakLoop(t.iters, t.bf16)
+		t.flops[worker*8] += peakLoop(t.iters, t.kind)
 	}
 }

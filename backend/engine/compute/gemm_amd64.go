@@ -88,22 +88,33 @@ func fmaPeak(n int)
 //go:noescape
 func dpbf16Peak(n int)
 
-// peakLoop runs n iterations of 16 independent vector multiply-adds and
-// returns the flops done, or 0 when the CPU lacks the instruction: FMA on
-// float32 (32 flop each) or, with bf16, VDPBF16PS (64 flop each).
-func peakLoop(n int, bf16 bool) float64 {
-	switch {
-	case !gemmAvailable():
+// peakLoop runs n iterations of the kind's peak loop on the calling thread
+// and returns the flops done, or 0 when the CPU lacks the instruction.
+func peakLoop(n int, kind PeakKind) float64 {
+	if !gemmAvailable() {
 		return 0
-	case !bf16:
+	}
+	switch kind {
+	case PeakFMA:
 		fmaPeak(n)
 		return float64(n) * 16 * 32
-	case cpu.X86.HasAVX512BF16:
-		dpbf16Peak(n)
-		return float64(n) * 16 * 64
+	case PeakBF16Dot:
+		if cpu.X86.HasAVX512BF16 {
+			dpbf16Peak(n)
+			return float64(n) * 16 * 64
+		}
+	case PeakAMX:
+		if amxAvailable() {
+			cfg := amxConfig()
+			amxPeak(&cfg[0], n)
+			return float64(n) * 4 * 16 * 16 * 32 * 2
+		}
 	}
 	return 0
 }
+
+//go:noescape
+func amxPeak(cfg *byte, n int)
 
 //go:noescape
 func amxTile(cfg *byte, a unsafe.Pointer, lda int, plane int, planes int, b unsafe.Pointer, kblocks int, c *float32, ldc int)

@@ -41,7 +41,7 @@ func BenchmarkGEMMKernel(b *testing.B) {
 			var peakFlops float64
 			for b.Loop() {
 				t0 := threadTime()
-				peakFlops += peakLoop(20000, false)
+				peakFlops += peakLoop(20000, PeakFMA)
 				t1 := threadTime()
 				for tok := 0; tok+gemmTokens <= n; tok += gemmTokens {
 					gemmTile(gemmTokens, &x[tok*k], 4*k, &panel[0], 4*gemmRows, k, &out[tok*gemmRows], 4*gemmRows, &zero[0], ^uint32(0))

@@ -53,6 +53,7 @@ func main() {
 	amxTile()
 	splitBF16x3()
 	peaks()
+	amxPeak()
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -411,5 +412,31 @@ func splitBF16x3() {
 	p("\tJNZ loop")
 	p("\tVZEROUPPER")
 	p("done:")
+	p("\tRET")
+}
+
+// amxPeak writes amxPeak: n iterations of four independent TDPBF16PS on
+// zeroed tiles (16·16·32·2 flop each), the AMX-BF16 ceiling.
+func amxPeak() {
+	p("")
+	p("// func amxPeak(cfg *byte, n int)")
+	p("TEXT ·amxPeak(SB), NOSPLIT, $0-16")
+	p("\tMOVQ cfg+0(FP), AX")
+	p("\tMOVQ n+8(FP), CX")
+	p("\t%s // LDTILECFG (AX)", ldtilecfg(rAX))
+	for t := range 8 {
+		p("\t%s // TILEZERO tmm%d", tilezero(t), t)
+	}
+	p("\tTESTQ CX, CX")
+	p("\tJEQ done")
+	p("loop:")
+	p("\t%s // TDPBF16PS tmm0, tmm4, tmm6", tdpbf16ps(0, 4, 6))
+	p("\t%s // TDPBF16PS tmm1, tmm4, tmm7", tdpbf16ps(1, 4, 7))
+	p("\t%s // TDPBF16PS tmm2, tmm5, tmm6", tdpbf16ps(2, 5, 6))
+	p("\t%s // TDPBF16PS tmm3, tmm5, tmm7", tdpbf16ps(3, 5, 7))
+	p("\tDECQ CX")
+	p("\tJNZ loop")
+	p("done:")
+	p("\t%s // TILERELEASE", tilerelease())
 	p("\tRET")
 }

@@ -17,7 +17,7 @@ func gemmTile(m int, x *float32, ldx int, panel *float32, ldp int, k int, c *flo
 	panic("compute: no GEMM kernel on this platform")
 }
 
-func peakLoop(n int, bf16 bool) float64 { return 0 }
+func peakLoop(n int, kind PeakKind) float64 { return 0 }
 
 func amxAvailable() bool { return false }
 

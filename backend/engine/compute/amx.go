@@ -36,26 +36,23 @@ func (c *CPU) amxUsable(w Matrix, n int) bool {
 	return c.useAMX && w.DType == BF16 && w.Cols%32 == 0 && n >= amxMinTokens
 }
 
-// splitTask fills the activation planes: row r < n split from x, rows up
-// to the padded count zero (the last tile reads them).
+// amxTileElems is the bf16 elements of one 32-token tile of the planes per
+// block of 32 k: three planes of 32 rows × 32 (see the layout in gemm_gen.go).
+const amxTileElems = amxPlanes * amxTokens * 32
+
+// splitTask fills the tile-major activation planes from x, a row at a time.
 type splitTask struct {
 	planes []uint16
 	x      []float32
-	n      int
 	cols   int
-	plane  int // elements per plane
 }
 
 func (t *splitTask) Run(_, lo, hi int) {
+	kblocks := t.cols / 32
 	for r := lo; r < hi; r++ {
-		row := t.planes[r*t.cols : (r+1)*t.cols]
-		if r >= t.n {
-			for p := range amxPlanes {
-				clear(t.planes[p*t.plane+r*t.cols : p*t.plane+(r+1)*t.cols])
-			}
-			continue
-		}
-		splitBF16x3(unsafe.Pointer(&row[0]), 2*t.plane, &t.x[r*t.cols], t.cols)
+		// Row r's slot: its token tile, then its 16-row half, then its row.
+		off := r/amxTokens*kblocks*amxTileElems + r%amxTokens/16*16*32 + r%16*32
+		splitBF16x3(unsafe.Pointer(&t.planes[off]), &t.x[r*t.cols], kblocks)
 	}
 }
 
@@ -66,7 +63,6 @@ type amxTask struct {
 	w      Matrix
 	bias   []float32
 	planes []uint16
-	plane  int // elements per plane
 	group  int // panels per work item
 }
 
@@ -98,16 +94,16 @@ func (t *amxTask) Run(worker, lo, hi int) {
 			packRows(scratch[(p-p0)*panelLen:], F32, t.w.Data[r0*cols*2:], cols/2, min(gemmRows, rows-r0), cols/2)
 		}
 		for tok := 0; tok < n; tok += amxTokens {
-			a := unsafe.Pointer(&t.planes[tok*cols])
+			a := unsafe.Pointer(&t.planes[tok/amxTokens*(cols/32)*amxTileElems])
 			for p := p0; p < p1; p++ {
 				r0 := p * gemmRows
 				nr := min(gemmRows, rows-r0)
 				panel := unsafe.Pointer(&scratch[(p-p0)*panelLen])
 				if tok+amxTokens <= n && nr == gemmRows {
-					amxTile(&cfg[0], a, 2*cols, 2*t.plane, amxPlanes, panel, cols/32, &t.out[tok*rows+r0], 4*rows)
+					amxTile(&cfg[0], a, panel, cols/32, &t.out[tok*rows+r0], 4*rows)
 					continue
 				}
-				amxTile(&cfg[0], a, 2*cols, 2*t.plane, amxPlanes, panel, cols/32, &tile[0], 4*gemmRows)
+				amxTile(&cfg[0], a, panel, cols/32, &tile[0], 4*gemmRows)
 				for tt := tok; tt < min(n, tok+amxTokens); tt++ {
 					copy(t.out[tt*rows+r0:tt*rows+r0+nr], tile[(tt-tok)*gemmRows:])
 				}
@@ -129,14 +125,18 @@ func (t *amxTask) Run(worker, lo, hi int) {
 // matMulAMX is MatMul for n ≥ amxMinTokens tokens of BF16 weights on AMX.
 func (c *CPU) matMulAMX(out, x []float32, n int, w Matrix, bias []float32) {
 	cols := w.Cols
-	npad := (n + amxTokens - 1) / amxTokens * amxTokens
-	plane := npad * cols
-	if len(c.amxPlanes) < amxPlanes*plane {
-		c.amxPlanes = make([]uint16, amxPlanes*plane)
+	tiles := (n + amxTokens - 1) / amxTokens
+	size := tiles * (cols / 32) * amxTileElems
+	if len(c.amxPlanes) < size {
+		c.amxPlanes = make([]uint16, size)
+	}
+	planes := c.amxPlanes[:size]
+	if n%amxTokens != 0 {
+		clear(planes[(tiles-1)*(cols/32)*amxTileElems:]) // the last tile's padding rows
 	}
 	s := &c.split
-	s.planes, s.x, s.n, s.cols, s.plane = c.amxPlanes[:amxPlanes*plane], x[:n*cols], n, cols, plane
-	c.pool.Parallel(npad, max(1, npad/(4*c.pool.Workers())), s)
+	s.planes, s.x, s.cols = planes, x[:n*cols], cols
+	c.pool.Parallel(n, max(1, n/(4*c.pool.Workers())), s)
 	s.planes, s.x = nil, nil
 
 	// Groups as large as amxMaxGroup, but at least two per worker so an
@@ -145,7 +145,7 @@ func (c *CPU) matMulAMX(out, x []float32, n int, w Matrix, bias []float32) {
 	group := max(1, min(amxMaxGroup, panels/(2*c.pool.Workers())))
 	c.ensureScratch(amxScratch(cols, group))
 	t := &c.amx
-	t.out, t.n, t.w, t.bias, t.planes, t.plane, t.group = out[:n*w.Rows], n, w, bias, c.amxPlanes[:amxPlanes*plane], plane, group
+	t.out, t.n, t.w, t.bias, t.planes, t.group = out[:n*w.Rows], n, w, bias, planes, group
 	c.pool.Parallel((panels+group-1)/group, 1, t)
 	t.out, t.bias, t.planes = nil, nil, nil
 	t.w = Matrix{}

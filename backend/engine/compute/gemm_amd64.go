@@ -117,10 +117,10 @@ func peakLoop(n int, kind PeakKind) float64 {
 func amxPeak(cfg *byte, n int)
 
 //go:noescape
-func amxTile(cfg *byte, a unsafe.Pointer, lda int, plane int, planes int, b unsafe.Pointer, kblocks int, c *float32, ldc int)
+func amxTile(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, kblocks int, c *float32, ldc int)
 
 //go:noescape
-func splitBF16x3(dst unsafe.Pointer, plane int, x *float32, n int)
+func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int)
 
 // amxAvailable reports whether this CPU has AMX-BF16 and the OS lets this
 // process use the tile registers (see requestAMX).

@@ -2552,19 +2552,15 @@ loop:
 done:
 	RET
 
-// func amxTile(cfg *byte, a unsafe.Pointer, lda int, plane int, planes int, b unsafe.Pointer, kblocks int, c *float32, ldc int)
-TEXT ·amxTile(SB), NOSPLIT, $0-72
+// func amxTile(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, kblocks int, c *float32, ldc int)
+TEXT ·amxTile(SB), NOSPLIT, $0-48
 	MOVQ cfg+0(FP), AX
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // LDTILECFG (AX)
-	MOVQ a+8(FP), R8
-	MOVQ lda+16(FP), DX
-	MOVQ plane+24(FP), R10
-	MOVQ planes+32(FP), R12
-	MOVQ b+40(FP), SI
-	MOVQ kblocks+48(FP), R11
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), SI
+	MOVQ kblocks+24(FP), R11
+	MOVQ $64, DX
 	MOVQ $128, BX
-	MOVQ DX, R9
-	SHLQ $4, R9
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0 // TILEZERO tmm0
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc8 // TILEZERO tmm1
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd0 // TILEZERO tmm2
@@ -2573,25 +2569,36 @@ kloop:
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x1e // TILELOADD tmm6, (SI)(BX*1)
 	LEAQ 64(SI), CX
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x3c; BYTE $0x19 // TILELOADD tmm7, (CX)(BX*1)
-	MOVQ R8, AX
-	MOVQ R12, R13
-ploop:
-	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x10 // TILELOADD tmm4, (AX)(DX*1)
-	LEAQ (AX)(R9*1), CX
+	LEAQ 0(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 1024(AX), CX
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
-	ADDQ R10, AX
-	DECQ R13
-	JNZ ploop
-	ADDQ $64, R8
+	LEAQ 2048(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 3072(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	LEAQ 4096(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 5120(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	ADDQ $6144, AX
 	ADDQ $2048, SI
 	DECQ R11
 	JNZ kloop
-	MOVQ c+56(FP), DI
-	MOVQ ldc+64(FP), DX
+	MOVQ c+32(FP), DI
+	MOVQ ldc+40(FP), DX
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x17 // TILESTORED (DI)(DX*1), tmm0
 	LEAQ 64(DI), CX
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x0c; BYTE $0x11 // TILESTORED (CX)(DX*1), tmm1
@@ -2604,26 +2611,25 @@ ploop:
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // TILERELEASE
 	RET
 
-// func splitBF16x3(dst unsafe.Pointer, plane int, x *float32, n int)
-TEXT ·splitBF16x3(SB), NOSPLIT, $0-32
+// func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int)
+TEXT ·splitBF16x3(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
-	MOVQ plane+8(FP), R8
-	MOVQ x+16(FP), SI
-	MOVQ n+24(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ kblocks+16(FP), CX
 	MOVL $1, AX
 	VPBROADCASTD AX, Z31
 	MOVL $0x7fff, AX
 	VPBROADCASTD AX, Z30
-	SHRQ $4, CX
+	TESTQ CX, CX
 	JEQ done
 loop:
-	VMOVUPS (SI), Z0
+	VMOVUPS 0(SI), Z0
 	VPSRLD $16, Z0, Z2
 	VPANDD Z31, Z2, Z2
 	VPADDD Z30, Z0, Z1
 	VPADDD Z2, Z1, Z1
 	VPSRLD $16, Z1, Z1
-	VPMOVDW Z1, (DI)
+	VPMOVDW Z1, 0(DI)
 	VPSLLD $16, Z1, Z1
 	VSUBPS Z1, Z0, Z0
 	VPSRLD $16, Z0, Z2
@@ -2631,7 +2637,7 @@ loop:
 	VPADDD Z30, Z0, Z1
 	VPADDD Z2, Z1, Z1
 	VPSRLD $16, Z1, Z1
-	VPMOVDW Z1, (DI)(R8*1)
+	VPMOVDW Z1, 2048(DI)
 	VPSLLD $16, Z1, Z1
 	VSUBPS Z1, Z0, Z0
 	VPSRLD $16, Z0, Z2
@@ -2639,9 +2645,32 @@ loop:
 	VPADDD Z30, Z0, Z1
 	VPADDD Z2, Z1, Z1
 	VPSRLD $16, Z1, Z1
-	VPMOVDW Z1, (DI)(R8*2)
-	ADDQ $64, SI
-	ADDQ $32, DI
+	VPMOVDW Z1, 4096(DI)
+	VMOVUPS 64(SI), Z0
+	VPSRLD $16, Z0, Z2
+	VPANDD Z31, Z2, Z2
+	VPADDD Z30, Z0, Z1
+	VPADDD Z2, Z1, Z1
+	VPSRLD $16, Z1, Z1
+	VPMOVDW Z1, 32(DI)
+	VPSLLD $16, Z1, Z1
+	VSUBPS Z1, Z0, Z0
+	VPSRLD $16, Z0, Z2
+	VPANDD Z31, Z2, Z2
+	VPADDD Z30, Z0, Z1
+	VPADDD Z2, Z1, Z1
+	VPSRLD $16, Z1, Z1
+	VPMOVDW Z1, 2080(DI)
+	VPSLLD $16, Z1, Z1
+	VSUBPS Z1, Z0, Z0
+	VPSRLD $16, Z0, Z2
+	VPANDD Z31, Z2, Z2
+	VPADDD Z30, Z0, Z1
+	VPADDD Z2, Z1, Z1
+	VPSRLD $16, Z1, Z1
+	VPMOVDW Z1, 4128(DI)
+	ADDQ $128, SI
+	ADDQ $6144, DI
 	DECQ CX
 	JNZ loop
 	VZEROUPPER

@@ -3,10 +3,12 @@
 package compute
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,3 +75,40 @@ func BenchmarkGEMMKernel(b *testing.B) {
 }
 
 var gemmBenchTokens = 120
+
+// BenchmarkAMXKernel times the AMX tile kernel on one thread (thread CPU
+// time) over 4 token tiles of tile-major planes and one packed panel, all in
+// L2, against a third of the AMX peak (three bf16 planes per product).
+func BenchmarkAMXKernel(b *testing.B) {
+	if !amxAvailable() {
+		b.Skip("no AMX-BF16")
+	}
+	for _, k := range []int{768, 2048} {
+		b.Run(fmt.Sprintf("k%d", k), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			tiles := 4
+			planes := make([]uint16, tiles*(k/32)*amxTileElems)
+			panel := make([]float32, gemmRows*k/2)
+			out := make([]float32, tiles*amxTokens*gemmRows)
+			cfg := amxConfig()
+			var kernel, peak time.Duration
+			var peakFlops float64
+			for b.Loop() {
+				t0 := threadTime()
+				peakFlops += peakLoop(1000, PeakAMX)
+				t1 := threadTime()
+				for tt := range tiles {
+					amxTile(&cfg[0], unsafe.Pointer(&planes[tt*(k/32)*amxTileElems]), unsafe.Pointer(&panel[0]), k/32, &out[tt*amxTokens*gemmRows], 4*gemmRows)
+				}
+				kernel += threadTime() - t1
+				peak += t1 - t0
+			}
+			useful := float64(2*amxTokens*gemmRows*k*tiles) * float64(b.N) / kernel.Seconds() / 1e9
+			peakG := peakFlops / peak.Seconds() / 1e9
+			b.ReportMetric(useful, "GFLOP/s")
+			b.ReportMetric(peakG, "amx-peak-GFLOP/s")
+			b.ReportMetric(useful/(peakG/amxPlanes), "of-peak/3")
+		})
+	}
+}

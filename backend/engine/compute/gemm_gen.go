@@ -311,28 +311,35 @@ func tilestored(base, index, t int) string {
 // tdpbf16ps: tile c += tile a (rows × 32 bf16) · tile b (16 bf16 pairs × 16 columns).
 func tdpbf16ps(c, a, b int) string { return vex0F38(2, b, 0x5C, modrm(3, c, a)) }
 
+// AMX activation layout ("tile-major"): for each 32-token tile and each
+// block of 32 k, the three planes' two 16-token halves follow each other,
+// each half 16 rows × 64 bytes: amxPlaneBytes apart per plane, amxKBlockBytes
+// per k block. Every tile load then reads one contiguous KiB, and a token
+// tile's activations are one sequential stream (row-major planes made 96
+// interleaved streams, more than the prefetchers follow).
+const (
+	amxHalfBytes   = 16 * 64
+	amxPlaneBytes  = 2 * amxHalfBytes
+	amxKBlockBytes = 3 * amxPlaneBytes
+)
+
 // amxTile writes amxTile: a 32-token × 32-row float32 tile of
 // c = Σ_planes A_p · B over kblocks blocks of 32 k, with tiles 0-3 holding
 // the four 16×16 quarters of c, 4-5 the two 16-token halves of A, 6-7 the
-// two 16-row halves of B. A_p is plane p of the activations in bf16 (row
-// stride lda bytes, planes plane bytes apart); B is a weight panel packed as
-// [k/2][32 rows][2] bf16 (128 bytes per k pair). Each B load feeds 2·planes
-// tile products and each A load 2.
+// two 16-row halves of B. A is one token tile of the tile-major planes; B is
+// a weight panel packed as [k/2][32 rows][2] bf16 (128 bytes per k pair).
+// Each B load feeds six tile products and each A load two.
 func amxTile() {
 	p("")
-	p("// func amxTile(cfg *byte, a unsafe.Pointer, lda int, plane int, planes int, b unsafe.Pointer, kblocks int, c *float32, ldc int)")
-	p("TEXT ·amxTile(SB), NOSPLIT, $0-72")
+	p("// func amxTile(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, kblocks int, c *float32, ldc int)")
+	p("TEXT ·amxTile(SB), NOSPLIT, $0-48")
 	p("\tMOVQ cfg+0(FP), AX")
 	p("\t%s // LDTILECFG (AX)", ldtilecfg(rAX))
-	p("\tMOVQ a+8(FP), R8")
-	p("\tMOVQ lda+16(FP), DX")
-	p("\tMOVQ plane+24(FP), R10")
-	p("\tMOVQ planes+32(FP), R12")
-	p("\tMOVQ b+40(FP), SI")
-	p("\tMOVQ kblocks+48(FP), R11")
+	p("\tMOVQ a+8(FP), AX")
+	p("\tMOVQ b+16(FP), SI")
+	p("\tMOVQ kblocks+24(FP), R11")
+	p("\tMOVQ $64, DX")
 	p("\tMOVQ $128, BX")
-	p("\tMOVQ DX, R9")
-	p("\tSHLQ $4, R9")
 	for t := range 4 {
 		p("\t%s // TILEZERO tmm%d", tilezero(t), t)
 	}
@@ -340,25 +347,22 @@ func amxTile() {
 	p("\t%s // TILELOADD tmm6, (SI)(BX*1)", tileloadd(6, rSI, rBX))
 	p("\tLEAQ 64(SI), CX")
 	p("\t%s // TILELOADD tmm7, (CX)(BX*1)", tileloadd(7, rCX, rBX))
-	p("\tMOVQ R8, AX")
-	p("\tMOVQ R12, R13")
-	p("ploop:")
-	p("\t%s // TILELOADD tmm4, (AX)(DX*1)", tileloadd(4, rAX, rDX))
-	p("\tLEAQ (AX)(R9*1), CX")
-	p("\t%s // TILELOADD tmm5, (CX)(DX*1)", tileloadd(5, rCX, rDX))
-	p("\t%s // TDPBF16PS tmm0, tmm4, tmm6", tdpbf16ps(0, 4, 6))
-	p("\t%s // TDPBF16PS tmm1, tmm4, tmm7", tdpbf16ps(1, 4, 7))
-	p("\t%s // TDPBF16PS tmm2, tmm5, tmm6", tdpbf16ps(2, 5, 6))
-	p("\t%s // TDPBF16PS tmm3, tmm5, tmm7", tdpbf16ps(3, 5, 7))
-	p("\tADDQ R10, AX")
-	p("\tDECQ R13")
-	p("\tJNZ ploop")
-	p("\tADDQ $64, R8")
+	for plane := range 3 {
+		p("\tLEAQ %d(AX), CX", plane*amxPlaneBytes)
+		p("\t%s // TILELOADD tmm4, (CX)(DX*1)", tileloadd(4, rCX, rDX))
+		p("\tLEAQ %d(AX), CX", plane*amxPlaneBytes+amxHalfBytes)
+		p("\t%s // TILELOADD tmm5, (CX)(DX*1)", tileloadd(5, rCX, rDX))
+		p("\t%s // TDPBF16PS tmm0, tmm4, tmm6", tdpbf16ps(0, 4, 6))
+		p("\t%s // TDPBF16PS tmm1, tmm4, tmm7", tdpbf16ps(1, 4, 7))
+		p("\t%s // TDPBF16PS tmm2, tmm5, tmm6", tdpbf16ps(2, 5, 6))
+		p("\t%s // TDPBF16PS tmm3, tmm5, tmm7", tdpbf16ps(3, 5, 7))
+	}
+	p("\tADDQ $%d, AX", amxKBlockBytes)
 	p("\tADDQ $2048, SI")
 	p("\tDECQ R11")
 	p("\tJNZ kloop")
-	p("\tMOVQ c+56(FP), DI")
-	p("\tMOVQ ldc+64(FP), DX")
+	p("\tMOVQ c+32(FP), DI")
+	p("\tMOVQ ldc+40(FP), DX")
 	p("\t%s // TILESTORED (DI)(DX*1), tmm0", tilestored(rDI, rDX, 0))
 	p("\tLEAQ 64(DI), CX")
 	p("\t%s // TILESTORED (CX)(DX*1), tmm1", tilestored(rCX, rDX, 1))
@@ -372,42 +376,44 @@ func amxTile() {
 	p("\tRET")
 }
 
-// splitBF16x3 writes splitBF16x3: n (a multiple of 16) float32s x become
-// three bf16 planes hi, mid, lo (plane bytes apart) with x = hi+mid+lo to
-// within 2^-24 relative, each rounded to nearest even from the remainder of
-// the ones before. Products of bf16 weights with the three planes are exact
-// in float32, so a bf16 tile product over the planes keeps float32 accuracy.
+// splitBF16x3 writes splitBF16x3: one activation row of kblocks·32
+// float32s x becomes three bf16 planes hi, mid, lo with x = hi+mid+lo to
+// within about 2^-24 relative, each rounded to nearest even from what the
+// ones before left; dst is the row's 64-byte slot in its token tile of the
+// tile-major layout. Products of bf16 weights with the planes are exact in
+// float32, so tile products over the three planes keep float32 accuracy.
 func splitBF16x3() {
 	p("")
-	p("// func splitBF16x3(dst unsafe.Pointer, plane int, x *float32, n int)")
-	p("TEXT ·splitBF16x3(SB), NOSPLIT, $0-32")
+	p("// func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int)")
+	p("TEXT ·splitBF16x3(SB), NOSPLIT, $0-24")
 	p("\tMOVQ dst+0(FP), DI")
-	p("\tMOVQ plane+8(FP), R8")
-	p("\tMOVQ x+16(FP), SI")
-	p("\tMOVQ n+24(FP), CX")
+	p("\tMOVQ x+8(FP), SI")
+	p("\tMOVQ kblocks+16(FP), CX")
 	p("\tMOVL $1, AX")
 	p("\tVPBROADCASTD AX, Z31")
 	p("\tMOVL $0x7fff, AX")
 	p("\tVPBROADCASTD AX, Z30")
-	p("\tSHRQ $4, CX")
+	p("\tTESTQ CX, CX")
 	p("\tJEQ done")
 	p("loop:")
-	p("\tVMOVUPS (SI), Z0")
-	for plane, addr := range []string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)"} {
-		// bf16 = (bits + 0x7fff + ((bits >> 16) & 1)) >> 16
-		p("\tVPSRLD $16, Z0, Z2")
-		p("\tVPANDD Z31, Z2, Z2")
-		p("\tVPADDD Z30, Z0, Z1")
-		p("\tVPADDD Z2, Z1, Z1")
-		p("\tVPSRLD $16, Z1, Z1")
-		p("\tVPMOVDW Z1, %s", addr)
-		if plane < 2 {
-			p("\tVPSLLD $16, Z1, Z1")
-			p("\tVSUBPS Z1, Z0, Z0")
+	for half := range 2 {
+		p("\tVMOVUPS %d(SI), Z0", 64*half)
+		for plane := range 3 {
+			// bf16 = (bits + 0x7fff + ((bits >> 16) & 1)) >> 16
+			p("\tVPSRLD $16, Z0, Z2")
+			p("\tVPANDD Z31, Z2, Z2")
+			p("\tVPADDD Z30, Z0, Z1")
+			p("\tVPADDD Z2, Z1, Z1")
+			p("\tVPSRLD $16, Z1, Z1")
+			p("\tVPMOVDW Z1, %d(DI)", plane*amxPlaneBytes+32*half)
+			if plane < 2 {
+				p("\tVPSLLD $16, Z1, Z1")
+				p("\tVSUBPS Z1, Z0, Z0")
+			}
 		}
 	}
-	p("\tADDQ $64, SI")
-	p("\tADDQ $32, DI")
+	p("\tADDQ $128, SI")
+	p("\tADDQ $%d, DI", amxKBlockBytes)
 	p("\tDECQ CX")
 	p("\tJNZ loop")
 	p("\tVZEROUPPER")

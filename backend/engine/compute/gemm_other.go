@@ -21,10 +21,10 @@ func peakLoop(n int, kind PeakKind) float64 { return 0 }
 
 func amxAvailable() bool { return false }
 
-func amxTile(cfg *byte, a unsafe.Pointer, lda int, plane int, planes int, b unsafe.Pointer, kblocks int, c *float32, ldc int) {
+func amxTile(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, kblocks int, c *float32, ldc int) {
 	panic("compute: no AMX kernel on this platform")
 }
 
-func splitBF16x3(dst unsafe.Pointer, plane int, x *float32, n int) {
+func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int) {
 	panic("compute: no AMX kernel on this platform")
 }

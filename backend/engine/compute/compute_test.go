@@ -130,6 +130,24 @@ func TestKernelsMatchGeneric(t *testing.T) {
 				}
 			}
 		}
+		// Element-wise kernels do the scalar form's operations in its
+		// order, so they must agree exactly.
+		wf := randF32(rng, n)
+		o1, o2 := make([]float32, n), make([]float32, n)
+		scaleMulF32(o1, a, wf, 0.7)
+		scaleMulF32Generic(o2, a, wf, 0.7)
+		a1, b1 := append([]float32(nil), a...), append([]float32(nil), b...)
+		a2, b2 := append([]float32(nil), a...), append([]float32(nil), b...)
+		rotate(a1, b1, wf, o2)
+		rotateGeneric(a2, b2, wf, o2)
+		s1, s2 := append([]float32(nil), b...), append([]float32(nil), b...)
+		addF32(s1, a)
+		addF32Generic(s2, a)
+		for i := range n {
+			if o1[i] != o2[i] || a1[i] != a2[i] || b1[i] != b2[i] || s1[i] != s2[i] {
+				t.Fatalf("element-wise kernels n=%d differ from the scalar form at %d", n, i)
+			}
+		}
 		d1, d2 := append([]float32(nil), b...), append([]float32(nil), b...)
 		axpy(d1, 0.5, a)
 		axpyGeneric(d2, 0.5, a)

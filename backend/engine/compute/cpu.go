@@ -22,6 +22,9 @@ type CPU struct {
 	attendB attendBatchedTask
 	swiglu  swigluTask
 	geglu   gegluTask
+	norm    normTask
+	rope    ropeTask
+	add     addTask
 	workers []workerStats
 
 	// useGEMM routes prefill products through the packed-panel GEMM
@@ -237,33 +240,65 @@ func (c *CPU) Embed(out []float32, table Matrix, ids []int) {
 	}
 }
 
+// rowsParallel is the token count from which the element-wise operations
+// (norms, RoPE, residual adds) split their rows over the workers: in prefill
+// they would otherwise run on one core while the other idles.
+const rowsParallel = 32
+
 // RMSNorm implements Backend.
 func (c *CPU) RMSNorm(out, x []float32, n int, weight []float32, eps float32) {
-	d := len(weight)
-	for t := 0; t < n; t++ {
-		xs, os := x[t*d:(t+1)*d], out[t*d:(t+1)*d]
+	t := &c.norm
+	t.out, t.x, t.weight, t.eps = out, x, weight, eps
+	c.rows(n, t)
+	t.out, t.x, t.weight = nil, nil, nil
+}
+
+type normTask struct {
+	out, x, weight []float32
+	eps            float32
+}
+
+func (t *normTask) Run(_, lo, hi int) {
+	d := len(t.weight)
+	for r := lo; r < hi; r++ {
+		xs := t.x[r*d : (r+1)*d]
 		ss := dotF32(xs, xs)
-		scale := float32(1 / math.Sqrt(float64(ss/float32(d)+eps)))
-		for i, v := range xs {
-			os[i] = v * scale * weight[i]
-		}
+		scale := float32(1 / math.Sqrt(float64(ss/float32(d)+t.eps)))
+		scaleMulF32(t.out[r*d:(r+1)*d], xs, t.weight, scale)
 	}
+}
+
+// rows runs t over n token rows: inline for few rows, else on the pool.
+func (c *CPU) rows(n int, t Task) {
+	if n < rowsParallel {
+		t.Run(0, 0, n)
+		return
+	}
+	c.pool.Parallel(n, max(1, n/(4*c.pool.Workers())), t)
 }
 
 // RoPE implements Backend.
 func (c *CPU) RoPE(x []float32, n, heads, headDim, rotDim, pos0 int, cos, sin []float32) {
-	half := rotDim / 2
-	for t := 0; t < n; t++ {
-		cs := cos[(pos0+t)*half : (pos0+t+1)*half]
-		sn := sin[(pos0+t)*half : (pos0+t+1)*half]
-		for h := 0; h < heads; h++ {
-			v := x[(t*heads+h)*headDim:]
-			a, b := v[:half], v[half:rotDim]
-			for i := range a {
-				x0, x1 := a[i], b[i]
-				a[i] = x0*cs[i] - x1*sn[i]
-				b[i] = x1*cs[i] + x0*sn[i]
-			}
+	t := &c.rope
+	t.x, t.heads, t.headDim, t.rotDim, t.pos0, t.cos, t.sin = x, heads, headDim, rotDim, pos0, cos, sin
+	c.rows(n, t)
+	t.x, t.cos, t.sin = nil, nil, nil
+}
+
+type ropeTask struct {
+	x                            []float32
+	heads, headDim, rotDim, pos0 int
+	cos, sin                     []float32
+}
+
+func (t *ropeTask) Run(_, lo, hi int) {
+	half := t.rotDim / 2
+	for r := lo; r < hi; r++ {
+		cs := t.cos[(t.pos0+r)*half : (t.pos0+r+1)*half]
+		sn := t.sin[(t.pos0+r)*half : (t.pos0+r+1)*half]
+		for h := range t.heads {
+			v := t.x[(r*t.heads+h)*t.headDim:]
+			rotate(v[:half], v[half:t.rotDim], cs, sn)
 		}
 	}
 }
@@ -271,9 +306,22 @@ func (c *CPU) RoPE(x []float32, n, heads, headDim, rotDim, pos0 int, cos, sin []
 // Add implements Backend.
 func (c *CPU) Add(dst, src []float32) {
 	src = src[:len(dst)]
-	for i := range dst {
-		dst[i] += src[i]
+	// Split by 1024-element blocks: rows are not known here.
+	blocks := (len(dst) + 1023) / 1024
+	if blocks < rowsParallel {
+		addF32(dst, src)
+		return
 	}
+	t := &c.add
+	t.dst, t.src = dst, src
+	c.pool.Parallel(blocks, max(1, blocks/(4*c.pool.Workers())), t)
+	t.dst, t.src = nil, nil
+}
+
+type addTask struct{ dst, src []float32 }
+
+func (t *addTask) Run(_, lo, hi int) {
+	addF32(t.dst[lo*1024:min(hi*1024, len(t.dst))], t.src[lo*1024:min(hi*1024, len(t.src))])
 }
 
 // SwiGLU implements Backend.

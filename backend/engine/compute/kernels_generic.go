@@ -132,3 +132,26 @@ func scaleF32Generic(x []float32, s float32) {
 		x[i] *= s
 	}
 }
+
+func addF32Generic(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
+
+func scaleMulF32Generic(out, x, w []float32, s float32) {
+	x, w = x[:len(out)], w[:len(out)]
+	for i := range out {
+		out[i] = x[i] * s * w[i]
+	}
+}
+
+func rotateGeneric(a, b, cs, sn []float32) {
+	b, cs, sn = b[:len(a)], cs[:len(a)], sn[:len(a)]
+	for i := range a {
+		x0, x1 := a[i], b[i]
+		a[i] = x0*cs[i] - x1*sn[i]
+		b[i] = x1*cs[i] + x0*sn[i]
+	}
+}

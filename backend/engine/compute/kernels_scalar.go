@@ -36,3 +36,7 @@ func dotF32x4(out []float32, w0, w1, w2, w3 []float32, x []float32) {
 
 func maxF32(x []float32) float32      { return maxF32Generic(x) }
 func scaleF32(x []float32, s float32) { scaleF32Generic(x, s) }
+
+func addF32(dst, src []float32)                  { addF32Generic(dst, src) }
+func scaleMulF32(out, x, w []float32, s float32) { scaleMulF32Generic(out, x, w, s) }
+func rotate(a, b, cs, sn []float32)              { rotateGeneric(a, b, cs, sn) }

@@ -551,3 +551,58 @@ func scaleF32(x []float32, s float32) {
 		x[i] *= s
 	}
 }
+
+// addF32 sets dst[i] += src[i].
+func addF32(dst, src []float32) {
+	n := len(dst)
+	src = src[:n]
+	i := 0
+	if n >= 16 && hasAVX512() {
+		pd, ps := unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0])
+		for ; i+16 <= n; i += 16 {
+			d := f32p(pd, i)
+			archsimd.LoadFloat32x16(d).Add(archsimd.LoadFloat32x16(f32p(ps, i))).Store(d)
+		}
+		archsimd.ClearAVXUpperBits()
+	}
+	for ; i < n; i++ {
+		dst[i] += src[i]
+	}
+}
+
+// scaleMulF32 sets out[i] = x[i]·s·w[i] (in that order, as the scalar form).
+func scaleMulF32(out, x, w []float32, s float32) {
+	n := len(out)
+	x, w = x[:n], w[:n]
+	i := 0
+	if n >= 16 && hasAVX512() {
+		po, px, pw := unsafe.Pointer(&out[0]), unsafe.Pointer(&x[0]), unsafe.Pointer(&w[0])
+		vs := archsimd.BroadcastFloat32x16(s)
+		for ; i+16 <= n; i += 16 {
+			archsimd.LoadFloat32x16(f32p(px, i)).Mul(vs).Mul(archsimd.LoadFloat32x16(f32p(pw, i))).Store(f32p(po, i))
+		}
+		archsimd.ClearAVXUpperBits()
+	}
+	for ; i < n; i++ {
+		out[i] = x[i] * s * w[i]
+	}
+}
+
+// rotate sets (a[i], b[i]) = (a·c − b·s, b·c + a·s) with c, s = cs[i], sn[i]:
+// one RoPE rotation of a head's two halves.
+func rotate(a, b, cs, sn []float32) {
+	n := len(a)
+	b, cs, sn = b[:n], cs[:n], sn[:n]
+	i := 0
+	if n >= 16 && hasAVX512() {
+		pa, pb, pc, ps := unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&cs[0]), unsafe.Pointer(&sn[0])
+		for ; i+16 <= n; i += 16 {
+			x0, x1 := archsimd.LoadFloat32x16(f32p(pa, i)), archsimd.LoadFloat32x16(f32p(pb, i))
+			c, s := archsimd.LoadFloat32x16(f32p(pc, i)), archsimd.LoadFloat32x16(f32p(ps, i))
+			x0.Mul(c).Sub(x1.Mul(s)).Store(f32p(pa, i))
+			x1.Mul(c).Add(x0.Mul(s)).Store(f32p(pb, i))
+		}
+		archsimd.ClearAVXUpperBits()
+	}
+	rotateGeneric(a[i:], b[i:], cs[i:], sn[i:])
+}

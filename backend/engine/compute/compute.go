@@ -13,9 +13,13 @@
 //
 // The CPU backend runs on a persistent worker pool that spins during a forward
 // pass instead of handing work through channels. On amd64 built with
-// GOEXPERIMENT=simd its kernels use AVX-512 (or AVX2) through simd/archsimd;
-// every other build uses portable scalar kernels with the same results up to
-// float32 rounding.
+// GOEXPERIMENT=simd its vector kernels use AVX-512 (or AVX2) through
+// simd/archsimd; every other build uses portable scalar kernels with the same
+// results up to float32 rounding. Prefill (many tokens at once) goes through
+// generated assembly where the CPU has it, chosen at run time: a float32 GEMM
+// on AVX-512 (gemm.go) for matrix products and attention, and for BF16
+// weights the AMX-BF16 tile multiply (amx.go), which keeps float32 accuracy by
+// splitting activations into three bf16 planes.
 package compute
 
 import "fmt"

@@ -18,9 +18,6 @@ func dot4x2(out *[8]float32, w0, w1, w2, w3, x0, x1 []float32) {
 
 func swiglu(g, u []float32)                 { swigluGeneric(g, u) }
 func expSub(x []float32, m float32) float32 { return expSubGeneric(x, m) }
-func expScaleSub(x []float32, scale, m float32) float32 {
-	return expScaleSubGeneric(x, scale, m)
-}
 func widenBF16(dst []float32, src []uint16) { widenBF16Generic(dst, src) }
 func moments(x []float32, small float32) (sum, sumSq float64, maxAbs float32, below int) {
 	return momentsGeneric(x, small)
@@ -33,10 +30,3 @@ func cleanUpper() {}
 func dotF32x4(out []float32, w0, w1, w2, w3 []float32, x []float32) {
 	out[0], out[1], out[2], out[3] = dotF32Generic(w0, x), dotF32Generic(w1, x), dotF32Generic(w2, x), dotF32Generic(w3, x)
 }
-
-func maxF32(x []float32) float32      { return maxF32Generic(x) }
-func scaleF32(x []float32, s float32) { scaleF32Generic(x, s) }
-
-func addF32(dst, src []float32)                  { addF32Generic(dst, src) }
-func scaleMulF32(out, x, w []float32, s float32) { scaleMulF32Generic(out, x, w, s) }
-func rotate(a, b, cs, sn []float32)              { rotateGeneric(a, b, cs, sn) }

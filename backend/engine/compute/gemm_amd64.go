@@ -117,10 +117,16 @@ func peakLoop(n int, kind PeakKind) float64 {
 func amxPeak(cfg *byte, n int)
 
 //go:noescape
-func amxTile(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, kblocks int, c *float32, ldc int)
+func amxTile1(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, bplane int, kblocks int, c *float32, ldc int)
 
 //go:noescape
-func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int)
+func amxTile2(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, bplane int, kblocks int, c *float32, ldc int)
+
+//go:noescape
+func amxTile3(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, bplane int, kblocks int, c *float32, ldc int)
+
+//go:noescape
+func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int, plane int, block int)
 
 // amxAvailable reports whether this CPU has AMX-BF16 and the OS lets this
 // process use the tile registers (see requestAMX).

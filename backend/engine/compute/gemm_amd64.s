@@ -2552,13 +2552,14 @@ loop:
 done:
 	RET
 
-// func amxTile(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, kblocks int, c *float32, ldc int)
-TEXT ·amxTile(SB), NOSPLIT, $0-48
+// func amxTile1(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, bplane int, kblocks int, c *float32, ldc int)
+TEXT ·amxTile1(SB), NOSPLIT, $0-56
 	MOVQ cfg+0(FP), AX
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // LDTILECFG (AX)
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), SI
-	MOVQ kblocks+24(FP), R11
+	MOVQ bplane+24(FP), R8
+	MOVQ kblocks+32(FP), R11
 	MOVQ $64, DX
 	MOVQ $128, BX
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0 // TILEZERO tmm0
@@ -2566,8 +2567,9 @@ TEXT ·amxTile(SB), NOSPLIT, $0-48
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd0 // TILEZERO tmm2
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd8 // TILEZERO tmm3
 kloop:
-	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x1e // TILELOADD tmm6, (SI)(BX*1)
-	LEAQ 64(SI), CX
+	MOVQ SI, DI
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x1f // TILELOADD tmm6, (DI)(BX*1)
+	LEAQ 64(DI), CX
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x3c; BYTE $0x19 // TILELOADD tmm7, (CX)(BX*1)
 	LEAQ 0(AX), CX
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
@@ -2597,8 +2599,8 @@ kloop:
 	ADDQ $2048, SI
 	DECQ R11
 	JNZ kloop
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x17 // TILESTORED (DI)(DX*1), tmm0
 	LEAQ 64(DI), CX
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x0c; BYTE $0x11 // TILESTORED (CX)(DX*1), tmm1
@@ -2611,11 +2613,187 @@ kloop:
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // TILERELEASE
 	RET
 
-// func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int)
-TEXT ·splitBF16x3(SB), NOSPLIT, $0-24
+// func amxTile2(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, bplane int, kblocks int, c *float32, ldc int)
+TEXT ·amxTile2(SB), NOSPLIT, $0-56
+	MOVQ cfg+0(FP), AX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // LDTILECFG (AX)
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), SI
+	MOVQ bplane+24(FP), R8
+	MOVQ kblocks+32(FP), R11
+	MOVQ $64, DX
+	MOVQ $128, BX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0 // TILEZERO tmm0
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc8 // TILEZERO tmm1
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd0 // TILEZERO tmm2
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd8 // TILEZERO tmm3
+kloop:
+	MOVQ SI, DI
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x1f // TILELOADD tmm6, (DI)(BX*1)
+	LEAQ 64(DI), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x3c; BYTE $0x19 // TILELOADD tmm7, (CX)(BX*1)
+	LEAQ 0(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 1024(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	LEAQ 2048(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 3072(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	LEAQ 4096(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 5120(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	ADDQ R8, DI
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x1f // TILELOADD tmm6, (DI)(BX*1)
+	LEAQ 64(DI), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x3c; BYTE $0x19 // TILELOADD tmm7, (CX)(BX*1)
+	LEAQ 0(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 1024(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	LEAQ 2048(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 3072(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	ADDQ $6144, AX
+	ADDQ $2048, SI
+	DECQ R11
+	JNZ kloop
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x17 // TILESTORED (DI)(DX*1), tmm0
+	LEAQ 64(DI), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x0c; BYTE $0x11 // TILESTORED (CX)(DX*1), tmm1
+	MOVQ DX, R9
+	SHLQ $4, R9
+	ADDQ R9, DI
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x14; BYTE $0x17 // TILESTORED (DI)(DX*1), tmm2
+	LEAQ 64(DI), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x1c; BYTE $0x11 // TILESTORED (CX)(DX*1), tmm3
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // TILERELEASE
+	RET
+
+// func amxTile3(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, bplane int, kblocks int, c *float32, ldc int)
+TEXT ·amxTile3(SB), NOSPLIT, $0-56
+	MOVQ cfg+0(FP), AX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // LDTILECFG (AX)
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), SI
+	MOVQ bplane+24(FP), R8
+	MOVQ kblocks+32(FP), R11
+	MOVQ $64, DX
+	MOVQ $128, BX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0 // TILEZERO tmm0
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc8 // TILEZERO tmm1
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd0 // TILEZERO tmm2
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd8 // TILEZERO tmm3
+kloop:
+	MOVQ SI, DI
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x1f // TILELOADD tmm6, (DI)(BX*1)
+	LEAQ 64(DI), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x3c; BYTE $0x19 // TILELOADD tmm7, (CX)(BX*1)
+	LEAQ 0(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 1024(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	LEAQ 2048(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 3072(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	LEAQ 4096(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 5120(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	ADDQ R8, DI
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x1f // TILELOADD tmm6, (DI)(BX*1)
+	LEAQ 64(DI), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x3c; BYTE $0x19 // TILELOADD tmm7, (CX)(BX*1)
+	LEAQ 0(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 1024(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	LEAQ 2048(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 3072(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	ADDQ R8, DI
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x1f // TILELOADD tmm6, (DI)(BX*1)
+	LEAQ 64(DI), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x3c; BYTE $0x19 // TILELOADD tmm7, (CX)(BX*1)
+	LEAQ 0(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x11 // TILELOADD tmm4, (CX)(DX*1)
+	LEAQ 1024(AX), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11 // TILELOADD tmm5, (CX)(DX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc // TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd // TDPBF16PS tmm3, tmm5, tmm7
+	ADDQ $6144, AX
+	ADDQ $2048, SI
+	DECQ R11
+	JNZ kloop
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x17 // TILESTORED (DI)(DX*1), tmm0
+	LEAQ 64(DI), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x0c; BYTE $0x11 // TILESTORED (CX)(DX*1), tmm1
+	MOVQ DX, R9
+	SHLQ $4, R9
+	ADDQ R9, DI
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x14; BYTE $0x17 // TILESTORED (DI)(DX*1), tmm2
+	LEAQ 64(DI), CX
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x1c; BYTE $0x11 // TILESTORED (CX)(DX*1), tmm3
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // TILERELEASE
+	RET
+
+// func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int, plane int, block int)
+TEXT ·splitBF16x3(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ kblocks+16(FP), CX
+	MOVQ plane+24(FP), R8
+	MOVQ block+32(FP), R9
 	MOVL $1, AX
 	VPBROADCASTD AX, Z31
 	MOVL $0x7fff, AX
@@ -2637,7 +2815,7 @@ loop:
 	VPADDD Z30, Z0, Z1
 	VPADDD Z2, Z1, Z1
 	VPSRLD $16, Z1, Z1
-	VPMOVDW Z1, 2048(DI)
+	VPMOVDW Z1, 0(DI)(R8*1)
 	VPSLLD $16, Z1, Z1
 	VSUBPS Z1, Z0, Z0
 	VPSRLD $16, Z0, Z2
@@ -2645,7 +2823,7 @@ loop:
 	VPADDD Z30, Z0, Z1
 	VPADDD Z2, Z1, Z1
 	VPSRLD $16, Z1, Z1
-	VPMOVDW Z1, 4096(DI)
+	VPMOVDW Z1, 0(DI)(R8*2)
 	VMOVUPS 64(SI), Z0
 	VPSRLD $16, Z0, Z2
 	VPANDD Z31, Z2, Z2
@@ -2660,7 +2838,7 @@ loop:
 	VPADDD Z30, Z0, Z1
 	VPADDD Z2, Z1, Z1
 	VPSRLD $16, Z1, Z1
-	VPMOVDW Z1, 2080(DI)
+	VPMOVDW Z1, 32(DI)(R8*1)
 	VPSLLD $16, Z1, Z1
 	VSUBPS Z1, Z0, Z0
 	VPSRLD $16, Z0, Z2
@@ -2668,9 +2846,9 @@ loop:
 	VPADDD Z30, Z0, Z1
 	VPADDD Z2, Z1, Z1
 	VPSRLD $16, Z1, Z1
-	VPMOVDW Z1, 4128(DI)
+	VPMOVDW Z1, 32(DI)(R8*2)
 	ADDQ $128, SI
-	ADDQ $6144, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ loop
 	VZEROUPPER

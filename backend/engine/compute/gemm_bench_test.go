@@ -99,7 +99,7 @@ func BenchmarkAMXKernel(b *testing.B) {
 				peakFlops += peakLoop(1000, PeakAMX)
 				t1 := threadTime()
 				for tt := range tiles {
-					amxTile(&cfg[0], unsafe.Pointer(&planes[tt*(k/32)*amxTileElems]), unsafe.Pointer(&panel[0]), k/32, &out[tt*amxTokens*gemmRows], 4*gemmRows)
+					amxTile1(&cfg[0], unsafe.Pointer(&planes[tt*(k/32)*amxTileElems]), unsafe.Pointer(&panel[0]), 0, k/32, &out[tt*amxTokens*gemmRows], 4*gemmRows)
 				}
 				kernel += threadTime() - t1
 				peak += t1 - t0

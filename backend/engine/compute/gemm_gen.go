@@ -50,7 +50,9 @@ func main() {
 	pack("F32", 64, func(dst int, addr string) {
 		p("\tVMOVUPS %s, Z%d", addr, dst)
 	})
-	amxTile()
+	for w := 1; w <= 3; w++ {
+		amxTile(w)
+	}
 	splitBF16x3()
 	peaks()
 	amxPeak()
@@ -323,46 +325,57 @@ const (
 	amxKBlockBytes = 3 * amxPlaneBytes
 )
 
-// amxTile writes amxTile: a 32-token × 32-row float32 tile of
-// c = Σ_planes A_p · B over kblocks blocks of 32 k, with tiles 0-3 holding
-// the four 16×16 quarters of c, 4-5 the two 16-token halves of A, 6-7 the
-// two 16-row halves of B. A is one token tile of the tile-major planes; B is
-// a weight panel packed as [k/2][32 rows][2] bf16 (128 bytes per k pair).
-// Each B load feeds six tile products and each A load two.
-func amxTile() {
+// amxTile writes amxTile<w>, for weights held as w bf16 planes (1: BF16,
+// 2: F16 = hi+lo exactly, 3: F32 = hi+mid+lo): a 32-token × 32-row float32
+// tile of c = Σ over the kept plane pairs of A_a · B_w, over kblocks blocks
+// of 32 k. Pairs whose combined weight is 2^-24 or less are left out (plane
+// a is about 2^-8a of the value), so every variant keeps float32 accuracy:
+// BF16 runs 3 products per block, F16 5, F32 6. Tiles 0-3 hold the four
+// 16×16 quarters of c, 4-5 the two 16-token halves of A, 6-7 the two 16-row
+// halves of B. A is one token tile of the tile-major planes; B plane w is
+// a weight panel packed as [k/2][32 rows][2] bf16 (128 bytes per k pair),
+// planes bplane bytes apart.
+func amxTile(wplanes int) {
 	p("")
-	p("// func amxTile(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, kblocks int, c *float32, ldc int)")
-	p("TEXT ·amxTile(SB), NOSPLIT, $0-48")
+	p("// func amxTile%d(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, bplane int, kblocks int, c *float32, ldc int)", wplanes)
+	p("TEXT ·amxTile%d(SB), NOSPLIT, $0-56", wplanes)
 	p("\tMOVQ cfg+0(FP), AX")
 	p("\t%s // LDTILECFG (AX)", ldtilecfg(rAX))
 	p("\tMOVQ a+8(FP), AX")
 	p("\tMOVQ b+16(FP), SI")
-	p("\tMOVQ kblocks+24(FP), R11")
+	p("\tMOVQ bplane+24(FP), R8")
+	p("\tMOVQ kblocks+32(FP), R11")
 	p("\tMOVQ $64, DX")
 	p("\tMOVQ $128, BX")
 	for t := range 4 {
 		p("\t%s // TILEZERO tmm%d", tilezero(t), t)
 	}
 	p("kloop:")
-	p("\t%s // TILELOADD tmm6, (SI)(BX*1)", tileloadd(6, rSI, rBX))
-	p("\tLEAQ 64(SI), CX")
-	p("\t%s // TILELOADD tmm7, (CX)(BX*1)", tileloadd(7, rCX, rBX))
-	for plane := range 3 {
-		p("\tLEAQ %d(AX), CX", plane*amxPlaneBytes)
-		p("\t%s // TILELOADD tmm4, (CX)(DX*1)", tileloadd(4, rCX, rDX))
-		p("\tLEAQ %d(AX), CX", plane*amxPlaneBytes+amxHalfBytes)
-		p("\t%s // TILELOADD tmm5, (CX)(DX*1)", tileloadd(5, rCX, rDX))
-		p("\t%s // TDPBF16PS tmm0, tmm4, tmm6", tdpbf16ps(0, 4, 6))
-		p("\t%s // TDPBF16PS tmm1, tmm4, tmm7", tdpbf16ps(1, 4, 7))
-		p("\t%s // TDPBF16PS tmm2, tmm5, tmm6", tdpbf16ps(2, 5, 6))
-		p("\t%s // TDPBF16PS tmm3, tmm5, tmm7", tdpbf16ps(3, 5, 7))
+	p("\tMOVQ SI, DI")
+	for wp := range wplanes {
+		if wp > 0 {
+			p("\tADDQ R8, DI")
+		}
+		p("\t%s // TILELOADD tmm6, (DI)(BX*1)", tileloadd(6, rDI, rBX))
+		p("\tLEAQ 64(DI), CX")
+		p("\t%s // TILELOADD tmm7, (CX)(BX*1)", tileloadd(7, rCX, rBX))
+		for plane := 0; wp+plane <= 2; plane++ {
+			p("\tLEAQ %d(AX), CX", plane*amxPlaneBytes)
+			p("\t%s // TILELOADD tmm4, (CX)(DX*1)", tileloadd(4, rCX, rDX))
+			p("\tLEAQ %d(AX), CX", plane*amxPlaneBytes+amxHalfBytes)
+			p("\t%s // TILELOADD tmm5, (CX)(DX*1)", tileloadd(5, rCX, rDX))
+			p("\t%s // TDPBF16PS tmm0, tmm4, tmm6", tdpbf16ps(0, 4, 6))
+			p("\t%s // TDPBF16PS tmm1, tmm4, tmm7", tdpbf16ps(1, 4, 7))
+			p("\t%s // TDPBF16PS tmm2, tmm5, tmm6", tdpbf16ps(2, 5, 6))
+			p("\t%s // TDPBF16PS tmm3, tmm5, tmm7", tdpbf16ps(3, 5, 7))
+		}
 	}
 	p("\tADDQ $%d, AX", amxKBlockBytes)
 	p("\tADDQ $2048, SI")
 	p("\tDECQ R11")
 	p("\tJNZ kloop")
-	p("\tMOVQ c+32(FP), DI")
-	p("\tMOVQ ldc+40(FP), DX")
+	p("\tMOVQ c+40(FP), DI")
+	p("\tMOVQ ldc+48(FP), DX")
 	p("\t%s // TILESTORED (DI)(DX*1), tmm0", tilestored(rDI, rDX, 0))
 	p("\tLEAQ 64(DI), CX")
 	p("\t%s // TILESTORED (CX)(DX*1), tmm1", tilestored(rCX, rDX, 1))
@@ -376,19 +389,23 @@ func amxTile() {
 	p("\tRET")
 }
 
-// splitBF16x3 writes splitBF16x3: one activation row of kblocks·32
-// float32s x becomes three bf16 planes hi, mid, lo with x = hi+mid+lo to
-// within about 2^-24 relative, each rounded to nearest even from what the
-// ones before left; dst is the row's 64-byte slot in its token tile of the
-// tile-major layout. Products of bf16 weights with the planes are exact in
-// float32, so tile products over the three planes keep float32 accuracy.
+// splitBF16x3 writes splitBF16x3: kblocks·32 float32s x become three bf16
+// planes hi, mid, lo with x = hi+mid+lo to within about 2^-24 relative,
+// each rounded to nearest even from what the ones before left. Plane p of
+// block b goes to dst + p·plane + b·block: the tile-major activation layout
+// (plane amxPlaneBytes, block amxKBlockBytes, dst at the row's 64-byte slot)
+// or plain rows (plane = a plane's size, block 64). Products of bf16 values
+// are exact in float32, so tile products over the planes keep float32
+// accuracy.
 func splitBF16x3() {
 	p("")
-	p("// func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int)")
-	p("TEXT ·splitBF16x3(SB), NOSPLIT, $0-24")
+	p("// func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int, plane int, block int)")
+	p("TEXT ·splitBF16x3(SB), NOSPLIT, $0-40")
 	p("\tMOVQ dst+0(FP), DI")
 	p("\tMOVQ x+8(FP), SI")
 	p("\tMOVQ kblocks+16(FP), CX")
+	p("\tMOVQ plane+24(FP), R8")
+	p("\tMOVQ block+32(FP), R9")
 	p("\tMOVL $1, AX")
 	p("\tVPBROADCASTD AX, Z31")
 	p("\tMOVL $0x7fff, AX")
@@ -398,14 +415,14 @@ func splitBF16x3() {
 	p("loop:")
 	for half := range 2 {
 		p("\tVMOVUPS %d(SI), Z0", 64*half)
-		for plane := range 3 {
+		for plane, base := range []string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)"} {
 			// bf16 = (bits + 0x7fff + ((bits >> 16) & 1)) >> 16
 			p("\tVPSRLD $16, Z0, Z2")
 			p("\tVPANDD Z31, Z2, Z2")
 			p("\tVPADDD Z30, Z0, Z1")
 			p("\tVPADDD Z2, Z1, Z1")
 			p("\tVPSRLD $16, Z1, Z1")
-			p("\tVPMOVDW Z1, %d(DI)", plane*amxPlaneBytes+32*half)
+			p("\tVPMOVDW Z1, %d%s", 32*half, base)
 			if plane < 2 {
 				p("\tVPSLLD $16, Z1, Z1")
 				p("\tVSUBPS Z1, Z0, Z0")
@@ -413,7 +430,7 @@ func splitBF16x3() {
 		}
 	}
 	p("\tADDQ $128, SI")
-	p("\tADDQ $%d, DI", amxKBlockBytes)
+	p("\tADDQ R9, DI")
 	p("\tDECQ CX")
 	p("\tJNZ loop")
 	p("\tVZEROUPPER")

@@ -21,10 +21,18 @@ func peakLoop(n int, kind PeakKind) float64 { return 0 }
 
 func amxAvailable() bool { return false }
 
-func amxTile(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, kblocks int, c *float32, ldc int) {
+func amxTile1(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, bplane int, kblocks int, c *float32, ldc int) {
 	panic("compute: no AMX kernel on this platform")
 }
 
-func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int) {
+func amxTile2(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, bplane int, kblocks int, c *float32, ldc int) {
+	panic("compute: no AMX kernel on this platform")
+}
+
+func amxTile3(cfg *byte, a unsafe.Pointer, b unsafe.Pointer, bplane int, kblocks int, c *float32, ldc int) {
+	panic("compute: no AMX kernel on this platform")
+}
+
+func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int, plane int, block int) {
 	panic("compute: no AMX kernel on this platform")
 }

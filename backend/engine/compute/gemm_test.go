@@ -199,10 +199,11 @@ func TestBatchedAttention(t *testing.T) {
 	}
 }
 
-// TestAMXMatMul checks the AMX path (three bf16 planes per activation)
-// against a float64 product of the stored weights, at float32 accuracy: its
-// error must stay within a few times that of the float32 FMA GEMM on the
-// same data, for partial tiles of tokens and rows and with and without bias.
+// TestAMXMatMul checks the AMX path (bf16 planes of activations and, for
+// F16 and F32, of weights) against a float64 product of the stored
+// weights, at float32 accuracy: its error must stay within a few times that
+// of the float32 FMA GEMM on the same data, for every stored type, partial
+// tiles of tokens and rows, and with and without bias.
 func TestAMXMatMul(t *testing.T) {
 	cpu := NewCPU(2)
 	defer cpu.Close()
@@ -210,40 +211,44 @@ func TestAMXMatMul(t *testing.T) {
 		t.Skip("no AMX-BF16 on this CPU or OS")
 	}
 	rng := rand.New(rand.NewPCG(19, 20))
-	for _, shape := range [][2]int{{32, 32}, {33, 64}, {100, 768}, {64, 2048}} {
-		rows, cols := shape[0], shape[1]
-		w, exact := encode(t, BF16, rows, cols, randF32(rng, rows*cols))
-		bias := randF32(rng, rows)
-		for _, n := range []int{8, 9, 31, 32, 33, 64, 70} {
-			x := randF32(rng, n*cols)
-			x[0], x[1] = 1e-30, -3e4 // tiny and large activations survive the split
-			for _, b := range [][]float32{nil, bias} {
-				amx, fma := make([]float32, n*rows), make([]float32, n*rows)
-				cpu.useAMX = true
-				cpu.MatMul(amx, x, n, w, b)
-				cpu.useAMX = false
-				cpu.MatMul(fma, x, n, w, b)
-				cpu.useAMX = true
-				var errAMX, errFMA, scale float64
-				for tok := range n {
-					for r := range rows {
-						var want, mag float64
-						for c := range cols {
-							p := exact[r*cols+c] * float64(x[tok*cols+c])
-							want += p
-							mag += math.Abs(p)
+	for _, dt := range []DType{BF16, F16, F32} {
+		for _, shape := range [][2]int{{32, 32}, {33, 64}, {100, 768}, {64, 2048}} {
+			rows, cols := shape[0], shape[1]
+			w, exact := encode(t, dt, rows, cols, randF32(rng, rows*cols))
+			bias := randF32(rng, rows)
+			for _, n := range []int{8, 9, 31, 32, 33, 64, 70} {
+				x := randF32(rng, n*cols)
+				x[0], x[1] = 1e-30, -3e4 // tiny and large activations survive the split
+				for _, b := range [][]float32{nil, bias} {
+					amx, fma := make([]float32, n*rows), make([]float32, n*rows)
+					cpu.useAMX = true
+					cpu.MatMul(amx, x, n, w, b)
+					cpu.useAMX = false
+					cpu.MatMul(fma, x, n, w, b)
+					cpu.useAMX = true
+					var errAMX, errFMA, scale float64
+					for tok := range n {
+						for r := range rows {
+							var want, mag float64
+							for c := range cols {
+								p := exact[r*cols+c] * float64(x[tok*cols+c])
+								want += p
+								mag += math.Abs(p)
+							}
+							if b != nil {
+								want += float64(b[r])
+							}
+							errAMX = math.Max(errAMX, math.Abs(float64(amx[tok*rows+r])-want)/mag)
+							errFMA = math.Max(errFMA, math.Abs(float64(fma[tok*rows+r])-want)/mag)
+							scale = math.Max(scale, mag)
 						}
-						if b != nil {
-							want += float64(b[r])
-						}
-						errAMX = math.Max(errAMX, math.Abs(float64(amx[tok*rows+r])-want))
-						errFMA = math.Max(errFMA, math.Abs(float64(fma[tok*rows+r])-want))
-						scale = math.Max(scale, mag)
 					}
-				}
-				// float32 accumulation error is about √cols·2^-24 of Σ|products|.
-				if tol := 4 * math.Sqrt(float64(cols)) * 6e-8 * scale; errAMX > tol || errAMX > 8*errFMA+1e-30 {
-					t.Fatalf("%dx%d n=%d bias=%v: AMX max error %g (FMA GEMM %g, allowed %g)", rows, cols, n, b != nil, errAMX, errFMA, tol)
+					// Relative to Σ|products|, float32 accumulation errs by
+					// about √cols·2^-24; one bf16 plane too few errs by 2^-17
+					// or more, and shows.
+					if tol := 4 * math.Sqrt(float64(cols)) * 6e-8; errAMX > tol || errAMX > 8*errFMA+1e-12 {
+						t.Fatalf("%s %dx%d n=%d bias=%v: AMX relative error %.3g (FMA GEMM %.3g, allowed %.3g)", dt, rows, cols, n, b != nil, errAMX, errFMA, tol)
+					}
 				}
 			}
 		}

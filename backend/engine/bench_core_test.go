@@ -22,13 +22,16 @@ func threadTime() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// BenchmarkPrefillCore runs a 512-token prefill on one thread (the caller's,
+// BenchmarkPerCore runs a 512-token prefill on one thread (the caller's,
 // locked) and reports it per core of CPU time, against the float32 FMA peak
 // of the same thread in the same units (and, for BF16 weights on a CPU with
 // AMX, a third of the AMX tile peak: the AMX GEMM runs three tile products
-// per product): the kernels' efficiency without the noise of other tenants. Multiply by the thread count for an idle-machine
-// estimate (prefill splits into independent panels and heads).
-func BenchmarkPrefillCore(b *testing.B) {
+// per product): the kernels' efficiency without the noise of other
+// tenants. Multiply by the thread count for an idle-machine estimate
+// (prefill splits into independent panels and heads). Decode is reported
+// the same way, though it is bound by memory bandwidth, which other
+// tenants share: its CPU time still includes their contention.
+func BenchmarkPerCore(b *testing.B) {
 	for _, bm := range benchModels() {
 		if bm.spec != "demo-110m-gqa" {
 			continue
@@ -39,7 +42,7 @@ func BenchmarkPrefillCore(b *testing.B) {
 			e := openBenchModel(b, bm, 1)
 			flops := prefillFLOPs(e.cfg.Facts(), benchPromptTokens)
 			prefillRate(b, e, 16) // warm up
-			var rate, ratio, amxRatio []float64
+			var rate, ratio, amxRatio, dec []float64
 			for b.Loop() {
 				for range 3 {
 					t0 := threadTime()
@@ -57,6 +60,9 @@ func BenchmarkPrefillCore(b *testing.B) {
 					if pa > 0 && bm.dtype == model.BF16 {
 						amxRatio = append(amxRatio, achieved/(pa/(t3-t2).Seconds()/3))
 					}
+					t4 := threadTime()
+					decodeRate(b, e, benchDecodeTokens)
+					dec = append(dec, benchDecodeTokens/(threadTime()-t4).Seconds())
 				}
 			}
 			b.ReportMetric(median(rate), "prefill-tok/core-s")
@@ -65,8 +71,9 @@ func BenchmarkPrefillCore(b *testing.B) {
 			if len(amxRatio) > 0 {
 				b.ReportMetric(median(amxRatio), "of-amx-peak/3")
 			}
+			b.ReportMetric(median(dec), "decode-tok/core-s")
 			b.ReportMetric(0, "ns/op")
-			b.Logf("%s prefill %d tokens, 1 thread, per CPU-second: %v", bm.name, benchPromptTokens, rounded(rate))
+			b.Logf("%s, 1 thread, per CPU-second: prefill %d tokens %v; decode %v", bm.name, benchPromptTokens, rounded(rate), rounded(dec))
 		})
 	}
 }

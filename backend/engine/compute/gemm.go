@@ -11,6 +11,15 @@ import "unsafe"
 // loaded weight vector is used 12 times and each activation twice, with no
 // horizontal sums (the dot-product formulation needs 24 of them per tile).
 // A panel is packed once per call and reused for all n tokens.
+//
+// There is deliberately no VDPBF16PS (AVX512-BF16) kernel: it multiplies
+// bf16 by bf16, so float32 activations would have to be split into three
+// bf16 planes to keep float32 accuracy (two measured 2^-17 off), and three
+// 32-product instructions per 32 useful products lose to one 16-product FMA
+// at any equal issue rate; on this machine VDPBF16PS also issues at half the
+// FMA rate (make bench reports both peaks). Rounding activations to bf16 as
+// llama.cpp does would double the rate on CPUs that issue it like an FMA,
+// at about 2^-9 relative error per activation.
 const (
 	gemmRows   = 32 // weight rows per panel: two 16-lane vectors
 	gemmTokens = 12 // tokens per micro-kernel tile

@@ -30,6 +30,7 @@ type CPU struct {
 	// useGEMM routes prefill products through the packed-panel GEMM
 	// (gemm.go) where the CPU has its kernels; tests turn it off to compare.
 	useGEMM  bool
+	useGEMM2 bool              // the AVX2 GEMM, on CPUs with AVX2 but not AVX-512
 	zeroBias [gemmRows]float32 // the GEMM kernel's bias when there is none
 
 	// useAMX routes prefill products of BF16 weights through the AMX tile
@@ -47,6 +48,7 @@ func NewCPU(threads int) *CPU {
 	c := &CPU{pool: p, scratch: make([][]float32, p.Workers()), workers: make([]workerStats, p.Workers())}
 	c.matVec.cpu, c.matMat.cpu, c.gemm.cpu, c.attend.cpu, c.attendB.cpu = c, c, c, c, c
 	c.useGEMM = gemmAvailable()
+	c.useGEMM2 = !c.useGEMM && gemmAVX2Available()
 	c.useAMX = amxAvailable()
 	c.amxConfig = amxConfig()
 	c.amx.cpu = c
@@ -58,6 +60,9 @@ func (c *CPU) Name() string {
 	gemm := ""
 	if c.useGEMM {
 		gemm = "+gemm512"
+	}
+	if c.useGEMM2 {
+		gemm = "+gemm256"
 	}
 	if c.useAMX {
 		gemm += "+amx-bf16"
@@ -106,11 +111,17 @@ func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
 		c.matMulAMX(out, x, n, w, bias)
 		return
 	}
-	if c.useGEMM && n >= gemmMinTokens {
+	if (c.useGEMM || c.useGEMM2) && n >= gemmMinTokens {
 		g := &c.gemm
-		g.out, g.x, g.n, g.w, g.bias = out[:n*w.Rows], x[:n*w.Cols], n, w, bias
-		c.ensureScratch(gemmRows * w.Cols)
-		panels := (w.Rows + gemmRows - 1) / gemmRows
+		g.out, g.x, g.n, g.w, g.bias, g.avx2 = out[:n*w.Rows], x[:n*w.Cols], n, w, bias, c.useGEMM2
+		width := gemmRows
+		if g.avx2 {
+			width = avx2Rows
+			c.ensureScratch(gemmScratchAVX2(w.Cols))
+		} else {
+			c.ensureScratch(gemmRows * w.Cols)
+		}
+		panels := (w.Rows + width - 1) / width
 		c.pool.Parallel(panels, max(1, panels/(4*c.pool.Workers())), g)
 		g.out, g.x, g.bias = nil, nil, nil
 		g.w = Matrix{}

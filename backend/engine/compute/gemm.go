@@ -36,30 +36,43 @@ func packPanel(panel []float32, w Matrix, r0 int) {
 }
 
 // packRows is packPanel for rows (≤ gemmRows) of cols elements of type dt,
-// row r starting at element r·ld of data. Whole 16-row halves and 16-column
-// blocks go through the assembly packer; the rest (a partial last panel, the
-// last columns) is scalar.
+// row r starting at element r·ld of data.
 func packRows(panel []float32, dt DType, data []byte, ld, rows, cols int) {
+	packRowsWidth(panel, gemmRows, dt, data, ld, rows, cols)
+}
+
+// packRowsWidth packs rows (≤ width) into a panel width floats wide:
+// panel[k*width+j] = row j, element k. Whole half-panels of rows and
+// blocks of width/2 columns go through the assembly packer (AVX-512 for 32
+// wide, AVX2 for 16); the rest (a partial last panel, the last columns) is
+// scalar.
+func packRowsWidth(panel []float32, width int, dt DType, data []byte, ld, rows, cols int) {
 	size := dt.Size()
-	kblocks := cols / 16
-	for half := range 2 {
-		h0 := 16 * half
+	half := width / 2
+	kblocks := cols / half
+	for h := range 2 {
+		h0 := half * h
 		done := 0
-		if h0+16 <= rows && kblocks > 0 {
-			packHalfBlocks(panel[h0:], dt, unsafe.Pointer(&data[h0*ld*size]), ld*size, kblocks)
-			done = 16 * kblocks
+		if h0+half <= rows && kblocks > 0 {
+			src := unsafe.Pointer(&data[h0*ld*size])
+			if width == gemmRows {
+				packHalfBlocks(panel[h0:], dt, src, ld*size, kblocks)
+			} else {
+				packHalfBlocksAVX2(panel[h0:], dt, src, ld*size, kblocks)
+			}
+			done = half * kblocks
 		}
-		for j := range 16 {
+		for j := range half {
 			r := h0 + j
 			dst := panel[r:]
 			if r >= rows {
 				for k := done; k < cols; k++ {
-					dst[k*gemmRows] = 0
+					dst[k*width] = 0
 				}
 				continue
 			}
 			for k := done; k < cols; k++ {
-				dst[k*gemmRows] = elementAt(dt, data, r*ld+k)
+				dst[k*width] = elementAt(dt, data, r*ld+k)
 			}
 		}
 	}
@@ -101,11 +114,16 @@ type gemmTask struct {
 	n      int
 	w      Matrix
 	bias   []float32
+	avx2   bool // the AVX2 kernels: 16-row panels, 6-token tiles
 }
 
 // Run handles panels [lo, hi): it packs each panel into the worker's
 // scratch, then sweeps the tokens through it a tile at a time.
 func (t *gemmTask) Run(worker, lo, hi int) {
+	if t.avx2 {
+		t.runAVX2(worker, lo, hi)
+		return
+	}
 	cols, rows, n := t.w.Cols, t.w.Rows, t.n
 	panel := t.cpu.scratch[worker][:gemmRows*cols]
 	for p := lo; p < hi; p++ {
@@ -120,6 +138,48 @@ func (t *gemmTask) Run(worker, lo, hi int) {
 		for tok := 0; tok < n; tok += gemmTokens {
 			m := min(gemmTokens, n-tok)
 			gemmTile(m, &t.x[tok*cols], 4*cols, &panel[0], 4*gemmRows, cols, &t.out[tok*rows+r0], 4*rows, bias, mask)
+		}
+	}
+}
+
+// AVX2 tile shape: avx2Rows weight rows (two 8-lane vectors) × avx2Tokens
+// tokens in 12 of the 16 vector registers.
+const (
+	avx2Rows   = 16
+	avx2Tokens = 6
+)
+
+// gemmScratchAVX2 is the per-worker scratch of the AVX2 path: a panel, a
+// tile for partial panels and 16 bias values.
+func gemmScratchAVX2(cols int) int { return avx2Rows*cols + avx2Tokens*avx2Rows + avx2Rows }
+
+// runAVX2 is Run with the AVX2 kernels. They have no masked stores, so a
+// partial last panel goes through a scratch tile (and padded bias).
+func (t *gemmTask) runAVX2(worker, lo, hi int) {
+	cols, rows, n := t.w.Cols, t.w.Rows, t.n
+	size := t.w.DType.Size()
+	scratch := t.cpu.scratch[worker]
+	panel := scratch[:avx2Rows*cols]
+	tile := scratch[avx2Rows*cols : avx2Rows*cols+avx2Tokens*avx2Rows]
+	padded := scratch[avx2Rows*cols+avx2Tokens*avx2Rows : avx2Rows*cols+avx2Tokens*avx2Rows+avx2Rows]
+	for p := lo; p < hi; p++ {
+		r0 := p * avx2Rows
+		nr := min(avx2Rows, rows-r0)
+		packRowsWidth(panel, avx2Rows, t.w.DType, t.w.Data[r0*cols*size:], cols, nr, cols)
+		clear(padded)
+		if t.bias != nil {
+			copy(padded, t.bias[r0:r0+nr])
+		}
+		for tok := 0; tok < n; tok += avx2Tokens {
+			m := min(avx2Tokens, n-tok)
+			if nr == avx2Rows {
+				gemmTileAVX2(m, &t.x[tok*cols], 4*cols, &panel[0], cols, &t.out[tok*rows+r0], 4*rows, &padded[0])
+				continue
+			}
+			gemmTileAVX2(m, &t.x[tok*cols], 4*cols, &panel[0], cols, &tile[0], 4*avx2Rows, &padded[0])
+			for tt := range m {
+				copy(t.out[(tok+tt)*rows+r0:(tok+tt)*rows+r0+nr], tile[tt*avx2Rows:])
+			}
 		}
 	}
 }

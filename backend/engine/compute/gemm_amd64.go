@@ -15,6 +15,10 @@ import (
 
 func gemmAvailable() bool { return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW }
 
+// gemmAVX2Available reports whether the AVX2 fallback kernels can run
+// (AVX2, FMA and F16C, which every AVX2 CPU has in practice).
+func gemmAVX2Available() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C }
+
 //go:noescape
 func packBF16(dst *float32, src unsafe.Pointer, lds int, kblocks int)
 
@@ -35,6 +39,38 @@ func packHalfBlocks(dst []float32, dt DType, src unsafe.Pointer, ld, kblocks int
 	case F32:
 		packF32(&dst[0], src, ld, kblocks)
 	}
+}
+
+//go:noescape
+func packAVX2BF16(dst *float32, src unsafe.Pointer, lds int, kblocks int)
+
+//go:noescape
+func packAVX2F16(dst *float32, src unsafe.Pointer, lds int, kblocks int)
+
+//go:noescape
+func packAVX2F32(dst *float32, src unsafe.Pointer, lds int, kblocks int)
+
+// packHalfBlocksAVX2 is packHalfBlocks for 8 rows and blocks of 8 columns
+// into a 16-float panel half, with the AVX2 packers.
+func packHalfBlocksAVX2(dst []float32, dt DType, src unsafe.Pointer, ld, kblocks int) {
+	switch dt {
+	case BF16:
+		packAVX2BF16(&dst[0], src, ld, kblocks)
+	case F16:
+		packAVX2F16(&dst[0], src, ld, kblocks)
+	case F32:
+		packAVX2F32(&dst[0], src, ld, kblocks)
+	}
+}
+
+// gemmTileAVX2 runs the m-token AVX2 micro-kernel (see gemmAVX2 in
+// gemm_gen.go): all 16 rows of c are written, from 16 bias values.
+func gemmTileAVX2(m int, x *float32, ldx int, panel *float32, k int, c *float32, ldc int, bias *float32) {
+	gemmAVX2Kernels[m](x, ldx, panel, k, c, ldc, bias)
+}
+
+var gemmAVX2Kernels = [avx2Tokens + 1]func(x *float32, ldx int, panel *float32, k int, c *float32, ldc int, bias *float32){
+	nil, gemmAVX2_1, gemmAVX2_2, gemmAVX2_3, gemmAVX2_4, gemmAVX2_5, gemmAVX2_6,
 }
 
 // gemmTile runs the m-token micro-kernel (see gemm in gemm_gen.go).
@@ -133,3 +169,21 @@ func splitBF16x3(dst unsafe.Pointer, x *float32, kblocks int, plane int, block i
 func amxAvailable() bool {
 	return gemmAvailable() && cpu.X86.HasAMXTile && cpu.X86.HasAMXBF16 && requestAMX()
 }
+
+//go:noescape
+func gemmAVX2_1(x *float32, ldx int, panel *float32, k int, c *float32, ldc int, bias *float32)
+
+//go:noescape
+func gemmAVX2_2(x *float32, ldx int, panel *float32, k int, c *float32, ldc int, bias *float32)
+
+//go:noescape
+func gemmAVX2_3(x *float32, ldx int, panel *float32, k int, c *float32, ldc int, bias *float32)
+
+//go:noescape
+func gemmAVX2_4(x *float32, ldx int, panel *float32, k int, c *float32, ldc int, bias *float32)
+
+//go:noescape
+func gemmAVX2_5(x *float32, ldx int, panel *float32, k int, c *float32, ldc int, bias *float32)
+
+//go:noescape
+func gemmAVX2_6(x *float32, ldx int, panel *float32, k int, c *float32, ldc int, bias *float32)

@@ -50,6 +50,19 @@ func main() {
 	pack("F32", 64, func(dst int, addr string) {
 		p("\tVMOVUPS %s, Z%d", addr, dst)
 	})
+	for m := 1; m <= avx2Tokens; m++ {
+		gemmAVX2(m)
+	}
+	packAVX2("BF16", 16, func(dst int, addr string) {
+		p("\tVPMOVZXWD %s, Y%d", addr, dst)
+		p("\tVPSLLD $16, Y%d, Y%d", dst, dst)
+	})
+	packAVX2("F16", 16, func(dst int, addr string) {
+		p("\tVCVTPH2PS %s, Y%d", addr, dst)
+	})
+	packAVX2("F32", 32, func(dst int, addr string) {
+		p("\tVMOVUPS %s, Y%d", addr, dst)
+	})
 	for w := 1; w <= 3; w++ {
 		amxTile(w)
 	}
@@ -461,5 +474,134 @@ func amxPeak() {
 	p("\tJNZ loop")
 	p("done:")
 	p("\t%s // TILERELEASE", tilerelease())
+	p("\tRET")
+}
+
+// The AVX2 fallback (CPUs without AVX-512): 16 vector registers of 8 lanes,
+// so the tile is avx2Tokens tokens × 16 rows in 12 accumulators, over
+// panels of 16 rows packed [k][16]. Keep in step with gemm.go.
+const avx2Tokens = 6
+
+// gemmAVX2 writes gemmAVX2_<m>: c[t][j] = bias[j] + Σ_k x[t][k]·panel[k][j]
+// for t < m, j < 16 (all 16 stored: the caller gives a scratch tile for a
+// partial panel, and 16 bias values). Accumulator (t, half) is Y(2t+half);
+// Y12/Y13 hold the panel's k-th row, Y14/Y15 the broadcast activations.
+func gemmAVX2(m int) {
+	p("")
+	p("// func gemmAVX2_%d(x *float32, ldx int, panel *float32, k int, c *float32, ldc int, bias *float32)", m)
+	p("TEXT ·gemmAVX2_%d(SB), NOSPLIT, $0-56", m)
+	p("\tMOVQ x+0(FP), R8")
+	p("\tMOVQ ldx+8(FP), R9")
+	p("\tMOVQ panel+16(FP), SI")
+	p("\tMOVQ k+24(FP), CX")
+	p("\tMOVQ c+32(FP), DI")
+	p("\tMOVQ ldc+40(FP), DX")
+	p("\tMOVQ bias+48(FP), BX")
+	p("\tLEAQ (R9)(R9*2), R13")
+	p("\tLEAQ (R8)(R13*1), R10")
+	p("\tVMOVUPS (BX), Y12")
+	p("\tVMOVUPS 32(BX), Y13")
+	for t := range m {
+		p("\tVMOVAPS Y12, Y%d", 2*t)
+		p("\tVMOVAPS Y13, Y%d", 2*t+1)
+	}
+	bases := []string{"R8", "R10"}[:(m+2)/3]
+	step := func(u int) {
+		p("\tVMOVUPS %d(SI), Y12", 64*u)
+		p("\tVMOVUPS %d(SI), Y13", 64*u+32)
+		for t := range m {
+			b := 14 + t%2
+			p("\tVBROADCASTSS %s, Y%d", tokenAddr(t, 4*u), b)
+			p("\tVFMADD231PS Y%d, Y12, Y%d", b, 2*t)
+			p("\tVFMADD231PS Y%d, Y13, Y%d", b, 2*t+1)
+		}
+	}
+	advance := func(steps int) {
+		p("\tADDQ $%d, SI", 64*steps)
+		for _, b := range bases {
+			p("\tADDQ $%d, %s", 4*steps, b)
+		}
+	}
+	p("loop:")
+	p("\tCMPQ CX, $%d", unroll)
+	p("\tJLT tail")
+	for u := range unroll {
+		step(u)
+	}
+	advance(unroll)
+	p("\tSUBQ $%d, CX", unroll)
+	p("\tJMP loop")
+	p("tail:")
+	p("\tTESTQ CX, CX")
+	p("\tJEQ store")
+	step(0)
+	advance(1)
+	p("\tDECQ CX")
+	p("\tJMP tail")
+	p("store:")
+	for t := range m {
+		p("\tVMOVUPS Y%d, (DI)", 2*t)
+		p("\tVMOVUPS Y%d, 32(DI)", 2*t+1)
+		if t < m-1 {
+			p("\tADDQ DX, DI")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// packAVX2 writes packAVX2<name>: for each of kblocks blocks of 8 columns,
+// load 8 source rows (lds bytes apart) of 8 elements, widen them to
+// float32, transpose the 8×8 block in registers and store column c at
+// dst + c·64 bytes (one 16-float panel row; dst points at the panel half
+// these rows fill). srcBlock is the byte width of 8 source elements.
+func packAVX2(name string, srcBlock int, load func(dst int, addr string)) {
+	p("")
+	p("// func packAVX2%s(dst *float32, src unsafe.Pointer, lds int, kblocks int)", name)
+	p("TEXT ·packAVX2%s(SB), NOSPLIT, $0-32", name)
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ src+8(FP), R8")
+	p("\tMOVQ lds+16(FP), R9")
+	p("\tMOVQ kblocks+24(FP), CX")
+	p("\tLEAQ (R9)(R9*2), R13")
+	p("\tLEAQ (R8)(R9*4), R10")
+	p("\tTESTQ CX, CX")
+	p("\tJEQ done")
+	p("loop:")
+	bases := []string{"R8", "R10"}
+	for i := range 8 {
+		addr := [...]string{"(%s)", "(%s)(R9*1)", "(%s)(R9*2)", "(%s)(R13*1)"}[i%4]
+		load(i, fmt.Sprintf(addr, bases[i/4]))
+	}
+	// 8×8 transpose: unpack pairs of rows, shuffle within 128-bit lanes,
+	// then swap lanes (Y8-Y15 scratch).
+	for i := range 4 {
+		p("\tVUNPCKLPS Y%d, Y%d, Y%d", 2*i+1, 2*i, 8+2*i)
+		p("\tVUNPCKHPS Y%d, Y%d, Y%d", 2*i+1, 2*i, 8+2*i+1)
+	}
+	for g := range 2 {
+		t, u := 8+4*g, 4*g
+		p("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", t+2, t, u)
+		p("\tVSHUFPS $0xEE, Y%d, Y%d, Y%d", t+2, t, u+1)
+		p("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", t+3, t+1, u+2)
+		p("\tVSHUFPS $0xEE, Y%d, Y%d, Y%d", t+3, t+1, u+3)
+	}
+	// u(j) (rows 0-3) and u(4+j) (rows 4-7) hold column j in the low lane
+	// and column 4+j in the high lane.
+	for j := range 4 {
+		p("\tVPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+j, j, 8+j)
+		p("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+j, j, 12+j)
+	}
+	for c := range 8 {
+		p("\tVMOVUPS Y%d, %d(DI)", 8+c, 64*c)
+	}
+	p("\tADDQ $%d, DI", 8*64)
+	for _, b := range bases {
+		p("\tADDQ $%d, %s", srcBlock, b)
+	}
+	p("\tDECQ CX")
+	p("\tJNZ loop")
+	p("\tVZEROUPPER")
+	p("done:")
 	p("\tRET")
 }

@@ -7,7 +7,16 @@ import "unsafe"
 // Off amd64 the prefill GEMM is not used (arm64 has its own kernels); these
 // stubs keep the platform-independent driver in gemm.go compiling.
 
-func gemmAvailable() bool { return false }
+func gemmAvailable() bool     { return false }
+func gemmAVX2Available() bool { return false }
+
+func packHalfBlocksAVX2(dst []float32, dt DType, src unsafe.Pointer, ld, kblocks int) {
+	panic("compute: no GEMM packer on this platform")
+}
+
+func gemmTileAVX2(m int, x *float32, ldx int, panel *float32, k int, c *float32, ldc int, bias *float32) {
+	panic("compute: no GEMM kernel on this platform")
+}
 
 func packHalfBlocks(dst []float32, dt DType, src unsafe.Pointer, ld, kblocks int) {
 	panic("compute: no GEMM packer on this platform")

@@ -16,24 +16,31 @@ func TestPackPanel(t *testing.T) {
 		t.Skip("no AVX-512 on this CPU")
 	}
 	rng := rand.New(rand.NewPCG(11, 12))
-	for _, dt := range []DType{BF16, F16, F32} {
-		for _, rows := range []int{1, 15, 16, 17, 31, 32, 33, 50, 64} {
-			for _, cols := range []int{1, 15, 16, 17, 48, 70} {
-				w, exact := encode(t, dt, rows, cols, randF32(rng, rows*cols))
-				panel := make([]float32, gemmRows*cols)
-				for r0 := 0; r0 < rows; r0 += gemmRows {
-					for i := range panel {
-						panel[i] = float32(math.NaN()) // every element must be written
-					}
-					packPanel(panel, w, r0)
-					for k := range cols {
-						for j := range gemmRows {
-							want := 0.0
-							if r0+j < rows {
-								want = exact[(r0+j)*cols+k]
-							}
-							if got := panel[k*gemmRows+j]; float64(got) != want {
-								t.Fatalf("%s %dx%d r0=%d: panel[%d][%d] = %g, want %g", dt, rows, cols, r0, k, j, got, want)
+	widths := []int{gemmRows}
+	if gemmAVX2Available() {
+		widths = append(widths, avx2Rows)
+	}
+	for _, width := range widths {
+		for _, dt := range []DType{BF16, F16, F32} {
+			for _, rows := range []int{1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 50, 64} {
+				for _, cols := range []int{1, 7, 8, 9, 15, 16, 17, 48, 70} {
+					w, exact := encode(t, dt, rows, cols, randF32(rng, rows*cols))
+					panel := make([]float32, width*cols)
+					size := dt.Size()
+					for r0 := 0; r0 < rows; r0 += width {
+						for i := range panel {
+							panel[i] = float32(math.NaN()) // every element must be written
+						}
+						packRowsWidth(panel, width, dt, w.Data[r0*cols*size:], cols, min(width, rows-r0), cols)
+						for k := range cols {
+							for j := range width {
+								want := 0.0
+								if r0+j < rows {
+									want = exact[(r0+j)*cols+k]
+								}
+								if got := panel[k*width+j]; float64(got) != want {
+									t.Fatalf("width %d %s %dx%d r0=%d: panel[%d][%d] = %g, want %g", width, dt, rows, cols, r0, k, j, got, want)
+								}
 							}
 						}
 					}
@@ -77,18 +84,24 @@ func TestGEMMTileMatchesGeneric(t *testing.T) {
 	}
 }
 
-// TestGEMMMatchesDotKernels compares the GEMM path of MatMul with the 4×2
-// dot-product path it replaces, for every token count up to two tiles and
-// row counts that leave partial panels.
+// TestGEMMMatchesDotKernels compares the GEMM paths of MatMul (AVX-512 and
+// AVX2) with the 4×2 dot-product path they replace, for every token count
+// up to two tiles and row counts that leave partial panels.
 func TestGEMMMatchesDotKernels(t *testing.T) {
-	if !gemmAvailable() {
-		t.Skip("no AVX-512 on this CPU")
-	}
-	rng := rand.New(rand.NewPCG(15, 16))
 	cpu := NewCPU(2)
 	defer cpu.Close()
+	for _, avx2 := range []bool{false, true} {
+		if avx2 && !gemmAVX2Available() || !avx2 && !gemmAvailable() {
+			continue
+		}
+		t.Run(map[bool]string{false: "avx512", true: "avx2"}[avx2], func(t *testing.T) { gemmMatchesDotKernels(t, cpu, avx2) })
+	}
+}
+
+func gemmMatchesDotKernels(t *testing.T, cpu *CPU, avx2 bool) {
+	rng := rand.New(rand.NewPCG(15, 16))
 	for _, dt := range []DType{F32, BF16, F16} {
-		for _, shape := range [][2]int{{32, 16}, {33, 70}, {100, 257}, {65, 768}} {
+		for _, shape := range [][2]int{{32, 16}, {33, 70}, {100, 257}, {65, 768}, {9, 13}} {
 			rows, cols := shape[0], shape[1]
 			w, _ := encode(t, dt, rows, cols, randF32(rng, rows*cols))
 			bias := randF32(rng, rows)
@@ -96,9 +109,9 @@ func TestGEMMMatchesDotKernels(t *testing.T) {
 				x := randF32(rng, n*cols)
 				got, want := make([]float32, n*rows), make([]float32, n*rows)
 				for _, b := range [][]float32{nil, bias} {
-					cpu.useGEMM, cpu.useAMX = true, false
+					cpu.useGEMM, cpu.useGEMM2, cpu.useAMX = !avx2, avx2, false
 					cpu.MatMul(got, x, n, w, b)
-					cpu.useGEMM = false
+					cpu.useGEMM, cpu.useGEMM2 = false, false
 					cpu.MatMul(want, x, n, w, b)
 					for i := range got {
 						if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*math.Sqrt(float64(cols))*4 {

@@ -16,10 +16,11 @@
 // GOEXPERIMENT=simd its vector kernels use AVX-512 (or AVX2) through
 // simd/archsimd; every other build uses portable scalar kernels with the same
 // results up to float32 rounding. Prefill (many tokens at once) goes through
-// generated assembly where the CPU has it, chosen at run time: a float32 GEMM
-// on AVX-512 (gemm.go) for matrix products and attention, and for BF16
-// weights the AMX-BF16 tile multiply (amx.go), which keeps float32 accuracy by
-// splitting activations into three bf16 planes.
+// generated assembly where the CPU has it, chosen at run time: the AMX-BF16
+// tile multiply (amx.go), which keeps float32 accuracy by splitting values
+// into bf16 planes; else a float32 GEMM on AVX-512, or on AVX2 (gemm.go);
+// else the 4×2 dot-product kernels. Prefill attention runs on the AVX-512
+// GEMM where there is one.
 package compute
 
 import "fmt"

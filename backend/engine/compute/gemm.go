@@ -14,7 +14,8 @@ import "unsafe"
 //
 // There is deliberately no VDPBF16PS (AVX512-BF16) kernel: it multiplies
 // bf16 by bf16, so float32 activations would have to be split into three
-// bf16 planes to keep float32 accuracy (two measured 2^-17 off), and then it
+// bf16 planes to keep float32 accuracy (two leave errors of about 2^-18,
+// several times float32's, which TestAMXMatMul catches), and then it
 // takes three instructions per 32 useful products where the FMA takes two,
 // at any equal issue rate; on this machine VDPBF16PS also issues at half the
 // FMA rate (make bench reports both peaks). Rounding activations to bf16 as

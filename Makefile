@@ -105,8 +105,10 @@ bench:
 ## round-robin in one run each, with the ratios (see
 ## backend/engine/llamacppbench/bench.mjs).
 LLAMACPP_BENCH := backend/engine/llamacppbench
+# npm install --no-save, not npm ci: node-llama-cpp lists every platform's
+# binaries as optional dependencies, which the lock cannot all hold here.
 bench-llamacpp: build
-	cd $(LLAMACPP_BENCH) && npm ci --no-audit --no-fund --omit=optional --ignore-scripts
+	cd $(LLAMACPP_BENCH) && npm install --no-save --no-audit --no-fund --omit=optional --ignore-scripts
 	./$(BIN) models demo --dir build/bench-models
 	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --model $(CURDIR)/build/bench-models/demo-110m-gqa --dtype bf16
 	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --model $(CURDIR)/build/bench-models/demo-110m-gqa --dtype f32

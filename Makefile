@@ -104,14 +104,17 @@ bench:
 ## CPU binaries against our engine on the same demo weights, bf16 and f32,
 ## round-robin in one run each, with the ratios (see
 ## backend/engine/llamacppbench/bench.mjs).
+## On a shared, busy host LLAMACPP_THREADS=1 is steadier: ggml's threads
+## spin at barriers, which collapses when other processes take the cores.
 LLAMACPP_BENCH := backend/engine/llamacppbench
+LLAMACPP_THREADS ?= 2
 # npm install --no-save, not npm ci: node-llama-cpp lists every platform's
 # binaries as optional dependencies, which the lock cannot all hold here.
 bench-llamacpp: build
 	cd $(LLAMACPP_BENCH) && npm install --no-save --no-audit --no-fund --omit=optional --ignore-scripts
 	./$(BIN) models demo --dir build/bench-models
-	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --model $(CURDIR)/build/bench-models/demo-110m-gqa --dtype bf16
-	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --model $(CURDIR)/build/bench-models/demo-110m-gqa --dtype f32
+	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --model $(CURDIR)/build/bench-models/demo-110m-gqa --dtype bf16 --threads $(LLAMACPP_THREADS)
+	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --model $(CURDIR)/build/bench-models/demo-110m-gqa --dtype f32 --threads $(LLAMACPP_THREADS)
 
 clean:
 	rm -rf bin build/bin build/e2e-shots build/arm64 frontend/dist/app

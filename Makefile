@@ -95,7 +95,8 @@ desktop-smoke: app
 desktop-drop: app build
 	.ci/desktop-drop $(DESKTOP) $(BIN) build/desktop-drop.png
 
-## bench: Go benchmarks (engine speed against the memory roofline, sampler
+## bench: Go benchmarks (engine decode against the measured memory roofline,
+## 512-token prefill against the measured compute peak, kernels, sampler
 ## overhead, storage).
 bench:
 	$(GO) test -run '^$$' -bench . ./backend/...

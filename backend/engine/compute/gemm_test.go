@@ -177,8 +177,8 @@ func TestBatchedAttention(t *testing.T) {
 	type shape struct{ heads, kvHeads, hd, window int }
 	shapes := []shape{{4, 2, 16, 0}, {3, 3, 24, 0}, {6, 1, 64, 7}, {2, 2, 80, 0}, {12, 4, 64, 40}}
 	for _, sh := range shapes {
-		for _, pos0 := range []int{0, 5, 37} {
-			for _, n := range []int{1, 4, 5, 12, 13, 47, 48, 49, 100} {
+		for _, pos0 := range []int{0, 37} {
+			for _, n := range []int{1, 4, 5, 13, 47, 48, 49, 100} {
 				kvDim, qDim := sh.kvHeads*sh.hd, sh.heads*sh.hd
 				ctx := pos0 + n
 				a := Attention{
@@ -229,9 +229,24 @@ func TestAMXMatMul(t *testing.T) {
 			rows, cols := shape[0], shape[1]
 			w, exact := encode(t, dt, rows, cols, randF32(rng, rows*cols))
 			bias := randF32(rng, rows)
-			for _, n := range []int{8, 9, 31, 32, 33, 64, 70} {
+			ns := []int{8, 9, 31, 32, 33, 64, 70}
+			if cols > 256 {
+				ns = []int{9, 33, 70} // partial and whole tiles; keeps -race runs short
+			}
+			for _, n := range ns {
 				x := randF32(rng, n*cols)
 				x[0], x[1] = 1e-30, -3e4 // tiny and large activations survive the split
+				// The float64 reference and each row's Σ|products|, once.
+				want, mag := make([]float64, n*rows), make([]float64, n*rows)
+				for tok := range n {
+					for r := range rows {
+						for c := range cols {
+							p := exact[r*cols+c] * float64(x[tok*cols+c])
+							want[tok*rows+r] += p
+							mag[tok*rows+r] += math.Abs(p)
+						}
+					}
+				}
 				for _, b := range [][]float32{nil, bias} {
 					amx, fma := make([]float32, n*rows), make([]float32, n*rows)
 					cpu.useAMX = true
@@ -239,22 +254,14 @@ func TestAMXMatMul(t *testing.T) {
 					cpu.useAMX = false
 					cpu.MatMul(fma, x, n, w, b)
 					cpu.useAMX = true
-					var errAMX, errFMA, scale float64
-					for tok := range n {
-						for r := range rows {
-							var want, mag float64
-							for c := range cols {
-								p := exact[r*cols+c] * float64(x[tok*cols+c])
-								want += p
-								mag += math.Abs(p)
-							}
-							if b != nil {
-								want += float64(b[r])
-							}
-							errAMX = math.Max(errAMX, math.Abs(float64(amx[tok*rows+r])-want)/mag)
-							errFMA = math.Max(errFMA, math.Abs(float64(fma[tok*rows+r])-want)/mag)
-							scale = math.Max(scale, mag)
+					var errAMX, errFMA float64
+					for i := range want {
+						ref := want[i]
+						if b != nil {
+							ref += float64(b[i%rows])
 						}
+						errAMX = math.Max(errAMX, math.Abs(float64(amx[i])-ref)/mag[i])
+						errFMA = math.Max(errFMA, math.Abs(float64(fma[i])-ref)/mag[i])
 					}
 					// Relative to Σ|products|, float32 accumulation errs by
 					// about √cols·2^-24; one bf16 plane too few errs by 2^-17

@@ -19,6 +19,9 @@ const (
 	StatusFailed      Status = "failed"
 	StatusCancelled   Status = "cancelled"
 	StatusInterrupted Status = "interrupted" // the process died while it ran or waited
+	// StatusAbandoned: an energy window that was never stopped, closed
+	// after its timeout.
+	StatusAbandoned Status = "abandoned"
 )
 
 // Sampling is how tokens were chosen.
@@ -110,6 +113,12 @@ type Meta struct {
 	Settings  Settings      `json:"settings"`
 	Tags      []string      `json:"tags"`
 	Arch      *Architecture `json:"architecture,omitempty"`
+	// Kind is engine (empty in runs stored before kinds), server or window.
+	Kind string `json:"kind,omitempty"`
+	// External describes a server run; nil for other kinds.
+	External *External `json:"external,omitempty"`
+	// Note is free text a window was given (what it measured).
+	Note string `json:"note,omitempty"`
 }
 
 // RunInfo identifies a run and says what it was.
@@ -153,6 +162,11 @@ type TokenRecord struct {
 	WindowEndNs   int64   `json:"window_end_ns"`
 	Energy        Energy  `json:"energy"`
 	OtherJ        float64 `json:"other_j"`
+	// Chunk is the streamed chunk that carried the token (server runs);
+	// ChunkTokens > 1 means the chunk carried several tokens and its
+	// interval was split evenly between them.
+	Chunk       *int `json:"chunk,omitempty"`
+	ChunkTokens int  `json:"chunk_tokens,omitempty"`
 }
 
 // ActivationStats mirror the engine's statistics of a component's output.

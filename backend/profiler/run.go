@@ -104,7 +104,9 @@ type phaseSpan struct {
 
 type tokenEv struct {
 	engine.TokenEvent
-	phase string
+	phase       string
+	chunk       int // -1: not streamed
+	chunkTokens int
 }
 
 // Run is one profiled run. It implements engine.Tracer: pass it to the
@@ -127,6 +129,9 @@ type Run struct {
 	compLog     chunks[engine.ComponentEvent] // appended on the hot path
 	comps       []engine.ComponentEvent       // compLog flattened at the end
 	inputTokens int
+	// tokenCounts, when set, replace the counts taken from the events
+	// (a window's tokens are only counted by its caller).
+	tokenCounts *tokenCounts
 	idleA       int64
 	idleB       int64
 	begin       int64
@@ -259,6 +264,28 @@ func (r *Run) SetInputTokens(n int) {
 	r.mu.Unlock()
 }
 
+type tokenCounts struct {
+	in, out           int
+	inLabel, outLabel string
+}
+
+// SetTokenCounts records token counts that the run's events do not carry
+// (a window's, given by its caller) with where each came from; a negative
+// count is unknown and shown as unavailable.
+func (r *Run) SetTokenCounts(in, out int, inLabel, outLabel string) {
+	r.mu.Lock()
+	r.tokenCounts = &tokenCounts{in: in, out: out, inLabel: inLabel, outLabel: outLabel}
+	r.mu.Unlock()
+}
+
+// SetExternal replaces the run's server description (its token counts and
+// server timings are known only at the end of the stream).
+func (r *Run) SetExternal(x *External) {
+	r.mu.Lock()
+	r.info.External = x
+	r.mu.Unlock()
+}
+
 // AddSample adds a power sample (for callers that feed samples themselves
 // instead of through Options.Power).
 func (r *Run) AddSample(s power.Sample) {
@@ -342,11 +369,19 @@ func (r *Run) PhaseEnd(p engine.Phase, t int64) {
 	r.mu.Unlock()
 }
 
+// StreamToken records a token that arrived in streamed chunk number chunk
+// together with chunkTokens−1 others (a server run); otherwise like Token.
+func (r *Run) StreamToken(ev engine.TokenEvent, chunk, chunkTokens int) {
+	r.token(ev, chunk, chunkTokens)
+}
+
 // Token implements engine.Tracer.
-func (r *Run) Token(ev engine.TokenEvent) {
+func (r *Run) Token(ev engine.TokenEvent) { r.token(ev, -1, 0) }
+
+func (r *Run) token(ev engine.TokenEvent, chunk, chunkTokens int) {
 	r.mu.Lock()
 	phase := r.curPhase
-	r.tokens = append(r.tokens, tokenEv{ev, phase})
+	r.tokens = append(r.tokens, tokenEv{ev, phase, chunk, chunkTokens})
 	liveW, have, label := r.liveTotalW, r.liveLabel != "", r.liveLabel
 	r.mu.Unlock()
 	if r.p.opts.Live == nil {
@@ -448,6 +483,13 @@ func (r *Run) Abort(err error) (*Summary, error) {
 	return r.end(status, msg)
 }
 
+// End ends the run with the given terminal status and reason (an energy
+// window closed as abandoned, a run cut short by a server shutting down),
+// keeping and attributing what was recorded so far.
+func (r *Run) End(status Status, reason string) (*Summary, error) {
+	return r.end(status, reason)
+}
+
 // Record returns the full record once the run has ended, else nil.
 func (r *Run) Record() *Record {
 	r.mu.Lock()
@@ -501,6 +543,7 @@ func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 
 	r.mu.Lock()
 	r.finished = true
+	r.info.External = cloneExternal(r.info.External)
 	samples := r.samples
 	r.comps = r.compLog.flatten()
 	r.mu.Unlock()
@@ -538,7 +581,7 @@ func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 			}
 		}
 	}
-	sum := summarize(rec, tl, idleW, runA, runB, in)
+	sum := summarize(rec, tl, idleW, runA, runB, in, r.tokenCounts)
 	sum.RunStartNs, sum.RunEndNs = runA-r.t0, runB-r.t0
 	if r.idleB > r.idleA {
 		a, b := r.idleA-r.t0, r.idleB-r.t0
@@ -660,6 +703,10 @@ func (r *Run) attribute(rec *Record, tl *timeline, idleW map[power.Domain]float6
 			StartNs: rel(t.Start), EndNs: rel(t.End),
 			WindowStartNs: rel(wins[i].a), WindowEndNs: rel(wins[i].b),
 			Energy: tl.energy(wins[i].a, wins[i].b, idleW),
+		}
+		if t.chunk >= 0 {
+			c := t.chunk
+			rec.Tokens[i].Chunk, rec.Tokens[i].ChunkTokens = &c, t.chunkTokens
 		}
 	}
 

@@ -79,6 +79,14 @@ type Summary struct {
 	InputTokens  int    `json:"input_tokens"`
 	OutputTokens int    `json:"output_tokens"`
 	DecodeTokens int    `json:"decode_tokens"`
+	// Kind is the run's kind (engine, server, window). InputTokensSource
+	// and OutputTokensSource say where the counts came from when it was
+	// not our own tokenizer and engine: a server's report, a count of
+	// streamed chunks, a window's caller, or "unavailable (…)", in which
+	// case the count is not a measurement and reads 0.
+	Kind               string `json:"kind,omitempty"`
+	InputTokensSource  string `json:"input_tokens_source,omitempty"`
+	OutputTokensSource string `json:"output_tokens_source,omitempty"`
 
 	PrefillTokensPerSecond Metric `json:"prefill_tokens_per_second"`
 	DecodeTokensPerSecond  Metric `json:"decode_tokens_per_second"`
@@ -128,22 +136,34 @@ type Summary struct {
 }
 
 // summarize computes a run's summary from its attributed record.
-func summarize(rec *Record, tl *timeline, idleW map[power.Domain]float64, runA, runB int64, inputTokens int) *Summary {
+func summarize(rec *Record, tl *timeline, idleW map[power.Domain]float64, runA, runB int64, inputTokens int, counts *tokenCounts) *Summary {
+	outputTokens := len(rec.Tokens)
+	var inSource, outSource string
+	if x := rec.Run.External; x != nil {
+		inSource, outSource = x.InputTokensSource, x.OutputTokensSource
+	}
+	if counts != nil {
+		inputTokens, outputTokens = max(counts.in, 0), max(counts.out, 0)
+		inSource, outSource = counts.inLabel, counts.outLabel
+	}
 	s := &Summary{
-		RunID:          rec.Run.ID,
-		Status:         rec.Run.Status,
-		ModelName:      rec.Run.ModelName,
-		InputTokens:    inputTokens,
-		OutputTokens:   len(rec.Tokens),
-		Architecture:   rec.Run.Arch,
-		Sources:        rec.Run.Sources,
-		PriceUSDPerKWh: rec.Run.Settings.PriceUSDPerKWh,
-		CO2GPerKWh:     rec.Run.Settings.CO2GPerKWh,
-		CO2Preset:      rec.Run.Settings.CO2Preset,
-		PhaseEnergy:    map[string]Energy{},
-		IdlePowerW:     map[power.Domain]Metric{},
-		AvgPowerW:      map[power.Domain]Metric{},
-		PeakPowerW:     map[power.Domain]Metric{},
+		Kind:               KindOf(rec.Run.Meta),
+		InputTokensSource:  inSource,
+		OutputTokensSource: outSource,
+		RunID:              rec.Run.ID,
+		Status:             rec.Run.Status,
+		ModelName:          rec.Run.ModelName,
+		InputTokens:        inputTokens,
+		OutputTokens:       outputTokens,
+		Architecture:       rec.Run.Arch,
+		Sources:            rec.Run.Sources,
+		PriceUSDPerKWh:     rec.Run.Settings.PriceUSDPerKWh,
+		CO2GPerKWh:         rec.Run.Settings.CO2GPerKWh,
+		CO2Preset:          rec.Run.Settings.CO2Preset,
+		PhaseEnergy:        map[string]Energy{},
+		IdlePowerW:         map[power.Domain]Metric{},
+		AvgPowerW:          map[power.Domain]Metric{},
+		PeakPowerW:         map[power.Domain]Metric{},
 	}
 	durS := float64(runB-runA) / 1e9
 	s.DurationS = metric(durS, "s", clockLabel)

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,13 +31,17 @@ func ParseQuery(v url.Values) (Query, error) {
 	for _, s := range strings.Split(v.Get("status"), ",") {
 		switch s = strings.TrimSpace(s); profiler.Status(s) {
 		case "":
-		case profiler.StatusRunning, profiler.StatusCompleted, profiler.StatusFailed, profiler.StatusCancelled, profiler.StatusInterrupted:
+		case profiler.StatusRunning, profiler.StatusCompleted, profiler.StatusFailed, profiler.StatusCancelled, profiler.StatusInterrupted, profiler.StatusAbandoned:
 			q.Status = append(q.Status, profiler.Status(s))
 		default:
-			return Query{}, fmt.Errorf("status %q: use running, completed, failed, cancelled or interrupted", s)
+			return Query{}, fmt.Errorf("status %q: use running, completed, failed, cancelled, interrupted or abandoned", s)
 		}
 	}
-	var err error
+	kinds, err := ParseKinds(v.Get("kind"))
+	if err != nil {
+		return Query{}, err
+	}
+	q.Kinds = kinds
 	if q.Since, err = ParseDate(v.Get("since")); err != nil {
 		return Query{}, fmt.Errorf("since: %w", err)
 	}
@@ -79,4 +84,20 @@ func ParseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("cannot read date %q: use 2006-01-02 or RFC 3339", s)
+}
+
+// ParseKinds reads a comma-separated list of run kinds ("" is none).
+func ParseKinds(s string) ([]string, error) {
+	var out []string
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		if !slices.Contains(profiler.Kinds(), k) {
+			return nil, fmt.Errorf("kind %q: use %s", k, strings.Join(profiler.Kinds(), ", "))
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }

@@ -20,6 +20,7 @@ type Query struct {
 	Model  string            // exact model name
 	Tags   []string          // runs carrying every one of these tags
 	Status []profiler.Status // any of these statuses
+	Kinds  []string          // any of these run kinds (engine, server, window)
 	Since  time.Time         // created at or after
 	Until  time.Time         // created before
 	// Sort is date (default), duration, energy, joules_per_token or
@@ -53,6 +54,8 @@ type RunRow struct {
 	Backend     string `json:"backend"`
 	Dtype       string `json:"dtype"`
 	RepeatGroup string `json:"repeat_group"`
+	// Kind is engine, server or window.
+	Kind string `json:"kind"`
 }
 
 // Page is one page of the history list; Total counts every match.
@@ -127,6 +130,12 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 			args = append(args, string(st))
 		}
 	}
+	if len(q.Kinds) > 0 {
+		where = append(where, `kind IN (`+strings.TrimSuffix(strings.Repeat("?,", len(q.Kinds)), ",")+`)`)
+		for _, k := range q.Kinds {
+			args = append(args, k)
+		}
+	}
 	if !q.Since.IsZero() {
 		where = append(where, `created_at >= ?`)
 		args = append(args, q.Since.UnixMilli())
@@ -155,7 +164,7 @@ SELECT id, created_at, model_name, prompt, duration_s, total_energy_j, joules_pe
 	energy_label, input_tokens, output_tokens,
 	(SELECT group_concat(tag, char(31)) FROM run_tags WHERE run_rid = runs.rid),
 	depth, json_extract(d.settings_json, '$.backend'), json_extract(d.arch_json, '$.dtype'),
-	json_extract(d.settings_json, '$.repeat_group')
+	json_extract(d.settings_json, '$.repeat_group'), kind
 FROM runs LEFT JOIN run_details d ON d.run_rid = runs.rid`+cond+order+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return Page{}, fmt.Errorf("list runs: %w", err)
@@ -169,7 +178,7 @@ FROM runs LEFT JOIN run_details d ON d.run_rid = runs.rid`+cond+order+` LIMIT ? 
 		var backend, dtype, group sql.NullString
 		if err := rows.Scan(&r.ID, &created, &r.ModelName, &r.Prompt, &r.DurationS, &r.TotalEnergyJ, &r.JoulesPerToken,
 			&r.TokensPerSecond, &status, &r.EnergyLabel, &r.InputTokens, &r.OutputTokens, &tags,
-			&r.Depth, &backend, &dtype, &group); err != nil {
+			&r.Depth, &backend, &dtype, &group, &r.Kind); err != nil {
 			return Page{}, fmt.Errorf("list runs: %w", err)
 		}
 		r.CreatedAt = time.UnixMilli(created).UTC()
@@ -221,14 +230,16 @@ func (s *Store) Get(ctx context.Context, id string) (*profiler.Record, error) {
 		finished                sql.NullInt64
 		status, errMsg          string
 		settings, host, sources string
-		arch, summary           sql.NullString
+		arch, summary, external sql.NullString
+		kind                    string
 		rec                     = &profiler.Record{}
 	)
 	info := &rec.Run
 	err := s.db.QueryRowContext(ctx, `
-SELECT rid, id, created_at, finished_at, status, error, model_name, model_path, prompt, settings_json, host_json, sources_json, arch_json, summary_json
+SELECT rid, id, created_at, finished_at, status, error, model_name, model_path, prompt, settings_json, host_json, sources_json, arch_json, summary_json,
+	kind, external_json, note
 FROM runs JOIN run_details ON run_details.run_rid = runs.rid WHERE id = ?`, id).Scan(&rid, &info.ID, &created, &finished, &status, &errMsg, &info.ModelName, &info.ModelPath,
-		&info.Prompt, &settings, &host, &sources, &arch, &summary)
+		&info.Prompt, &settings, &host, &sources, &arch, &summary, &kind, &external, &info.Note)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
@@ -241,6 +252,15 @@ FROM runs JOIN run_details ON run_details.run_rid = runs.rid WHERE id = ?`, id).
 		info.FinishedAt = &t
 	}
 	info.Status, info.Error = profiler.Status(status), errMsg
+	if kind != profiler.KindEngine { // an engine run's Meta leaves its kind empty
+		info.Kind = kind
+	}
+	if external.Valid {
+		info.External = &profiler.External{}
+		if err := json.Unmarshal([]byte(external.String), info.External); err != nil {
+			return nil, fmt.Errorf("load run %s server description: %w", id, err)
+		}
+	}
 	for _, u := range []struct {
 		text string
 		dst  any
@@ -299,14 +319,19 @@ func (s *Store) loadChildren(ctx context.Context, rid int64, rec *profiler.Recor
 	}
 
 	rec.Tokens = []profiler.TokenRecord{}
-	if err := eachRow(ctx, s.db, `SELECT idx, token_id, piece, phase, start_ns, end_ns, window_start_ns, window_end_ns, other_j, energy_json FROM tokens WHERE run_rid = ? ORDER BY seq`, rid, func(r *sql.Rows) error {
+	if err := eachRow(ctx, s.db, `SELECT idx, token_id, piece, phase, start_ns, end_ns, window_start_ns, window_end_ns, other_j, energy_json, chunk, chunk_tokens FROM tokens WHERE run_rid = ? ORDER BY seq`, rid, func(r *sql.Rows) error {
 		var t profiler.TokenRecord
 		var other sql.NullFloat64
 		var js string
-		if err := r.Scan(&t.Index, &t.ID, &t.Piece, &t.Phase, &t.StartNs, &t.EndNs, &t.WindowStartNs, &t.WindowEndNs, &other, &js); err != nil {
+		var chunk, chunkTokens sql.NullInt64
+		if err := r.Scan(&t.Index, &t.ID, &t.Piece, &t.Phase, &t.StartNs, &t.EndNs, &t.WindowStartNs, &t.WindowEndNs, &other, &js, &chunk, &chunkTokens); err != nil {
 			return err
 		}
 		t.OtherJ = other.Float64
+		if chunk.Valid {
+			c := int(chunk.Int64)
+			t.Chunk, t.ChunkTokens = &c, int(chunkTokens.Int64)
+		}
 		if err := json.Unmarshal([]byte(js), &t.Energy); err != nil {
 			return err
 		}

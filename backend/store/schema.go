@@ -176,6 +176,18 @@ ALTER TABLE deep_ops ADD COLUMN router_load_balance REAL;
 		// 3: liveness by the owning store's instance (a lock file it holds),
 		// not its PID, which a restarted container reuses.
 		`ALTER TABLE runs ADD COLUMN owner_instance TEXT NOT NULL DEFAULT '';`,
+		// 4: runs of other kinds than our engine's: requests to inference
+		// servers and energy windows. The server's description (endpoint,
+		// token-count sources, its own timings) and a window's note live in
+		// run_details; a streamed token remembers its chunk.
+		`
+ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'engine';
+CREATE INDEX runs_kind ON runs(kind, created_at);
+ALTER TABLE run_details ADD COLUMN external_json TEXT;
+ALTER TABLE run_details ADD COLUMN note TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN chunk INTEGER;
+ALTER TABLE tokens ADD COLUMN chunk_tokens INTEGER;
+`,
 	}
 }
 

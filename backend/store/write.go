@@ -47,9 +47,14 @@ func upsertRun(ctx context.Context, tx *sql.Tx, info profiler.RunInfo, sum *prof
 	if err != nil {
 		return 0, err
 	}
-	var arch, summary any
+	var arch, summary, external any
 	if info.Arch != nil {
 		if arch, err = jsonText(info.Arch); err != nil {
+			return 0, err
+		}
+	}
+	if info.External != nil {
+		if external, err = jsonText(info.External); err != nil {
 			return 0, err
 		}
 	}
@@ -72,22 +77,22 @@ func upsertRun(ctx context.Context, tx *sql.Tx, info profiler.RunInfo, sum *prof
 	var rid int64
 	err = tx.QueryRowContext(ctx, `
 INSERT INTO runs (id, created_at, finished_at, status, error, owner_host, owner_pid, owner_instance, model_name, model_path, prompt, depth,
-	duration_s, total_energy_j, joules_per_token, tokens_per_second, input_tokens, output_tokens, energy_label)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	duration_s, total_energy_j, joules_per_token, tokens_per_second, input_tokens, output_tokens, energy_label, kind)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT(id) DO UPDATE SET finished_at=excluded.finished_at, status=excluded.status, error=excluded.error,
 	model_name=excluded.model_name, model_path=excluded.model_path, prompt=excluded.prompt, depth=excluded.depth,
 	duration_s=excluded.duration_s, total_energy_j=excluded.total_energy_j, joules_per_token=excluded.joules_per_token,
 	tokens_per_second=excluded.tokens_per_second, input_tokens=excluded.input_tokens,
-	output_tokens=excluded.output_tokens, energy_label=excluded.energy_label
+	output_tokens=excluded.output_tokens, energy_label=excluded.energy_label, kind=excluded.kind
 RETURNING rid`,
 		info.ID, info.CreatedAt.UnixMilli(), finished, string(info.Status), info.Error, o.host, o.pid, o.instance, info.ModelName, info.ModelPath,
-		info.Prompt, info.Settings.Depth, duration, energy, jpt, tps, in, out, label,
+		info.Prompt, info.Settings.Depth, duration, energy, jpt, tps, in, out, label, profiler.KindOf(info.Meta),
 	).Scan(&rid)
 	if err != nil {
 		return 0, fmt.Errorf("write run row: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO run_details (run_rid, settings_json, host_json, sources_json, arch_json, summary_json)
-VALUES (?,?,?,?,?,?)`, rid, settings, hostJSON, sources, arch, summary); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO run_details (run_rid, settings_json, host_json, sources_json, arch_json, summary_json, external_json, note)
+VALUES (?,?,?,?,?,?,?,?)`, rid, settings, hostJSON, sources, arch, summary, external, info.Note); err != nil {
 		return 0, fmt.Errorf("write run details: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM run_tags WHERE run_rid = ?`, rid); err != nil {
@@ -237,7 +242,7 @@ func saveRecord(ctx context.Context, tx *sql.Tx, rec *profiler.Record, o owner) 
 	}
 
 	b = newBulk(ctx, tx, "tokens", "run_rid", "seq", "idx", "token_id", "piece", "phase", "start_ns", "end_ns",
-		"window_start_ns", "window_end_ns", "energy_j", "net_energy_j", "uncertainty_j", "other_j", "label", "energy_json")
+		"window_start_ns", "window_end_ns", "energy_j", "net_energy_j", "uncertainty_j", "other_j", "label", "energy_json", "chunk", "chunk_tokens")
 	for i, t := range rec.Tokens {
 		g, n, u, l, js, err := energyColumns(t.Energy)
 		if err != nil {
@@ -247,7 +252,11 @@ func saveRecord(ctx context.Context, tx *sql.Tx, rec *profiler.Record, o owner) 
 		if t.Energy.Total != nil {
 			other = t.OtherJ
 		}
-		if err := b.add(rid, i, t.Index, t.ID, t.Piece, t.Phase, t.StartNs, t.EndNs, t.WindowStartNs, t.WindowEndNs, g, n, u, other, l, js); err != nil {
+		var chunk, chunkTokens any
+		if t.Chunk != nil {
+			chunk, chunkTokens = *t.Chunk, t.ChunkTokens
+		}
+		if err := b.add(rid, i, t.Index, t.ID, t.Piece, t.Phase, t.StartNs, t.EndNs, t.WindowStartNs, t.WindowEndNs, g, n, u, other, l, js, chunk, chunkTokens); err != nil {
 			return err
 		}
 	}

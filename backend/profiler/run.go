@@ -370,23 +370,39 @@ func (r *Run) PhaseEnd(p engine.Phase, t int64) {
 }
 
 // StreamToken records a token that arrived in streamed chunk number chunk
-// together with chunkTokens−1 others (a server run); otherwise like Token.
+// together with chunkTokens−1 others (a server run). Unlike Token it sends
+// no live event: a server's tokens are counted only once its stream has
+// ended, and Preview showed them live as they arrived.
 func (r *Run) StreamToken(ev engine.TokenEvent, chunk, chunkTokens int) {
-	r.token(ev, chunk, chunkTokens)
+	r.mu.Lock()
+	r.tokens = append(r.tokens, tokenEv{ev, r.curPhase, chunk, chunkTokens})
+	r.mu.Unlock()
+}
+
+// Preview sends a live token event without recording a token.
+func (r *Run) Preview(ev engine.TokenEvent) {
+	r.mu.Lock()
+	phase := r.curPhase
+	r.mu.Unlock()
+	r.sendToken(ev, phase)
 }
 
 // Token implements engine.Tracer.
-func (r *Run) Token(ev engine.TokenEvent) { r.token(ev, -1, 0) }
-
-func (r *Run) token(ev engine.TokenEvent, chunk, chunkTokens int) {
+func (r *Run) Token(ev engine.TokenEvent) {
 	r.mu.Lock()
 	phase := r.curPhase
-	r.tokens = append(r.tokens, tokenEv{ev, phase, chunk, chunkTokens})
-	liveW, have, label := r.liveTotalW, r.liveLabel != "", r.liveLabel
+	r.tokens = append(r.tokens, tokenEv{ev, phase, -1, 0})
 	r.mu.Unlock()
+	r.sendToken(ev, phase)
+}
+
+func (r *Run) sendToken(ev engine.TokenEvent, phase string) {
 	if r.p.opts.Live == nil {
 		return
 	}
+	r.mu.Lock()
+	liveW, have, label := r.liveTotalW, r.liveLabel != "", r.liveLabel
+	r.mu.Unlock()
 	dur := float64(ev.End-ev.Start) / 1e9
 	tok := &LiveToken{Index: ev.Index, ID: ev.ID, Text: ev.Piece, DurationMs: dur * 1e3, Label: string(BasisUnavailable)}
 	if have {

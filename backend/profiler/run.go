@@ -286,6 +286,23 @@ func (r *Run) SetExternal(x *External) {
 	r.mu.Unlock()
 }
 
+// Annotate adds tags (keeping the existing ones, without duplicates) and
+// replaces the note, for callers that learn them only at the end.
+func (r *Run) Annotate(tags []string, note string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := append([]string{}, r.info.Tags...)
+	for _, t := range tags {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	r.info.Tags = out
+	if note != "" {
+		r.info.Note = note
+	}
+}
+
 // AddSample adds a power sample (for callers that feed samples themselves
 // instead of through Options.Power).
 func (r *Run) AddSample(s power.Sample) {

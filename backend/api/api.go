@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"energyprofiler/backend/queue"
+	"energyprofiler/backend/windows"
 )
 
 // SourceHealth describes one power source for /api/health.
@@ -53,6 +54,12 @@ type Options struct {
 	// CheckPrompt, when set, refuses a prompt the model cannot take (longer
 	// than its context) at submission, with ErrBadRequest.
 	CheckPrompt func(ctx context.Context, modelPath, prompt string) error
+	// Servers resolves server targets and lists the models that saved
+	// endpoints (and an ollama on its default port) offer; nil: none.
+	Servers Servers
+	// Windows holds the energy windows; nil refuses them (503).
+	Windows *windows.Registry
+
 	// PowerSpec is the server's power source choice; a generate request's
 	// "power" must be empty or equal to it (sources are chosen at start).
 	PowerSpec string

@@ -112,11 +112,12 @@ func (h *Handler) authorized(r *http.Request) bool {
 	return false
 }
 
-// needsAuth says which requests need the token: every API request except
-// logging in and asking whether login is needed. The dashboard's files are
-// public (they hold no data), so a browser can show the login page.
+// needsAuth says which requests need the token: every API request (the
+// OpenAI-compatible /v1 included) except logging in and asking whether
+// login is needed. The dashboard's files are public (they hold no data),
+// so a browser can show the login page.
 func needsAuth(r *http.Request) bool {
-	if !strings.HasPrefix(r.URL.Path, "/api/") {
+	if !strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/v1/") {
 		return false
 	}
 	switch r.URL.Path {

@@ -59,6 +59,7 @@ type RunQuery struct {
 	Status string
 	From   time.Time // zero: no lower bound
 	To     time.Time // zero: no upper bound
+	Kinds  []string  // engine, server, window; empty: all
 	Sort   string    // created_at | duration | energy | joules_per_token | tokens_per_second
 	Desc   bool
 	Limit  int
@@ -98,6 +99,8 @@ type RunListItem struct {
 	Backend        string   `json:"backend"`
 	Dtype          string   `json:"dtype"`
 	RepeatGroup    string   `json:"repeat_group"`
+	// Kind is engine, server or window.
+	Kind string `json:"kind"`
 }
 
 // RunPage is one page of the run list; Total counts every match. The API
@@ -176,8 +179,22 @@ type GenerateRequest struct {
 	CO2Preset      string   `json:"co2_preset,omitempty"`
 	CO2GPerKWh     *float64 `json:"co2_g_per_kwh,omitempty"`
 
+	// Endpoint, when set, sends the prompt to an inference server instead
+	// of our engine: a saved endpoint's name or a URL. API (openai or
+	// ollama) and Chat say how to ask it. A model named "ENDPOINT:MODEL"
+	// (as the models list shows server models) needs no endpoint.
+	Endpoint string `json:"endpoint,omitempty"`
+	API      string `json:"api,omitempty"`
+	Chat     *bool  `json:"chat,omitempty"`
+
 	// ModelPath is the resolved folder; set by the API, never by clients.
 	ModelPath string `json:"-"`
+	// Target is the resolved server target of a server run (set by
+	// Servers.Target); nil for an engine run.
+	Target any `json:"-"`
+	// OnToken, when set, receives each generated piece of text as it is
+	// produced (the /v1 endpoint streams it); it must be quick.
+	OnToken func(piece string) `json:"-"`
 	// RepeatGroup, RepeatIndex (1-based) and RepeatCount place one queued
 	// run in its repeat group; Cooldown is its pause before it starts.
 	RepeatGroup string        `json:"-"`
@@ -305,6 +322,8 @@ func (h *Handler) routeProfiling() {
 	h.mux.HandleFunc("GET /api/profiling/export/{id}", h.exportRun)
 	h.mux.HandleFunc("GET /api/profiling/compare", h.compareRuns)
 	h.mux.HandleFunc("GET /api/profiling/live", h.live)
+	h.routeExternal()
+	h.routeOpenAI()
 }
 
 func (h *Handler) listModels(w http.ResponseWriter, r *http.Request) {
@@ -319,6 +338,9 @@ func (h *Handler) listModels(w http.ResponseWriter, r *http.Request) {
 	}
 	if models == nil {
 		models = []ModelInfo{}
+	}
+	if h.opts.Servers != nil {
+		models = append(models, h.opts.Servers.Models(r.Context())...)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"models": models})
 }
@@ -336,23 +358,16 @@ func (h *Handler) generate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid request", err.Error())
 		return
 	}
-	if req.Power != "" && req.Power != h.opts.PowerSpec {
-		writeError(w, http.StatusBadRequest, "invalid request",
-			fmt.Sprintf("power %q: power sources are chosen when the server starts (serve --power); this server uses %q, so leave power out or give that", req.Power, h.opts.PowerSpec))
-		return
-	}
-	path, err := h.opts.Models.Resolve(req.ModelName)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	req.ModelPath = path
-	if h.opts.CheckPrompt != nil {
-		// Refuse now what would fail only after queueing.
-		if err := h.opts.CheckPrompt(r.Context(), path, req.Prompt); err != nil {
+	server := false
+	if h.opts.Servers != nil {
+		var err error
+		if server, err = h.opts.Servers.Target(r.Context(), &req); err != nil {
 			h.fail(w, err)
 			return
 		}
+	}
+	if !server && !h.engineTarget(w, r, &req) {
+		return
 	}
 	if req.Repeat > 1 {
 		req.RepeatGroup = h.opts.NewRunID()
@@ -398,6 +413,34 @@ func (h *Handler) generate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"run_id": ids[0], "run_ids": ids, "repeat_group": req.RepeatGroup, "runs": results})
+}
+
+// engineTarget checks a request for our engine and resolves its model
+// folder; it answers the request itself and returns false when refused.
+func (h *Handler) engineTarget(w http.ResponseWriter, r *http.Request, req *GenerateRequest) bool {
+	if req.Endpoint != "" || req.API != "" || req.Chat != nil {
+		writeError(w, http.StatusBadRequest, "invalid request", "endpoint, api and chat are for server runs, and this server has no endpoints configured")
+		return false
+	}
+	if req.Power != "" && req.Power != h.opts.PowerSpec {
+		writeError(w, http.StatusBadRequest, "invalid request",
+			fmt.Sprintf("power %q: power sources are chosen when the server starts (serve --power); this server uses %q, so leave power out or give that", req.Power, h.opts.PowerSpec))
+		return false
+	}
+	path, err := h.opts.Models.Resolve(req.ModelName)
+	if err != nil {
+		h.fail(w, err)
+		return false
+	}
+	req.ModelPath = path
+	if h.opts.CheckPrompt != nil {
+		// Refuse now what would fail only after queueing.
+		if err := h.opts.CheckPrompt(r.Context(), path, req.Prompt); err != nil {
+			h.fail(w, err)
+			return false
+		}
+	}
+	return true
 }
 
 // submit queues the request, or its repeats one after another (each with
@@ -570,9 +613,12 @@ func parseRunQuery(r *http.Request) (RunQuery, error) {
 		return q, fmt.Errorf("order %q: use asc or desc", o)
 	}
 	switch q.Status {
-	case "", "queued", "running", "completed", "failed", "cancelled", "interrupted":
+	case "", "queued", "running", "completed", "failed", "cancelled", "interrupted", "abandoned":
 	default:
-		return q, fmt.Errorf("status %q: use queued, running, completed, failed, cancelled or interrupted", q.Status)
+		return q, fmt.Errorf("status %q: use queued, running, completed, failed, cancelled, interrupted or abandoned", q.Status)
+	}
+	if err := parseKinds(v.Get("kind"), &q); err != nil {
+		return q, err
 	}
 	var err error
 	if s := v.Get("limit"); s != "" {

@@ -1,5 +1,7 @@
 package profiler
 
+import "maps"
+
 // Kinds of runs. A run's kind says what was measured: our own engine
 // generating text, a request to an inference server in another process
 // (ollama, llama.cpp, vLLM, … through their HTTP APIs), or an energy window
@@ -80,5 +82,7 @@ func cloneExternal(x *External) *External {
 	}
 	c := *x
 	c.Notes = append([]string(nil), x.Notes...)
+	c.Request = maps.Clone(x.Request)
+	c.ServerTimings = maps.Clone(x.ServerTimings)
 	return &c
 }

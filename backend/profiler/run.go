@@ -200,6 +200,7 @@ func (p *Profiler) Start(ctx context.Context, meta Meta) (*Run, error) {
 		return nil, fmt.Errorf("run id %q is not a UUID: %w", id, err)
 	}
 	meta.ID = ""
+	meta.External = cloneExternal(meta.External) // the caller goes on filling in its own
 	r.id = id
 	r.info = RunInfo{ID: id, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Status: StatusRunning, Host: host, Sources: []SourceUse{}, Meta: meta}
 
@@ -282,7 +283,7 @@ func (r *Run) SetTokenCounts(in, out int, inLabel, outLabel string) {
 // server timings are known only at the end of the stream).
 func (r *Run) SetExternal(x *External) {
 	r.mu.Lock()
-	r.info.External = x
+	r.info.External = cloneExternal(x)
 	r.mu.Unlock()
 }
 
@@ -576,7 +577,6 @@ func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 
 	r.mu.Lock()
 	r.finished = true
-	r.info.External = cloneExternal(r.info.External)
 	samples := r.samples
 	r.comps = r.compLog.flatten()
 	r.mu.Unlock()

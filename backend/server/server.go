@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -18,6 +19,8 @@ import (
 
 	"energyprofiler/backend/api"
 	"energyprofiler/backend/demo"
+	"energyprofiler/backend/engine"
+	"energyprofiler/backend/external"
 	"energyprofiler/backend/modeldir"
 	"energyprofiler/backend/power"
 	"energyprofiler/backend/profiler"
@@ -25,6 +28,7 @@ import (
 	"energyprofiler/backend/session"
 	"energyprofiler/backend/store"
 	"energyprofiler/backend/thermal"
+	"energyprofiler/backend/windows"
 )
 
 // Config says where things live. Zero values mean the defaults.
@@ -43,6 +47,9 @@ type Config struct {
 	// Progress receives human-readable start-up progress (demo model
 	// generation); nil discards it.
 	Progress io.Writer
+	// EndpointsPath is the saved endpoints file (default
+	// external.DefaultPath()).
+	EndpointsPath string
 }
 
 // Server is the assembled backend.
@@ -51,6 +58,9 @@ type Server struct {
 	Store   *store.Store
 	Session *session.Service
 	Queue   *queue.Queue
+	// Windows holds the open energy windows.
+	Windows *windows.Registry
+	http    *http.Client
 	cancel  context.CancelFunc
 	watts   atomic.Pointer[Watts]
 	// last is the most recent request run, for Quick Profile and drops.
@@ -97,7 +107,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{Config: cfg, Store: st, Session: svc, cancel: cancel}
+	if cfg.EndpointsPath == "" {
+		if cfg.EndpointsPath, err = external.DefaultPath(); err != nil {
+			cancel()
+			svc.Close()
+			st.Close()
+			return nil, err
+		}
+	}
+	s := &Server{Config: cfg, Store: st, Session: svc, cancel: cancel, http: &http.Client{}}
+	s.Windows = windows.New(svc.StartWindow)
+	s.Windows.Flush = func() error { return st.Flush(context.Background()) }
 	if err := st.Problem(); err != nil {
 		cfg.Logger.Warn("runs cannot be stored; new runs are refused until this is fixed", "err", err)
 	}
@@ -151,6 +171,7 @@ func (s *Server) LatestWatts() (w Watts, ok bool) {
 func (s *Server) Close() error {
 	s.cancel()
 	<-s.Queue.Stopped()
+	s.Windows.Close()
 	errs := []error{s.Session.Close(), s.Store.Close()}
 	return errors.Join(errs...)
 }
@@ -171,6 +192,10 @@ func (s *Server) accept(job *queue.Job) error {
 		Meta: profiler.Meta{ModelName: req.ModelName, ModelPath: req.ModelPath, Prompt: req.Prompt, Tags: nonNilTags(req.Tags),
 			Settings: profiler.Settings{Depth: sr.Depth, MaxTokens: sr.MaxTokens, Sampling: sr.Sampling, Power: s.Config.PowerSpec,
 				PriceUSDPerKWh: sr.PriceUSDPerKWh, CO2GPerKWh: sr.CO2GPerKWh, CO2Preset: sr.CO2Preset, RepeatGroup: sr.RepeatGroup}}}
+	if t, ok := req.Target.(*ServerTarget); ok {
+		x := serverRequest(req, t, nil)
+		info.Kind, info.External, info.Settings.Depth = profiler.KindServer, external.Describe(x.Server, t.Remote), "off"
+	}
 	if err := s.Store.Queued(context.Background(), info); err != nil {
 		if errors.Is(err, store.ErrNotWritable) {
 			return fmt.Errorf("%w: %v", api.ErrUnavailable, err)
@@ -219,7 +244,9 @@ func (s *Server) execute(ctx context.Context, job *queue.Job, emit func(queue.Ev
 	if !ok {
 		return nil, fmt.Errorf("job %s: unexpected request type %T", job.ID, job.Request)
 	}
-	s.last.Store(&req)
+	if req.Target == nil {
+		s.last.Store(&req)
+	}
 	if req.Cooldown > 0 {
 		// A repeat after the first waits for the machine to cool back
 		// toward where the group started.
@@ -231,7 +258,13 @@ func (s *Server) execute(ctx context.Context, job *queue.Job, emit func(queue.Ev
 			return nil, fmt.Errorf("cancelled while cooling down before repeat %d of %d: %w", req.RepeatIndex, req.RepeatCount, ctx.Err())
 		}
 	}
-	result, err := s.Session.Execute(ctx, job.ID, SessionRequest(req), emit)
+	var result any
+	var err error
+	if t, ok := req.Target.(*ServerTarget); ok {
+		result, err = s.Session.ExecuteServer(ctx, job.ID, serverRequest(req, t, s.http), emit)
+	} else {
+		result, err = s.Session.Execute(ctx, job.ID, SessionRequest(req), emit)
+	}
 	// Inference never waits on disk, but once a run is reported done it must
 	// be readable, so wait for the writer here, after generation.
 	if ferr := s.Store.Flush(context.WithoutCancel(ctx)); ferr != nil {
@@ -254,6 +287,9 @@ func SessionRequest(r api.GenerateRequest) session.Request {
 
 		RepeatGroup: r.RepeatGroup,
 		Backend:     r.Backend,
+	}
+	if r.OnToken != nil {
+		out.OnToken = func(ev engine.TokenEvent) { r.OnToken(ev.Piece) }
 	}
 	if r.PriceUSDPerKWh != nil {
 		out.PriceUSDPerKWh = *r.PriceUSDPerKWh
@@ -341,6 +377,7 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 	opts.Store = runStore{s.Store}
 	opts.Models = models{dir: s.Config.ModelsDir}
 	opts.Queue = s.Queue
+	opts.Windows = s.Windows
 	opts.StoreProblem = s.Store.Problem
 	opts.CheckPrompt = func(_ context.Context, path, prompt string) error {
 		err := s.Session.CheckPrompt(path, prompt)
@@ -352,6 +389,7 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 	if opts.PowerSpec == "" {
 		opts.PowerSpec = s.Config.PowerSpec
 	}
+	opts.Servers = servers{path: s.Config.EndpointsPath, powerSpec: opts.PowerSpec, http: s.http}
 	powerOpts := s.Config.Power
 	opts.PowerSources = func() []api.SourceHealth { return Health(powerOpts) }
 	if opts.Logger == nil {
@@ -378,7 +416,7 @@ type runStore struct{ st *store.Store }
 
 func (r runStore) ListRuns(ctx context.Context, q api.RunQuery) (api.RunPage, error) {
 	sq := store.Query{Search: q.Search, Model: q.Model, Tags: q.Tags, Since: q.From, Until: q.To,
-		Sort: q.Sort, Asc: !q.Desc, Limit: q.Limit, Offset: q.Offset}
+		Sort: q.Sort, Asc: !q.Desc, Limit: q.Limit, Offset: q.Offset, Kinds: q.Kinds}
 	if sq.Sort == "created_at" {
 		sq.Sort = "date"
 	}
@@ -396,7 +434,7 @@ func (r runStore) ListRuns(ctx context.Context, q api.RunQuery) (api.RunPage, er
 			DurationS: row.DurationS, TotalEnergyJ: row.TotalEnergyJ, JoulesPerToken: row.JoulesPerToken,
 			TokensPerSecond: row.TokensPerSecond, InputTokens: row.InputTokens, OutputTokens: row.OutputTokens,
 			EnergyLabel: row.EnergyLabel, Tags: row.Tags, Status: string(row.Status),
-			Depth: row.Depth, Backend: row.Backend, Dtype: row.Dtype, RepeatGroup: row.RepeatGroup,
+			Depth: row.Depth, Backend: row.Backend, Dtype: row.Dtype, RepeatGroup: row.RepeatGroup, Kind: row.Kind,
 		}
 		// The summary's own definitions: tokens per joule is output tokens
 		// over the run's energy, J/token is that energy over output tokens.

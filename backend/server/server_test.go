@@ -42,7 +42,7 @@ func start(t *testing.T) (*Server, string) {
 	}
 	srv, err := Start(t.Context(), Config{
 		Version: "test", DBPath: filepath.Join(dir, "db", "p.db"), ModelsDir: models,
-		PowerSpec: "replay:" + tracePath, Threads: 1, NoDemo: true,
+		PowerSpec: "replay:" + tracePath, Threads: 1, NoDemo: true, EndpointsPath: filepath.Join(dir, "endpoints.json"),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -83,6 +83,10 @@ type window struct {
 type Registry struct {
 	start   Starter
 	maxOpen int
+	// Flush, when set, is called after a window is stopped and before Stop
+	// returns, so that the stopped window can be read back at once (the
+	// store writes asynchronously).
+	Flush func() error
 
 	mu     sync.Mutex
 	open   map[string]*window
@@ -162,10 +166,19 @@ func (r *Registry) Stop(id string, req StopRequest) (*profiler.Summary, error) {
 	if len(req.Tags) > 0 || req.Note != "" {
 		w.run.Annotate(req.Tags, req.Note)
 	}
+	var sum *profiler.Summary
+	var err error
 	if req.Error != "" {
-		return w.run.End(profiler.StatusFailed, req.Error)
+		sum, err = w.run.End(profiler.StatusFailed, req.Error)
+	} else {
+		sum, err = w.run.Finish()
 	}
-	return w.run.Finish()
+	if err == nil && r.Flush != nil {
+		if ferr := r.Flush(); ferr != nil {
+			return sum, fmt.Errorf("window %s ended but could not be stored: %w", id, ferr)
+		}
+	}
+	return sum, err
 }
 
 func count(n *int) (int, string) {

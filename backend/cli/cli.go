@@ -17,6 +17,21 @@ type Env struct {
 	Args   []string
 	Stdout io.Writer
 	Stderr io.Writer
+	// Stdin is what a measured command reads (nil: the process's own).
+	Stdin io.Reader
+}
+
+// ExitCode, returned by a command, is the process's exit code with nothing
+// printed: measure passes the measured command's own code through.
+type ExitCode int
+
+func (e ExitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// HandlesSignals reports whether the command that args name forwards
+// SIGINT and SIGTERM itself and must not be cut short after them (measure
+// waits for the command it measures to stop).
+func HandlesSignals(args []string) bool {
+	return len(args) > 0 && args[0] == "measure"
 }
 
 type command struct {
@@ -29,7 +44,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "serve the dashboard and API on 127.0.0.1:8000", runServe},
-		{"profile", "profile a generation and store the run", runProfile},
+		{"profile", "profile a generation (our engine, or --endpoint a server) and store the run", runProfile},
+		{"measure", "measure a command's energy as a window: measure [--tags a,b] -- CMD ARGS…", runMeasure},
+		{"endpoints", "inference servers to profile (endpoints list | add | remove | models)", runEndpoints},
 		{"runs", "list stored runs", runRuns},
 		{"show", "show one stored run", runShow},
 		{"export", "export a run as json, csv or perfetto", runExport},
@@ -64,6 +81,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			err := c.run(ctx, Env{Args: args[1:], Stdout: stdout, Stderr: stderr})
 			if err == nil {
 				return 0
+			}
+			var exit ExitCode
+			if errors.As(err, &exit) {
+				return int(exit) // a measured command's own exit code
 			}
 			fmt.Fprintf(stderr, "energyprofiler %s: %v\n", c.name, err)
 			if errors.Is(err, ErrUsage) {

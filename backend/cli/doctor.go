@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"energyprofiler/backend/engine/metal"
+	"energyprofiler/backend/external"
 	"energyprofiler/backend/power"
 	"energyprofiler/backend/session"
 )
@@ -27,6 +28,11 @@ type doctorReport struct {
 	Compute metal.Choice `json:"compute"`
 	// SelfTest is the Metal kernels' check against the CPU (--selftest).
 	SelfTest *metal.Report `json:"selftest,omitempty"`
+	// Servers are the saved inference-server endpoints (and an ollama on
+	// its default port), probed.
+	Servers      []external.Probe `json:"servers"`
+	ServersFile  string           `json:"servers_file,omitempty"`
+	ServersError string           `json:"servers_error,omitempty"`
 }
 
 // powerFlags are the location overrides shared by doctor and power; they
@@ -87,6 +93,15 @@ func runDoctor(ctx context.Context, env Env) error {
 		report.Compute = choice
 	}
 
+	report.Servers = []external.Probe{}
+	if path, err := external.DefaultPath(); err != nil {
+		report.ServersError = err.Error()
+	} else if cfg, err := external.Load(path); err != nil {
+		report.ServersFile, report.ServersError = path, err.Error()
+	} else {
+		report.ServersFile = path
+		report.Servers = external.ProbeAll(ctx, nil, cfg.WithDefaultOllama(), 2*time.Second)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
@@ -97,6 +112,12 @@ func runDoctor(ctx context.Context, env Env) error {
 	}
 	if err := printDoctor(env.Stdout, report); err != nil {
 		return err
+	}
+	fmt.Fprintln(env.Stdout)
+	if report.ServersError != "" {
+		fmt.Fprintf(env.Stdout, "Inference servers: %s\n", report.ServersError)
+	} else {
+		printProbes(env.Stdout, report.ServersFile, report.Servers)
 	}
 	return selfTestErr
 }

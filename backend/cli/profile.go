@@ -30,8 +30,10 @@ import (
 // ---- profile ----------------------------------------------------------------
 
 func runProfile(ctx context.Context, env Env) error {
-	fs := runsFlagSet("profile", env.Stderr, "profile --model DIR --prompt TEXT [--max-tokens N] [--depth module|deep] [--tags a,b] [--power SOURCE] [--idle 1s] [--repeat N] [--cooldown 5s] [--json]")
-	modelDir := fs.String("model", "", "model folder (config.json, *.safetensors, tokenizer.json)")
+	fs := runsFlagSet("profile", env.Stderr, "profile --model DIR --prompt TEXT [--max-tokens N] [--depth module|deep] [--tags a,b] [--power SOURCE] [--idle 1s] [--repeat N] [--cooldown 5s] [--json]\n       energyprofiler profile --endpoint URL|NAME --model NAME --prompt TEXT [--max-tokens N] [--api openai|ollama] [--chat] [--tags a,b] [--json]")
+	modelDir := fs.String("model", "", "model folder (config.json, *.safetensors, tokenizer.json); with --endpoint, the server's model name")
+	var srv serverFlags
+	srv.register(fs)
 	prompt := fs.String("prompt", "", "prompt text")
 	maxTokens := fs.Int("max-tokens", 64, "tokens to generate at most")
 	depth := fs.String("depth", "module", "tracing depth: module or deep")
@@ -55,6 +57,13 @@ func runProfile(ctx context.Context, env Env) error {
 	args, err := parseRunArgs(fs, env.Args)
 	if err != nil {
 		return runsHelpOK(err)
+	}
+	if srv.endpoint != "" {
+		if len(args) > 0 {
+			return fmt.Errorf("%w: unexpected argument %q (give the prompt with --prompt)", ErrUsage, args[0])
+		}
+		return profileServer(ctx, env, fs, srv, serverRun{model: *modelDir, prompt: *prompt, maxTokens: *maxTokens, tags: *tags,
+			powerSpec: *powerSpec, interval: *interval, idle: *idle, temperature: *temperature, seed: *seed, asJSON: *asJSON, db: *db})
 	}
 	switch {
 	case len(args) > 0:
@@ -312,7 +321,12 @@ func printSummary(w io.Writer, s *profiler.Summary) {
 	if a := s.Architecture; a != nil {
 		fmt.Fprintf(tw, "  architecture\t%s, %d layers, hidden %d, %s params\t(config.json)\n", a.AttentionKind, a.Layers, a.Hidden, fmtCount(a.ParamsTotal))
 	}
-	fmt.Fprintf(tw, "  tokens\t%d in, %d out\t(measured clock)\n", s.InputTokens, s.OutputTokens)
+	if s.InputTokensSource == "" && s.OutputTokensSource == "" {
+		fmt.Fprintf(tw, "  tokens\t%d in, %d out\t(measured clock)\n", s.InputTokens, s.OutputTokens)
+	} else {
+		fmt.Fprintf(tw, "  input tokens\t%s\t(%s)\n", countText(s.InputTokens, s.InputTokensSource), s.InputTokensSource)
+		fmt.Fprintf(tw, "  output tokens\t%s\t(%s)\n", countText(s.OutputTokens, s.OutputTokensSource), s.OutputTokensSource)
+	}
 	row("duration", s.DurationS)
 	row("prefill", s.PrefillTokensPerSecond)
 	row("decode", s.DecodeTokensPerSecond)
@@ -455,7 +469,8 @@ func runRuns(ctx context.Context, env Env) error {
 	search := fs.String("search", "", "only runs whose prompt contains TEXT")
 	modelName := fs.String("model", "", "only runs of this model")
 	tags := fs.String("tag", "", "only runs with all these comma-separated tags")
-	status := fs.String("status", "", "only runs with one of these comma-separated statuses (running, completed, failed, cancelled, interrupted)")
+	status := fs.String("status", "", "only runs with one of these comma-separated statuses (running, completed, failed, cancelled, interrupted, abandoned)")
+	kind := fs.String("kind", "", "only runs of these comma-separated kinds (engine, server, window)")
 	since := fs.String("since", "", "only runs created at or after DATE (2006-01-02 or RFC 3339)")
 	until := fs.String("until", "", "only runs created before DATE")
 	sortKey := fs.String("sort", "date", "sort by "+strings.Join(store.SortKeys(), ", "))
@@ -473,6 +488,9 @@ func runRuns(ctx context.Context, env Env) error {
 		return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
 	}
 	q := store.Query{Search: *search, Model: *modelName, Tags: splitList(*tags), Sort: *sortKey, Asc: *asc, Limit: *limit, Offset: *offset}
+	if q.Kinds, err = store.ParseKinds(*kind); err != nil {
+		return fmt.Errorf("%w: --kind: %v", ErrUsage, err)
+	}
 	for _, s := range splitList(*status) {
 		q.Status = append(q.Status, profiler.Status(s))
 	}
@@ -504,9 +522,9 @@ func runRuns(ctx context.Context, env Env) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCREATED (UTC)\tMODEL\tSTATUS\tDURATION s\tENERGY J\tJ/TOKEN\tTOK/S\tENERGY FROM\tTAGS\tPROMPT")
+	fmt.Fprintln(tw, "ID\tCREATED (UTC)\tKIND\tMODEL\tSTATUS\tDURATION s\tENERGY J\tJ/TOKEN\tTOK/S\tENERGY FROM\tTAGS\tPROMPT")
 	for _, r := range page.Runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.CreatedAt.Format("2006-01-02 15:04:05"), r.ModelName, r.Status,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.CreatedAt.Format("2006-01-02 15:04:05"), r.Kind, r.ModelName, r.Status,
 			fmtOpt(r.DurationS), fmtOpt(r.TotalEnergyJ), fmtOpt(r.JoulesPerToken), fmtOpt(r.TokensPerSecond), r.EnergyLabel,
 			strings.Join(r.Tags, ","), oneLine(r.Prompt, 40))
 	}
@@ -564,7 +582,11 @@ func runShow(ctx context.Context, env Env) error {
 	if r.Error != "" {
 		fmt.Fprintf(w, "Error: %s\n", r.Error)
 	}
+	fmt.Fprintf(w, "Kind: %s\n", profiler.KindOf(r.Meta))
 	fmt.Fprintf(w, "Model: %s %s\n", r.ModelName, r.ModelPath)
+	if r.Note != "" {
+		fmt.Fprintf(w, "Note: %s\n", r.Note)
+	}
 	fmt.Fprintf(w, "Prompt: %s\n", oneLine(r.Prompt, 200))
 	s := r.Settings
 	fmt.Fprintf(w, "Settings: depth %s, max tokens %d, greedy %v, idle %gs, power %s, tags %s\n", s.Depth, s.MaxTokens, s.Sampling.Greedy, s.IdleS, s.Power, strings.Join(r.Tags, ","))
@@ -578,6 +600,10 @@ func runShow(ctx context.Context, env Env) error {
 	fmt.Fprintln(w)
 	if rec.Summary != nil {
 		printSummary(w, rec.Summary)
+		fmt.Fprintln(w)
+	}
+	if r.External != nil {
+		printExternal(w, r.External)
 		fmt.Fprintln(w)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -22,15 +22,20 @@ import (
 const stopGrace = 800 * time.Millisecond
 
 func main() {
-	os.Exit(runWithSignals(func(ctx context.Context) int {
+	grace := stopGrace
+	if cli.HandlesSignals(os.Args[1:]) {
+		grace = 0 // measure waits for the command it measures
+	}
+	os.Exit(runWithSignals(grace, func(ctx context.Context) int {
 		return cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}))
 }
 
 // runWithSignals runs cmd with a context that SIGINT and SIGTERM cancel,
-// and exits the process if cmd has not returned stopGrace after the signal
-// (or at once on a second signal).
-func runWithSignals(cmd func(ctx context.Context) int) int {
+// and exits the process if cmd has not returned grace after the signal
+// (or at once on a second signal). A zero grace waits for cmd, or for a
+// second signal.
+func runWithSignals(grace time.Duration, cmd func(ctx context.Context) int) int {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
@@ -46,9 +51,13 @@ func runWithSignals(cmd func(ctx context.Context) int) int {
 		if sig == syscall.SIGTERM {
 			code = 143
 		}
+		var timeout <-chan time.Time
+		if grace > 0 {
+			timeout = time.After(grace)
+		}
 		select {
-		case <-time.After(stopGrace):
-			fmt.Fprintf(os.Stderr, "energyprofiler: still busy %v after %v; exiting now (an unfinished run shows as interrupted)\n", stopGrace, sig)
+		case <-timeout:
+			fmt.Fprintf(os.Stderr, "energyprofiler: still busy %v after %v; exiting now (an unfinished run shows as interrupted)\n", grace, sig)
 		case <-signals:
 		}
 		os.Exit(code)

@@ -183,5 +183,5 @@ func TestHelperStuckCommand(t *testing.T) {
 	if os.Getenv("EP_STUCK") != "1" {
 		t.Skip("helper process")
 	}
-	runWithSignals(func(context.Context) int { select {} })
+	runWithSignals(stopGrace, func(context.Context) int { select {} })
 }

@@ -151,6 +151,9 @@ type healthResponse struct {
 	// full); absent when they can.
 	DatabaseProblem string         `json:"database_problem,omitempty"`
 	PowerSources    []SourceHealth `json:"power_sources"`
+	// PowerSpec is the power source choice the server started with; a
+	// server run against another machine must give it explicitly.
+	PowerSpec string `json:"power_spec"`
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
@@ -166,6 +169,7 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 		Database:     h.opts.DBPath,
 		ModelsDir:    h.opts.ModelsDir,
 		PowerSources: sources,
+		PowerSpec:    h.opts.PowerSpec,
 	}
 	if h.opts.StoreProblem != nil {
 		if err := h.opts.StoreProblem(); err != nil {

@@ -299,6 +299,14 @@ func summarize(rec *Record, tl *timeline, idleW map[power.Domain]float64, runA, 
 			s.NetJoulesPerInputToken = metric(*t.NetJ/float64(inputTokens), "J/token", t.Label)
 		}
 	}
+	if counts != nil && decode == nil && s.OutputTokens > 0 {
+		// A window: no decode phase, so its output tokens (given by its
+		// caller) share the whole window's energy.
+		s.JoulesPerOutputToken = metric(tot.GrossJ/float64(s.OutputTokens), "J/token", lbl)
+		if tot.NetJ != nil {
+			s.NetJoulesPerOutputToken = metric(*tot.NetJ/float64(s.OutputTokens), "J/token", lbl)
+		}
+	}
 	if outOK && inOK && inJ > 0 {
 		b := worseBasis(decode.Energy.Total.Basis, prefill.Energy.Total.Basis)
 		s.OutputInputRatio = metric(outJ/inJ, "×", Label(b, decode.Energy.Total.Source))

@@ -73,6 +73,9 @@ func TestWindowStopWithTokens(t *testing.T) {
 	if !ok || !ok2 || d < 0.04 || abs(e-20*d) > 1e-6*e+1e-9 || abs(jpt-e/500) > 1e-12 {
 		t.Errorf("energy %v over %v s, J/token %v", e, d, jpt)
 	}
+	if v, ok := sum.JoulesPerOutputToken.Get(); !ok || v != jpt {
+		t.Errorf("J per output token %v, want the window's J per token %v", v, jpt)
+	}
 	if sum.OutputTokens != 500 || sum.OutputTokensSource != GivenByCaller || sum.InputTokensSource != NotGiven {
 		t.Errorf("counts %d %q %q", sum.OutputTokens, sum.OutputTokensSource, sum.InputTokensSource)
 	}

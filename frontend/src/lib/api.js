@@ -55,6 +55,12 @@ export function generate(req, fetchImpl) {
   return send('POST', '/api/profiling/generate', req, fetchImpl);
 }
 
+// listEndpoints probes the saved inference servers (and an ollama on its
+// default port): reachable or not, and their models.
+export function listEndpoints(fetchImpl) {
+  return getJSON('/api/profiling/endpoints', fetchImpl);
+}
+
 export function queueStatus(fetchImpl) {
   return getJSON('/api/profiling/queue', fetchImpl);
 }
@@ -62,7 +68,7 @@ export function queueStatus(fetchImpl) {
 // runsQuery builds the run list's query string, leaving out empty fields.
 export function runsQuery(q = {}) {
   const p = new URLSearchParams();
-  for (const k of ['search', 'model', 'status', 'from', 'to', 'sort', 'order', 'limit', 'offset']) {
+  for (const k of ['search', 'model', 'status', 'kind', 'from', 'to', 'sort', 'order', 'limit', 'offset']) {
     if (q[k] !== undefined && q[k] !== null && q[k] !== '') p.set(k, String(q[k]));
   }
   for (const t of q.tags ?? []) if (t) p.append('tag', t);

@@ -534,6 +534,8 @@ export function tokenRows(record) {
       durationMs: durS * 1000,
       energyJ: e,
       label: t.energy?.total?.label ?? 'unavailable',
+      chunk: t.chunk ?? null,
+      chunkTokens: t.chunk_tokens ?? null,
       powerW: isNum(e) && durS > 0 ? e / ((t.window_end_ns - t.window_start_ns) / 1e9 || durS) : null,
     };
   });

@@ -100,7 +100,8 @@ func ExportCSVTable(w io.Writer, rec *profiler.Record, table string) error {
 			"duration_s", "input_tokens", "output_tokens", "prefill_tokens_per_second", "decode_tokens_per_second", "tokens_per_second",
 			"total_energy_j", "net_energy_j", "energy_label", "joules_per_token", "joules_per_output_token", "joules_per_input_token",
 			"output_input_ratio", "tokens_per_joule", "energy_delay_product_js", "energy_per_million_params_j", "cost_usd", "co2_g",
-			"price_usd_per_kwh", "co2_g_per_kwh", "host_os", "host_cpu", "host_gpu"})
+			"price_usd_per_kwh", "co2_g_per_kwh", "host_os", "host_cpu", "host_gpu",
+			"kind", "endpoint", "api", "server_model", "input_tokens_source", "output_tokens_source", "note"})
 		finished := ""
 		if rec.Run.FinishedAt != nil {
 			finished = rec.Run.FinishedAt.Format(time.RFC3339Nano)
@@ -117,6 +118,14 @@ func ExportCSVTable(w io.Writer, rec *profiler.Record, table string) error {
 			row[len(row)-10] = "unavailable"
 		}
 		row = append(row, fmtF(rec.Run.Settings.PriceUSDPerKWh), fmtF(rec.Run.Settings.CO2GPerKWh), rec.Run.Host.OS, rec.Run.Host.CPU, rec.Run.Host.GPU)
+		var endpoint, api, serverModel, inSource, outSource string
+		if x := rec.Run.External; x != nil {
+			endpoint, api, serverModel = x.Endpoint+x.Route, x.API, x.ServerModel
+		}
+		if s := rec.Summary; s != nil {
+			inSource, outSource = s.InputTokensSource, s.OutputTokensSource
+		}
+		row = append(row, profiler.KindOf(rec.Run.Meta), endpoint, api, serverModel, inSource, outSource, rec.Run.Note)
 		rows = append(rows, row)
 	case "tags":
 		rows = append(rows, []string{"run_id", "tag"})
@@ -129,14 +138,18 @@ func ExportCSVTable(w io.Writer, rec *profiler.Record, table string) error {
 			rows = append(rows, append([]string{id, p.Phase, i64(p.StartNs), i64(p.EndNs), i64(p.WindowStartNs), i64(p.WindowEndNs)}, energyCells(p.Energy)...))
 		}
 	case "tokens":
-		rows = append(rows, []string{"run_id", "index", "token_id", "piece", "phase", "start_ns", "end_ns", "window_start_ns", "window_end_ns", "energy_j", "net_energy_j", "uncertainty_j", "label", "other_j"})
+		rows = append(rows, []string{"run_id", "index", "token_id", "piece", "phase", "start_ns", "end_ns", "window_start_ns", "window_end_ns", "energy_j", "net_energy_j", "uncertainty_j", "label", "other_j", "chunk", "chunk_tokens"})
 		for _, t := range rec.Tokens {
 			other := ""
 			if t.Energy.Total != nil {
 				other = fmtF(t.OtherJ)
 			}
 			r := append([]string{id, strconv.Itoa(t.Index), strconv.Itoa(t.ID), t.Piece, t.Phase, i64(t.StartNs), i64(t.EndNs), i64(t.WindowStartNs), i64(t.WindowEndNs)}, energyCells(t.Energy)...)
-			rows = append(rows, append(r, other))
+			chunk, chunkTokens := "", ""
+			if t.Chunk != nil {
+				chunk, chunkTokens = strconv.Itoa(*t.Chunk), strconv.Itoa(t.ChunkTokens)
+			}
+			rows = append(rows, append(r, other, chunk, chunkTokens))
 		}
 	case "components":
 		rows = append(rows, []string{"run_id", "seq", "token_index", "phase", "layer", "component", "start_ns", "end_ns", "positions", "energy_j", "uncertainty_j", "label", "act_mean", "act_std", "act_max_abs", "act_sparsity"})

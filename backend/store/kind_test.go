@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"energyprofiler/backend/clock"
@@ -111,6 +112,18 @@ func TestKindsRoundTripAndFilter(t *testing.T) {
 		if c.kinds == nil && (page.Runs[0].Kind != "window" || page.Runs[1].Kind != "server" || page.Runs[2].Kind != "engine") {
 			t.Errorf("row kinds %s %s %s", page.Runs[0].Kind, page.Runs[1].Kind, page.Runs[2].Kind)
 		}
+	}
+	// The CSV export says what kind of run it is and where its counts came from.
+	var csvRuns, csvTokens strings.Builder
+	if err := ExportCSVTable(&csvRuns, got, "runs"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ExportCSVTable(&csvTokens, got, "tokens"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(csvRuns.String(), ",server,http://127.0.0.1:11434/api/generate,ollama,llama3.2:1b,") ||
+		!strings.HasSuffix(strings.Split(csvTokens.String(), "\n")[2], ",0,2") {
+		t.Errorf("csv:\n%s\n%s", csvRuns.String(), csvTokens.String())
 	}
 	if _, err := ParseKinds("engine,gpu"); err == nil {
 		t.Error("unknown kind accepted")

@@ -212,13 +212,13 @@ func TestServerRunAgainstOurOwnV1(t *testing.T) {
 		}
 	}
 	// The engine server stored its side, tagged.
-	var page api.RunPage
+	var page []api.RunListItem
 	call(t, "GET", engineURL+"/api/profiling/runs?tag=openai-api", "", &page)
-	if page.Total != 1 || page.Runs[0].Kind != "engine" {
+	if len(page) != 1 || page[0].Kind != "engine" {
 		t.Errorf("engine side: %+v", page)
 	}
 	call(t, "GET", url+"/api/profiling/runs?kind=server", "", &page)
-	if page.Total != 1 || page.Runs[0].ID != sum.RunID || page.Runs[0].Kind != "server" {
+	if len(page) != 1 || page[0].ID != sum.RunID || page[0].Kind != "server" {
 		t.Errorf("kind filter: %+v", page)
 	}
 
@@ -294,12 +294,12 @@ func TestServerRunFailureAndSavedEndpoint(t *testing.T) {
 	if code != 500 || !strings.Contains(fmt.Sprint(e["detail"]), "llama runner process has terminated") {
 		t.Fatalf("%d %v", code, e)
 	}
-	var page api.RunPage
+	var page []api.RunListItem
 	call(t, "GET", url+"/api/profiling/runs?status=failed", "", &page)
-	if page.Total != 1 {
+	if len(page) != 1 {
 		t.Fatalf("failed runs %+v", page)
 	}
-	failed := getRun(t, url, page.Runs[0].ID)
+	failed := getRun(t, url, page[0].ID)
 	if failed.Run.Kind != "server" || !strings.Contains(failed.Run.Error, "500") || failed.Summary == nil {
 		t.Errorf("failed run %+v", failed.Run)
 	}
@@ -342,9 +342,9 @@ func TestWindowsOverTheAPI(t *testing.T) {
 			t.Errorf("%s %s: %d %v, want %d", c.path, c.body, code, e, c.code)
 		}
 	}
-	var page api.RunPage
+	var page []api.RunListItem
 	call(t, "GET", url+"/api/profiling/runs?kind=window", "", &page)
-	if page.Total != 1 || page.Runs[0].Kind != "window" {
+	if len(page) != 1 || page[0].Kind != "window" || page[0].Depth != "off" {
 		t.Errorf("%+v", page)
 	}
 	if code := call(t, "GET", url+"/api/profiling/runs?kind=gpu", "", &e); code != 400 {

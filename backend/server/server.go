@@ -389,7 +389,7 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 	if opts.PowerSpec == "" {
 		opts.PowerSpec = s.Config.PowerSpec
 	}
-	opts.Servers = servers{path: s.Config.EndpointsPath, powerSpec: opts.PowerSpec, http: s.http}
+	opts.Servers = servers{path: s.Config.EndpointsPath, powerSpec: opts.PowerSpec, http: s.http, selfPort: opts.Port}
 	powerOpts := s.Config.Power
 	opts.PowerSources = func() []api.SourceHealth { return Health(powerOpts) }
 	if opts.Logger == nil {

@@ -85,6 +85,7 @@ func (s *Service) start(ctx context.Context, meta profiler.Meta, idle time.Durat
 // store, for the windows registry and `measure`.
 func (s *Service) StartWindow(ctx context.Context, meta profiler.Meta, idle time.Duration) (*profiler.Run, error) {
 	meta.Kind = profiler.KindWindow
+	meta.Settings.Depth = "off" // nothing is traced inside a window
 	run, stop, err := s.start(ctx, meta, idle, nil)
 	if err != nil {
 		return nil, err

@@ -65,9 +65,9 @@ test('the CLI profiles our /v1 as an inference server', async () => {
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /reported by the server \(usage\.completion_tokens\)/);
   const runs = await (await fetch(server.url + '/api/profiling/runs?kind=server')).json();
-  assert.equal(runs.total, 1);
-  serverRunId = runs.runs[0].id;
-  assert.equal(runs.runs[0].kind, 'server');
+  assert.equal(runs.length, 1);
+  serverRunId = runs[0].id;
+  assert.equal(runs[0].kind, 'server');
 
   await page.goto(`${server.url}/#/run/${serverRunId}`);
   await page.getByRole('region', { name: 'inference server' }).waitFor(T);
@@ -112,11 +112,39 @@ test('a window from the Python client', async (t) => {
   assert.deepEqual(errors, []);
 });
 
+test('Live: a server run from the target selector, against another server\'s /v1', async () => {
+  // A second server answers OpenAI requests with the same models folder.
+  const other = await startServer(['--models-dir', join(server.home, 'EnergyProfiler', 'models')]);
+  try {
+    await page.goto(server.url + '/#/live');
+    await page.getByLabel('inference server').check();
+    await page.getByLabel('server endpoint').selectOption('__url');
+    await page.getByLabel('URL').fill(other.url + '/v1');
+    await page.getByLabel('Server model').fill(model);
+    await page.getByLabel('Prompt').fill('Energy per token');
+    await page.getByLabel('Max tokens').fill('8');
+    await page.getByRole('button', { name: 'Start' }).click();
+    await page.locator('.stream [data-index="0"]').waitFor(T);
+    const open = page.getByRole('link', { name: 'open the analysis' });
+    await open.waitFor(T);
+    assert.match(await page.getByRole('note', { name: 'why there are no layer charts' }).textContent(), /external server/);
+    await screenshot(page, 'external-live-server-target');
+    const id = decodeURIComponent((await open.getAttribute('href')).replace(/^#\/(run|analysis)\//, ''));
+    const rec = await (await fetch(`${server.url}/api/profiling/run/${id}`)).json();
+    assert.equal(rec.run.kind, 'server');
+    assert.equal(rec.run.external.endpoint, other.url + '/v1');
+    assert.equal(rec.run.status, 'completed');
+    assert.deepEqual(errors, []);
+  } finally {
+    await other.stop();
+  }
+});
+
 test('History filters by kind; Compare puts a server run beside an engine run of the same model', async () => {
   await page.goto(`${server.url}/#/history`);
   await page.locator('tr[data-run]').first().waitFor(T);
   await page.getByLabel('Kind').selectOption('window');
-  await page.waitForFunction(() => document.querySelectorAll('tr[data-run]').length === 1);
+  await page.waitForFunction(() => document.querySelectorAll('tr[data-run]').length === 1 && !document.body.textContent.includes('loading…'));
   assert.match(await page.locator('tr[data-run]').first().textContent(), /Energy window/);
   await screenshot(page, 'external-history-kind');
 

@@ -87,7 +87,7 @@ func TestMeasureForwardsTheInterrupt(t *testing.T) {
 		if code != 42 {
 			t.Fatalf("exit %d, want the command's 42", code)
 		}
-	case <-time.After(8 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("measure did not stop")
 	}
 	rec := storedRun(t, db, "")

@@ -19,10 +19,12 @@ import (
 )
 
 // forwardDelay is how long measure waits after SIGINT or SIGTERM before
-// passing it on: Ctrl-C in a terminal reaches the command directly (it is
-// in the terminal's process group), so it is forwarded only to a command
-// that is still running then (a signal sent to energyprofiler alone).
-const forwardDelay = 300 * time.Millisecond
+// passing an interrupt on: Ctrl-C in a terminal reaches the command
+// directly (it is in the terminal's process group), so it is forwarded
+// only to a command still running a second later (a signal sent to
+// energyprofiler alone, or a command slow to clean up, which then gets a
+// second interrupt).
+const forwardDelay = time.Second
 
 // killGrace is how long a command may take to stop after the forwarded
 // signal before it is killed.

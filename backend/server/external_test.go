@@ -386,3 +386,32 @@ func TestOpenAIEndpointNeedsTheToken(t *testing.T) {
 		t.Errorf("with the token: %d", res.StatusCode)
 	}
 }
+
+// An ollama on its port (OLLAMA_HOST here, to point at a fake) is found and
+// listed without any saved endpoint.
+func TestOllamaFoundWithoutConfiguration(t *testing.T) {
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/tags" {
+			w.Write([]byte(`{"models":[{"name":"llama3.2:1b","details":{"family":"llama"}}]}`))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer fake.Close()
+	t.Setenv("OLLAMA_HOST", strings.TrimPrefix(fake.URL, "http://"))
+	_, url := start(t)
+	var models struct {
+		Models []map[string]any `json:"models"`
+	}
+	call(t, "GET", url+"/api/profiling/models", "", &models)
+	if len(models.Models) != 2 || models.Models[1]["name"] != "ollama:llama3.2:1b" || models.Models[1]["endpoint"] != "ollama" {
+		t.Fatalf("models %v", models.Models)
+	}
+	var eps struct {
+		Endpoints []external.Probe `json:"endpoints"`
+	}
+	call(t, "GET", url+"/api/profiling/endpoints", "", &eps)
+	if len(eps.Endpoints) != 1 || !eps.Endpoints[0].Endpoint.Discovered || !eps.Endpoints[0].Reachable {
+		t.Errorf("endpoints %+v", eps)
+	}
+}

@@ -93,7 +93,7 @@ test('a window from the Python client', async (t) => {
     'print(w.id)',
   ].join('\n');
   const out = await new Promise((res) => {
-    const p = spawn(py, ['-c', script], { env: { ...process.env, ENERGYPROFILER_URL: server.url, PYTHONPATH: join(repoRoot, 'clients', 'python') } });
+    const p = spawn(py, ['-c', script], { env: { ...process.env, ENERGYPROFILER_URL: server.url, PYTHONPATH: join(repoRoot, 'clients', 'python'), PYTHONDONTWRITEBYTECODE: '1' } });
     let o = '';
     p.stdout.on('data', (d) => (o += d));
     p.stderr.on('data', (d) => (o += d));

@@ -40,33 +40,7 @@ type ServerRequest struct {
 // idle baseline, relaying live events to live (nil: none). stop must be
 // called once the run has ended, to drain the live events.
 func (s *Service) start(ctx context.Context, meta profiler.Meta, idle time.Duration, live func(profiler.Event)) (run *profiler.Run, stop func(), err error) {
-	var liveCh chan profiler.Event
-	done := make(chan struct{})
-	quit := make(chan struct{})
-	if live != nil {
-		liveCh = make(chan profiler.Event, 1024)
-		go func() {
-			defer close(done)
-			for {
-				select {
-				case ev := <-liveCh:
-					live(ev)
-				case <-quit:
-					for {
-						select {
-						case ev := <-liveCh:
-							live(ev)
-						default:
-							return
-						}
-					}
-				}
-			}
-		}()
-	} else {
-		close(done)
-	}
-	stop = func() { close(quit); <-done }
+	liveCh, stop := relayLive(live)
 	feed := profiler.FeedFunc(func() (<-chan power.Sample, func()) {
 		sub := s.group.Subscribe(1024)
 		return sub.C(), sub.Close
@@ -79,6 +53,38 @@ func (s *Service) start(ctx context.Context, meta profiler.Meta, idle time.Durat
 		return nil, nil, err
 	}
 	return run, stop, nil
+}
+
+// relayLive hands the profiler's live events to live on a goroutine of its
+// own (so a slow consumer never slows inference). ch is nil when live is.
+// stop delivers the events still waiting and ends the relay.
+func relayLive(live func(profiler.Event)) (ch chan profiler.Event, stop func()) {
+	done := make(chan struct{})
+	quit := make(chan struct{})
+	if live == nil {
+		close(done)
+		return nil, func() { close(quit); <-done }
+	}
+	ch = make(chan profiler.Event, 1024)
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case ev := <-ch:
+				live(ev)
+			case <-quit:
+				for {
+					select {
+					case ev := <-ch:
+						live(ev)
+					default:
+						return
+					}
+				}
+			}
+		}
+	}()
+	return ch, func() { close(quit); <-done }
 }
 
 // StartWindow starts a run of kind window with this service's power and

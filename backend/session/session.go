@@ -210,36 +210,8 @@ func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.E
 	if req.Prepared != nil {
 		req.Prepared()
 	}
-	var liveCh chan profiler.Event
-	liveDone := make(chan struct{})
-	stopLive := make(chan struct{})
-	if live != nil {
-		liveCh = make(chan profiler.Event, 1024)
-		go func() {
-			defer close(liveDone)
-			for {
-				select {
-				case ev := <-liveCh:
-					live(ev)
-				case <-stopLive:
-					for {
-						select {
-						case ev := <-liveCh:
-							live(ev)
-						default:
-							return
-						}
-					}
-				}
-			}
-		}()
-	} else {
-		close(liveDone)
-	}
-	defer func() {
-		close(stopLive)
-		<-liveDone
-	}()
+	liveCh, stopLive := relayLive(live)
+	defer stopLive()
 
 	feed := profiler.FeedFunc(func() (<-chan power.Sample, func()) {
 		sub := s.group.Subscribe(1024)

@@ -107,7 +107,8 @@ test('a window from the Python client', async (t) => {
   assert.match(await page.locator('.kind').first().textContent(), /Energy window/);
   assert.match(await page.getByRole('note', { name: 'why there are no layer charts' }).textContent(), /unavailable \(energy window\)/);
   assert.match(await page.locator('main').textContent(), /4096 out/);
-  await page.locator('figure.power path[data-series]').first().waitFor(T);
+  // (attached: a flat line has no height, which Playwright calls hidden)
+  await page.locator('figure.power path[data-series]').first().waitFor({ state: 'attached', ...T });
   await screenshot(page, 'external-window-analysis');
   assert.deepEqual(errors, []);
 });

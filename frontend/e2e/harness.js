@@ -24,7 +24,10 @@ export async function startServer(extraArgs = [], extraEnv = {}) {
   let log = '';
   proc.stderr.on('data', (d) => (log += d));
   const url = await new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`server did not start in 30 s; log:\n${log}`)), 30000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGTERM'); // a server left running would keep the test process alive
+      rej(new Error(`server did not start in 30 s; log:\n${log}`));
+    }, 30000);
     proc.stdout.on('data', (d) => {
       log += d;
       const m = /dashboard: (http:\/\/\S+)/.exec(String(d));

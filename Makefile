@@ -51,6 +51,7 @@ go-test:
 	ENERGYPROFILER_GUIDE_SCRIPTS=required $(GO) test -race ./backend/...
 	$(GO) test -run '^$$' -fuzz FuzzParseHeader -fuzztime 10s ./backend/model/
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 10s ./backend/model/
+	$(GO) test -run '^$$' -fuzz FuzzParseGGUF -fuzztime 10s ./backend/model/
 
 darwin-check:
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build ./backend/...

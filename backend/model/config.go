@@ -39,6 +39,10 @@ type Config struct {
 	// RopeScaling is nil for plain RoPE (rope_scaling null or absent, or
 	// rope_type "default").
 	RopeScaling *RopeScaling
+	// RopeFreqFactors, when set, divide RoPE's inverse frequencies one by
+	// one (GGUF's rope_freqs.weight: Llama 3's scaling precomputed by the
+	// converter, applied instead of RopeScaling).
+	RopeFreqFactors []float64
 	// PartialRotaryFactor is the fraction of each head's dims that RoPE
 	// rotates (Phi); 1 for full rotation. See RotaryDim.
 	PartialRotaryFactor float64
@@ -111,7 +115,12 @@ func (c *Config) AttentionKind() string {
 
 // LoadConfig reads dir/config.json and, when present,
 // dir/generation_config.json (for its EOS and BOS ids).
+//
+// dir may also be a .gguf file: its config comes from its metadata.
 func LoadConfig(dir string) (*Config, error) {
+	if isGGUFFile(dir) {
+		return loadGGUFConfig(dir)
+	}
 	path := filepath.Join(dir, "config.json")
 	data, err := readSmallFile(path)
 	if err != nil {

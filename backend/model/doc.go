@@ -1,7 +1,14 @@
 // Package model loads Hugging Face model folders: config.json (and
 // generation_config.json) for the llama, mistral, qwen2, qwen3, phi3 and gemma3
 // families and the mixture-of-experts mixtral, qwen2_moe and qwen3_moe, and
-// their safetensors weights, single-file or sharded.
+// their safetensors weights, single-file or sharded. It also loads GGUF files
+// (llama.cpp's format, gguf.go): the header parsed and validated
+// (ParseGGUF), the config built from the metadata keys (ConfigFromGGUF), the
+// tensors presented under the Hugging Face names with llama's permuted q/k
+// rows put back in Hugging Face order, so the engine sees one kind of model.
+// GGUF tensors may be quantized (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K: see
+// DType.Block); their blocks are decoded by package compute. GGUFWriter
+// writes GGUF files (the quantized demo models, tests).
 //
 // Weights stay in their stored precision (F32, F16 or BF16) and are
 // memory-mapped read-only: a [Tensor]'s Data aliases the mapping, so opening a
@@ -17,7 +24,7 @@
 //
 // Typical use by an inference engine:
 //
-//	m, err := model.Open(dir)
+//	m, err := model.Open(dir)   // a folder, or a .gguf file
 //	if err != nil { ... }
 //	defer m.Close()
 //	emb := m.Embedding()          // [vocab, hidden]

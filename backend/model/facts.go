@@ -79,9 +79,27 @@ type Facts struct {
 	FLOPsPerContextToken int64  `json:"flops_per_context_token"`
 	FLOPsFormula         string `json:"flops_formula"`
 
+	// TensorTypes is the stored type of each tensor role (q_proj, mlp
+	// down_proj, ...), summed over layers: quantized files mix types.
+	// Present only when the weights were read.
+	TensorTypes []TensorGroup `json:"tensor_types,omitempty"`
+	// WeightBytesPerToken is the weight bytes one decode step reads (every
+	// layer matrix and lm_head), from the stored tensors; 0 when the weights
+	// were not read.
+	WeightBytesPerToken int64 `json:"weight_bytes_per_token,omitempty"`
+
 	WeightsPresent bool `json:"weights_present"`
 	// Source says where the facts came from.
 	Source string `json:"source"`
+}
+
+// TensorGroup is one tensor role's stored types.
+type TensorGroup struct {
+	Group         string         `json:"group"` // e.g. "self_attn.q_proj", "embed_tokens"-style names
+	Types         map[string]int `json:"types"` // tensor count per stored type ("Q4_K": 12)
+	Params        int64          `json:"params"`
+	Bytes         int64          `json:"bytes"`
+	BitsPerWeight float64        `json:"bits_per_weight"`
 }
 
 // flopsFormula documents FLOPsPerTokenBase and FLOPsPerContextToken.
@@ -124,6 +142,9 @@ func (c *Config) Facts() Facts {
 	}
 	if s := c.RopeScaling; s != nil {
 		f.RopeScaling = fmt.Sprintf("%s ×%g", s.Type, s.Factor)
+	}
+	if len(c.RopeFreqFactors) > 0 {
+		f.RopeScaling = "per-frequency factors (GGUF rope_freqs)"
 	}
 	for i := range c.NumLayers {
 		if w := c.LayerWindow(i); w > 0 {

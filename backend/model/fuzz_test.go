@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"os"
 	"testing"
 )
 
@@ -92,5 +93,48 @@ func FuzzParseConfig(f *testing.F) {
 		if rd := c.RotaryDim(); rd < 2 || rd > c.HeadDim {
 			t.Fatalf("rotary dim %d for head_dim %d", rd, c.HeadDim)
 		}
+	})
+}
+
+// FuzzParseGGUF feeds arbitrary files to the GGUF parser: it must never
+// panic or allocate what a corrupt count claims, and whatever it accepts must
+// be safe to slice: every tensor aligned, inside the data section and not
+// overlapping another. Seeds: a writer-made file and the smallest fixture.
+func FuzzParseGGUF(f *testing.F) {
+	w := NewGGUFWriter()
+	w.SetString("general.architecture", "llama")
+	w.SetStrings("tokenizer.ggml.tokens", []string{"a", "b"})
+	w.SetInt32s("tokenizer.ggml.token_type", []int32{1, 3})
+	w.SetFloat32("llama.rope.freq_base", 10000)
+	w.AddTensor("a", GGMLF32, []int64{4}, make([]byte, 16))
+	w.AddTensor("b", GGMLQ8_0, []int64{32, 2}, make([]byte, 68))
+	f.Add(w.Bytes())
+	if seed, err := os.ReadFile("testdata/gguf/models/fx-qwen3-Q4_K_M.gguf"); err == nil {
+		f.Add(seed[:min(len(seed), 4096)]) // the header
+	}
+
+	f.Fuzz(func(t *testing.T, file []byte) {
+		g, err := ParseGGUF(file)
+		if err != nil {
+			return
+		}
+		if g.DataStart > int64(len(file)) || g.Alignment <= 0 {
+			t.Fatalf("data start %d in a %d-byte file, alignment %d", g.DataStart, len(file), g.Alignment)
+		}
+		type span struct{ lo, hi int64 }
+		var spans []span
+		for _, ti := range g.Tensors {
+			if ti.Offset%g.Alignment != 0 || ti.Size < 0 {
+				t.Fatalf("tensor %q at %d size %d", ti.Name, ti.Offset, ti.Size)
+			}
+			_ = g.Data(file, ti)
+			for _, s := range spans {
+				if ti.Offset < s.hi && s.lo < ti.Offset+ti.Size {
+					t.Fatalf("tensor %q overlaps [%d, %d)", ti.Name, s.lo, s.hi)
+				}
+			}
+			spans = append(spans, span{ti.Offset, ti.Offset + ti.Size})
+		}
+		_, _ = ConfigFromGGUF(g, file)
 	})
 }

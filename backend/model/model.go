@@ -29,6 +29,7 @@ type Model struct {
 	layers  []LayerWeights
 	ignored []string // stored tensors the architecture does not use
 	facts   Facts
+	gguf    *GGUF // the parsed header of a GGUF file; nil for a safetensors folder
 }
 
 // LayerWeights are one decoder layer's tensors under family-independent
@@ -92,7 +93,13 @@ type weightFile struct {
 // every tensor present with its expected shape and a supported dtype, and
 // the stored parameter count equal to the count derived from the config.
 // A folder without weights gives an error wrapping ErrNoWeights.
+//
+// dir may also be a .gguf file (llama.cpp's format, quantized or not): see
+// ConfigFromGGUF for how its metadata becomes the config.
 func Open(dir string) (*Model, error) {
+	if isGGUFFile(dir) {
+		return openGGUF(dir)
+	}
 	// Stamp the config files before reading them, so a change made while
 	// they are read shows up as a change afterwards.
 	var configs []FileStamp
@@ -441,9 +448,23 @@ func (m *Model) computeFacts() Facts {
 		f.Source += fmt.Sprintf("; the text model of an image-text checkpoint (%d vision tensors not counted)", len(m.ignored))
 	}
 	dt, bytes := m.weightDType()
-	if dt != Unknown {
+	switch {
+	case m.gguf != nil:
+		f.Source = fmt.Sprintf("GGUF metadata (general.architecture %s), cross-checked against %d tensors", m.gguf.Architecture(), len(m.tensors))
+		f.DType, f.DTypeSource = m.gguf.FileTypeName(), "GGUF general.file_type; the types of each tensor group are in tensor_types"
+		if f.DType == "" {
+			f.DType, f.DTypeSource = "mixed", "GGUF tensors (no general.file_type); see tensor_types"
+		}
+		if dt != Unknown {
+			f.DType, f.DTypeSource = string(dt), "GGUF tensors"
+		}
+		// The engine keeps a float32 cache; llama.cpp, the tool these files
+		// are made for, keeps F16. Report F16 so sizes compare across tools.
+		f.KVCacheDType = string(F16)
+		f.KVCacheBytesPerToken = 2 * int64(f.Layers) * int64(f.KVHeads) * int64(f.HeadDim) * int64(F16.Size())
+	case dt != Unknown:
 		f.setDType(dt, "safetensors")
-	} else {
+	default:
 		f.DType, f.DTypeSource = "mixed", "safetensors (tensors of several dtypes)"
 		if m.Config.DType != Unknown {
 			f.KVCacheDType = string(m.Config.DType)
@@ -451,7 +472,50 @@ func (m *Model) computeFacts() Facts {
 		}
 	}
 	f.WeightBytes = bytes
+	f.TensorTypes, f.WeightBytesPerToken = m.tensorGroups()
 	return f
+}
+
+// tensorGroups summarises the stored types per tensor role (summed over
+// layers) and the weight bytes one decode step reads: every layer matrix and
+// lm_head (the embedding when tied); the embedding lookup reads one row.
+func (m *Model) tensorGroups() ([]TensorGroup, int64) {
+	var groups []TensorGroup
+	index := map[string]int{}
+	var perToken int64
+	for _, spec := range m.Config.ExpectedTensors() {
+		t := m.tensors[spec.Name]
+		name := spec.Name
+		if rest, ok := strings.CutPrefix(name, "model.layers."); ok {
+			_, name, _ = strings.Cut(rest, ".")
+		}
+		name = strings.TrimSuffix(name, ".weight")
+		if len(t.Shape) == 1 {
+			name = "norms and biases"
+		}
+		i, ok := index[name]
+		if !ok {
+			i = len(groups)
+			index[name] = i
+			groups = append(groups, TensorGroup{Group: name, Types: map[string]int{}})
+		}
+		g := &groups[i]
+		g.Types[string(t.DType)]++
+		g.Params += spec.Elements()
+		g.Bytes += int64(len(t.Data))
+		if len(t.Shape) == 2 && spec.Name != EmbeddingName {
+			perToken += int64(len(t.Data))
+		}
+	}
+	if m.Config.TieWordEmbeddings {
+		perToken += int64(len(m.Embedding().Data))
+	}
+	for i := range groups {
+		if g := &groups[i]; g.Params > 0 {
+			g.BitsPerWeight = float64(8*g.Bytes) / float64(g.Params)
+		}
+	}
+	return groups, perToken
 }
 
 // weightDType is the dtype shared by all used tensors (Unknown if they

@@ -34,12 +34,16 @@ const (
 	BF16              // bfloat16: the top 16 bits of a float32
 )
 
-// Size is the number of bytes of one element.
+// Size is the number of bytes of one element of a float type, and 0 for a
+// block-quantized type (see RowBytes).
 func (d DType) Size() int {
-	if d == F32 {
+	switch d {
+	case F32:
 		return 4
+	case F16, BF16:
+		return 2
 	}
-	return 2
+	return 0
 }
 
 func (d DType) String() string {
@@ -51,12 +55,17 @@ func (d DType) String() string {
 	case BF16:
 		return "BF16"
 	}
+	if d.Quantized() {
+		return d.quantName()
+	}
 	return fmt.Sprintf("DType(%d)", uint8(d))
 }
 
 // Matrix is a row-major weight matrix in its stored precision. Data holds
-// exactly Rows*Cols*DType.Size() little-endian bytes, typically a view into a
-// memory-mapped safetensors file. A Matrix is never modified.
+// exactly Rows*DType.RowBytes(Cols) little-endian bytes (Rows*Cols*Size()
+// for the float types; whole ggml blocks per row for the quantized ones),
+// typically a view into a memory-mapped safetensors or GGUF file. A Matrix
+// is never modified.
 type Matrix struct {
 	DType      DType
 	Rows, Cols int
@@ -68,7 +77,11 @@ func (m Matrix) Check() error {
 	if m.Rows <= 0 || m.Cols <= 0 {
 		return fmt.Errorf("matrix shape %dx%d is empty", m.Rows, m.Cols)
 	}
-	if want := m.Rows * m.Cols * m.DType.Size(); len(m.Data) != want {
+	rb := m.DType.RowBytes(m.Cols)
+	if rb < 0 {
+		return fmt.Errorf("matrix %dx%d %s: rows are not whole blocks", m.Rows, m.Cols, m.DType)
+	}
+	if want := m.Rows * rb; len(m.Data) != want {
 		return fmt.Errorf("matrix %dx%d %s has %d bytes, want %d", m.Rows, m.Cols, m.DType, len(m.Data), want)
 	}
 	return nil

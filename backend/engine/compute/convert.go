@@ -53,7 +53,7 @@ func Aligned(m Matrix) bool {
 	if len(m.Data) == 0 {
 		return true
 	}
-	return uintptr(unsafe.Pointer(&m.Data[0]))%uintptr(m.DType.Size()) == 0
+	return uintptr(unsafe.Pointer(&m.Data[0]))%uintptr(max(1, m.DType.Size())) == 0
 }
 
 // Realign returns m itself when it is aligned, else a copy of it in freshly
@@ -69,8 +69,14 @@ func Realign(m Matrix) Matrix {
 	return m
 }
 
-// WidenRow writes row r of m into dst (len m.Cols) as float32.
+// WidenRow writes row r of m into dst (len m.Cols) as float32, decoding
+// the blocks of a quantized row.
 func WidenRow(dst []float32, m Matrix, r int) {
+	if m.DType.Quantized() {
+		rb := m.DType.RowBytes(m.Cols)
+		DequantizeRow(dst[:m.Cols], m.DType, m.Data[r*rb:(r+1)*rb])
+		return
+	}
 	widenRange(dst, m, r*m.Cols, m.Cols)
 }
 
@@ -90,6 +96,12 @@ func widenRange(dst []float32, m Matrix, off, n int) {
 // small tensors (norm weights, biases) that the engine keeps in f32.
 func ToF32(m Matrix) []float32 {
 	out := make([]float32, m.Rows*m.Cols)
+	if m.DType.Quantized() {
+		for r := range m.Rows {
+			WidenRow(out[r*m.Cols:(r+1)*m.Cols], m, r)
+		}
+		return out
+	}
 	widenRange(out, Realign(m), 0, len(out))
 	return out
 }

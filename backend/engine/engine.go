@@ -1,15 +1,16 @@
 // Package engine owns transformer inference for Hugging Face model folders
-// (Llama, Mistral, Qwen2, Qwen3, Phi-3, Gemma 3, and the mixtures of experts
-// Mixtral, Qwen2-MoE and Qwen3-MoE) on top of the kernels in package
-// compute, and the profiling hooks the profiler listens to (see Tracer in
-// trace.go).
+// and GGUF files (Llama, Mistral, Qwen2, Qwen3, Phi-3, Gemma 3, and the
+// mixtures of experts Mixtral, Qwen2-MoE and Qwen3-MoE; GGUF weights may be
+// block-quantized) on top of the kernels in package compute, and the
+// profiling hooks the profiler listens to (see Tracer in trace.go).
 //
 // The forward pass reads like llama2.c's run.c: embed, then per layer
 // pre-norm attention and a SwiGLU (Gemma: GeGLU) MLP with residual adds,
 // then the final norm and lm_head. A mixture-of-experts layer swaps the MLP
 // for a router and the experts it picks (moe.go). Prefill pushes the whole prompt (in chunks of PrefillChunk
 // positions) through matrix-matrix products; decode uses matrix-vector
-// products. Weights stay in their stored precision; activations and the
+// products. Weights stay in their stored precision (quantized blocks
+// included); activations and the
 // preallocated KV cache are float32.
 package engine
 
@@ -183,9 +184,9 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 		e.embScale = roundToDType(float32(math.Sqrt(float64(c.HiddenSize))), e.embed.DType)
 		gemmaNorm(e.finalNorm)
 	}
-	e.ropeCos, e.ropeSin = ropeTables(c.RopeTheta, c.RopeScaling, e.rotDim, e.ctxLen)
+	e.ropeCos, e.ropeSin = ropeTables(c.RopeTheta, c.RopeScaling, c.RopeFreqFactors, e.rotDim, e.ctxLen)
 	if c.Gemma.On {
-		e.localRopeCos, e.localRopeSin = ropeTables(c.Gemma.LocalRopeTheta, nil, e.rotDim, e.ctxLen)
+		e.localRopeCos, e.localRopeSin = ropeTables(c.Gemma.LocalRopeTheta, nil, nil, e.rotDim, e.ctxLen)
 	}
 	for i := range c.NumLayers {
 		l, err := loadLayer(m.Layer(i))
@@ -491,8 +492,18 @@ func matrix(t *model.Tensor) (compute.Matrix, error) {
 		dt = compute.F16
 	case model.BF16:
 		dt = compute.BF16
+	case model.Q8_0:
+		dt = compute.Q8_0
+	case model.Q4_0:
+		dt = compute.Q4_0
+	case model.Q4_K:
+		dt = compute.Q4_K
+	case model.Q5_K:
+		dt = compute.Q5_K
+	case model.Q6_K:
+		dt = compute.Q6_K
 	default:
-		return compute.Matrix{}, fmt.Errorf("engine: tensor %s has dtype %s; only F32, F16 and BF16 weights are supported (convert the model)", t.Name, t.DType)
+		return compute.Matrix{}, fmt.Errorf("engine: tensor %s has dtype %s; supported: F32, F16, BF16 and the GGUF types Q8_0, Q4_0, Q4_K, Q5_K, Q6_K (convert the model)", t.Name, t.DType)
 	}
 	if len(t.Shape) != 2 {
 		return compute.Matrix{}, fmt.Errorf("engine: tensor %s has shape %v, want a matrix", t.Name, t.Shape)
@@ -538,13 +549,18 @@ func roundToDType(v float32, dt compute.DType) float32 {
 // ropeTables computes cos and sin of position·inv_freq for every position
 // and rotary frequency, in float32 like Hugging Face, with base theta and
 // scaling (nil: none) applied to inv_freq.
-func ropeTables(theta float64, scaling *model.RopeScaling, rotDim, positions int) (cos, sin []float32) {
+func ropeTables(theta float64, scaling *model.RopeScaling, freqFactors []float64, rotDim, positions int) (cos, sin []float32) {
 	half := rotDim / 2
 	inv := make([]float64, half)
 	for i := range inv {
 		inv[i] = 1 / math.Pow(theta, float64(2*i)/float64(rotDim))
 	}
-	if s := scaling; s != nil {
+	for i, f := range freqFactors { // GGUF rope_freqs: llama.cpp divides θ_i by it
+		if i < half {
+			inv[i] /= f
+		}
+	}
+	if s := scaling; s != nil && len(freqFactors) == 0 {
 		switch s.Type {
 		case "linear":
 			for i := range inv {

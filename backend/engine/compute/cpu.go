@@ -25,6 +25,7 @@ type CPU struct {
 	norm    normTask
 	rope    ropeTask
 	add     addTask
+	quant   quantTask // block-quantized weights (quantmm.go)
 	workers []workerStats
 
 	// useGEMM routes prefill products through the packed-panel GEMM
@@ -94,6 +95,10 @@ func (c *CPU) ensureScratch(n int) {
 
 // MatMul implements Backend.
 func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
+	if w.DType.Quantized() {
+		c.quantMatMul(out, x, n, w, bias)
+		return
+	}
 	if n == 1 {
 		t := &c.matVec
 		t.out, t.x, t.w, t.bias = out[:w.Rows], x[:w.Cols], w, bias

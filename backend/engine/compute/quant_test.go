@@ -219,3 +219,46 @@ func TestQuantizeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantMatMul checks the fused kernels (decode n=1 and batched n>1, with
+// a bias) against a float64 product of the dequantized weights. The
+// activations are quantized to 8 bits, as in ggml, so the tolerance is a
+// fraction of a percent of the product's scale, not float rounding.
+func TestQuantMatMul(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	cpu := NewCPU(2)
+	defer cpu.Close()
+	for _, dt := range []DType{Q8_0, Q4_0, Q4_K, Q5_K, Q6_K} {
+		for _, n := range []int{1, 5} {
+			rows, cols := 37, 512
+			w, err := Quantize(dt, randF32(rng, rows*cols), cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := Matrix{DType: dt, Rows: rows, Cols: cols, Data: w}
+			if err := m.Check(); err != nil {
+				t.Fatal(err)
+			}
+			x, bias := randF32(rng, n*cols), randF32(rng, rows)
+			out := make([]float32, n*rows)
+			cpu.MatMul(out, x, n, m, bias)
+			deq := ToF32(m)
+			var worst float64
+			for tok := range n {
+				for r := range rows {
+					var want, scale float64
+					for c := range cols {
+						p := float64(deq[r*cols+c]) * float64(x[tok*cols+c])
+						want += p
+						scale += math.Abs(p)
+					}
+					want += float64(bias[r])
+					worst = max(worst, math.Abs(float64(out[tok*rows+r])-want)/scale)
+				}
+			}
+			if worst > 0.01 || math.IsNaN(worst) {
+				t.Errorf("%s n=%d: worst error %.4g of Σ|w·x|, want ≤ 1%%", dt, n, worst)
+			}
+		}
+	}
+}

@@ -1,0 +1,230 @@
+package compute
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// Fused quantized dot products, the ggml way: the activation row is
+// quantized once to int8 (qact), and each weight row is read block by block
+// in its stored form, multiplying integers and applying the scales per
+// block. No weight is ever decoded to float32 in memory.
+//
+// Activations use one scale per weight block: 32 values for Q8_0/Q4_0, 256
+// for the K-quants (ggml's Q8_0 and Q8_K). Sums of the int8 values per 16
+// and per 32 carry the weights' offsets (Q4_0's -8, Q6_K's -32, the K-quant
+// mins) without touching every value twice.
+
+// qact is n activation rows quantized to int8.
+type qact struct {
+	cols, block int
+	qs          []int8    // n × cols
+	d           []float32 // n × cols/block: value = d·q
+	s16         []int16   // n × cols/16: Σ q over each 16 values
+	s32         []int16   // n × cols/32: Σ q over each 32 values
+}
+
+// actRow is one quantized activation row.
+type actRow struct {
+	qs  []int8
+	d   []float32
+	s16 []int16
+	s32 []int16
+}
+
+func (a *qact) row(t int) actRow {
+	c := a.cols
+	return actRow{qs: a.qs[t*c : (t+1)*c], d: a.d[t*c/a.block : (t+1)*c/a.block],
+		s16: a.s16[t*c/16 : (t+1)*c/16], s32: a.s32[t*c/32 : (t+1)*c/32]}
+}
+
+// actBlock is the activation block size for weights of type dt.
+func actBlock(dt DType) int {
+	if dt == Q8_0 || dt == Q4_0 {
+		return 32
+	}
+	return 256
+}
+
+// quantize fills a with n rows of x (cols each), one scale per block
+// values: d = max|x|/127, q = round(x/d).
+func (a *qact) quantize(x []float32, n, cols, block int) {
+	a.cols, a.block = cols, block
+	grow := func(s []int8, k int) []int8 {
+		if cap(s) < k {
+			return make([]int8, k)
+		}
+		return s[:k]
+	}
+	a.qs = grow(a.qs, n*cols)
+	a.d = growF32(a.d, n*cols/block)
+	a.s16 = growI16(a.s16, n*cols/16)
+	a.s32 = growI16(a.s32, n*cols/32)
+	for b := range n * cols / block {
+		xs, qs := x[b*block:(b+1)*block], a.qs[b*block:(b+1)*block]
+		var amax float32
+		for _, v := range xs {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		d := amax / 127
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		a.d[b] = d
+		for i, v := range xs {
+			qs[i] = int8(nearestInt(v * id))
+		}
+	}
+	for g := range n * cols / 16 {
+		var s int16
+		for _, q := range a.qs[16*g : 16*g+16] {
+			s += int16(q)
+		}
+		a.s16[g] = s
+	}
+	for g := range a.s32 {
+		a.s32[g] = a.s16[2*g] + a.s16[2*g+1]
+	}
+}
+
+func growF32(s []float32, k int) []float32 {
+	if cap(s) < k {
+		return make([]float32, k)
+	}
+	return s[:k]
+}
+
+func growI16(s []int16, k int) []int16 {
+	if cap(s) < k {
+		return make([]int16, k)
+	}
+	return s[:k]
+}
+
+// Portable dot products of one weight row (its bytes) with one quantized
+// activation row. They define the arithmetic the SIMD kernels reproduce.
+
+func dotQ8_0Generic(w []byte, a actRow) float32 {
+	var sum float32
+	for b := range len(a.d) {
+		blk, x := w[34*b:34*b+34], a.qs[32*b:32*b+32]
+		var s int32
+		for j, q := range blk[2:34] {
+			s += int32(int8(q)) * int32(x[j])
+		}
+		sum += f16(blk) * a.d[b] * float32(s)
+	}
+	return sum
+}
+
+func dotQ4_0Generic(w []byte, a actRow) float32 {
+	var sum float32
+	for b := range len(a.d) {
+		blk, x := w[18*b:18*b+18], a.qs[32*b:32*b+32]
+		var s int32
+		for j, q := range blk[2:18] {
+			s += int32(q&0xF)*int32(x[j]) + int32(q>>4)*int32(x[j+16])
+		}
+		s -= 8 * int32(a.s32[b])
+		sum += f16(blk) * a.d[b] * float32(s)
+	}
+	return sum
+}
+
+// dotQ45KGeneric is Q4_K (q5 false) and Q5_K.
+func dotQ45KGeneric(w []byte, a actRow, q5 bool) float32 {
+	bytes := 144
+	if q5 {
+		bytes = 176
+	}
+	var sum float32
+	for b := range len(a.d) {
+		blk, x := w[bytes*b:bytes*(b+1)], a.qs[256*b:256*b+256]
+		scales, qh, qs := blk[4:16], blk[16:48], blk[16:144]
+		if q5 {
+			qs = blk[48:176]
+		}
+		var sumi, summ int32
+		for c := range 4 {
+			sc0, m0 := kScaleMin(2*c, scales)
+			sc1, m1 := kScaleMin(2*c+1, scales)
+			q := qs[32*c : 32*c+32]
+			var s0, s1 int32
+			for l := range 32 {
+				lo, hi := int32(q[l]&0xF), int32(q[l]>>4)
+				if q5 {
+					lo += int32(qh[l]>>(2*c)&1) << 4
+					hi += int32(qh[l]>>(2*c+1)&1) << 4
+				}
+				s0 += lo * int32(x[64*c+l])
+				s1 += hi * int32(x[64*c+32+l])
+			}
+			sumi += int32(sc0)*s0 + int32(sc1)*s1
+			summ += int32(m0)*int32(a.s32[8*b+2*c]) + int32(m1)*int32(a.s32[8*b+2*c+1])
+		}
+		d, dmin := f16(blk), f16(blk[2:])
+		sum += a.d[b] * (d*float32(sumi) - dmin*float32(summ))
+	}
+	return sum
+}
+
+func dotQ6KGeneric(w []byte, a actRow) float32 {
+	var sum float32
+	for b := range len(a.d) {
+		blk, x := w[210*b:210*(b+1)], a.qs[256*b:256*b+256]
+		sc := blk[192:208]
+		var sumi int32
+		for n := range 2 {
+			ql, qh := blk[64*n:64*n+64], blk[128+32*n:128+32*n+32]
+			xs := x[128*n : 128*n+128]
+			var g [8]int32 // per 16 values
+			for l := range 32 {
+				q1 := int32(ql[l]&0xF | (qh[l]>>0&3)<<4)
+				q2 := int32(ql[l+32]&0xF | (qh[l]>>2&3)<<4)
+				q3 := int32(ql[l]>>4 | (qh[l]>>4&3)<<4)
+				q4 := int32(ql[l+32]>>4 | (qh[l]>>6&3)<<4)
+				is := l / 16
+				g[is] += q1 * int32(xs[l])
+				g[is+2] += q2 * int32(xs[l+32])
+				g[is+4] += q3 * int32(xs[l+64])
+				g[is+6] += q4 * int32(xs[l+96])
+			}
+			for k, s := range g {
+				grp := 8*n + k
+				sumi += int32(int8(sc[grp])) * (s - 32*int32(a.s16[16*b+grp]))
+			}
+		}
+		sum += f16(blk[208:]) * a.d[b] * float32(sumi)
+	}
+	return sum
+}
+
+// dotQuantGeneric dispatches on the weight type.
+func dotQuantGeneric(dt DType, w []byte, a actRow) float32 {
+	switch dt {
+	case Q8_0:
+		return dotQ8_0Generic(w, a)
+	case Q4_0:
+		return dotQ4_0Generic(w, a)
+	case Q4_K:
+		return dotQ45KGeneric(w, a, false)
+	case Q5_K:
+		return dotQ45KGeneric(w, a, true)
+	case Q6_K:
+		return dotQ6KGeneric(w, a)
+	}
+	panic("compute: not a quantized type: " + dt.String())
+}
+
+// f16Fast converts a half to float32 without branches: the magnitude bits
+// shifted into a float32 and scaled by 2^112 is exact for normal and
+// subnormal halves (scales are never Inf or NaN).
+func f16Fast(b []byte) float32 {
+	h := binary.LittleEndian.Uint16(b)
+	v := math.Float32frombits(uint32(h&0x7fff)<<13) * 0x1p112
+	if h&0x8000 != 0 {
+		return -v
+	}
+	return v
+}

@@ -1,0 +1,50 @@
+package compute
+
+// quantMatMul is MatMul for block-quantized weights. The activations are
+// quantized once on the caller (O(n·cols), small next to the n·rows·cols
+// products); then the workers take rows of w. Each worker streams a weight
+// row once and applies it to all n tokens while it is in cache, so prefill
+// reads the weights once per chunk, like decode reads them once per token.
+func (c *CPU) quantMatMul(out, x []float32, n int, w Matrix, bias []float32) {
+	t := &c.quant
+	t.act.quantize(x[:n*w.Cols], n, w.Cols, actBlock(w.DType))
+	t.out, t.n, t.w, t.bias = out[:n*w.Rows], n, w, bias
+	t.rowBytes = w.DType.RowBytes(w.Cols)
+	grain := max(16, w.Rows/(4*c.pool.Workers()))
+	if n > 1 {
+		grain = max(4, w.Rows/(8*c.pool.Workers()))
+	}
+	c.pool.Parallel(w.Rows, grain, t)
+	t.out, t.bias = nil, nil
+	t.w = Matrix{}
+}
+
+type quantTask struct {
+	act      qact
+	out      []float32
+	n        int
+	w        Matrix
+	bias     []float32
+	rowBytes int
+}
+
+func (t *quantTask) Run(_, lo, hi int) {
+	rows, rb, dt := t.w.Rows, t.rowBytes, t.w.DType
+	for tok := 0; tok < t.n; tok += 4 {
+		nt := min(4, t.n-tok)
+		var acts [4]actRow
+		for k := range nt {
+			acts[k] = t.act.row(tok + k)
+		}
+		for r := lo; r < hi; r++ {
+			row := t.w.Data[r*rb : (r+1)*rb]
+			for k := range nt {
+				v := dotQuant(dt, row, acts[k])
+				if t.bias != nil {
+					v += t.bias[r]
+				}
+				t.out[(tok+k)*rows+r] = v
+			}
+		}
+	}
+}

@@ -8,6 +8,10 @@
 //     Prepend+Replace normalizer or the Metaspace pre-tokenizer, byte_fallback
 //     <0xNN> tokens, fuse_unk.
 //
+// GGUF files (llama.cpp) carry the same tokenizers as metadata: FromGGUF /
+// LoadGGUF read them (model "gpt2" with the pre-tokenizer named by
+// tokenizer.ggml.pre, model "llama" with scores), WriteGGUF writes them.
+//
 // Added and special tokens are split out of the raw text before
 // normalization. Decoding is available whole (Decode) or as a stream that
 // never emits a broken UTF-8 sequence (NewStreamDecoder). BuildDemoByteLevel

@@ -77,7 +77,7 @@ func ggufPreTokenizer(pre string) (bpePre, bool) {
 		return bpePre{preTokenizer: seq(splitRegex(`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`), byteLevel(false)),
 			ignoreMerges: true, addBOS: true}, true
 	case "falcon":
-		return bpePre{preTokenizer: seq(splitRegex(`[\p{P}\$\+<=>\^~\|` + "`" + `]+`), splitRegex(gpt2NoTail), splitRegex(`[0-9][0-9][0-9]`), byteLevel(false))}, true
+		return bpePre{preTokenizer: seq(splitRegex(`[\p{P}\$\+<=>\^~\|`+"`"+`]+`), splitRegex(gpt2NoTail), splitRegex(`[0-9][0-9][0-9]`), byteLevel(false))}, true
 	case "deepseek-coder":
 		return bpePre{preTokenizer: seq(splitRegex(`[\r\n]`), splitRegex(`\s?\p{L}+`), splitRegex(`\s?\p{P}+`), splitRegex(`[一-龥ࠀ-一가-퟿]+`), splitRegex(`\p{N}`), byteLevel(false))}, true
 	case "default", "":

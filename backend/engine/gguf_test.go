@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"energyprofiler/backend/model"
@@ -82,4 +83,122 @@ func commonPrefix(a, b []int) int {
 		n++
 	}
 	return n
+}
+
+// TestGGUFConversionKeepsGreedyIDs converts Hugging Face folders to GGUF
+// the way llama.cpp's converter does (q/k rows permuted for llama) and
+// requires the GGUF model to generate the same greedy ids as the folder:
+// the proof that the reader undoes the permutation, maps every tensor and
+// reads the config (rope scaling, biases, fused phi3 tensors, head_dim).
+func TestGGUFConversionKeepsGreedyIDs(t *testing.T) {
+	specs := []struct {
+		name string
+		spec tinySpec
+	}{
+		{"llama-gqa-untied-bf16-llama3", tinySpec{modelType: "llama", dim: 64, hidden: 160, layers: 2, heads: 4, kvHeads: 2, vocab: 97, dtype: model.BF16, seed: 2,
+			ropeTheta: 500000, ropeScaling: map[string]any{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 16}}},
+		{"llama-linear-bias-f16", tinySpec{modelType: "llama", dim: 72, hidden: 100, layers: 2, heads: 4, kvHeads: 1, vocab: 89, dtype: model.F16, attnBias: true, mlpBias: true, seed: 3,
+			ropeScaling: map[string]any{"type": "linear", "factor": 2.0}}},
+		{"qwen2-qkv-bias-gqa-tied", tinySpec{modelType: "qwen2", dim: 64, hidden: 128, layers: 2, heads: 8, kvHeads: 2, vocab: 103, tied: true, dtype: model.BF16, seed: 4, ropeTheta: 1e6}},
+		{"phi3-fused-partial-rotary", tinySpec{modelType: "phi3", dim: 64, hidden: 80, layers: 2, heads: 4, kvHeads: 4, vocab: 99, dtype: model.BF16, partialRotary: 0.5, seed: 6}},
+		{"llama-headdim-override", tinySpec{modelType: "llama", dim: 48, headDim: 16, hidden: 64, layers: 1, heads: 4, kvHeads: 2, vocab: 80, seed: 7}},
+	}
+	prompt := []int{1, 5, 9, 2, 7, 3}
+	for _, s := range specs {
+		t.Run(s.name, func(t *testing.T) {
+			tm := writeTiny(t, s.spec)
+			hf := tm.open(t, Options{Threads: 1, Context: 64})
+			want, err := hf.Generate(context.Background(), Request{PromptIDs: prompt, MaxTokens: 16, IgnoreEOS: true}, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			src, err := model.Open(tm.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			w := model.NewGGUFWriter()
+			if err := model.WriteGGUF(src, w, s.name, 0, model.FloatEncoder(model.F32)); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "m.gguf")
+			if err := w.WriteFile(path); err != nil {
+				t.Fatal(err)
+			}
+			m, err := model.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			e, err := New(m, Options{Threads: 1, Context: 64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			got, err := e.Generate(context.Background(), Request{PromptIDs: prompt, MaxTokens: 16, IgnoreEOS: true}, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.GeneratedIDs, want.GeneratedIDs) {
+				t.Fatalf("GGUF greedy ids %v, Hugging Face folder %v", got.GeneratedIDs, want.GeneratedIDs)
+			}
+			// A file whose q/k rows were not permuted (as a converter that
+			// forgot would write it) must generate different ids, or this
+			// test could not catch a reader that skips the un-permutation.
+			if s.spec.modelType == "llama" {
+				bad := model.NewGGUFWriter()
+				heads := map[string]int{"attn_q": src.Config.NumHeads, "attn_k": src.Config.NumKVHeads}
+				enc := func(name string, shape []int, values []float32) (model.GGMLType, []byte, error) {
+					for k, h := range heads {
+						if strings.Contains(name, "."+k+".") {
+							values = unpermute(values, shape, h)
+						}
+					}
+					return model.FloatEncoder(model.F32)(name, shape, values)
+				}
+				if err := model.WriteGGUF(src, bad, s.name, 0, enc); err != nil {
+					t.Fatal(err)
+				}
+				badPath := filepath.Join(t.TempDir(), "bad.gguf")
+				if err := bad.WriteFile(badPath); err != nil {
+					t.Fatal(err)
+				}
+				bm, err := model.Open(badPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer bm.Close()
+				be, err := New(bm, Options{Threads: 1, Context: 64})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer be.Close()
+				wrong, err := be.Generate(context.Background(), Request{PromptIDs: prompt, MaxTokens: 16, IgnoreEOS: true}, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if slices.Equal(wrong.GeneratedIDs, want.GeneratedIDs) {
+					t.Errorf("an unpermuted file gives the same ids %v: the test cannot see the permutation", wrong.GeneratedIDs)
+				}
+			}
+		})
+	}
+}
+
+// unpermute is the inverse of convert_hf_to_gguf.py's permute (per head,
+// row 2i + j goes back to row j·d/2 + i), written here from the definition.
+func unpermute(values []float32, shape []int, heads int) []float32 {
+	rows := shape[0]
+	cols, d := len(values)/rows, rows/heads
+	out := make([]float32, len(values))
+	for h := range heads {
+		for i := range d / 2 {
+			for j := range 2 {
+				src, dst := h*d+2*i+j, h*d+j*d/2+i
+				copy(out[dst*cols:(dst+1)*cols], values[src*cols:(src+1)*cols])
+			}
+		}
+	}
+	return out
 }

@@ -35,7 +35,7 @@ type generateReport struct {
 func runGenerate(ctx context.Context, env Env) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	modelDir := fs.String("model", "", "Hugging Face model folder (config.json, *.safetensors, tokenizer.json)")
+	modelDir := fs.String("model", "", "Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or .gguf file")
 	prompt := fs.String("prompt", "", "prompt text (the model's BOS token is added)")
 	idsFlag := fs.String("ids", "", "prompt as comma-separated token ids, used as they are (e.g. 1,2,3)")
 	maxTokens := fs.Int("max-tokens", 64, "most tokens to generate")
@@ -95,8 +95,8 @@ func runGenerate(ctx context.Context, env Env) error {
 	}
 	defer m.Close()
 	var tok *tokenizer.Tokenizer
-	if path := filepath.Join(*modelDir, "tokenizer.json"); hasFile(path) {
-		if tok, err = tokenizer.Load(path); err != nil {
+	if path := filepath.Join(*modelDir, "tokenizer.json"); hasFile(path) || model.IsGGUFPath(*modelDir) {
+		if tok, err = tokenizer.LoadForModel(*modelDir); err != nil {
 			return err
 		}
 	} else if *prompt != "" {

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -30,8 +32,9 @@ func runInspect(ctx context.Context, env Env) error {
 	fs.SetOutput(env.Stderr)
 	asJSON := fs.Bool("json", false, "print the facts as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: energyprofiler inspect DIR [--json]")
-		fmt.Fprintln(env.Stderr, "Prints the architecture facts of a Hugging Face model folder (config.json, optional *.safetensors).")
+		fmt.Fprintln(env.Stderr, "usage: energyprofiler inspect DIR|FILE.gguf [--json]")
+		fmt.Fprintln(env.Stderr, "Prints the architecture facts of a Hugging Face model folder (config.json, optional *.safetensors)")
+		fmt.Fprintln(env.Stderr, "or of a GGUF file, with the stored type of each tensor group and the weight bytes read per token.")
 		fs.PrintDefaults()
 	}
 	dirs, err := parseInterspersed(fs, env.Args)
@@ -76,15 +79,18 @@ func printFacts(w io.Writer, r inspectReport) error {
 	row := func(label, format string, args ...any) {
 		fmt.Fprintf(tw, "%s\t%s\n", label, fmt.Sprintf(format, args...))
 	}
-	row("Model folder", "%s", r.Dir)
+	row("Model", "%s", r.Dir)
 	arch := f.ModelType
 	if f.Architecture != "" {
 		arch += " (" + f.Architecture + ")"
 	}
 	row("Architecture", "%s", arch)
-	if f.WeightsPresent {
+	switch {
+	case f.WeightsPresent && model.IsGGUFPath(r.Dir):
+		row("Weights", "GGUF file, validated; counts cross-checked against the tensors")
+	case f.WeightsPresent:
 		row("Weights", "%d safetensors file(s), validated; counts cross-checked against the tensors", len(r.Files))
-	} else {
+	default:
 		row("Weights", "not present: facts from config.json alone")
 	}
 	row("Attention", "%s: %d query heads, %d KV heads, head_dim %d", f.Attention, f.Heads, f.KVHeads, f.HeadDim)
@@ -154,6 +160,19 @@ func printFacts(w io.Writer, r inspectReport) error {
 	} else {
 		row("Weight bytes", "unknown (no dtype in config.json)")
 		row("KV cache", "unknown bytes per token (no dtype in config.json)")
+	}
+	if len(f.TensorTypes) > 0 {
+		row("Tensor types", "per tensor group, summed over layers (stored in the file)")
+		for _, g := range f.TensorTypes {
+			var types []string
+			for _, t := range slices.Sorted(maps.Keys(g.Types)) {
+				types = append(types, fmt.Sprintf("%s ×%d", t, g.Types[t]))
+			}
+			row("  "+g.Group, "%s: %.2f bits/weight, %.1f MB", strings.Join(types, ", "), g.BitsPerWeight, float64(g.Bytes)/1e6)
+		}
+	}
+	if f.WeightBytesPerToken > 0 {
+		row("Bytes per token", "%s weight bytes read per decoded token (every layer matrix and lm_head; %.1f MB)", group(f.WeightBytesPerToken), float64(f.WeightBytesPerToken)/1e6)
 	}
 	row("FLOPs per token", "%s + %s per attended position (%.2f GFLOP at 1, %.2f GFLOP at 4096)",
 		group(f.FLOPsPerTokenBase), group(f.FLOPsPerContextToken), float64(f.FLOPsPerToken(1))/1e9, float64(f.FLOPsPerToken(4096))/1e9)

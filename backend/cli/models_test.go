@@ -36,6 +36,26 @@ func TestModelsDemoWritesLoadableModels(t *testing.T) {
 		}
 		m.Close()
 	}
+	for _, q := range demo.QuantSpecs() {
+		path := filepath.Join(dir, q.FileName())
+		m, err := model.Open(path)
+		if err != nil {
+			t.Fatalf("%s does not load: %v", q.Name, err)
+		}
+		if f := m.Facts(); f.DType != q.Type || f.WeightBytesPerToken <= 0 {
+			t.Errorf("%s: dtype %s, %d bytes per token", q.Name, f.DType, f.WeightBytesPerToken)
+		}
+		m.Close()
+		if code, out, errOut := runCLI("generate", "--model", path, "--prompt", "hello", "--max-tokens", "3", "--greedy"); code != 0 {
+			t.Errorf("generate with %s: exit %d: %s %s", q.Name, code, out, errOut)
+		}
+		if code, out, _ := runCLI("tokenize", "--model", path, "--json", "hello world"); code != 0 || !strings.Contains(out, `"count"`) {
+			t.Errorf("tokenize with %s: exit %d: %s", q.Name, code, out)
+		}
+		if code, out, _ := runCLI("inspect", path); code != 0 || !strings.Contains(out, "Bytes per token") || !strings.Contains(out, q.Type) {
+			t.Errorf("inspect %s: exit %d:\n%s", q.Name, code, out)
+		}
+	}
 	if !strings.Contains(out, "meaningless") {
 		t.Error("output does not say demo text is meaningless")
 	}

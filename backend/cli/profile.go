@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"energyprofiler/backend/model"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,7 @@ import (
 
 func runProfile(ctx context.Context, env Env) error {
 	fs := runsFlagSet("profile", env.Stderr, "profile --model DIR --prompt TEXT [--max-tokens N] [--depth module|deep] [--tags a,b] [--power SOURCE] [--idle 1s] [--repeat N] [--cooldown 5s] [--json]\n       energyprofiler profile --endpoint URL|NAME --model NAME --prompt TEXT [--max-tokens N] [--api openai|ollama] [--chat] [--tags a,b] [--json]")
-	modelDir := fs.String("model", "", "model folder (config.json, *.safetensors, tokenizer.json); with --endpoint, the server's model name")
+	modelDir := fs.String("model", "", "model folder (config.json, *.safetensors, tokenizer.json) or .gguf file; with --endpoint, the server's model name")
 	var srv serverFlags
 	srv.register(fs)
 	prompt := fs.String("prompt", "", "prompt text")
@@ -319,7 +320,11 @@ func printSummary(w io.Writer, s *profiler.Summary) {
 	}
 	fmt.Fprintf(w, "Run %s (%s), model %s\n", s.RunID, s.Status, s.ModelName)
 	if a := s.Architecture; a != nil {
-		fmt.Fprintf(tw, "  architecture\t%s, %d layers, hidden %d, %s params\t(config.json)\n", a.AttentionKind, a.Layers, a.Hidden, fmtCount(a.ParamsTotal))
+		source := "config.json"
+		if model.IsGGUFPath(s.ModelName) {
+			source = "GGUF metadata"
+		}
+		fmt.Fprintf(tw, "  architecture\t%s, %d layers, hidden %d, %s params\t(%s)\n", a.AttentionKind, a.Layers, a.Hidden, fmtCount(a.ParamsTotal), source)
 	}
 	if s.InputTokensSource == "" && s.OutputTokensSource == "" {
 		fmt.Fprintf(tw, "  tokens\t%d in, %d out\t(measured clock)\n", s.InputTokens, s.OutputTokens)

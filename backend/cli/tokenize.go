@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"energyprofiler/backend/model"
 	"energyprofiler/backend/tokenizer"
 )
 
@@ -21,17 +22,18 @@ type tokenizeReport struct {
 	Count  int      `json:"count"`
 }
 
-// runTokenize encodes TEXT with DIR/tokenizer.json and prints the ids and
+// runTokenize encodes TEXT with DIR/tokenizer.json (or a GGUF file's
+// tokenizer) and prints the ids and
 // pieces.
 func runTokenize(ctx context.Context, env Env) error {
 	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	modelDir := fs.String("model", "", "model folder holding tokenizer.json (or the path of a tokenizer.json file)")
+	modelDir := fs.String("model", "", "model folder holding tokenizer.json, a .gguf file, or the path of a tokenizer.json file")
 	asJSON := fs.Bool("json", false, `print {"ids":[…],"pieces":[…],"count":N}`)
 	noSpecial := fs.Bool("no-special", false, "do not add the model's special tokens (such as the BOS token)")
 	fs.Usage = func() {
 		fmt.Fprintln(env.Stderr, "usage: energyprofiler tokenize --model DIR [--json] [--no-special] TEXT")
-		fmt.Fprintln(env.Stderr, "Encodes TEXT with the model's tokenizer.json and prints token ids and pieces.")
+		fmt.Fprintln(env.Stderr, "Encodes TEXT with the model's tokenizer (tokenizer.json, or a GGUF file's own) and prints token ids and pieces.")
 		fmt.Fprintln(env.Stderr, "Quote TEXT to keep its spaces; put -- before a TEXT that starts with '-'.")
 		fs.PrintDefaults()
 	}
@@ -83,6 +85,9 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w (point --model at a Hugging Face model folder)", path, err)
+	}
+	if !info.IsDir() && model.IsGGUFPath(path) {
+		return tokenizer.LoadGGUF(path)
 	}
 	file := path
 	if info.IsDir() {

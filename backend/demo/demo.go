@@ -1,7 +1,8 @@
 // Package demo writes the built-in demo models: deterministic, seeded,
 // random-weight Hugging Face model folders (config.json,
 // generation_config.json, model.safetensors in bf16, tokenizer.json) that
-// load through exactly the same code as a downloaded model. They exist so the
+// load through exactly the same code as a downloaded model, and quantized
+// GGUF versions of them (quantized.go) made as llama.cpp makes them. They exist so the
 // profiler works out of the box and shows architecture comparisons (MHA
 // against GQA, model size, dense against mixture of experts); their weights
 // are random, so the text they generate is meaningless.
@@ -87,11 +88,15 @@ func Lookup(name string) (Spec, error) {
 		}
 		names = append(names, s.Name)
 	}
+	for _, q := range QuantSpecs() {
+		names = append(names, q.Name)
+	}
 	return Spec{}, fmt.Errorf("no demo model named %q (available: %v)", name, names)
 }
 
-// WriteAll writes every demo model into dir/<name>, calling progress (may be
-// nil) before each. It returns the folders written.
+// WriteAll writes every demo model into dir/<name>, then the quantized
+// demos (dir/<name>.gguf, see QuantSpecs), calling progress (may be nil)
+// before each. It returns the paths written.
 func WriteAll(dir string, progress func(s Spec)) ([]string, error) {
 	var out []string
 	for _, s := range Specs() {
@@ -104,13 +109,40 @@ func WriteAll(dir string, progress func(s Spec)) ([]string, error) {
 		}
 		out = append(out, p)
 	}
+	for _, q := range QuantSpecs() {
+		if progress != nil {
+			progress(Spec{Name: q.Name, Description: q.Description})
+		}
+		p, err := WriteQuantized(dir, q)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+	}
 	return out, nil
+}
+
+// Names lists every demo: the model folders, then the quantized GGUF files.
+func Names() []string {
+	var names []string
+	for _, s := range Specs() {
+		names = append(names, s.Name)
+	}
+	for _, q := range QuantSpecs() {
+		names = append(names, q.Name)
+	}
+	return names
 }
 
 // Write writes the demo model name into dir/name and returns that folder.
 // The bytes are the same on every run and machine. Files are written to
 // temporary names and renamed, so an interrupted write leaves no half model.
+//
+// A quantized demo's name (QuantSpecs) writes its GGUF file instead.
 func Write(dir, name string) (string, error) {
+	if q, ok := lookupQuant(name); ok {
+		return WriteQuantized(dir, q)
+	}
 	s, err := Lookup(name)
 	if err != nil {
 		return "", err

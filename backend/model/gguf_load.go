@@ -107,14 +107,32 @@ func openGGUF(path string) (*Model, error) {
 	}
 	m := &Model{Dir: path, tensors: map[string]*Tensor{}, gguf: g,
 		files: []*weightFile{{path: path, data: data, stamp: stamp, release: release}}}
-	if err := m.loadGGUF(g, data); err != nil {
+	if err := m.loadGGUF(g, data, true); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
 }
 
-func (m *Model) loadGGUF(g *GGUF, data []byte) error {
+// InspectGGUF validates a GGUF file like Open and returns its facts, without
+// preparing the weights for inference (no tensor is copied or read), so
+// listing a folder of large files stays cheap.
+func InspectGGUF(path string) (Facts, error) {
+	g, data, release, err := ReadGGUF(path)
+	if err != nil {
+		return Facts{}, err
+	}
+	defer release()
+	m := &Model{Dir: path, tensors: map[string]*Tensor{}, gguf: g, files: []*weightFile{{path: path}}}
+	if err := m.loadGGUF(g, data, false); err != nil {
+		return Facts{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return m.facts, nil
+}
+
+// loadGGUF builds the model from the parsed file; forInference also puts
+// llama's q/k rows back in Hugging Face order (a copy of those tensors).
+func (m *Model) loadGGUF(g *GGUF, data []byte, forInference bool) error {
 	cfg, err := ConfigFromGGUF(g, data)
 	if err != nil {
 		return err
@@ -144,7 +162,7 @@ func (m *Model) loadGGUF(g *GGUF, data []byte) error {
 	if err := m.checkAgainstConfig(fileOf); err != nil {
 		return err
 	}
-	if cfg.ModelType == "llama" {
+	if cfg.ModelType == "llama" && forInference {
 		if err := m.unpermuteLlamaQK(); err != nil {
 			return err
 		}
@@ -404,7 +422,7 @@ func ConfigFromGGUF(g *GGUF, file []byte) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("GGUF metadata: %w", err)
 	}
-	c.Architectures = []string{arch + " (GGUF)"}
+	c.Architectures = []string{"GGUF"}
 	// End-of-turn tokens stop generation too (chat models end turns with them).
 	for _, key := range []string{"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"} {
 		if id, ok, err := g.Int(key); err == nil && ok && id >= 0 && !slices.Contains(c.EOSTokenIDs, int(id)) {

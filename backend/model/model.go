@@ -489,7 +489,7 @@ func (m *Model) tensorGroups() ([]TensorGroup, int64) {
 		if rest, ok := strings.CutPrefix(name, "model.layers."); ok {
 			_, name, _ = strings.Cut(rest, ".")
 		}
-		name = strings.TrimSuffix(name, ".weight")
+		name = strings.TrimPrefix(strings.TrimSuffix(name, ".weight"), "model.")
 		if len(t.Shape) == 1 {
 			name = "norms and biases"
 		}

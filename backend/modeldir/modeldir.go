@@ -1,6 +1,7 @@
-// Package modeldir owns the models folder: finding the model folders in it,
-// describing them from their config.json, and resolving a model name from an
-// API request to a folder without ever leaving the models folder.
+// Package modeldir owns the models folder: finding the model folders and
+// GGUF files in it, describing them from their config.json or GGUF header,
+// and resolving a model name from an API request to a folder or file
+// without ever leaving the models folder.
 package modeldir
 
 import (
@@ -35,9 +36,10 @@ type Entry struct {
 	Demo bool
 }
 
-// List returns the model folders directly inside dir, by name. A folder is a
-// model when it holds a config.json; one whose config cannot be read is
-// listed with its error, so the user sees why it is not usable.
+// List returns the models directly inside dir, by name: folders holding a
+// config.json, and *.gguf files (named with their extension). One whose
+// config cannot be read is listed with its error, so the user sees why it is
+// not usable.
 func List(dir string) ([]Entry, error) {
 	items, err := os.ReadDir(dir)
 	if err != nil {
@@ -45,10 +47,16 @@ func List(dir string) ([]Entry, error) {
 	}
 	var out []Entry
 	for _, it := range items {
+		path := filepath.Join(dir, it.Name())
+		if model.IsGGUFPath(it.Name()) && !strings.HasPrefix(it.Name(), ".") {
+			if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+				out = append(out, ggufEntry(it.Name(), path))
+			}
+			continue
+		}
 		if !it.IsDir() && it.Type()&os.ModeSymlink == 0 {
 			continue
 		}
-		path := filepath.Join(dir, it.Name())
 		if _, err := os.Stat(filepath.Join(path, "config.json")); err != nil {
 			continue
 		}
@@ -87,6 +95,22 @@ func checkWeightSize(path string, cfg *model.Config) error {
 	return nil
 }
 
+// ggufEntry describes a GGUF file from its validated header.
+func ggufEntry(name, path string) Entry {
+	e := Entry{Name: name, Path: path}
+	f, err := model.InspectGGUF(path)
+	if err != nil {
+		e.Err = err
+		return e
+	}
+	e.Facts = &f
+	if g, _, release, err := model.ReadGGUF(path); err == nil {
+		_, e.Demo = g.String(demo.GGUFMarkerKey)
+		release()
+	}
+	return e
+}
+
 func isDemo(path string) bool {
 	_, err := os.Stat(filepath.Join(path, demo.MarkerFile))
 	return err == nil
@@ -99,7 +123,8 @@ var ErrBadName = errors.New("invalid model name")
 // ErrNotFound is returned when no model folder has the name.
 var ErrNotFound = errors.New("model not found")
 
-// Resolve returns the folder of the model called name inside dir. Names with
+// Resolve returns the folder (or .gguf file) of the model called name
+// inside dir. Names with
 // path separators, "..", or a leading dot are refused, so a request can never
 // name a folder outside the models folder.
 func Resolve(dir, name string) (string, error) {
@@ -108,6 +133,12 @@ func Resolve(dir, name string) (string, error) {
 		return "", fmt.Errorf("%w %q: use a folder name from the models list, without path separators", ErrBadName, name)
 	}
 	path := filepath.Join(dir, name)
+	if model.IsGGUFPath(name) {
+		if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+			return "", fmt.Errorf("%w: %q is not a GGUF file in %s", ErrNotFound, name, dir)
+		}
+		return path, nil
+	}
 	if _, err := os.Stat(filepath.Join(path, "config.json")); err != nil {
 		return "", fmt.Errorf("%w: %q is not a model folder in %s (it needs a config.json)", ErrNotFound, name, dir)
 	}

@@ -33,8 +33,15 @@ func ValidateModelFolder(path string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if !info.IsDir() {
-		return fmt.Errorf("%s is a file; drop the model's folder (the one holding config.json, *.safetensors and tokenizer.json)", path)
+	if !info.IsDir() && !model.IsGGUFPath(path) {
+		return fmt.Errorf("%s is a file; drop the model's folder (the one holding config.json, *.safetensors and tokenizer.json) or a .gguf file", path)
+	}
+	if !info.IsDir() { // a GGUF file: Open validates it whole
+		m, err := model.Open(path)
+		if err != nil {
+			return err
+		}
+		return m.Close()
 	}
 	for _, need := range []string{"config.json", "tokenizer.json"} {
 		if _, err := os.Stat(filepath.Join(path, need)); err != nil {

@@ -81,7 +81,7 @@ func (s *Service) CheckPrompt(path, prompt string) error {
 		return err
 	}
 	if tok == nil {
-		if tok, err = tokenizer.Load(filepath.Join(path, "tokenizer.json")); err != nil {
+		if tok, err = tokenizer.LoadForModel(path); err != nil {
 			return fmt.Errorf("model %s: %w", path, err)
 		}
 	}
@@ -98,11 +98,14 @@ var ErrPromptTooLong = errors.New("prompt too long")
 
 func openModel(path, backend string, chooser metal.Chooser) (*loadedModel, error) {
 	tokPath := filepath.Join(path, "tokenizer.json")
+	if model.IsGGUFPath(path) {
+		tokPath = path // a GGUF file carries its own tokenizer
+	}
 	tokStamp, err := model.Stamp(tokPath)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
-	tok, err := tokenizer.Load(tokPath)
+	tok, err := tokenizer.LoadForModel(path)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}

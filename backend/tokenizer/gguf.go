@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -385,4 +386,13 @@ func (t *Tokenizer) WriteGGUF(w *model.GGUFWriter, pre string, bos, eos int, add
 	}
 	w.SetBool("tokenizer.ggml.add_bos_token", addBOS)
 	return nil
+}
+
+// LoadForModel reads the tokenizer of a model: the tokenizer.json of a
+// model folder, or the metadata of a .gguf file.
+func LoadForModel(path string) (*Tokenizer, error) {
+	if model.IsGGUFPath(path) {
+		return LoadGGUF(path)
+	}
+	return Load(filepath.Join(path, "tokenizer.json"))
 }

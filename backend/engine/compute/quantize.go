@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 )
 
 // Quantize encodes rows of cols float32 values into type dt, following
@@ -16,24 +18,36 @@ func Quantize(dt DType, values []float32, cols int) ([]byte, error) {
 	if cols <= 0 || rb < 0 || len(values)%cols != 0 {
 		return nil, fmt.Errorf("quantize %s: %d values in rows of %d (rows must be whole blocks)", dt, len(values), cols)
 	}
-	vals, _ := dt.blockLayout()
-	out := make([]byte, len(values)/cols*rb)
-	_, bytes := dt.blockLayout()
-	for b := 0; b < len(values)/vals; b++ {
-		x, y := values[vals*b:vals*(b+1)], out[bytes*b:bytes*(b+1)]
-		switch dt {
-		case Q8_0:
-			quantizeQ8_0(x, y)
-		case Q4_0:
-			quantizeQ4_0(x, y)
-		case Q4_K, Q5_K:
-			quantizeQ45K(x, y, dt == Q5_K)
-		case Q6_K:
-			quantizeQ6K(x, y)
-		default:
-			return nil, fmt.Errorf("quantize: %s is not a quantized type", dt)
-		}
+	if !dt.Quantized() {
+		return nil, fmt.Errorf("quantize: %s is not a quantized type", dt)
 	}
+	vals, bytes := dt.blockLayout()
+	out := make([]byte, len(values)/cols*rb)
+	blocks := len(values) / vals
+	// Blocks are independent: split them over the cores (the result does
+	// not depend on the split).
+	workers := min(runtime.GOMAXPROCS(0), max(1, blocks/1024))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := w * blocks / workers; b < (w+1)*blocks/workers; b++ {
+				x, y := values[vals*b:vals*(b+1)], out[bytes*b:bytes*(b+1)]
+				switch dt {
+				case Q8_0:
+					quantizeQ8_0(x, y)
+				case Q4_0:
+					quantizeQ4_0(x, y)
+				case Q4_K, Q5_K:
+					quantizeQ45K(x, y, dt == Q5_K)
+				case Q6_K:
+					quantizeQ6K(x, y)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	return out, nil
 }
 
@@ -119,14 +133,15 @@ func quantizeQ4_0(x []float32, y []byte) {
 	}
 }
 
-// makeQKX2 is ggml's make_qkx2_quants: an asymmetric (scale, min) fit of n
-// values to levels 0…nmax, searching nstep scales around the range.
-func makeQKX2(nmax int, x, weights []float32, L, aux []uint8, rmin, rdelta float32, nstep int) (scale, theMin float32) {
-	n := len(x)
+// makeQKX2 is ggml's make_qkx2_quants for one sub-block of 32 values: an
+// asymmetric (scale, min) fit to levels 0…nmax, searching nstep scales
+// around the range. (Fixed-size arrays keep the hot loops free of bounds
+// checks: the quantized demos spend most of their writing time here.)
+func makeQKX2(nmax int, x, weights *[32]float32, L, aux *[32]uint8, rmin, rdelta float32, nstep int) (scale, theMin float32) {
 	mn, mx := x[0], x[0]
 	sumW := weights[0]
 	sumX := sumW * x[0]
-	for i := 1; i < n; i++ {
+	for i := 1; i < 32; i++ {
 		mn, mx = min(mn, x[i]), max(mx, x[i])
 		w := weights[i]
 		sumW += w
@@ -136,14 +151,18 @@ func makeQKX2(nmax int, x, weights []float32, L, aux []uint8, rmin, rdelta float
 		mn = 0
 	}
 	if mx == mn {
-		clear(L[:n])
+		*L = [32]uint8{}
 		return 0, -mn
+	}
+	var xm [32]float32 // x - min, which ggml computes inside each loop
+	for i := range xm {
+		xm[i] = x[i] - mn
 	}
 	iscale := float32(nmax) / (mx - mn)
 	scale = 1 / iscale
 	var bestErr float32
-	for i := range n {
-		l := max(0, min(nmax, nearestInt(iscale*(x[i]-mn))))
+	for i := range 32 {
+		l := max(0, min(nmax, nearestInt(iscale*xm[i])))
 		L[i] = uint8(l)
 		diff := scale*float32(l) + mn - x[i]
 		bestErr += weights[i] * (diff * diff)
@@ -151,8 +170,8 @@ func makeQKX2(nmax int, x, weights []float32, L, aux []uint8, rmin, rdelta float
 	for is := 0; is <= nstep; is++ {
 		iscale = (rmin + rdelta*float32(is) + float32(nmax)) / (mx - mn)
 		var sumL, sumL2, sumXL float32
-		for i := range n {
-			l := max(0, min(nmax, nearestInt(iscale*(x[i]-mn))))
+		for i := range 32 {
+			l := max(0, min(nmax, nearestInt(iscale*xm[i])))
 			aux[i] = uint8(l)
 			w := weights[i]
 			fl := float32(l)
@@ -169,13 +188,16 @@ func makeQKX2(nmax int, x, weights []float32, L, aux []uint8, rmin, rdelta float
 				thisScale = sumXL / sumL2
 			}
 			var cur float32
-			for i := range n {
+			for i := range 32 {
 				diff := thisScale*float32(aux[i]) + thisMin - x[i]
 				cur += weights[i] * (diff * diff)
 			}
 			if cur < bestErr {
-				copy(L[:n], aux[:n])
+				*L = *aux
 				bestErr, scale, mn = cur, thisScale, thisMin
+				for i := range xm { // later scales measure from the new min
+					xm[i] = x[i] - mn
+				}
 			}
 		}
 	}
@@ -203,7 +225,7 @@ func quantizeQ45K(x []float32, y []byte, q5 bool) {
 		for l, v := range xs {
 			weights[l] = av + float32(math.Abs(float64(v)))
 		}
-		scales[j], mins[j] = makeQKX2(nmax, xs, weights[:], L[32*j:32*j+32], aux[:], rmin, rdelta, nstep)
+		scales[j], mins[j] = makeQKX2(nmax, (*[32]float32)(xs), &weights, (*[32]uint8)(L[32*j:32*j+32]), &aux, rmin, rdelta, nstep)
 		maxScale, maxMin = max(maxScale, scales[j]), max(maxMin, mins[j])
 	}
 	var invScale, invMin float32

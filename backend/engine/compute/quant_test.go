@@ -262,3 +262,33 @@ func TestQuantMatMul(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantKernelsMatchGeneric checks the dispatched kernels (SIMD where the
+// build and CPU have them) against the portable ones on the same quantized
+// activations: the integer parts are exact, so only float summation order
+// may differ. Odd block counts exercise the tails.
+func TestQuantKernelsMatchGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, dt := range []DType{Q8_0, Q4_0, Q4_K, Q5_K, Q6_K} {
+		for _, cols := range []int{256, 768, 1280} {
+			w, err := Quantize(dt, randF32(rng, cols), cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := randF32(rng, cols)
+			x[3] = 40 // an outlier, as real activations have
+			var a qact
+			a.quantize(x, 1, cols, actBlock(dt))
+			got, want := dotQuant(dt, w, a.row(0)), dotQuantGeneric(dt, w, a.row(0))
+			var scale float64
+			deq := make([]float32, cols)
+			DequantizeRow(deq, dt, w)
+			for i := range deq {
+				scale += math.Abs(float64(deq[i] * x[i]))
+			}
+			if d := math.Abs(float64(got - want)); d > 1e-5*scale || math.IsNaN(float64(got)) {
+				t.Errorf("%s cols %d: kernel %g, generic %g (scale %g)", dt, cols, got, want, scale)
+			}
+		}
+	}
+}

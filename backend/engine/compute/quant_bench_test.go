@@ -1,0 +1,97 @@
+package compute
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// BenchmarkQuantDecode measures one decode step's mat-vecs on the
+// demo-110m-gqa shapes (12 layers of q, k, v, o, gate, up, down and the
+// 32000-row lm_head) for each weight type, against the machine's read
+// bandwidth measured in the same round (the roofline: bandwidth ÷ weight
+// bytes per token). It reports decode-tok/s (mat-vecs only: attention and
+// norms excluded) and of-roofline, medians over rounds. Run with
+//
+//	GOEXPERIMENT=simd go test -run '^$' -bench QuantDecode ./backend/engine/compute/
+func BenchmarkQuantDecode(b *testing.B) {
+	shapes := [][2]int{{768, 768}, {256, 768}, {256, 768}, {768, 768}, {2048, 768}, {2048, 768}, {768, 2048}}
+	cpu := NewCPU(0)
+	defer cpu.Close()
+	buf := NewBandwidthBuffer(256 << 20)
+	for _, dt := range []DType{BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K} {
+		b.Run(dt.String(), func(b *testing.B) {
+			var mats []Matrix
+			for range 12 {
+				for _, s := range shapes {
+					mats = append(mats, benchMatrix(dt, s[0], s[1]))
+				}
+			}
+			mats = append(mats, benchMatrix(dt, 32000, 768))
+			var bytes float64
+			for _, m := range mats {
+				bytes += float64(len(m.Data))
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			x := randF32(rng, 2048)
+			out := make([]float32, 32000)
+			step := func() {
+				for _, m := range mats {
+					cpu.MatMul(out[:m.Rows], x[:m.Cols], 1, m, nil)
+				}
+			}
+			step() // page in
+			var rates, ratios []float64
+			for b.Loop() {
+				for range 3 {
+					bw := cpu.ReadBandwidth(buf)
+					const steps = 20
+					start := time.Now()
+					for range steps {
+						step()
+					}
+					rate := steps / time.Since(start).Seconds()
+					rates = append(rates, rate)
+					ratios = append(ratios, rate/(bw/bytes))
+				}
+			}
+			b.ReportMetric(benchMedian(rates), "decode-tok/s")
+			b.ReportMetric(bytes/1e6, "MB/token")
+			b.ReportMetric(benchMedian(ratios), "of-roofline")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// benchMatrix is a rows×cols matrix of type dt with realistic blocks: one
+// quantized row repeated (the kernels' speed does not depend on the values).
+func benchMatrix(dt DType, rows, cols int) Matrix {
+	rng := rand.New(rand.NewPCG(uint64(rows), uint64(cols)))
+	row := randF32(rng, cols)
+	var enc []byte
+	if dt.Quantized() {
+		enc, _ = Quantize(dt, row, cols)
+	} else {
+		enc = make([]byte, cols*dt.Size())
+		for i, v := range row {
+			u := f16Bits(v)
+			if dt == BF16 {
+				u = uint16(math.Float32bits(v) >> 16)
+			}
+			enc[2*i], enc[2*i+1] = byte(u), byte(u>>8)
+		}
+	}
+	data := make([]byte, 0, rows*len(enc))
+	for range rows {
+		data = append(data, enc...)
+	}
+	return Matrix{DType: dt, Rows: rows, Cols: cols, Data: data}
+}
+
+func benchMedian(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

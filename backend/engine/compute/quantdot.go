@@ -1,7 +1,6 @@
 package compute
 
 import (
-	"encoding/binary"
 	"math"
 )
 
@@ -215,16 +214,4 @@ func dotQuantGeneric(dt DType, w []byte, a actRow) float32 {
 		return dotQ6KGeneric(w, a)
 	}
 	panic("compute: not a quantized type: " + dt.String())
-}
-
-// f16Fast converts a half to float32 without branches: the magnitude bits
-// shifted into a float32 and scaled by 2^112 is exact for normal and
-// subnormal halves (scales are never Inf or NaN).
-func f16Fast(b []byte) float32 {
-	h := binary.LittleEndian.Uint16(b)
-	v := math.Float32frombits(uint32(h&0x7fff)<<13) * 0x1p112
-	if h&0x8000 != 0 {
-		return -v
-	}
-	return v
 }

@@ -45,14 +45,15 @@ func dotQuant(dt DType, w []byte, a actRow) float32 {
 func u8x32(p unsafe.Pointer, off int) *[32]uint8 { return (*[32]uint8)(unsafe.Add(p, off)) }
 func i8x32(p unsafe.Pointer, off int) *[32]int8  { return (*[32]int8)(unsafe.Add(p, off)) }
 
-// halfAt reads the fp16 at p+off (see f16Fast: exact for finite halves).
+// halfAt reads the fp16 at p+off. The magnitude bits shifted into a float32
+// and scaled by 2^112 are exact for normal and subnormal halves (block
+// scales are never Inf or NaN); the sign is put back without a branch,
+// since scale signs are random and a mispredicted branch per block costs
+// more than the block's arithmetic.
 func halfAt(p unsafe.Pointer, off int) float32 {
-	h := *(*uint16)(unsafe.Add(p, off))
-	v := math.Float32frombits(uint32(h&0x7fff)<<13) * 0x1p112
-	if h&0x8000 != 0 {
-		return -v
-	}
-	return v
+	h := uint32(*(*uint16)(unsafe.Add(p, off)))
+	v := math.Float32frombits((h&0x7fff)<<13) * 0x1p112
+	return math.Float32frombits(math.Float32bits(v) | (h&0x8000)<<16)
 }
 
 // Inside the vector loops there is no scalar float arithmetic: Go compiles
@@ -62,44 +63,52 @@ func halfAt(p unsafe.Pointer, off int) float32 {
 // computes its per-block float factors in a scalar pass, into a small
 // array, and the vector loop only loads them. Rows longer than chunkBlocks
 // blocks go through in chunks.
-const chunkBlocks = 128
+// (The array is zeroed on every call, so it is kept small: a K-quant row of
+// 768 values has 3 blocks.)
+const (
+	chunkBlocks  = 64 // Q8_0, Q4_0: 2048 values
+	chunkBlocksK = 16 // K-quants: 4096 values
+)
 
 // Shifts take their count from a vector (VPSRLVD/VPSLLVD on 32-bit lanes,
 // the masks then drop what crossed a byte): ShiftAllRight(4) moves its count
 // into a vector register with a legacy MOVQ, one more SSE instruction.
 //
-// Likewise the kernels return their vector sum and their scalar offset
-// term separately: the compiler may move a scalar subtraction ahead of the
-// closing VZEROUPPER, but not across the return.
+// Likewise the kernels store their scalar offset term through a pointer in
+// the scalar pass and return their vector sum as raw bits: the compiler
+// schedules scalar float work (a multiply, a register move of a float
+// result) ahead of the closing VZEROUPPER when it can, and one such
+// instruction costs more than the whole row; the caller converts.
 
 // chunked runs kernel over the row in pieces of at most chunkBlocks blocks
 // of blockBytes bytes (values per block: blockValues) and adds the results.
-func chunked(w []byte, a actRow, blockValues, blockBytes int, kernel func(w []byte, a actRow) (vec, adjust float32)) float32 {
-	nb := len(a.d) * (len(a.qs) / len(a.d)) / blockValues // weight blocks in the row
-	if nb <= chunkBlocks {
-		vec, off := kernel(w, a)
-		return vec - off
+func chunked(w []byte, a actRow, nb, blockValues, blockBytes, maxBlocks int, kernel func(w []byte, a actRow, adjust *float32) (vecBits uint32)) float32 {
+	var adjust float32
+	if nb <= maxBlocks {
+		vec := kernel(w, a, &adjust)
+		return math.Float32frombits(vec) - adjust
 	}
 	perD, per16, per32 := len(a.qs)/len(a.d), 16, 32
 	var sum float32
-	for b := 0; b < nb; b += chunkBlocks {
-		n := min(chunkBlocks, nb-b)
+	for b := 0; b < nb; b += maxBlocks {
+		n := min(maxBlocks, nb-b)
 		v0, v1 := b*blockValues, (b+n)*blockValues
 		sub := actRow{qs: a.qs[v0:v1], d: a.d[v0/perD : v1/perD], s16: a.s16[v0/per16 : v1/per16], s32: a.s32[v0/per32 : v1/per32]}
-		vec, off := kernel(w[b*blockBytes:(b+n)*blockBytes], sub)
-		sum += vec - off
+		vec := kernel(w[b*blockBytes:(b+n)*blockBytes], sub, &adjust)
+		sum += math.Float32frombits(vec) - adjust
 	}
 	return sum
 }
 
 func dotQ8_0AVX2(w []byte, a actRow) float32 {
-	return chunked(w, a, 32, 34, q8_0Chunk)
+	return chunked(w, a, len(a.qs)/32, 32, 34, chunkBlocks, q8_0Chunk)
 }
 
-func q8_0Chunk(w []byte, a actRow) (vec, adjust float32) {
+func q8_0Chunk(w []byte, a actRow, adjust *float32) uint32 {
 	nb := len(a.d)
+	*adjust = 0
 	if nb == 0 {
-		return 0, 0
+		return 0
 	}
 	w, qs, ds := w[:34*nb], a.qs[:32*nb], a.d[:nb]
 	pw, px := unsafe.Pointer(&w[0]), unsafe.Pointer(&qs[0])
@@ -126,9 +135,9 @@ func q8_0Chunk(w []byte, a actRow) (vec, adjust float32) {
 		p0 := w0.Abs().AsUint8x32().DotProductPairsSaturated(x0.CopySign(w0)).DotProductPairs(ones).ConvertToFloat32()
 		acc0 = p0.MulAdd(archsimd.BroadcastFloat32x8(scale[b]), acc0)
 	}
-	t := total4of8(acc0.Add(acc1))
+	t := total4of8(acc0.Add(acc1)).AsUint32x4().GetElem(0)
 	archsimd.ClearAVXUpperBits()
-	return t.GetElem(0), 0
+	return t
 }
 
 // nibbles32 spreads the 16 bytes at p into 32 bytes: low nibbles, then high.
@@ -139,13 +148,14 @@ func nibbles32(p unsafe.Pointer, mask archsimd.Uint8x32, four archsimd.Uint32x4)
 }
 
 func dotQ4_0AVX2(w []byte, a actRow) float32 {
-	return chunked(w, a, 32, 18, q4_0Chunk)
+	return chunked(w, a, len(a.qs)/32, 32, 18, chunkBlocks, q4_0Chunk)
 }
 
-func q4_0Chunk(w []byte, a actRow) (vec, adjust float32) {
+func q4_0Chunk(w []byte, a actRow, adjust *float32) uint32 {
 	nb := len(a.d)
+	*adjust = 0
 	if nb == 0 {
-		return 0, 0
+		return 0
 	}
 	w, qs, ds, s32 := w[:18*nb], a.qs[:32*nb], a.d[:nb], a.s32[:nb]
 	pw, px := unsafe.Pointer(&w[0]), unsafe.Pointer(&qs[0])
@@ -155,6 +165,7 @@ func q4_0Chunk(w []byte, a actRow) (vec, adjust float32) {
 		scale[b] = halfAt(pw, 18*b) * ds[b]
 		offset += scale[b] * float32(s32[b])
 	}
+	*adjust = 8 * offset
 	ones := archsimd.BroadcastInt16x16(1)
 	m0F := archsimd.BroadcastUint8x32(0x0F)
 	four := archsimd.BroadcastUint32x4(4)
@@ -170,9 +181,9 @@ func q4_0Chunk(w []byte, a actRow) (vec, adjust float32) {
 		p0 := nibbles32(unsafe.Add(pw, 18*b+2), m0F, four).DotProductPairsSaturated(archsimd.LoadInt8x32(i8x32(px, 32*b))).DotProductPairs(ones)
 		acc0 = p0.ConvertToFloat32().MulAdd(archsimd.BroadcastFloat32x8(scale[b]), acc0)
 	}
-	t := total4of8(acc0.Add(acc1))
+	t := total4of8(acc0.Add(acc1)).AsUint32x4().GetElem(0)
 	archsimd.ClearAVXUpperBits()
-	return t.GetElem(0), 8 * offset
+	return t
 }
 
 // kScales and kMins unpack the eight 6-bit scales and mins of a
@@ -194,15 +205,16 @@ func kMins(p unsafe.Pointer) uint64 {
 
 func dotQ45KAVX2(w []byte, a actRow, q5 bool) float32 {
 	if q5 {
-		return chunked(w, a, 256, 176, func(w []byte, a actRow) (float32, float32) { return q45KChunk(w, a, true) })
+		return chunked(w, a, len(a.qs)/256, 256, 176, chunkBlocksK, func(w []byte, a actRow, adj *float32) uint32 { return q45KChunk(w, a, true, adj) })
 	}
-	return chunked(w, a, 256, 144, func(w []byte, a actRow) (float32, float32) { return q45KChunk(w, a, false) })
+	return chunked(w, a, len(a.qs)/256, 256, 144, chunkBlocksK, func(w []byte, a actRow, adj *float32) uint32 { return q45KChunk(w, a, false, adj) })
 }
 
-func q45KChunk(w []byte, a actRow, q5 bool) (vec, adjust float32) {
+func q45KChunk(w []byte, a actRow, q5 bool, adjust *float32) uint32 {
 	nb := len(a.d)
+	*adjust = 0
 	if nb == 0 {
-		return 0, 0
+		return 0
 	}
 	bytes := 144
 	if q5 {
@@ -210,7 +222,7 @@ func q45KChunk(w []byte, a actRow, q5 bool) (vec, adjust float32) {
 	}
 	w, qs, ds, s32 := w[:bytes*nb], a.qs[:256*nb], a.d[:nb], a.s32[:8*nb]
 	pw, px := unsafe.Pointer(&w[0]), unsafe.Pointer(&qs[0])
-	var scale [chunkBlocks]float32
+	var scale [chunkBlocksK]float32
 	var mins float32 // Σ dmin·d_x·Σ_j m_j·Σx_j
 	for b := range nb {
 		blk := unsafe.Add(pw, bytes*b)
@@ -222,6 +234,7 @@ func q45KChunk(w []byte, a actRow, q5 bool) (vec, adjust float32) {
 		}
 		mins += halfAt(blk, 2) * ds[b] * float32(summ)
 	}
+	*adjust = mins
 	m0F := archsimd.BroadcastUint8x32(0x0F)
 	m10 := archsimd.BroadcastUint8x32(0x10)
 	two, three, four := archsimd.BroadcastUint32x8(2), archsimd.BroadcastUint32x8(3), archsimd.BroadcastUint32x8(4)
@@ -256,23 +269,24 @@ func q45KChunk(w []byte, a actRow, q5 bool) (vec, adjust float32) {
 		}
 		acc = sumi.ConvertToFloat32().MulAdd(archsimd.BroadcastFloat32x8(scale[b]), acc)
 	}
-	t := total4of8(acc)
+	t := total4of8(acc).AsUint32x4().GetElem(0)
 	archsimd.ClearAVXUpperBits()
-	return t.GetElem(0), mins
+	return t
 }
 
 func dotQ6KAVX2(w []byte, a actRow) float32 {
-	return chunked(w, a, 256, 210, q6KChunk)
+	return chunked(w, a, len(a.qs)/256, 256, 210, chunkBlocksK, q6KChunk)
 }
 
-func q6KChunk(w []byte, a actRow) (vec, adjust float32) {
+func q6KChunk(w []byte, a actRow, adjust *float32) uint32 {
 	nb := len(a.d)
+	*adjust = 0
 	if nb == 0 {
-		return 0, 0
+		return 0
 	}
 	w, qs, ds, s16 := w[:210*nb], a.qs[:256*nb], a.d[:nb], a.s16[:16*nb]
 	pw, px := unsafe.Pointer(&w[0]), unsafe.Pointer(&qs[0])
-	var scale [chunkBlocks]float32
+	var scale [chunkBlocksK]float32
 	var offset float32 // the -32 of every value: Σ d·d_x·Σ_g sc_g·Σx_g
 	for b := range nb {
 		blk := unsafe.Add(pw, 210*b)
@@ -284,6 +298,7 @@ func q6KChunk(w []byte, a actRow) (vec, adjust float32) {
 		}
 		offset += scale[b] * float32(off)
 	}
+	*adjust = 32 * offset
 	m0F := archsimd.BroadcastUint8x32(0x0F)
 	m30 := archsimd.BroadcastUint8x32(0x30)
 	two, four := archsimd.BroadcastUint32x8(2), archsimd.BroadcastUint32x8(4)
@@ -306,9 +321,9 @@ func q6KChunk(w []byte, a actRow) (vec, adjust float32) {
 		}
 		acc = sumi.ConvertToFloat32().MulAdd(archsimd.BroadcastFloat32x8(scale[b]), acc)
 	}
-	t := total4of8(acc)
+	t := total4of8(acc).AsUint32x4().GetElem(0)
 	archsimd.ClearAVXUpperBits()
-	return t.GetElem(0), 32 * offset
+	return t
 }
 
 // q6Chunk multiplies 32 unsigned 6-bit values with the activations at x+off

@@ -31,4 +31,3 @@ func dotF32x4(out []float32, w0, w1, w2, w3 []float32, x []float32) {
 	out[0], out[1], out[2], out[3] = dotF32Generic(w0, x), dotF32Generic(w1, x), dotF32Generic(w2, x), dotF32Generic(w3, x)
 }
 
-func dotQuant(dt DType, w []byte, a actRow) float32 { return dotQuantGeneric(dt, w, a) }

@@ -1,0 +1,7 @@
+//go:build !(goexperiment.simd && amd64)
+
+package compute
+
+// dotQuant is the fused quantized dot product; builds without the amd64
+// archsimd kernels (arm64 included, for now) use the portable ones.
+func dotQuant(dt DType, w []byte, a actRow) float32 { return dotQuantGeneric(dt, w, a) }

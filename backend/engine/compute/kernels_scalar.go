@@ -30,4 +30,3 @@ func cleanUpper() {}
 func dotF32x4(out []float32, w0, w1, w2, w3 []float32, x []float32) {
 	out[0], out[1], out[2], out[3] = dotF32Generic(w0, x), dotF32Generic(w1, x), dotF32Generic(w2, x), dotF32Generic(w3, x)
 }
-

@@ -270,7 +270,11 @@ func TestQuantMatMul(t *testing.T) {
 func TestQuantKernelsMatchGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, dt := range []DType{Q8_0, Q4_0, Q4_K, Q5_K, Q6_K} {
-		for _, cols := range []int{256, 768, 1280} {
+		colsList := []int{256, 768, 1280, 4608} // 4608: several chunks of the K kernels
+		if actBlock(dt) == 32 {
+			colsList = append(colsList, 288, 4384) // odd block counts; 4384: past a chunk
+		}
+		for _, cols := range colsList {
 			w, err := Quantize(dt, randF32(rng, cols), cols)
 			if err != nil {
 				t.Fatal(err)

@@ -21,9 +21,13 @@ import (
 // Each kernel reads exactly the bytes of its row; the loop bounds follow
 // from the slice lengths checked on entry.
 
-// dotQuant is the fused quantized dot product: these kernels on CPUs with
-// AVX2 (every AVX-512 CPU has it), the portable ones elsewhere.
+// dotQuant is the fused quantized dot product: the VNNI assembly kernels
+// (quantdot_vnni_amd64.s) on CPUs with AVX-512 VNNI, these on CPUs with
+// AVX2, the portable ones elsewhere.
 func dotQuant(dt DType, w []byte, a actRow) float32 {
+	if hasVNNI() {
+		return dotVNNI(dt, w, a)
+	}
 	if !hasAVX2() {
 		return dotQuantGeneric(dt, w, a)
 	}

@@ -44,7 +44,12 @@ func benchModels() []benchModel {
 		out = append(out, benchModel{name: s.Name, spec: s.Name, dtype: model.BF16})
 	}
 	// The same 110M weights stored as float32: twice the bytes per token.
-	return append(out, benchModel{name: "demo-110m-gqa-f32", spec: "demo-110m-gqa", dtype: model.F32})
+	out = append(out, benchModel{name: "demo-110m-gqa-f32", spec: "demo-110m-gqa", dtype: model.F32})
+	// And quantized as GGUF (Q8_0, Q4_K_M): each type's own bytes per token.
+	for _, q := range demo.QuantSpecs() {
+		out = append(out, benchModel{name: q.Name, spec: q.Name, dtype: model.BF16})
+	}
+	return out
 }
 
 func openDemo(b *testing.B, name string, threads int) *Engine {
@@ -53,7 +58,7 @@ func openDemo(b *testing.B, name string, threads int) *Engine {
 
 func openBenchModel(b *testing.B, bm benchModel, threads int) *Engine {
 	b.Helper()
-	dir, err := demo.Write(b.TempDir(), bm.spec)
+	dir, err := demo.Write(b.TempDir(), bm.spec) // a folder, or a .gguf file for the quantized demos
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +72,7 @@ func openBenchModel(b *testing.B, bm benchModel, threads int) *Engine {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { m.Close() })
-	tok, err := tokenizer.Load(filepath.Join(dir, "tokenizer.json"))
+	tok, err := tokenizer.LoadForModel(dir)
 	if err != nil {
 		b.Fatal(err)
 	}

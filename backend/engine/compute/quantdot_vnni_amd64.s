@@ -89,6 +89,157 @@ GLOBL quadIdx<>(SB), RODATA|NOPTR, $64
 
 // func vnniQ8_0(w *byte, x *int8, scale *float32, n int) uint32
 // n pairs of Q8_0 blocks (68 bytes, 64 values); scale: one float per block.
+// KSCALES leaves in Y10 the 8 sub-block scales × d·d_x of the block at SI,
+// and adds its min term to Y17. DX: the block's d_x; R8: its 8 sums of 32
+// activations (int16).
+#define KSCALES \
+	MOVL 4(SI), R9; \
+	MOVL 8(SI), R10; \
+	MOVL 12(SI), R11; \
+	MOVL R9, R12; \
+	ANDL $0x3f3f3f3f, R12; \
+	VMOVD R12, X10; \
+	MOVL R9, R12; \
+	SHRL $6, R12; \
+	ANDL $0x03030303, R12; \
+	SHLL $4, R12; \
+	MOVL R11, R13; \
+	ANDL $0x0f0f0f0f, R13; \
+	ORL R12, R13; \
+	VPINSRD $1, R13, X10, X10; \
+	MOVL R10, R12; \
+	ANDL $0x3f3f3f3f, R12; \
+	VMOVD R12, X13; \
+	MOVL R10, R12; \
+	SHRL $6, R12; \
+	ANDL $0x03030303, R12; \
+	SHLL $4, R12; \
+	MOVL R11, R13; \
+	SHRL $4, R13; \
+	ANDL $0x0f0f0f0f, R13; \
+	ORL R12, R13; \
+	VPINSRD $1, R13, X13, X13; \
+	VPBROADCASTD (SI), X11; \
+	VCVTPH2PS X11, Y11; \
+	VBROADCASTSS (DX), Y12; \
+	VMULPS Y12, Y11, Y11; \
+	VPERMILPS $0x00, Y11, Y12; \
+	VPERMILPS $0x55, Y11, Y16; \
+	VPMOVZXBD X10, Y10; \
+	VCVTDQ2PS Y10, Y10; \
+	VMULPS Y12, Y10, Y10; \
+	VPMOVZXBD X13, Y13; \
+	VCVTDQ2PS Y13, Y13; \
+	VPMOVSXWD (R8), Y14; \
+	VCVTDQ2PS Y14, Y14; \
+	VMULPS Y14, Y13, Y13; \
+	VFMADD231PS Y16, Y13, Y17
+
+// KCHUNK multiplies the 64 unsigned values in Z1 with the activations at
+// xoff(DI) and adds them, scaled by sub-blocks idx (Z20…Z23), to acc.
+#define KCHUNK(xoff, idx, acc) \
+	VPXORD Z3, Z3, Z3; \
+	VPDPBUSD xoff(DI), Z1, Z3; \
+	VCVTDQ2PS Z3, Z3; \
+	VPERMPS Z10, idx, Z4; \
+	VFMADD231PS Z4, Z3, acc
+
+// NIBBLES64 loads 32 bytes at qoff(SI) into Z1 as 64 values: the low
+// nibbles, then the high ones.
+#define NIBBLES64(qoff) \
+	VMOVDQU qoff(SI), Y1; \
+	VPSRLW $4, Y1, Y2; \
+	VINSERTI64X4 $1, Y2, Z1, Z1; \
+	VPANDD Z30, Z1, Z1
+
+// KSETUP: accumulators, masks and the sub-block pair indices
+// Z20 = [0×8, 1×8], Z21 = [2, 3], Z22 = [4, 5], Z23 = [6, 7].
+#define KSETUP \
+	MOVQ w+0(FP), SI; \
+	MOVQ x+8(FP), DI; \
+	MOVQ dx+16(FP), DX; \
+	MOVQ sums+24(FP), R8; \
+	MOVQ n+32(FP), CX; \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z17, Z17, Z17; \
+	VMOVDQU64 pairIdx<>(SB), Z20; \
+	MOVL $2, AX; \
+	VPBROADCASTD AX, Z2; \
+	VPADDD Z2, Z20, Z21; \
+	VPADDD Z2, Z21, Z22; \
+	VPADDD Z2, Z22, Z23; \
+	MOVL $0x0F0F0F0F, AX; \
+	VPBROADCASTD AX, Z30; \
+	MOVL $0x10101010, AX; \
+	VPBROADCASTD AX, Z28; \
+	MOVL $0x30303030, AX; \
+	VPBROADCASTD AX, Z27
+
+// KFINISH returns the min term (Y17) as ret1 and the sum as ret.
+#define KFINISH \
+	VEXTRACTF32X4 $1, Y17, X1; \
+	VADDPS X1, X17, X1; \
+	VPERMILPS $0x4E, X1, X2; \
+	VADDPS X2, X1, X1; \
+	VPERMILPS $0xB1, X1, X2; \
+	VADDPS X2, X1, X1; \
+	VMOVD X1, BX; \
+	VADDPS Z5, Z0, Z0; \
+	VADDPS Z7, Z6, Z6; \
+	VADDPS Z6, Z0, Z0; \
+	REDUCE
+
+// Q5HIGH ors the fifth bits from Z8 = [qh, qh>>1] (shifted right by 2c so
+// far) into Z1 and moves Z8 on to the next chunk.
+#define Q5HIGH \
+	VPSLLW $4, Z8, Z9; \
+	VPANDD Z28, Z9, Z9; \
+	VPORD Z9, Z1, Z1; \
+	VPSRLW $2, Z8, Z8
+
+// Q6 scales: Z10 = the 16 group scales × d·d_x; the offset term
+// Σ sc_g·Σx_g·d·d_x (to be multiplied by 32) accumulates in Z17.
+#define Q6SCALES \
+	VPMOVSXBD 192(SI), Z10; \
+	VCVTDQ2PS Z10, Z10; \
+	VPBROADCASTW 208(SI), X11; \
+	VCVTPH2PS X11, Y11; \
+	VMULSS (DX), X11, X11; \
+	VBROADCASTSS X11, Z12; \
+	VMULPS Z12, Z10, Z10; \
+	VPMOVSXWD (R8), Z13; \
+	VCVTDQ2PS Z13, Z13; \
+	VFMADD231PS Z13, Z10, Z17
+
+// Q6CHUNK scales 64 values by four groups of 16 (indices idx).
+#define Q6CHUNK(xoff, idx, acc) \
+	VPXORD Z3, Z3, Z3; \
+	VPDPBUSD xoff(DI), Z11, Z3; \
+	VCVTDQ2PS Z3, Z3; \
+	VPERMPS Z10, idx, Z4; \
+	VFMADD231PS Z4, Z3, acc
+
+// Q6KHALF handles values 128h…128h+127: Z1 = the 64 ql bytes, Z2 = [qh,
+// qh>>2] of the half.
+#define Q6KHALF(h, idx0, idx1, acc0, acc1) \
+	VMOVDQU64 (64*h)(SI), Z1; \
+	VMOVDQU (128+32*h)(SI), Y2; \
+	VPSRLW $2, Y2, Y9; \
+	VINSERTI64X4 $1, Y9, Z2, Z2; \
+	VPANDD Z30, Z1, Z11; \
+	VPSLLW $4, Z2, Z12; \
+	VPANDD Z27, Z12, Z12; \
+	VPORD Z12, Z11, Z11; \
+	Q6CHUNK(128*h, idx0, acc0); \
+	VPSRLW $4, Z1, Z11; \
+	VPANDD Z30, Z11, Z11; \
+	VPANDD Z27, Z2, Z12; \
+	VPORD Z12, Z11, Z11; \
+	Q6CHUNK(128*h+64, idx1, acc1)
+
 TEXT ·vnniQ8_0(SB), NOSPLIT, $0-36
 	SETUP
 	TESTQ CX, CX
@@ -143,116 +294,154 @@ q40done:
 	MOVL AX, ret+32(FP)
 	RET
 
-// Q4KCHUNK handles values 64c…64c+63 of a Q4_K/Q5_K block: the 32 bytes at
-// qoff(SI) give the low nibbles (first 32 values) and the high nibbles.
-#define Q4KCHUNK(qoff, xoff, soff, acc) \
-	VMOVDQU qoff(SI), Y1; \
-	VPSRLW $4, Y1, Y2; \
-	VINSERTI64X4 $1, Y2, Z1, Z1; \
-	VPANDD Z30, Z1, Z1; \
-	VPXORD Z3, Z3, Z3; \
-	VPDPBUSD xoff(DI), Z1, Z3; \
-	SCALE2(soff, acc)
+// The K-quant kernels derive each block's float scales themselves (no
+// scalar pass in Go): the 6-bit scales and mins are unpacked with ggml's
+// 32-bit mask trick in general registers, widened to floats, and multiplied
+// by d·d_x (VCVTPH2PS converts d and dmin). The min term Σ m_j·Σx_j·dmin·d_x
+// is accumulated in Y17 and returned separately.
 
-// func vnniQ4_K(w *byte, x *int8, scale *float32, n int) uint32
-// n Q4_K blocks (144 bytes); scale: 8 floats per block (d·sc_j·d_x).
-TEXT ·vnniQ4_K(SB), NOSPLIT, $0-36
-	SETUP
+// func vnniQ4_K(w *byte, x *int8, dx *float32, sums *int16, n int) (vec, mins uint32)
+// n Q4_K blocks (144 bytes); dx: one activation scale per block; sums:
+// the activations' sums per 32 values.
+TEXT ·vnniQ4_K(SB), NOSPLIT, $0-48
+	KSETUP
 	TESTQ CX, CX
 	JZ q4kdone
 q4kloop:
-	Q4KCHUNK(16, 0, 0, Z0)
-	Q4KCHUNK(48, 64, 8, Z5)
-	Q4KCHUNK(80, 128, 16, Z6)
-	Q4KCHUNK(112, 192, 24, Z7)
+	KSCALES
+	NIBBLES64(16)
+	KCHUNK(0, Z20, Z0)
+	NIBBLES64(48)
+	KCHUNK(64, Z21, Z5)
+	NIBBLES64(80)
+	KCHUNK(128, Z22, Z6)
+	NIBBLES64(112)
+	KCHUNK(192, Z23, Z7)
 	ADDQ $144, SI
 	ADDQ $256, DI
-	ADDQ $32, DX
+	ADDQ $4, DX
+	ADDQ $16, R8
 	DECQ CX
 	JNZ q4kloop
 q4kdone:
-	SUM_ACCS
-	REDUCE
-	MOVL AX, ret+32(FP)
+	KFINISH
+	MOVL AX, vec+40(FP)
+	MOVL BX, adj+44(FP)
 	RET
 
-// Q5KCHUNK adds the fifth bit from Z8 = [qh, qh>>1] shifted right by 2c.
-#define Q5KCHUNK(qoff, xoff, soff, acc) \
-	VMOVDQU qoff(SI), Y1; \
-	VPSRLW $4, Y1, Y2; \
-	VINSERTI64X4 $1, Y2, Z1, Z1; \
-	VPANDD Z30, Z1, Z1; \
-	VPSLLW $4, Z8, Z9; \
-	VPANDD Z28, Z9, Z9; \
-	VPORD Z9, Z1, Z1; \
-	VPSRLW $2, Z8, Z8; \
-	VPXORD Z3, Z3, Z3; \
-	VPDPBUSD xoff(DI), Z1, Z3; \
-	SCALE2(soff, acc)
-
-// func vnniQ5_K(w *byte, x *int8, scale *float32, n int) uint32
-// n Q5_K blocks (176 bytes); scale: 8 floats per block.
-TEXT ·vnniQ5_K(SB), NOSPLIT, $0-36
-	SETUP
+// func vnniQ5_K(w *byte, x *int8, dx *float32, sums *int16, n int) (vec, mins uint32)
+// n Q5_K blocks (176 bytes).
+TEXT ·vnniQ5_K(SB), NOSPLIT, $0-48
+	KSETUP
 	TESTQ CX, CX
 	JZ q5kdone
 q5kloop:
+	KSCALES
 	VMOVDQU 16(SI), Y8
 	VPSRLW $1, Y8, Y9
 	VINSERTI64X4 $1, Y9, Z8, Z8
-	Q5KCHUNK(48, 0, 0, Z0)
-	Q5KCHUNK(80, 64, 8, Z5)
-	Q5KCHUNK(112, 128, 16, Z6)
-	Q5KCHUNK(144, 192, 24, Z7)
+	NIBBLES64(48)
+	Q5HIGH
+	KCHUNK(0, Z20, Z0)
+	NIBBLES64(80)
+	Q5HIGH
+	KCHUNK(64, Z21, Z5)
+	NIBBLES64(112)
+	Q5HIGH
+	KCHUNK(128, Z22, Z6)
+	NIBBLES64(144)
+	Q5HIGH
+	KCHUNK(192, Z23, Z7)
 	ADDQ $176, SI
 	ADDQ $256, DI
-	ADDQ $32, DX
+	ADDQ $4, DX
+	ADDQ $16, R8
 	DECQ CX
 	JNZ q5kloop
 q5kdone:
-	SUM_ACCS
-	REDUCE
-	MOVL AX, ret+32(FP)
+	KFINISH
+	MOVL AX, vec+40(FP)
+	MOVL BX, adj+44(FP)
 	RET
 
-// Q6KHALF handles values 128h…128h+127 of a Q6_K block: Z1 = the 64 ql
-// bytes, Z2 = [qh, qh>>2] of the half.
-#define Q6KHALF(h, acc0, acc1) \
-	VMOVDQU64 (64*h)(SI), Z1; \
-	VMOVDQU (128+32*h)(SI), Y2; \
-	VPSRLW $2, Y2, Y10; \
-	VINSERTI64X4 $1, Y10, Z2, Z2; \
-	VPANDD Z30, Z1, Z11; \
-	VPSLLW $4, Z2, Z12; \
-	VPANDD Z27, Z12, Z12; \
-	VPORD Z12, Z11, Z11; \
-	VPXORD Z3, Z3, Z3; \
-	VPDPBUSD (128*h)(DI), Z11, Z3; \
-	SCALE4(32*h, acc0); \
-	VPSRLW $4, Z1, Z11; \
-	VPANDD Z30, Z11, Z11; \
-	VPANDD Z27, Z2, Z12; \
-	VPORD Z12, Z11, Z11; \
-	VPXORD Z3, Z3, Z3; \
-	VPDPBUSD (128*h+64)(DI), Z11, Z3; \
-	SCALE4(32*h+16, acc1)
-
-// func vnniQ6_K(w *byte, x *int8, scale *float32, n int) uint32
-// n Q6_K blocks (210 bytes); scale: 16 floats per block (d·sc_g·d_x).
-TEXT ·vnniQ6_K(SB), NOSPLIT, $0-36
-	SETUP
+// func vnniQ6_K(w *byte, x *int8, dx *float32, sums *int16, n int) (vec, offset uint32)
+// n Q6_K blocks (210 bytes); sums: the activations' sums per 16 values.
+TEXT ·vnniQ6_K(SB), NOSPLIT, $0-48
+	KSETUP
+	VMOVDQU64 quadIdx<>(SB), Z20      // groups [0…3], [4…7], [8…11], [12…15]
+	MOVL $4, AX
+	VPBROADCASTD AX, Z2
+	VPADDD Z2, Z20, Z21
+	VPADDD Z2, Z21, Z22
+	VPADDD Z2, Z22, Z23
 	TESTQ CX, CX
 	JZ q6kdone
 q6kloop:
-	Q6KHALF(0, Z0, Z5)
-	Q6KHALF(1, Z6, Z7)
+	Q6SCALES
+	Q6KHALF(0, Z20, Z21, Z0, Z5)
+	Q6KHALF(1, Z22, Z23, Z6, Z7)
 	ADDQ $210, SI
 	ADDQ $256, DI
-	ADDQ $64, DX
+	ADDQ $4, DX
+	ADDQ $32, R8
 	DECQ CX
 	JNZ q6kloop
 q6kdone:
-	SUM_ACCS
-	REDUCE
-	MOVL AX, ret+32(FP)
+	VEXTRACTF64X4 $1, Z17, Y1
+	VADDPS Y1, Y17, Y17
+	KFINISH
+	MOVL AX, vec+40(FP)
+	MOVL BX, adj+44(FP)
 	RET
+
+// func blockScales(w *byte, stride int, dx *float32, out *float32, n int, sums *int16) uint32
+// out[b] = fp16 at w+b·stride (a block's scale) × dx[b], for n blocks, n a
+// multiple of 16: sixteen at a time with a gather, VCVTPH2PS and one
+// multiply, instead of a scalar conversion per block. It returns the bits
+// of Σ out[b]·sums[b] (Q4_0's offset term; pass any sums when unused).
+TEXT ·blockScales(SB), NOSPLIT, $0-52
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), BX
+	MOVQ dx+16(FP), DX
+	MOVQ out+24(FP), DI
+	MOVQ n+32(FP), CX
+	MOVQ sums+40(FP), R8
+	VPXORD Z0, Z0, Z0
+	SHRQ $4, CX
+	JZ bsdone
+	VPBROADCASTD BX, Z2
+	VMOVDQU32 laneIdx<>(SB), Z1
+	VPMULLD Z2, Z1, Z1          // byte offsets b·stride of 16 blocks
+	SHLQ $4, BX                 // bytes per 16 blocks
+	MOVQ $0xFFFF, AX
+bsloop:
+	KMOVW AX, K1
+	VPXORD Z3, Z3, Z3
+	VPGATHERDD (SI)(Z1*1), K1, Z3
+	VPMOVDW Z3, Y3              // the low 16 bits: the fp16 scale
+	VCVTPH2PS Y3, Z3
+	VMULPS (DX), Z3, Z3
+	VMOVUPS Z3, (DI)
+	VPMOVSXWD (R8), Z4
+	VCVTDQ2PS Z4, Z4
+	VFMADD231PS Z4, Z3, Z0
+	ADDQ BX, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	ADDQ $32, R8
+	DECQ CX
+	JNZ bsloop
+bsdone:
+	REDUCE
+	MOVL AX, ret+48(FP)
+	RET
+
+DATA laneIdx<>+0(SB)/8, $0x0000000100000000
+DATA laneIdx<>+8(SB)/8, $0x0000000300000002
+DATA laneIdx<>+16(SB)/8, $0x0000000500000004
+DATA laneIdx<>+24(SB)/8, $0x0000000700000006
+DATA laneIdx<>+32(SB)/8, $0x0000000900000008
+DATA laneIdx<>+40(SB)/8, $0x0000000b0000000a
+DATA laneIdx<>+48(SB)/8, $0x0000000d0000000c
+DATA laneIdx<>+56(SB)/8, $0x0000000f0000000e
+GLOBL laneIdx<>(SB), RODATA|NOPTR, $64

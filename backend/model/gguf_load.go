@@ -326,7 +326,12 @@ func ConfigFromGGUF(g *GGUF, file []byte) (*Config, error) {
 	}
 	intKey("embedding_length", "hidden_size", true)
 	intKey("feed_forward_length", "intermediate_size", true)
-	intKey("block_count", "num_hidden_layers", true)
+	// Every layer stores several tensors, so the tensor table bounds the
+	// layer count before anything is sized by it (the config allocates per
+	// layer).
+	if layers := intKey("block_count", "num_hidden_layers", true); layers > int64(len(g.Tensors)) {
+		return nil, fmt.Errorf("%s.block_count is %d but the file holds only %d tensors: corrupt metadata", arch, layers, len(g.Tensors))
+	}
 	intKey("attention.head_count", "num_attention_heads", true)
 	intKey("attention.head_count_kv", "num_key_value_heads", false)
 	intKey("context_length", "max_position_embeddings", false)

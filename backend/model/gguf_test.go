@@ -320,6 +320,21 @@ func TestParseGGUFRejects(t *testing.T) {
 		t.Errorf("tensor past the end: %v", err)
 	}
 	w = NewGGUFWriter()
+	w.SetString("general.architecture", "llama")
+	for _, k := range []string{"embedding_length", "feed_forward_length", "attention.head_count"} {
+		w.SetUint32("llama."+k, 8)
+	}
+	w.SetUint32("llama.block_count", 1<<31) // would size per-layer tables
+	w.AddTensor("token_embd.weight", GGMLF32, []int64{8, 2}, make([]byte, 64))
+	file = w.Bytes()
+	g, err := ParseGGUF(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ConfigFromGGUF(g, file); err == nil || !strings.Contains(err.Error(), "block_count") {
+		t.Errorf("absurd block_count: %v", err)
+	}
+	w = NewGGUFWriter()
 	w.AddTensor("q", GGMLQ8_0, []int64{16}, make([]byte, 34))
 	if err := w.Err(); err == nil || !strings.Contains(err.Error(), "whole") {
 		t.Errorf("partial block: %v", err)

@@ -118,36 +118,14 @@ func TestGGUFConversionKeepsGreedyIDs(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			w := model.NewGGUFWriter()
-			if err := model.WriteGGUF(src, w, s.name, 0, model.FloatEncoder(model.F32)); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(t.TempDir(), "m.gguf")
-			if err := w.WriteFile(path); err != nil {
-				t.Fatal(err)
-			}
-			m, err := model.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			e, err := New(m, Options{Threads: 1, Context: 64})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer e.Close()
-			got, err := e.Generate(context.Background(), Request{PromptIDs: prompt, MaxTokens: 16, IgnoreEOS: true}, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got.GeneratedIDs, want.GeneratedIDs) {
-				t.Fatalf("GGUF greedy ids %v, Hugging Face folder %v", got.GeneratedIDs, want.GeneratedIDs)
+			got := convertedGreedy(t, src, s.name, model.FloatEncoder(model.F32), prompt)
+			if !slices.Equal(got, want.GeneratedIDs) {
+				t.Fatalf("GGUF greedy ids %v, Hugging Face folder %v", got, want.GeneratedIDs)
 			}
 			// A file whose q/k rows were not permuted (as a converter that
 			// forgot would write it) must generate different ids, or this
 			// test could not catch a reader that skips the un-permutation.
 			if s.spec.modelType == "llama" {
-				bad := model.NewGGUFWriter()
 				heads := map[string]int{"attn_q": src.Config.NumHeads, "attn_k": src.Config.NumKVHeads}
 				enc := func(name string, shape []int, values []float32) (model.GGMLType, []byte, error) {
 					for k, h := range heads {
@@ -157,29 +135,8 @@ func TestGGUFConversionKeepsGreedyIDs(t *testing.T) {
 					}
 					return model.FloatEncoder(model.F32)(name, shape, values)
 				}
-				if err := model.WriteGGUF(src, bad, s.name, 0, enc); err != nil {
-					t.Fatal(err)
-				}
-				badPath := filepath.Join(t.TempDir(), "bad.gguf")
-				if err := bad.WriteFile(badPath); err != nil {
-					t.Fatal(err)
-				}
-				bm, err := model.Open(badPath)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer bm.Close()
-				be, err := New(bm, Options{Threads: 1, Context: 64})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer be.Close()
-				wrong, err := be.Generate(context.Background(), Request{PromptIDs: prompt, MaxTokens: 16, IgnoreEOS: true}, nil, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if slices.Equal(wrong.GeneratedIDs, want.GeneratedIDs) {
-					t.Errorf("an unpermuted file gives the same ids %v: the test cannot see the permutation", wrong.GeneratedIDs)
+				if wrong := convertedGreedy(t, src, s.name, enc, prompt); slices.Equal(wrong, want.GeneratedIDs) {
+					t.Errorf("an unpermuted file gives the same ids %v: the test cannot see the permutation", wrong)
 				}
 			}
 		})
@@ -201,4 +158,33 @@ func unpermute(values []float32, shape []int, heads int) []float32 {
 		}
 	}
 	return out
+}
+
+// convertedGreedy converts src to a GGUF file with enc, opens it and returns
+// 16 greedy ids from prompt.
+func convertedGreedy(t *testing.T, src *model.Model, name string, enc model.GGUFEncoder, prompt []int) []int {
+	t.Helper()
+	w := model.NewGGUFWriter()
+	if err := model.WriteGGUF(src, w, name, 0, enc); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	e, err := New(m, Options{Threads: 1, Context: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	res, err := e.Generate(context.Background(), Request{PromptIDs: prompt, MaxTokens: 16, IgnoreEOS: true}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.GeneratedIDs
 }

@@ -110,9 +110,9 @@ func DequantizeRow(dst []float32, dt DType, src []byte) error {
 			}
 			for c := 0; c < 4; c++ { // 64 values: sub-blocks 2c (low nibbles), 2c+1 (high)
 				sc, m := kScaleMin(2*c, scales)
-				d1, m1 := d*float32(sc), dmin*float32(m)
+				d1, m1 := d*float32(sc), float32(dmin*float32(m)) // no fused multiply-subtract below
 				sc, m = kScaleMin(2*c+1, scales)
-				d2, m2 := d*float32(sc), dmin*float32(m)
+				d2, m2 := d*float32(sc), float32(dmin*float32(m))
 				q := qs[32*c : 32*c+32]
 				for l := 0; l < 32; l++ {
 					lo, hi := int(q[l]&0xF), int(q[l]>>4)

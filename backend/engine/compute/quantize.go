@@ -91,7 +91,11 @@ func f32ToF16(f float32) uint16 {
 }
 
 // nearestInt is ggml's nearest_int: round half to even through the
-// float32 magic-number trick (|f| ≤ 4194303).
+// float32 magic-number trick (|f| ≤ 4194303). Callers pass products as
+// float32(a*b): the explicit conversion keeps the compiler from fusing the
+// multiply into this addition (it does on arm64), which would round
+// differently from ggml and make the demo files differ between machines.
+// The same goes for every a*b + c in this file.
 func nearestInt(f float32) int {
 	v := f + 12582912
 	return int(math.Float32bits(v)&0x007fffff) - 0x00400000
@@ -145,7 +149,7 @@ func makeQKX2(nmax int, x, weights *[32]float32, L, aux *[32]uint8, rmin, rdelta
 		mn, mx = min(mn, x[i]), max(mx, x[i])
 		w := weights[i]
 		sumW += w
-		sumX += w * x[i]
+		sumX += float32(w * x[i])
 	}
 	if mn > 0 {
 		mn = 0
@@ -162,35 +166,35 @@ func makeQKX2(nmax int, x, weights *[32]float32, L, aux *[32]uint8, rmin, rdelta
 	scale = 1 / iscale
 	var bestErr float32
 	for i := range 32 {
-		l := max(0, min(nmax, nearestInt(iscale*xm[i])))
+		l := max(0, min(nmax, nearestInt(float32(iscale*xm[i]))))
 		L[i] = uint8(l)
-		diff := scale*float32(l) + mn - x[i]
-		bestErr += weights[i] * (diff * diff)
+		diff := float32(scale*float32(l)) + mn - x[i]
+		bestErr += float32(weights[i] * float32(diff*diff))
 	}
 	for is := 0; is <= nstep; is++ {
-		iscale = (rmin + rdelta*float32(is) + float32(nmax)) / (mx - mn)
+		iscale = (rmin + float32(rdelta*float32(is)) + float32(nmax)) / (mx - mn)
 		var sumL, sumL2, sumXL float32
 		for i := range 32 {
-			l := max(0, min(nmax, nearestInt(iscale*xm[i])))
+			l := max(0, min(nmax, nearestInt(float32(iscale*xm[i]))))
 			aux[i] = uint8(l)
 			w := weights[i]
 			fl := float32(l)
-			sumL += w * fl
-			sumL2 += w * fl * fl
-			sumXL += w * fl * x[i]
+			sumL += float32(w * fl)
+			sumL2 += float32(float32(w*fl) * fl)
+			sumXL += float32(float32(w*fl) * x[i])
 		}
-		D := sumW*sumL2 - sumL*sumL
+		D := float32(sumW*sumL2) - float32(sumL*sumL)
 		if D > 0 {
-			thisScale := (sumW*sumXL - sumX*sumL) / D
-			thisMin := (sumL2*sumX - sumL*sumXL) / D
+			thisScale := (float32(sumW*sumXL) - float32(sumX*sumL)) / D
+			thisMin := (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
 			if thisMin > 0 {
 				thisMin = 0
 				thisScale = sumXL / sumL2
 			}
 			var cur float32
 			for i := range 32 {
-				diff := thisScale*float32(aux[i]) + thisMin - x[i]
-				cur += weights[i] * (diff * diff)
+				diff := float32(thisScale*float32(aux[i])) + thisMin - x[i]
+				cur += float32(weights[i] * float32(diff*diff))
 			}
 			if cur < bestErr {
 				*L = *aux
@@ -219,7 +223,7 @@ func quantizeQ45K(x []float32, y []byte, q5 bool) {
 		xs := x[32*j : 32*j+32]
 		var sumX2 float32
 		for _, v := range xs {
-			sumX2 += v * v
+			sumX2 += float32(v * v)
 		}
 		av := float32(math.Sqrt(float64(sumX2 / 32)))
 		for l, v := range xs {
@@ -238,8 +242,8 @@ func quantizeQ45K(x []float32, y []byte, q5 bool) {
 	sc := y[4:16]
 	clear(sc)
 	for j := range 8 {
-		ls := uint8(min(63, uint8(nearestInt(invScale*scales[j]))))
-		lm := uint8(min(63, uint8(nearestInt(invMin*mins[j]))))
+		ls := uint8(min(63, uint8(nearestInt(float32(invScale*scales[j])))))
+		lm := uint8(min(63, uint8(nearestInt(float32(invMin*mins[j])))))
 		if j < 4 {
 			sc[j], sc[j+4] = ls, lm
 		} else {
@@ -257,7 +261,7 @@ func quantizeQ45K(x []float32, y []byte, q5 bool) {
 		if dd == 0 {
 			continue
 		}
-		dm := dmin * float32(m)
+		dm := float32(dmin * float32(m)) // no fused multiply-add below
 		for ii := range 32 {
 			L[32*j+ii] = uint8(max(0, min(nmax, nearestInt((x[32*j+ii]+dm)/dd))))
 		}
@@ -307,11 +311,11 @@ func makeQX(nmax int, x []float32, L []int8) float32 {
 	iscale := -float32(nmax) / mx
 	var sumLX, sumL2 float32
 	for i, v := range x {
-		l := max(-nmax, min(nmax-1, nearestInt(iscale*v)))
+		l := max(-nmax, min(nmax-1, nearestInt(float32(iscale*v))))
 		L[i] = int8(l + nmax)
 		w := v * v
-		sumLX += w * v * float32(l)
-		sumL2 += w * float32(l) * float32(l)
+		sumLX += float32(float32(w*v) * float32(l))
+		sumL2 += float32(float32(w*float32(l)) * float32(l))
 	}
 	var scale float32
 	if sumL2 != 0 {
@@ -322,17 +326,17 @@ func makeQX(nmax int, x []float32, L []int8) float32 {
 		if is == 0 {
 			continue
 		}
-		iscale = -(float32(nmax) + 0.1*float32(is)) / mx
+		iscale = -(float32(nmax) + float32(0.1*float32(is))) / mx
 		sumLX, sumL2 = 0, 0
 		for _, v := range x {
-			l := max(-nmax, min(nmax-1, nearestInt(iscale*v)))
+			l := max(-nmax, min(nmax-1, nearestInt(float32(iscale*v))))
 			w := v * v
-			sumLX += w * v * float32(l)
-			sumL2 += w * float32(l) * float32(l)
+			sumLX += float32(float32(w*v) * float32(l))
+			sumL2 += float32(float32(w*float32(l)) * float32(l))
 		}
 		if sumL2 > 0 && sumLX*sumLX > best*sumL2 {
 			for i, v := range x {
-				l := max(-nmax, min(nmax-1, nearestInt(iscale*v)))
+				l := max(-nmax, min(nmax-1, nearestInt(float32(iscale*v))))
 				L[i] = int8(nmax + l)
 			}
 			scale = sumLX / sumL2
@@ -362,7 +366,7 @@ func quantizeQ6K(x []float32, y []byte) {
 	putF16(y[208:], 1/iscale)
 	sc := y[192:208]
 	for ib := range 16 {
-		sc[ib] = byte(int8(min(127, nearestInt(iscale*scales[ib]))))
+		sc[ib] = byte(int8(min(127, nearestInt(float32(iscale*scales[ib])))))
 	}
 	d := f16(y[208:])
 	for j := range 16 {

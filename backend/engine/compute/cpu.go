@@ -95,7 +95,7 @@ func (c *CPU) ensureScratch(n int) {
 
 // MatMul implements Backend.
 func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
-	if w.DType.Quantized() {
+	if w.DType.Quantized() && n < quantGEMMMin {
 		c.quantMatMul(out, x, n, w, bias)
 		return
 	}

@@ -296,3 +296,39 @@ func TestQuantKernelsMatchGeneric(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantGEMMPath checks the prefill route for quantized weights (batches
+// of quantGEMMMin tokens or more decode 4 rows at a time and use the float
+// GEMM): it must match the float64 product of the decoded weights to float
+// rounding, since no activation is quantized on this path.
+func TestQuantGEMMPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	cpu := NewCPU(2)
+	defer cpu.Close()
+	for _, dt := range []DType{Q8_0, Q4_K, Q6_K} {
+		rows, cols, n := 13, 512, quantGEMMMin+3
+		w, err := Quantize(dt, randF32(rng, rows*cols), cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := Matrix{DType: dt, Rows: rows, Cols: cols, Data: w}
+		x, bias := randF32(rng, n*cols), randF32(rng, rows)
+		out := make([]float32, n*rows)
+		cpu.MatMul(out, x, n, m, bias)
+		deq := ToF32(m)
+		for tok := range n {
+			for r := range rows {
+				var want, scale float64
+				for c := range cols {
+					p := float64(deq[r*cols+c]) * float64(x[tok*cols+c])
+					want += p
+					scale += math.Abs(p)
+				}
+				want += float64(bias[r])
+				if d := math.Abs(float64(out[tok*rows+r]) - want); d > 1e-5*scale {
+					t.Fatalf("%s token %d row %d: %g, want %g", dt, tok, r, out[tok*rows+r], want)
+				}
+			}
+		}
+	}
+}

@@ -1,6 +1,13 @@
 package compute
 
-// quantMatMul is MatMul for block-quantized weights. The activations are
+// quantGEMMMin is the batch from which quantized weights go through the
+// float prefill GEMM instead (matMatTask): it decodes 4 rows at a time into
+// a worker's scratch (never a whole matrix) and sweeps every token through
+// them, so the decoding is paid once per chunk of tokens and the products
+// run at the float kernels' speed. Below it, the int8 kernels are faster.
+const quantGEMMMin = 16
+
+// quantMatMul is MatMul for block-quantized weights and small batches. The activations are
 // quantized once on the caller (O(n·cols), small next to the n·rows·cols
 // products); then the workers take rows of w. Each worker streams a weight
 // row once and applies it to all n tokens while it is in cache, so prefill

@@ -172,7 +172,10 @@ func noWeightsError(dir string) error {
 	if len(shards) > 0 {
 		return fmt.Errorf("%s holds %s but neither model.safetensors nor model.safetensors.index.json: rename a single file to model.safetensors, or restore the index of a sharded model", dir, filepath.Base(shards[0]))
 	}
-	for _, pattern := range []string{"*.bin", "*.pt", "*.pth", "*.gguf"} {
+	if ggufs, _ := filepath.Glob(filepath.Join(dir, "*.gguf")); len(ggufs) > 0 {
+		return fmt.Errorf("%s: %w; it holds the GGUF file %s: point at that file instead of the folder", dir, ErrNoWeights, filepath.Base(ggufs[0]))
+	}
+	for _, pattern := range []string{"*.bin", "*.pt", "*.pth"} {
 		if other, _ := filepath.Glob(filepath.Join(dir, pattern)); len(other) > 0 {
 			return fmt.Errorf("%s: %w; it holds %s, a format this loader does not read: download the safetensors version or convert it", dir, ErrNoWeights, filepath.Base(other[0]))
 		}

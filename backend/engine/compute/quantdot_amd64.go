@@ -46,6 +46,17 @@ func dotQuant(dt DType, w []byte, a actRow) float32 {
 	return dotQuantGeneric(dt, w, a)
 }
 
+// dotRows computes len(out) consecutive rows of w (rowBytes each) against
+// a in one kernel call where one exists (the VNNI K-quant kernels), and
+// reports whether it did.
+func dotRows(dt DType, w []byte, rowBytes int, a actRow, out []float32) bool {
+	if (dt != Q4_K && dt != Q5_K && dt != Q6_K) || !hasVNNI() {
+		return false
+	}
+	vnniKRows(dt, w, a, len(out), rowBytes, out)
+	return true
+}
+
 func u8x32(p unsafe.Pointer, off int) *[32]uint8 { return (*[32]uint8)(unsafe.Add(p, off)) }
 func i8x32(p unsafe.Pointer, off int) *[32]int8  { return (*[32]int8)(unsafe.Add(p, off)) }
 

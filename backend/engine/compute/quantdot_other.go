@@ -5,3 +5,7 @@ package compute
 // dotQuant is the fused quantized dot product; builds without the amd64
 // archsimd kernels (arm64 included, for now) use the portable ones.
 func dotQuant(dt DType, w []byte, a actRow) float32 { return dotQuantGeneric(dt, w, a) }
+
+// dotRows computes several rows in one kernel call where a kernel can; here
+// none does.
+func dotRows(DType, []byte, int, actRow, []float32) bool { return false }

@@ -28,13 +28,13 @@ func blockScales(w *byte, stride int, dx *float32, out *float32, n int, sums *in
 func vnniQ4_0(w *byte, x *int8, scale *float32, n int) uint32
 
 //go:noescape
-func vnniQ4_K(w *byte, x *int8, dx *float32, sums *int16, n int) (vec, adj uint32)
+func vnniQ4_K(w *byte, x *int8, dx *float32, sums *int16, n, rows, rowBytes int, out *float32)
 
 //go:noescape
-func vnniQ5_K(w *byte, x *int8, dx *float32, sums *int16, n int) (vec, adj uint32)
+func vnniQ5_K(w *byte, x *int8, dx *float32, sums *int16, n, rows, rowBytes int, out *float32)
 
 //go:noescape
-func vnniQ6_K(w *byte, x *int8, dx *float32, sums *int16, n int) (vec, adj uint32)
+func vnniQ6_K(w *byte, x *int8, dx *float32, sums *int16, n, rows, rowBytes int, out *float32)
 
 // hasVNNI reports AVX-512 with VNNI (byte dot products).
 func hasVNNI() bool { return archsimd.X86.AVX512() && archsimd.X86.AVX512VNNI() }
@@ -105,25 +105,31 @@ func vnni32(dt DType, w []byte, a actRow) float32 {
 
 // vnniK handles Q4_K and Q5_K; the assembly derives the block scales.
 func vnniK(dt DType, w []byte, a actRow) float32 {
-	nb := len(a.qs) / 256
-	if nb == 0 {
-		return 0
-	}
-	var vec, mins uint32
-	if dt == Q4_K {
-		vec, mins = vnniQ4_K(&w[0], &a.qs[0], &a.d[0], &a.s32[0], nb)
-	} else {
-		vec, mins = vnniQ5_K(&w[0], &a.qs[0], &a.d[0], &a.s32[0], nb)
-	}
-	return math.Float32frombits(vec) - math.Float32frombits(mins)
+	var out [1]float32
+	vnniKRows(dt, w, a, 1, len(w), out[:])
+	return out[0]
 }
 
 // vnniQ6 handles Q6_K.
-func vnniQ6(w []byte, a actRow) float32 {
+func vnniQ6(w []byte, a actRow) float32 { return vnniK(Q6_K, w, a) }
+
+// vnniKRows computes len(out) consecutive rows (rowBytes apart in w) of a
+// K-quant matrix against one activation row in one assembly call, which
+// pays for its constants and its call once, not per row.
+func vnniKRows(dt DType, w []byte, a actRow, rows, rowBytes int, out []float32) {
 	nb := len(a.qs) / 256
-	if nb == 0 {
-		return 0
+	if nb == 0 || rows == 0 {
+		clear(out[:rows])
+		return
 	}
-	vec, off := vnniQ6_K(&w[0], &a.qs[0], &a.d[0], &a.s16[0], nb)
-	return math.Float32frombits(vec) - 32*math.Float32frombits(off)
+	_ = w[(rows-1)*rowBytes+dt.RowBytes(256*nb)-1] // every row is inside w
+	_ = out[rows-1]
+	switch dt {
+	case Q4_K:
+		vnniQ4_K(&w[0], &a.qs[0], &a.d[0], &a.s32[0], nb, rows, rowBytes, &out[0])
+	case Q5_K:
+		vnniQ5_K(&w[0], &a.qs[0], &a.d[0], &a.s32[0], nb, rows, rowBytes, &out[0])
+	case Q6_K:
+		vnniQ6_K(&w[0], &a.qs[0], &a.d[0], &a.s16[0], nb, rows, rowBytes, &out[0])
+	}
 }

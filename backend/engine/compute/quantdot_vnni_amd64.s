@@ -152,19 +152,10 @@ GLOBL quadIdx<>(SB), RODATA|NOPTR, $64
 	VINSERTI64X4 $1, Y2, Z1, Z1; \
 	VPANDD Z30, Z1, Z1
 
-// KSETUP: accumulators, masks and the sub-block pair indices
-// Z20 = [0×8, 1×8], Z21 = [2, 3], Z22 = [4, 5], Z23 = [6, 7].
+// KSETUP: masks and the sub-block pair indices Z20 = [0×8, 1×8],
+// Z21 = [2, 3], Z22 = [4, 5], Z23 = [6, 7]; BX: the first row.
 #define KSETUP \
-	MOVQ w+0(FP), SI; \
-	MOVQ x+8(FP), DI; \
-	MOVQ dx+16(FP), DX; \
-	MOVQ sums+24(FP), R8; \
-	MOVQ n+32(FP), CX; \
-	VPXORD Z0, Z0, Z0; \
-	VPXORD Z5, Z5, Z5; \
-	VPXORD Z6, Z6, Z6; \
-	VPXORD Z7, Z7, Z7; \
-	VPXORD Z17, Z17, Z17; \
+	MOVQ w+0(FP), BX; \
 	VMOVDQU64 pairIdx<>(SB), Z20; \
 	MOVL $2, AX; \
 	VPBROADCASTD AX, Z2; \
@@ -178,19 +169,52 @@ GLOBL quadIdx<>(SB), RODATA|NOPTR, $64
 	MOVL $0x30303030, AX; \
 	VPBROADCASTD AX, Z27
 
-// KFINISH returns the min term (Y17) as ret1 and the sum as ret.
-#define KFINISH \
+// KROW starts a row: its pointers and zeroed accumulators.
+#define KROW \
+	MOVQ BX, SI; \
+	MOVQ x+8(FP), DI; \
+	MOVQ dx+16(FP), DX; \
+	MOVQ sums+24(FP), R8; \
+	MOVQ n+32(FP), CX; \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z17, Z17, Z17
+
+// KSUM leaves in X0 the row's sum of products and in X1 its min (or
+// offset) term, without leaving the vector unit.
+#define KSUM \
 	VEXTRACTF32X4 $1, Y17, X1; \
 	VADDPS X1, X17, X1; \
 	VPERMILPS $0x4E, X1, X2; \
 	VADDPS X2, X1, X1; \
 	VPERMILPS $0xB1, X1, X2; \
 	VADDPS X2, X1, X1; \
-	VMOVD X1, BX; \
 	VADDPS Z5, Z0, Z0; \
 	VADDPS Z7, Z6, Z6; \
 	VADDPS Z6, Z0, Z0; \
-	REDUCE
+	VEXTRACTF64X4 $1, Z0, Y2; \
+	VADDPS Y2, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X2; \
+	VADDPS X2, X0, X0; \
+	VPERMILPS $0x4E, X0, X2; \
+	VADDPS X2, X0, X0; \
+	VPERMILPS $0xB1, X0, X2; \
+	VADDPS X2, X0, X0
+
+// KNEXT stores X0 to the row's output and moves on to the next row;
+// after the last it clears the upper state and returns.
+#define KNEXT(loop) \
+	MOVQ out+56(FP), AX; \
+	VMOVSS X0, (AX); \
+	ADDQ $4, AX; \
+	MOVQ AX, out+56(FP); \
+	ADDQ rowBytes+48(FP), BX; \
+	DECQ rows+40(FP); \
+	JNZ loop; \
+	VZEROUPPER; \
+	RET
 
 // Q5HIGH ors the fifth bits from Z8 = [qh, qh>>1] (shifted right by 2c so
 // far) into Z1 and moves Z8 on to the next chunk.
@@ -300,13 +324,14 @@ q40done:
 // by d·d_x (VCVTPH2PS converts d and dmin). The min term Σ m_j·Σx_j·dmin·d_x
 // is accumulated in Y17 and returned separately.
 
-// func vnniQ4_K(w *byte, x *int8, dx *float32, sums *int16, n int) (vec, mins uint32)
-// n Q4_K blocks (144 bytes); dx: one activation scale per block; sums:
-// the activations' sums per 32 values.
-TEXT ·vnniQ4_K(SB), NOSPLIT, $0-48
+// func vnniQ4_K(w *byte, x *int8, dx *float32, sums *int16, n int, rows int, rowBytes int, out *float32)
+// rows rows of n Q4_K blocks (144 bytes), rowBytes apart; dx: one
+// activation scale per block; sums: the activations' sums per 32 values.
+// out[r] = the dot product of row r (its min term subtracted).
+TEXT ·vnniQ4_K(SB), NOSPLIT, $0-64
 	KSETUP
-	TESTQ CX, CX
-	JZ q4kdone
+q4krow:
+	KROW
 q4kloop:
 	KSCALES
 	NIBBLES64(16)
@@ -323,18 +348,16 @@ q4kloop:
 	ADDQ $16, R8
 	DECQ CX
 	JNZ q4kloop
-q4kdone:
-	KFINISH
-	MOVL AX, vec+40(FP)
-	MOVL BX, adj+44(FP)
-	RET
+	KSUM
+	VSUBSS X1, X0, X0
+	KNEXT(q4krow)
 
-// func vnniQ5_K(w *byte, x *int8, dx *float32, sums *int16, n int) (vec, mins uint32)
-// n Q5_K blocks (176 bytes).
-TEXT ·vnniQ5_K(SB), NOSPLIT, $0-48
+// func vnniQ5_K(w *byte, x *int8, dx *float32, sums *int16, n int, rows int, rowBytes int, out *float32)
+// As vnniQ4_K for Q5_K blocks (176 bytes).
+TEXT ·vnniQ5_K(SB), NOSPLIT, $0-64
 	KSETUP
-	TESTQ CX, CX
-	JZ q5kdone
+q5krow:
+	KROW
 q5kloop:
 	KSCALES
 	VMOVDQU 16(SI), Y8
@@ -358,15 +381,13 @@ q5kloop:
 	ADDQ $16, R8
 	DECQ CX
 	JNZ q5kloop
-q5kdone:
-	KFINISH
-	MOVL AX, vec+40(FP)
-	MOVL BX, adj+44(FP)
-	RET
+	KSUM
+	VSUBSS X1, X0, X0
+	KNEXT(q5krow)
 
-// func vnniQ6_K(w *byte, x *int8, dx *float32, sums *int16, n int) (vec, offset uint32)
-// n Q6_K blocks (210 bytes); sums: the activations' sums per 16 values.
-TEXT ·vnniQ6_K(SB), NOSPLIT, $0-48
+// func vnniQ6_K(w *byte, x *int8, dx *float32, sums *int16, n int, rows int, rowBytes int, out *float32)
+// As vnniQ4_K for Q6_K blocks (210 bytes); sums: per 16 values.
+TEXT ·vnniQ6_K(SB), NOSPLIT, $0-64
 	KSETUP
 	VMOVDQU64 quadIdx<>(SB), Z20      // groups [0…3], [4…7], [8…11], [12…15]
 	MOVL $4, AX
@@ -374,8 +395,10 @@ TEXT ·vnniQ6_K(SB), NOSPLIT, $0-48
 	VPADDD Z2, Z20, Z21
 	VPADDD Z2, Z21, Z22
 	VPADDD Z2, Z22, Z23
-	TESTQ CX, CX
-	JZ q6kdone
+	MOVL $0x42000000, AX              // 32.0: every value's offset
+	VMOVD AX, X31
+q6krow:
+	KROW
 q6kloop:
 	Q6SCALES
 	Q6KHALF(0, Z20, Z21, Z0, Z5)
@@ -386,13 +409,12 @@ q6kloop:
 	ADDQ $32, R8
 	DECQ CX
 	JNZ q6kloop
-q6kdone:
 	VEXTRACTF64X4 $1, Z17, Y1
 	VADDPS Y1, Y17, Y17
-	KFINISH
-	MOVL AX, vec+40(FP)
-	MOVL BX, adj+44(FP)
-	RET
+	KSUM
+	VMULSS X31, X1, X1
+	VSUBSS X1, X0, X0
+	KNEXT(q6krow)
 
 // func blockScales(w *byte, stride int, dx *float32, out *float32, n int, sums *int16) uint32
 // out[b] = fp16 at w+b·stride (a block's scale) × dx[b], for n blocks, n a

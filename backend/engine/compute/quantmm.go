@@ -37,20 +37,18 @@ type quantTask struct {
 
 func (t *quantTask) Run(_, lo, hi int) {
 	rows, rb, dt := t.w.Rows, t.rowBytes, t.w.DType
-	for tok := 0; tok < t.n; tok += 4 {
-		nt := min(4, t.n-tok)
-		var acts [4]actRow
-		for k := range nt {
-			acts[k] = t.act.row(tok + k)
+	w := t.w.Data[lo*rb : hi*rb]
+	for tok := range t.n {
+		a := t.act.row(tok)
+		out := t.out[tok*rows+lo : tok*rows+hi]
+		if !dotRows(dt, w, rb, a, out) {
+			for r := range out {
+				out[r] = dotQuant(dt, w[r*rb:(r+1)*rb], a)
+			}
 		}
-		for r := lo; r < hi; r++ {
-			row := t.w.Data[r*rb : (r+1)*rb]
-			for k := range nt {
-				v := dotQuant(dt, row, acts[k])
-				if t.bias != nil {
-					v += t.bias[r]
-				}
-				t.out[(tok+k)*rows+r] = v
+		if t.bias != nil {
+			for r := range out {
+				out[r] += t.bias[lo+r]
 			}
 		}
 	}

@@ -293,6 +293,16 @@ func TestQuantKernelsMatchGeneric(t *testing.T) {
 			if d := math.Abs(float64(got - want)); d > 1e-5*scale || math.IsNaN(float64(got)) {
 				t.Errorf("%s cols %d: kernel %g, generic %g (scale %g)", dt, cols, got, want, scale)
 			}
+			// The multi-row kernels, on three copies of the row.
+			rows := append(append(append([]byte{}, w...), w...), w...)
+			out := []float32{-1, -1, -1}
+			if dotRows(dt, rows, len(w), a.row(0), out) {
+				for r, v := range out {
+					if d := math.Abs(float64(v - want)); d > 1e-5*scale || math.IsNaN(float64(v)) {
+						t.Errorf("%s cols %d: multi-row kernel row %d %g, generic %g", dt, cols, r, v, want)
+					}
+				}
+			}
 		}
 	}
 }

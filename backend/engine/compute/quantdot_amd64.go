@@ -47,14 +47,20 @@ func dotQuant(dt DType, w []byte, a actRow) float32 {
 }
 
 // dotRows computes len(out) consecutive rows of w (rowBytes each) against
-// a in one kernel call where one exists (the VNNI K-quant kernels), and
-// reports whether it did.
+// a in one kernel call where one exists (the VNNI kernels), and reports
+// whether it did.
 func dotRows(dt DType, w []byte, rowBytes int, a actRow, out []float32) bool {
-	if (dt != Q4_K && dt != Q5_K && dt != Q6_K) || !hasVNNI() {
+	if !hasVNNI() {
 		return false
 	}
-	vnniKRows(dt, w, a, len(out), rowBytes, out)
-	return true
+	switch dt {
+	case Q8_0, Q4_0:
+		return vnni32Rows(dt, w, a, len(out), rowBytes, out)
+	case Q4_K, Q5_K, Q6_K:
+		vnniKRows(dt, w, a, len(out), rowBytes, out)
+		return true
+	}
+	return false
 }
 
 func u8x32(p unsafe.Pointer, off int) *[32]uint8 { return (*[32]uint8)(unsafe.Add(p, off)) }

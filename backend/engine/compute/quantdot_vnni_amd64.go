@@ -22,6 +22,12 @@ import (
 func vnniQ8_0(w *byte, x *int8, scale *float32, n int) uint32
 
 //go:noescape
+func vnniQ8_0rows(w *byte, x *int8, dx *float32, n, rows, rowBytes int, out *float32)
+
+//go:noescape
+func vnniQ4_0rows(w *byte, x *int8, dx *float32, n, rows, rowBytes int, out *float32)
+
+//go:noescape
 func blockScales(w *byte, stride int, dx *float32, out *float32, n int, sums *int16) uint32
 
 //go:noescape
@@ -112,6 +118,23 @@ func vnniK(dt DType, w []byte, a actRow) float32 {
 
 // vnniQ6 handles Q6_K.
 func vnniQ6(w []byte, a actRow) float32 { return vnniK(Q6_K, w, a) }
+
+// vnni32Rows is vnniKRows for Q8_0 and Q4_0 rows of an even number of
+// blocks (the kernels take them in pairs); it reports false for odd ones.
+func vnni32Rows(dt DType, w []byte, a actRow, rows, rowBytes int, out []float32) bool {
+	nb := len(a.qs) / 32
+	if nb == 0 || nb%2 != 0 || rows == 0 {
+		return false
+	}
+	_ = w[(rows-1)*rowBytes+dt.RowBytes(32*nb)-1] // every row is inside w
+	_ = out[rows-1]
+	if dt == Q8_0 {
+		vnniQ8_0rows(&w[0], &a.qs[0], &a.d[0], nb/2, rows, rowBytes, &out[0])
+	} else {
+		vnniQ4_0rows(&w[0], &a.qs[0], &a.d[0], nb/2, rows, rowBytes, &out[0])
+	}
+	return true
+}
 
 // vnniKRows computes len(out) consecutive rows (rowBytes apart in w) of a
 // K-quant matrix against one activation row in one assembly call, which

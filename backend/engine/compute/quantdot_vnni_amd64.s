@@ -11,7 +11,9 @@
 // (scale stream: one float per 32 values, or per 16 for Q6_K, expanded
 // across the lanes with VPERMPS). All end with VZEROUPPER.
 //
-// Register use: Z0, Z5-Z7 accumulators; Z26-Z31 constants.
+// Register use: Z0, Z5-Z7 accumulators; Z26-Z31 constants. Each step
+// prefetches about 1 KiB ahead: the row streams from memory, and the
+// hardware prefetcher alone left the core waiting.
 
 // permutation indices: pairs [0×8, 1×8] and quads [0×4, 1×4, 2×4, 3×4]
 DATA pairIdx<>+0(SB)/8, $0x0000000000000000
@@ -264,11 +266,58 @@ GLOBL quadIdx<>(SB), RODATA|NOPTR, $64
 	VPORD Z12, Z11, Z11; \
 	Q6CHUNK(128*h+64, idx1, acc1)
 
+// PAIRSCALES leaves in Z4 [s0×8, s1×8], the scales of the two 32-value
+// blocks at SI (their fp16 d at 0 and at off) times the activation scales
+// at DX.
+#define PAIRSCALES(off) \
+	VMOVD (SI), X4; \
+	VPINSRW $1, off(SI), X4, X4; \
+	VCVTPH2PS X4, X4; \
+	VMOVQ (DX), X6; \
+	VMULPS X6, X4, X4; \
+	VPERMPS Z4, Z29, Z4
+
+// ROWSUM leaves the row's sum (Z0 + Z5) in X0 without leaving the vector
+// unit.
+#define ROWSUM \
+	VADDPS Z5, Z0, Z0; \
+	VEXTRACTF64X4 $1, Z0, Y2; \
+	VADDPS Y2, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X2; \
+	VADDPS X2, X0, X0; \
+	VPERMILPS $0x4E, X0, X2; \
+	VADDPS X2, X0, X0; \
+	VPERMILPS $0xB1, X0, X2; \
+	VADDPS X2, X0, X0
+
+// PROW starts a row of 32-value block pairs.
+#define PROW \
+	MOVQ BX, SI; \
+	MOVQ x+8(FP), DI; \
+	MOVQ dx+16(FP), DX; \
+	MOVQ n+24(FP), CX; \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z5, Z5, Z5
+
+// PNEXT stores X0 and moves to the next row, or returns after the last.
+#define PNEXT(loop) \
+	MOVQ out+48(FP), AX; \
+	VMOVSS X0, (AX); \
+	ADDQ $4, AX; \
+	MOVQ AX, out+48(FP); \
+	ADDQ rowBytes+40(FP), BX; \
+	DECQ rows+32(FP); \
+	JNZ loop; \
+	VZEROUPPER; \
+	RET
+
 TEXT ·vnniQ8_0(SB), NOSPLIT, $0-36
 	SETUP
 	TESTQ CX, CX
 	JZ q80done
 q80loop:
+	PREFETCHT0 1024(SI)
+	PREFETCHT0 1088(SI)
 	VMOVDQU 2(SI), Y1
 	VINSERTI64X4 $1, 36(SI), Z1, Z1
 	VMOVDQU64 (DI), Z2
@@ -299,6 +348,7 @@ TEXT ·vnniQ4_0(SB), NOSPLIT, $0-36
 	TESTQ CX, CX
 	JZ q40done
 q40loop:
+	PREFETCHT0 1024(SI)
 	VBROADCASTI32X4 2(SI), Z1
 	VBROADCASTI32X4 20(SI), Z2
 	VMOVDQU64 Z2, K3, Z1       // [q0, q0, q1, q1]
@@ -333,6 +383,9 @@ TEXT ·vnniQ4_K(SB), NOSPLIT, $0-64
 q4krow:
 	KROW
 q4kloop:
+	PREFETCHT0 1024(SI)
+	PREFETCHT0 1088(SI)
+	PREFETCHT0 1152(SI)
 	KSCALES
 	NIBBLES64(16)
 	KCHUNK(0, Z20, Z0)
@@ -359,6 +412,9 @@ TEXT ·vnniQ5_K(SB), NOSPLIT, $0-64
 q5krow:
 	KROW
 q5kloop:
+	PREFETCHT0 1024(SI)
+	PREFETCHT0 1088(SI)
+	PREFETCHT0 1152(SI)
 	KSCALES
 	VMOVDQU 16(SI), Y8
 	VPSRLW $1, Y8, Y9
@@ -400,6 +456,10 @@ TEXT ·vnniQ6_K(SB), NOSPLIT, $0-64
 q6krow:
 	KROW
 q6kloop:
+	PREFETCHT0 1024(SI)
+	PREFETCHT0 1088(SI)
+	PREFETCHT0 1152(SI)
+	PREFETCHT0 1216(SI)
 	Q6SCALES
 	Q6KHALF(0, Z20, Z21, Z0, Z5)
 	Q6KHALF(1, Z22, Z23, Z6, Z7)
@@ -415,6 +475,78 @@ q6kloop:
 	VMULSS X31, X1, X1
 	VSUBSS X1, X0, X0
 	KNEXT(q6krow)
+
+// func vnniQ8_0rows(w *byte, x *int8, dx *float32, n, rows, rowBytes int, out *float32)
+// rows rows of 2n Q8_0 blocks (34 bytes), rowBytes apart; dx: one
+// activation scale per block. Each block's fp16 scale is converted here.
+TEXT ·vnniQ8_0rows(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), BX
+	VMOVDQU64 pairIdx<>(SB), Z29
+	VPXORD Z31, Z31, Z31
+p80row:
+	PROW
+p80loop:
+	PREFETCHT0 1024(SI)
+	PREFETCHT0 1088(SI)
+	PAIRSCALES(34)
+	VMOVDQU 2(SI), Y1
+	VINSERTI64X4 $1, 36(SI), Z1, Z1
+	VMOVDQU64 (DI), Z2
+	VPMOVB2M Z1, K1
+	VPABSB Z1, Z1
+	VPSUBB Z2, Z31, K1, Z2
+	VPXORD Z3, Z3, Z3
+	VPDPBUSD Z2, Z1, Z3
+	VCVTDQ2PS Z3, Z3
+	VFMADD231PS Z4, Z3, Z0
+	ADDQ $68, SI
+	ADDQ $64, DI
+	ADDQ $8, DX
+	DECQ CX
+	JNZ p80loop
+	ROWSUM
+	PNEXT(p80row)
+
+// func vnniQ4_0rows(w *byte, x *int8, dx *float32, n, rows, rowBytes int, out *float32)
+// As vnniQ8_0rows for Q4_0 blocks (18 bytes); the -8 of every value comes
+// off through a second VPDPBUSD of the activations with 8s.
+TEXT ·vnniQ4_0rows(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), BX
+	VMOVDQU64 pairIdx<>(SB), Z29
+	MOVL $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z30
+	MOVL $0x08080808, AX
+	VPBROADCASTD AX, Z28
+	MOVQ $0xCC, AX
+	KMOVQ AX, K2
+	MOVQ $0xF0, AX
+	KMOVQ AX, K3
+p40row:
+	PROW
+p40loop:
+	PREFETCHT0 1024(SI)
+	PAIRSCALES(18)
+	VBROADCASTI32X4 2(SI), Z1
+	VBROADCASTI32X4 20(SI), Z2
+	VMOVDQU64 Z2, K3, Z1
+	VPSRLW $4, Z1, Z2
+	VMOVDQU64 Z2, K2, Z1
+	VPANDD Z30, Z1, Z1
+	VMOVDQU64 (DI), Z2
+	VPXORD Z3, Z3, Z3
+	VPDPBUSD Z2, Z1, Z3
+	VPXORD Z9, Z9, Z9
+	VPDPBUSD Z2, Z28, Z9
+	VPSUBD Z9, Z3, Z3
+	VCVTDQ2PS Z3, Z3
+	VFMADD231PS Z4, Z3, Z0
+	ADDQ $36, SI
+	ADDQ $64, DI
+	ADDQ $8, DX
+	DECQ CX
+	JNZ p40loop
+	ROWSUM
+	PNEXT(p40row)
 
 // func blockScales(w *byte, stride int, dx *float32, out *float32, n int, sums *int16) uint32
 // out[b] = fp16 at w+b·stride (a block's scale) × dx[b], for n blocks, n a

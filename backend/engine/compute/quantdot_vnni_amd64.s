@@ -36,6 +36,17 @@ DATA quadIdx<>+48(SB)/8, $0x0000000300000003
 DATA quadIdx<>+56(SB)/8, $0x0000000300000003
 GLOBL quadIdx<>(SB), RODATA|NOPTR, $64
 
+// The K-quant scale unpacking: byte shuffles and masks (see KSCALES).
+DATA kIdxLo<>+0(SB)/8, $0x0b0a090803020100
+DATA kIdxLo<>+8(SB)/8, $0x0b0a090807060504
+GLOBL kIdxLo<>(SB), RODATA|NOPTR, $16
+DATA kIdxHi<>+0(SB)/8, $0x0302010080808080
+DATA kIdxHi<>+8(SB)/8, $0x0706050480808080
+GLOBL kIdxHi<>(SB), RODATA|NOPTR, $16
+DATA kMaskLo<>+0(SB)/8, $0x0f0f0f0f3f3f3f3f
+DATA kMaskLo<>+8(SB)/8, $0x0f0f0f0f3f3f3f3f
+GLOBL kMaskLo<>(SB), RODATA|NOPTR, $16
+
 // REDUCE sums the 16 lanes of Z0 into the low float of X0, moves its bits
 // to AX and clears the upper state.
 #define REDUCE \
@@ -89,48 +100,33 @@ GLOBL quadIdx<>(SB), RODATA|NOPTR, $64
 	VADDPS Z7, Z6, Z6; \
 	VADDPS Z6, Z0, Z0
 
-// func vnniQ8_0(w *byte, x *int8, scale *float32, n int) uint32
-// n pairs of Q8_0 blocks (68 bytes, 64 values); scale: one float per block.
 // KSCALES leaves in Y10 the 8 sub-block scales × d·d_x of the block at SI,
 // and adds its min term to Y17. DX: the block's d_x; R8: its 8 sums of 32
-// activations (int16).
+// activations (int16). The 6-bit scales and mins are unpacked with two
+// byte shuffles (get_scale_min_k4 for all j: scale j<4 is q[j]&63, j≥4 is
+// q[j+4]&15 | (q[j-4]>>6)<<4; min j<4 is q[j+4]&63, j≥4 is
+// q[j+4]>>4 | (q[j]>>6)<<4), so X11 = [sc0…sc7, m0…m7].
 #define KSCALES \
-	MOVL 4(SI), R9; \
-	MOVL 8(SI), R10; \
-	MOVL 12(SI), R11; \
-	MOVL R9, R12; \
-	ANDL $0x3f3f3f3f, R12; \
-	VMOVD R12, X10; \
-	MOVL R9, R12; \
-	SHRL $6, R12; \
-	ANDL $0x03030303, R12; \
-	SHLL $4, R12; \
-	MOVL R11, R13; \
-	ANDL $0x0f0f0f0f, R13; \
-	ORL R12, R13; \
-	VPINSRD $1, R13, X10, X10; \
-	MOVL R10, R12; \
-	ANDL $0x3f3f3f3f, R12; \
-	VMOVD R12, X13; \
-	MOVL R10, R12; \
-	SHRL $6, R12; \
-	ANDL $0x03030303, R12; \
-	SHLL $4, R12; \
-	MOVL R11, R13; \
-	SHRL $4, R13; \
-	ANDL $0x0f0f0f0f, R13; \
-	ORL R12, R13; \
-	VPINSRD $1, R13, X13, X13; \
+	VMOVDQU 4(SI), X10; \
+	VPSHUFB X25, X10, X11; \
+	VPSRLW $4, X11, X12; \
+	VMOVDQU8 X12, K4, X11; \
+	VPANDD X24, X11, X11; \
+	VPSHUFB X26, X10, X12; \
+	VPANDD X19, X12, X12; \
+	VPSRLW $2, X12, X12; \
+	VPORD X12, X11, X11; \
+	VPMOVZXBD X11, Y10; \
+	VPSRLDQ $8, X11, X13; \
+	VPMOVZXBD X13, Y13; \
 	VPBROADCASTD (SI), X11; \
 	VCVTPH2PS X11, Y11; \
 	VBROADCASTSS (DX), Y12; \
 	VMULPS Y12, Y11, Y11; \
 	VPERMILPS $0x00, Y11, Y12; \
 	VPERMILPS $0x55, Y11, Y16; \
-	VPMOVZXBD X10, Y10; \
 	VCVTDQ2PS Y10, Y10; \
 	VMULPS Y12, Y10, Y10; \
-	VPMOVZXBD X13, Y13; \
 	VCVTDQ2PS Y13, Y13; \
 	VPMOVSXWD (R8), Y14; \
 	VCVTDQ2PS Y14, Y14; \
@@ -169,7 +165,14 @@ GLOBL quadIdx<>(SB), RODATA|NOPTR, $64
 	MOVL $0x10101010, AX; \
 	VPBROADCASTD AX, Z28; \
 	MOVL $0x30303030, AX; \
-	VPBROADCASTD AX, Z27
+	VPBROADCASTD AX, Z27; \
+	VMOVDQU64 kIdxLo<>(SB), X25; \
+	VMOVDQU64 kIdxHi<>(SB), X26; \
+	VMOVDQU64 kMaskLo<>(SB), X24; \
+	MOVL $0xC0C0C0C0, AX; \
+	VPBROADCASTD AX, X19; \
+	MOVQ $0xF000, AX; \
+	KMOVW AX, K4
 
 // KROW starts a row: its pointers and zeroed accumulators.
 #define KROW \

@@ -46,9 +46,6 @@ func loadGGUFCases(t *testing.T) []ggufCase {
 func TestGGUFFixturesGreedy(t *testing.T) {
 	for _, c := range loadGGUFCases(t) {
 		t.Run(filepath.Base(c.File), func(t *testing.T) {
-			if c.Arch == "qwen3" {
-				t.Skip("qwen3 needs q/k norm, which the Qwen3 architecture work (issue 14) adds to model and engine")
-			}
 			m, err := model.Open(filepath.Join(ggufFixtureDir, c.File))
 			if err != nil {
 				t.Fatal(err)
@@ -100,6 +97,7 @@ func TestGGUFConversionKeepsGreedyIDs(t *testing.T) {
 		{"llama-linear-bias-f16", tinySpec{modelType: "llama", dim: 72, hidden: 100, layers: 2, heads: 4, kvHeads: 1, vocab: 89, dtype: model.F16, attnBias: true, mlpBias: true, seed: 3,
 			ropeScaling: map[string]any{"type": "linear", "factor": 2.0}}},
 		{"qwen2-qkv-bias-gqa-tied", tinySpec{modelType: "qwen2", dim: 64, hidden: 128, layers: 2, heads: 8, kvHeads: 2, vocab: 103, tied: true, dtype: model.BF16, seed: 4, ropeTheta: 1e6}},
+		{"qwen3-qknorm-headdim-tied", tinySpec{modelType: "qwen3", dim: 48, headDim: 16, hidden: 96, layers: 2, heads: 4, kvHeads: 2, vocab: 97, tied: true, dtype: model.BF16, seed: 8, ropeTheta: 1e6}},
 		{"phi3-fused-partial-rotary", tinySpec{modelType: "phi3", dim: 64, hidden: 80, layers: 2, heads: 4, kvHeads: 4, vocab: 99, dtype: model.BF16, partialRotary: 0.5, seed: 6}},
 		{"llama-headdim-override", tinySpec{modelType: "llama", dim: 48, headDim: 16, hidden: 64, layers: 1, heads: 4, kvHeads: 2, vocab: 80, seed: 7}},
 	}

@@ -37,7 +37,7 @@ func WriteGGUF(m *Model, w *GGUFWriter, name string, fileType uint32, enc GGUFEn
 	if arch == "mistral" {
 		arch = "llama" // llama.cpp runs Mistral as llama
 	}
-	if arch != "llama" && arch != "qwen2" && arch != "phi3" {
+	if arch != "llama" && arch != "qwen2" && arch != "qwen3" && arch != "phi3" {
 		return fmt.Errorf("write GGUF: model type %s has no GGUF conversion here", c.ModelType)
 	}
 	w.SetString("general.architecture", arch)

@@ -74,7 +74,7 @@ const supportedGGMLTypes = "F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K (the ty
 
 // SupportedGGUFArchitectures are the general.architecture values this
 // package loads.
-func SupportedGGUFArchitectures() []string { return []string{"llama", "qwen2", "phi3"} }
+func SupportedGGUFArchitectures() []string { return []string{"llama", "qwen2", "qwen3", "phi3"} }
 
 // ReadGGUF maps path and parses its GGUF header. The caller must call
 // release when done with the header's data (GGUF.Data slices into it).
@@ -372,6 +372,9 @@ func ConfigFromGGUF(g *GGUF, file []byte) (*Config, error) {
 	}
 	raw["vocab_size"] = embed.Ne[1]
 	raw["tie_word_embeddings"] = output == nil
+	if arch == "qwen3" {
+		raw["attention_bias"] = qBias
+	}
 	if arch == "llama" {
 		if qBias != oBias {
 			return nil, fmt.Errorf("llama with a bias on q but not on the output projection (or the reverse) is not supported")

@@ -173,12 +173,6 @@ func TestOpenGGUFFixtures(t *testing.T) {
 	for _, c := range loadGGUFFixtures(t).Cases {
 		t.Run(filepath.Base(c.File), func(t *testing.T) {
 			m, err := Open(filepath.Join("testdata", "gguf", c.File))
-			if c.Arch == "qwen3" {
-				if err == nil || !strings.Contains(err.Error(), "qwen3") {
-					t.Fatalf("qwen3 is not supported yet, want a clear error naming it; got %v", err)
-				}
-				return
-			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -187,16 +181,17 @@ func TestOpenGGUFFixtures(t *testing.T) {
 			want := map[string][7]int{ // hidden, inter, layers, heads, kv, head_dim, vocab
 				"fx-llama": {256, 512, 1, 4, 2, 64, 512},
 				"fx-qwen2": {256, 256, 1, 4, 1, 64, 512},
+				"fx-qwen3": {256, 256, 1, 2, 1, 128, 512}, // head_dim·heads ≠ hidden
 			}[c.Name]
 			got := [7]int{cfg.HiddenSize, cfg.IntermediateSize, cfg.NumLayers, cfg.NumHeads, cfg.NumKVHeads, cfg.HeadDim, cfg.VocabSize}
 			if got != want {
 				t.Errorf("config %v, want %v", got, want)
 			}
-			if tied := c.Name == "fx-qwen2"; cfg.TieWordEmbeddings != tied || cfg.QKVBias != tied {
-				t.Errorf("tied %v qkv bias %v, want %v", cfg.TieWordEmbeddings, cfg.QKVBias, tied)
+			if tied := c.Name != "fx-llama"; cfg.TieWordEmbeddings != tied || cfg.QKVBias != (c.Name == "fx-qwen2") || cfg.QKNorm != (c.Name == "fx-qwen3") {
+				t.Errorf("tied %v qkv bias %v q/k norm %v, want tied %v", cfg.TieWordEmbeddings, cfg.QKVBias, cfg.QKNorm, tied)
 			}
 			theta, eps := 1e4, 1e-5
-			if c.Name == "fx-qwen2" {
+			if c.Name != "fx-llama" {
 				theta, eps = 1e6, 1e-6
 			}
 			if cfg.RopeTheta != theta || float32(cfg.RMSNormEps) != float32(eps) {

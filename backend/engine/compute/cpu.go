@@ -116,7 +116,9 @@ func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
 		c.matMulAMX(out, x, n, w, bias)
 		return
 	}
-	if (c.useGEMM || c.useGEMM2) && n >= gemmMinTokens {
+	// The packed-panel GEMM reads float elements; quantized blocks go
+	// through AMX (which widens rows) or the widening mat-mat below.
+	if (c.useGEMM || c.useGEMM2) && n >= gemmMinTokens && !w.DType.Quantized() {
 		g := &c.gemm
 		g.out, g.x, g.n, g.w, g.bias, g.avx2 = out[:n*w.Rows], x[:n*w.Cols], n, w, bias, c.useGEMM2
 		width := gemmRows

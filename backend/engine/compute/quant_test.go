@@ -315,6 +315,18 @@ func TestQuantGEMMPath(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	cpu := NewCPU(2)
 	defer cpu.Close()
+	amx, gemm := cpu.useAMX, cpu.useGEMM
+	defer func() { cpu.useAMX, cpu.useGEMM = amx, gemm }()
+	// Every prefill route the CPU may take: AMX tiles (where the CPU has
+	// them), the packed GEMM's fallback, the widening mat-mat.
+	for _, route := range [][2]bool{{amx, gemm}, {false, gemm}, {false, false}} {
+		cpu.useAMX, cpu.useGEMM = route[0], route[1]
+		checkQuantPrefill(t, rng, cpu)
+	}
+}
+
+func checkQuantPrefill(t *testing.T, rng *rand.Rand, cpu *CPU) {
+	t.Helper()
 	for _, dt := range []DType{Q8_0, Q4_K, Q6_K} {
 		rows, cols, n := 13, 512, quantGEMMMin+3
 		w, err := Quantize(dt, randF32(rng, rows*cols), cols)
@@ -336,7 +348,7 @@ func TestQuantGEMMPath(t *testing.T) {
 				}
 				want += float64(bias[r])
 				if d := math.Abs(float64(out[tok*rows+r]) - want); d > 1e-5*scale {
-					t.Fatalf("%s token %d row %d: %g, want %g", dt, tok, r, out[tok*rows+r], want)
+					t.Fatalf("%s (AMX %v, GEMM %v) token %d row %d: %g, want %g", dt, cpu.useAMX, cpu.useGEMM, tok, r, out[tok*rows+r], want)
 				}
 			}
 		}

@@ -27,6 +27,13 @@ type Request struct {
 	// IgnoreEOS keeps generating past end-of-sequence ids (for benchmarks and
 	// profiling runs of a fixed length).
 	IgnoreEOS bool
+	// Templated says Prompt was rendered by a chat template, which writes
+	// the special tokens (BOS included) itself: it is encoded without
+	// adding any, as transformers' apply_chat_template does.
+	Templated bool
+	// StopIDs end generation as the model's EOS ids do (a chat template's
+	// end-of-turn tokens); IgnoreEOS ignores them too.
+	StopIDs []int
 }
 
 // StopReason says why a generation ended.
@@ -102,14 +109,14 @@ func (e *Engine) Generate(ctx context.Context, req Request, tracer Tracer, onTok
 			phaseEnd(PhasePreInference)
 			return res, errors.New("engine: the request has no prompt ids and the engine has no tokenizer")
 		}
-		ids = e.tok.Encode(req.Prompt, true)
+		ids = e.tok.Encode(req.Prompt, !req.Templated)
 	}
 	res.PromptIDs = ids
 	err := e.checkPrompt(ids, req.MaxTokens)
 	e.pos = 0
 	e.samp.seed(req.Sampling.Seed)
 	stream := newTextStream(e.tok, req.StopStrings)
-	eos := e.cfg.EOSTokenIDs
+	eos := append(slices.Clip(e.cfg.EOSTokenIDs), req.StopIDs...)
 	phaseEnd(PhasePreInference)
 	if err != nil {
 		return res, err

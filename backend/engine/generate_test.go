@@ -92,6 +92,33 @@ func TestGenerateStops(t *testing.T) {
 			t.Errorf("stop %q after %v, want eos after %v", res.StopReason, res.GeneratedIDs, full.GeneratedIDs[:first+1])
 		}
 	})
+	t.Run("stop-ids", func(t *testing.T) {
+		stopID := full.GeneratedIDs[7]
+		first := slices.Index(full.GeneratedIDs, stopID)
+		req := base
+		req.IgnoreEOS, req.StopIDs = false, []int{stopID}
+		res, _ := generate(t, e, req, nil)
+		if res.StopReason != StopEOS || !slices.Equal(res.GeneratedIDs, full.GeneratedIDs[:first+1]) {
+			t.Errorf("stop %q after %v, want eos after %v", res.StopReason, res.GeneratedIDs, full.GeneratedIDs[:first+1])
+		}
+		req.IgnoreEOS = true
+		if res, _ := generate(t, e, req, nil); len(res.GeneratedIDs) != base.MaxTokens {
+			t.Errorf("IgnoreEOS stopped at a stop id after %d tokens", len(res.GeneratedIDs))
+		}
+	})
+	t.Run("templated", func(t *testing.T) {
+		// A chat template writes BOS itself; encoding must not add another.
+		prompt := tokenizer.DemoBOS + "user: hi\nassistant:"
+		res, _ := generate(t, e, Request{Prompt: prompt, Templated: true, MaxTokens: 1, Sampling: Sampling{Greedy: true}}, nil)
+		bos, _ := e.tok.(*tokenizer.Tokenizer).BOS()
+		if len(res.PromptIDs) < 2 || res.PromptIDs[0] != bos || res.PromptIDs[1] == bos {
+			t.Errorf("templated prompt ids %v: want one BOS (%d) first", res.PromptIDs, bos)
+		}
+		plain, _ := generate(t, e, Request{Prompt: prompt, MaxTokens: 1, Sampling: Sampling{Greedy: true}}, nil)
+		if len(plain.PromptIDs) != len(res.PromptIDs)+1 {
+			t.Errorf("untemplated encoding of the same text has %d ids, templated %d: want one more (the added BOS)", len(plain.PromptIDs), len(res.PromptIDs))
+		}
+	})
 	t.Run("stop-string", func(t *testing.T) {
 		if len(full.Text) < 12 {
 			t.Skipf("generated text %q too short", full.Text)

@@ -52,8 +52,9 @@ type Options struct {
 	// they can); /api/health reports it.
 	StoreProblem func() error
 	// CheckPrompt, when set, refuses a prompt the model cannot take (longer
-	// than its context) at submission, with ErrBadRequest.
-	CheckPrompt func(ctx context.Context, modelPath, prompt string) error
+	// than its context, or a chat the model has no template for) at
+	// submission, with ErrBadRequest.
+	CheckPrompt func(ctx context.Context, modelPath, prompt string, chat bool) error
 	// Servers resolves server targets and lists the models that saved
 	// endpoints (and an ollama on its default port) offer; nil: none.
 	Servers Servers

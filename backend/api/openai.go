@@ -250,7 +250,7 @@ func (h *Handler) v1Generate(w http.ResponseWriter, r *http.Request, chat bool) 
 	}
 	req.ModelPath = path
 	if h.opts.CheckPrompt != nil {
-		if err := h.opts.CheckPrompt(r.Context(), path, req.Prompt); err != nil {
+		if err := h.opts.CheckPrompt(r.Context(), path, req.Prompt, false); err != nil {
 			v1Error(w, http.StatusBadRequest, "invalid_request_error", err.Error())
 			return
 		}

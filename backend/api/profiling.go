@@ -181,7 +181,9 @@ type GenerateRequest struct {
 
 	// Endpoint, when set, sends the prompt to an inference server instead
 	// of our engine: a saved endpoint's name or a URL. API (openai or
-	// ollama) and Chat say how to ask it. A model named "ENDPOINT:MODEL"
+	// ollama) and Chat say how to ask it. For our engine, Chat formats the
+	// prompt as one user message with the model's chat template and stops
+	// at its end-of-turn tokens. A model named "ENDPOINT:MODEL"
 	// (as the models list shows server models) needs no endpoint.
 	Endpoint string `json:"endpoint,omitempty"`
 	API      string `json:"api,omitempty"`
@@ -418,8 +420,8 @@ func (h *Handler) generate(w http.ResponseWriter, r *http.Request) {
 // engineTarget checks a request for our engine and resolves its model
 // folder; it answers the request itself and returns false when refused.
 func (h *Handler) engineTarget(w http.ResponseWriter, r *http.Request, req *GenerateRequest) bool {
-	if req.Endpoint != "" || req.API != "" || req.Chat != nil {
-		writeError(w, http.StatusBadRequest, "invalid request", "endpoint, api and chat are for server runs, and this server has no endpoints configured")
+	if req.Endpoint != "" || req.API != "" {
+		writeError(w, http.StatusBadRequest, "invalid request", "endpoint and api are for server runs, and this server has no endpoints configured")
 		return false
 	}
 	if req.Power != "" && req.Power != h.opts.PowerSpec {
@@ -435,7 +437,7 @@ func (h *Handler) engineTarget(w http.ResponseWriter, r *http.Request, req *Gene
 	req.ModelPath = path
 	if h.opts.CheckPrompt != nil {
 		// Refuse now what would fail only after queueing.
-		if err := h.opts.CheckPrompt(r.Context(), path, req.Prompt); err != nil {
+		if err := h.opts.CheckPrompt(r.Context(), path, req.Prompt, req.Chat != nil && *req.Chat); err != nil {
 			h.fail(w, err)
 			return false
 		}

@@ -156,7 +156,7 @@ func TestOriginMustBeHTTP(t *testing.T) {
 func TestSmallerRequestChecks(t *testing.T) {
 	ts := newTestServerWith(t, false, func(o *Options) {
 		o.PowerSpec = "cpu-load"
-		o.CheckPrompt = func(_ context.Context, path, prompt string) error {
+		o.CheckPrompt = func(_ context.Context, path, prompt string, _ bool) error {
 			if len(prompt) > 100 {
 				return fmt.Errorf("%w: the prompt has %d tokens but the context holds 100", ErrBadRequest, len(prompt))
 			}

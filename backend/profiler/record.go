@@ -57,6 +57,20 @@ type Settings struct {
 	Backend     string `json:"backend,omitempty"`
 	Device      string `json:"device,omitempty"`
 	BackendNote string `json:"backend_note,omitempty"`
+	// Chat is set when the prompt was formatted as one user message by the
+	// model's chat template; Meta.Prompt stays the text the user wrote.
+	Chat *ChatSettings `json:"chat,omitempty"`
+}
+
+// ChatSettings say how a chat run's prompt was formatted.
+type ChatSettings struct {
+	// Template says where the chat template came from
+	// ("tokenizer_config.json", "GGUF tokenizer.chat_template", ...).
+	Template string `json:"template"`
+	// RenderedPrompt is the text the model was given.
+	RenderedPrompt string `json:"rendered_prompt"`
+	// StopTokens are the end-of-turn tokens that ended generation.
+	StopTokens []string `json:"stop_tokens"`
 }
 
 // Architecture holds the model facts a summary normalises by.

@@ -287,6 +287,7 @@ func SessionRequest(r api.GenerateRequest) session.Request {
 
 		RepeatGroup: r.RepeatGroup,
 		Backend:     r.Backend,
+		Chat:        r.Chat != nil && *r.Chat,
 	}
 	if r.OnToken != nil {
 		out.OnToken = func(ev engine.TokenEvent) { r.OnToken(ev.Piece) }
@@ -379,9 +380,9 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 	opts.Queue = s.Queue
 	opts.Windows = s.Windows
 	opts.StoreProblem = s.Store.Problem
-	opts.CheckPrompt = func(_ context.Context, path, prompt string) error {
-		err := s.Session.CheckPrompt(path, prompt)
-		if errors.Is(err, session.ErrPromptTooLong) {
+	opts.CheckPrompt = func(_ context.Context, path, prompt string, chat bool) error {
+		err := s.Session.CheckPrompt(path, prompt, chat)
+		if errors.Is(err, session.ErrPromptTooLong) || errors.Is(err, session.ErrChat) {
 			return fmt.Errorf("%w: %v", api.ErrBadRequest, err)
 		}
 		return err

@@ -64,15 +64,18 @@ func (s *Service) load(path, backend string) (*loadedModel, error) {
 }
 
 // CheckPrompt reports, without loading the weights, whether prompt fits the
-// context of the model at path (the engine's default context length): a
+// context of the model at path (the engine's default context length), and
+// for a chat whether the model has a chat template that renders it: a
 // prompt that does not would fail only once its run's turn came. It uses
 // the loaded model's tokenizer when there is one.
-func (s *Service) CheckPrompt(path, prompt string) error {
+func (s *Service) CheckPrompt(path, prompt string, chatMode bool) error {
 	var tok *tokenizer.Tokenizer
+	var format *chatFormat
+	chatErr := errors.New("not loaded")
 	s.mu.Lock()
 	for _, lm := range s.loaded {
 		if lm.path == path && lm.checkFiles() == nil {
-			tok = lm.tok
+			tok, format, chatErr = lm.tok, lm.chat, lm.chatErr
 		}
 	}
 	s.mu.Unlock()
@@ -85,7 +88,20 @@ func (s *Service) CheckPrompt(path, prompt string) error {
 			return fmt.Errorf("model %s: %w", path, err)
 		}
 	}
-	n, limit := len(tok.Encode(prompt, true)), engine.DefaultContext(*cfg)
+	addSpecial := true
+	if chatMode {
+		if format == nil {
+			if format, chatErr = loadChat(path, tok); chatErr != nil {
+				return chatError(path, chatErr)
+			}
+		}
+		rendered, _, err := format.render(prompt)
+		if err != nil {
+			return chatError(path, err)
+		}
+		prompt, addSpecial = rendered, false
+	}
+	n, limit := len(tok.Encode(prompt, addSpecial)), engine.DefaultContext(*cfg)
 	if n >= limit {
 		return fmt.Errorf("%w: the prompt is %d tokens but %s's context holds %d (prompt and generated tokens together); shorten the prompt",
 			ErrPromptTooLong, n, filepath.Base(path), limit)
@@ -132,7 +148,9 @@ func openModel(path, backend string, chooser metal.Chooser) (*loadedModel, error
 		m.Close()
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
-	return &loadedModel{path: path, backend: backend, choice: choice, model: m, tok: tok, tokStamp: tokStamp, eng: eng, facts: m.Facts()}, nil
+	lm := &loadedModel{path: path, backend: backend, choice: choice, model: m, tok: tok, tokStamp: tokStamp, eng: eng, facts: m.Facts()}
+	lm.chat, lm.chatErr = loadChat(path, tok)
+	return lm, nil
 }
 
 // checkFiles reports whether the model's files (weights, config, tokenizer)

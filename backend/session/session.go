@@ -70,6 +70,9 @@ type loadedModel struct {
 	tokStamp model.FileStamp
 	eng      *engine.Engine
 	facts    model.Facts
+	// chat is the model's chat template, or nil with chatErr saying why.
+	chat    *chatFormat
+	chatErr error
 }
 
 // New selects the power sources and starts sampling them; sampling runs
@@ -156,6 +159,9 @@ type Request struct {
 	Idle time.Duration
 	// IgnoreEOS generates exactly MaxTokens (fair comparisons across runs).
 	IgnoreEOS bool
+	// Chat formats Prompt as one user message with the model's chat
+	// template and stops at its end-of-turn tokens.
+	Chat bool
 	// Backend is auto, cpu or metal; "" is the service's default.
 	Backend string
 	// OnToken, when set, sees each token as the engine produces it, on the
@@ -207,6 +213,18 @@ func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.E
 		name = filepath.Base(req.ModelPath)
 	}
 
+	prompt, templated := req.Prompt, false
+	var chatSettings *profiler.ChatSettings
+	if req.Chat {
+		if lm.chat == nil {
+			return nil, chatError(req.ModelPath, lm.chatErr)
+		}
+		if prompt, chatSettings, err = lm.chat.render(req.Prompt); err != nil {
+			return nil, chatError(req.ModelPath, err)
+		}
+		templated = true
+	}
+
 	if req.Prepared != nil {
 		req.Prepared()
 	}
@@ -236,6 +254,7 @@ func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.E
 			Backend:        lm.eng.BackendName(),
 			Device:         lm.choice.Device,
 			BackendNote:    lm.choice.Reason,
+			Chat:           chatSettings,
 		},
 		Arch: architecture(lm.facts),
 	})
@@ -243,8 +262,14 @@ func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.E
 		return nil, fmt.Errorf("start run: %w", err)
 	}
 
+	var stopIDs []int
+	if templated {
+		stopIDs = lm.chat.stopIDs
+	}
 	res, genErr := lm.eng.Generate(ctx, engine.Request{
-		Prompt:    req.Prompt,
+		Prompt:    prompt,
+		Templated: templated,
+		StopIDs:   stopIDs,
 		MaxTokens: req.MaxTokens,
 		Sampling: engine.Sampling{
 			Greedy:      req.Sampling.Greedy,

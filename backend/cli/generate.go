@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	"energyprofiler/backend/chat"
 	"energyprofiler/backend/engine"
 	"energyprofiler/backend/engine/metal"
 	"energyprofiler/backend/model"
@@ -28,6 +30,8 @@ type generateReport struct {
 	PrefillTokensPerSecond float64 `json:"prefill_tokens_per_second"`
 	DecodeTokensPerSecond  float64 `json:"decode_tokens_per_second"`
 	Backend                string  `json:"backend"`
+	// RenderedPrompt is the text the model was given under --chat.
+	RenderedPrompt string `json:"rendered_prompt,omitempty"`
 }
 
 // runGenerate loads a model folder and generates text, streaming it to
@@ -51,8 +55,9 @@ func runGenerate(ctx context.Context, env Env) error {
 	ctxLen := fs.Int("context", 0, "KV-cache length in tokens (0: min(model maximum, 4096))")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past end-of-sequence tokens")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of streaming text")
+	chatMode := fs.Bool("chat", false, "format the prompt as one user message with the model's chat template and stop at its end-of-turn tokens")
 	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: energyprofiler generate --model DIR (--prompt TEXT | --ids 1,2,3) [--max-tokens N]")
+		fmt.Fprintln(env.Stderr, "usage: energyprofiler generate --model DIR (--prompt TEXT [--chat] | --ids 1,2,3) [--max-tokens N]")
 		fmt.Fprintln(env.Stderr, "                               [--greedy | --temperature T --top-p P --top-k K --seed S] [--json]")
 		fmt.Fprintln(env.Stderr, "Generates text on the CPU and streams it. Demo models have random weights: their text is meaningless.")
 		fs.PrintDefaults()
@@ -75,6 +80,8 @@ func runGenerate(ctx context.Context, env Env) error {
 		return fmt.Errorf("%w: --max-tokens must be positive, got %d", ErrUsage, *maxTokens)
 	case *greedy && *temperature > 0:
 		return fmt.Errorf("%w: --greedy and --temperature exclude each other", ErrUsage)
+	case *chatMode && *idsFlag != "":
+		return fmt.Errorf("%w: --chat formats text; it cannot be combined with --ids", ErrUsage)
 	}
 	if err := checkSamplingFlags(profiler.Sampling{Temperature: *temperature, TopP: *topP, TopK: *topK}); err != nil {
 		return err
@@ -120,6 +127,11 @@ func runGenerate(ctx context.Context, env Env) error {
 		Prompt: *prompt, PromptIDs: ids, MaxTokens: *maxTokens, StopStrings: stops, IgnoreEOS: *ignoreEOS,
 		Sampling: engine.Sampling{Greedy: *temperature == 0, Temperature: *temperature, TopK: *topK, TopP: *topP, Seed: *seed},
 	}
+	if *chatMode {
+		if req, err = chatRequest(*modelDir, tok, req); err != nil {
+			return err
+		}
+	}
 	var onToken func(engine.TokenEvent)
 	if !*asJSON {
 		onToken = func(ev engine.TokenEvent) { fmt.Fprint(env.Stdout, ev.Piece) }
@@ -133,7 +145,7 @@ func runGenerate(ctx context.Context, env Env) error {
 		enc.SetEscapeHTML(false)
 		return enc.Encode(generateReport{
 			PromptIDs: nonNil(res.PromptIDs), GeneratedIDs: nonNil(res.GeneratedIDs), Text: res.Text,
-			StopReason: string(res.StopReason), Backend: eng.BackendName(),
+			StopReason: string(res.StopReason), Backend: eng.BackendName(), RenderedPrompt: renderedPrompt(req),
 			PrefillTokensPerSecond: res.PrefillTokensPerSecond, DecodeTokensPerSecond: res.DecodeTokensPerSecond,
 		})
 	}
@@ -142,6 +154,34 @@ func runGenerate(ctx context.Context, env Env) error {
 		len(res.PromptIDs), res.PrefillTokensPerSecond, len(res.GeneratedIDs), res.DecodeTokensPerSecond,
 		eng.BackendName(), res.StopReason)
 	return err
+}
+
+// chatRequest formats req's prompt as one user message with the chat
+// template of the model at path, to be encoded as it is (the template
+// writes the special tokens), and stops at the template's end-of-turn
+// tokens.
+func chatRequest(path string, tok *tokenizer.Tokenizer, req engine.Request) (engine.Request, error) {
+	tpl, err := chat.Load(path)
+	if err != nil {
+		return req, fmt.Errorf("--chat: %w", err)
+	}
+	if req.Prompt, err = tpl.Render(req.Prompt, time.Now()); err != nil {
+		return req, fmt.Errorf("--chat: %w", err)
+	}
+	req.Templated = true
+	for _, s := range tpl.EndOfTurn() {
+		if id, ok := tok.ID(s); ok {
+			req.StopIDs = append(req.StopIDs, id)
+		}
+	}
+	return req, nil
+}
+
+func renderedPrompt(req engine.Request) string {
+	if req.Templated {
+		return req.Prompt
+	}
+	return ""
 }
 
 func parseIDs(s string) ([]int, error) {

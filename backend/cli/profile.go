@@ -31,7 +31,7 @@ import (
 // ---- profile ----------------------------------------------------------------
 
 func runProfile(ctx context.Context, env Env) error {
-	fs := runsFlagSet("profile", env.Stderr, "profile --model DIR --prompt TEXT [--max-tokens N] [--depth module|deep] [--tags a,b] [--power SOURCE] [--idle 1s] [--repeat N] [--cooldown 5s] [--json]\n       energyprofiler profile --endpoint URL|NAME --model NAME --prompt TEXT [--max-tokens N] [--api openai|ollama] [--chat] [--tags a,b] [--json]")
+	fs := runsFlagSet("profile", env.Stderr, "profile --model DIR --prompt TEXT [--chat] [--max-tokens N] [--depth module|deep] [--tags a,b] [--power SOURCE] [--idle 1s] [--repeat N] [--cooldown 5s] [--json]\n       energyprofiler profile --endpoint URL|NAME --model NAME --prompt TEXT [--max-tokens N] [--api openai|ollama] [--chat] [--tags a,b] [--json]")
 	modelDir := fs.String("model", "", "model folder (config.json, *.safetensors, tokenizer.json) or .gguf file; with --endpoint, the server's model name")
 	var srv serverFlags
 	srv.register(fs)
@@ -123,7 +123,7 @@ func runProfile(ctx context.Context, env Env) error {
 		Sampling:  sampling,
 		Idle:      idleOpt,
 		IgnoreEOS: *ignoreEOS, PriceUSDPerKWh: *price, CO2GPerKWh: co2g, CO2Preset: co2preset,
-		Backend: *backend,
+		Backend: *backend, Chat: srv.chat,
 	}
 	if *repeat > 1 {
 		req.RepeatGroup = uuid.NewString()
@@ -594,6 +594,9 @@ func runShow(ctx context.Context, env Env) error {
 	}
 	fmt.Fprintf(w, "Prompt: %s\n", oneLine(r.Prompt, 200))
 	s := r.Settings
+	if s.Chat != nil {
+		fmt.Fprintf(w, "Chat prompt (template from %s): %s\n", s.Chat.Template, oneLine(s.Chat.RenderedPrompt, 300))
+	}
 	fmt.Fprintf(w, "Settings: depth %s, max tokens %d, greedy %v, idle %gs, power %s, tags %s\n", s.Depth, s.MaxTokens, s.Sampling.Greedy, s.IdleS, s.Power, strings.Join(r.Tags, ","))
 	fmt.Fprintf(w, "Host: %s, %s %s, %d CPUs%s\n", r.Host.OS, r.Host.Arch, r.Host.CPU, r.Host.CPUs, prefixed(", GPU ", r.Host.GPU))
 	for _, src := range r.Sources {

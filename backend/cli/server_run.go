@@ -29,7 +29,7 @@ type serverFlags struct {
 func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "profile a request to an inference server: its URL (http://127.0.0.1:8080/v1, http://127.0.0.1:11434) or a saved endpoint's name (see 'energyprofiler endpoints')")
 	fs.StringVar(&f.api, "api", "", "with --endpoint: openai or ollama (default: ollama on port 11434, else openai)")
-	fs.BoolVar(&f.chat, "chat", false, "with --endpoint: send the prompt as a chat message (/chat/completions, /api/chat)")
+	fs.BoolVar(&f.chat, "chat", false, "send the prompt as one user message: formatted by the model's own chat template (stopping at its end-of-turn tokens), or with --endpoint through the server's chat API (/chat/completions, /api/chat)")
 	fs.DurationVar(&f.stall, "stall-timeout", external.DefaultStallTimeout, "with --endpoint: fail when the server sends nothing for this long")
 }
 

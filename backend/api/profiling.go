@@ -124,6 +124,17 @@ type ModelInfo struct {
 	Demo  bool
 	Facts any    // JSON-encodable object; nil when the config is unreadable
 	Error string // why the model cannot be used
+	// Where the model is and what it is: Source ("models folder",
+	// "huggingface", "ollama", "lmstudio"), Format ("safetensors",
+	// "gguf"), Quantization ("BF16", "Q4_K_M"; "" unknown), SizeBytes
+	// (0 unknown), Complete (false for an unfinished download) with Note
+	// saying what is missing.
+	Source       string
+	Format       string
+	Quantization string
+	SizeBytes    int64
+	Complete     bool
+	Note         string
 }
 
 func (m ModelInfo) MarshalJSON() ([]byte, error) {
@@ -141,6 +152,19 @@ func (m ModelInfo) MarshalJSON() ([]byte, error) {
 	out["demo"] = m.Demo
 	if m.Error != "" {
 		out["error"] = m.Error
+	}
+	if m.Source != "" {
+		out["source"], out["format"], out["complete"] = m.Source, m.Format, m.Complete
+		out["quantization"], out["size_bytes"] = nil, nil // unknown, never 0
+		if m.Quantization != "" {
+			out["quantization"] = m.Quantization
+		}
+		if m.SizeBytes > 0 {
+			out["size_bytes"] = m.SizeBytes
+		}
+		if m.Note != "" {
+			out["note"] = m.Note
+		}
 	}
 	return json.Marshal(out)
 }

@@ -39,7 +39,7 @@ type generateReport struct {
 func runGenerate(ctx context.Context, env Env) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	modelDir := fs.String("model", "", "Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or .gguf file")
+	modelDir := fs.String("model", "", "Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or .gguf file, or a name from 'energyprofiler models' (hf:ORG/NAME, ollama:NAME:TAG, ...)")
 	prompt := fs.String("prompt", "", "prompt text (the model's BOS token is added)")
 	idsFlag := fs.String("ids", "", "prompt as comma-separated token ids, used as they are (e.g. 1,2,3)")
 	maxTokens := fs.Int("max-tokens", 64, "most tokens to generate")
@@ -95,6 +95,9 @@ func runGenerate(ctx context.Context, env Env) error {
 
 	if _, err := metal.ParseKind(*backend); err != nil {
 		return fmt.Errorf("%w: --backend: %v", ErrUsage, err)
+	}
+	if *modelDir, _, err = resolveModel(*modelDir); err != nil {
+		return err
 	}
 	m, err := model.Open(*modelDir)
 	if err != nil {

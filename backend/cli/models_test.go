@@ -62,8 +62,8 @@ func TestModelsDemoWritesLoadableModels(t *testing.T) {
 }
 
 func TestModelsUsage(t *testing.T) {
-	if code, _, _ := runCLI("models"); code != 2 {
-		t.Errorf("models without subcommand: exit %d, want 2", code)
+	if code, _, _ := runCLI("models", "extra"); code != 2 {
+		t.Errorf("models extra: exit %d, want 2", code)
 	}
 	if code, _, _ := runCLI("models", "demo", "extra"); code != 2 {
 		t.Errorf("models demo extra: exit %d, want 2", code)

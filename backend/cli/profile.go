@@ -32,7 +32,7 @@ import (
 
 func runProfile(ctx context.Context, env Env) error {
 	fs := runsFlagSet("profile", env.Stderr, "profile --model DIR --prompt TEXT [--chat] [--max-tokens N] [--depth module|deep] [--tags a,b] [--power SOURCE] [--idle 1s] [--repeat N] [--cooldown 5s] [--json]\n       energyprofiler profile --endpoint URL|NAME --model NAME --prompt TEXT [--max-tokens N] [--api openai|ollama] [--chat] [--tags a,b] [--json]")
-	modelDir := fs.String("model", "", "model folder (config.json, *.safetensors, tokenizer.json) or .gguf file; with --endpoint, the server's model name")
+	modelDir := fs.String("model", "", "model folder (config.json, *.safetensors, tokenizer.json) or .gguf file, or a name from 'energyprofiler models' (hf:ORG/NAME, ollama:NAME:TAG, ...); with --endpoint, the server's model name")
 	var srv serverFlags
 	srv.register(fs)
 	prompt := fs.String("prompt", "", "prompt text")
@@ -99,6 +99,10 @@ func runProfile(ctx context.Context, env Env) error {
 		return fmt.Errorf("%w: --co2: %v", ErrUsage, err)
 	}
 
+	modelPath, modelName, err := resolveModel(*modelDir)
+	if err != nil {
+		return err
+	}
 	st, err := openRunStore(*db)
 	if err != nil {
 		return err
@@ -118,7 +122,7 @@ func runProfile(ctx context.Context, env Env) error {
 		idleOpt = -1 // the session's "skip"
 	}
 	req := session.Request{
-		ModelPath: absPath(*modelDir), ModelName: filepath.Base(filepath.Clean(*modelDir)),
+		ModelPath: absPath(modelPath), ModelName: modelName,
 		Prompt: *prompt, MaxTokens: *maxTokens, Depth: *depth, Tags: splitList(*tags),
 		Sampling:  sampling,
 		Idle:      idleOpt,

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"energyprofiler/backend/demo"
+	"energyprofiler/backend/modelstore/storetest"
 	"energyprofiler/backend/tokenizer"
 )
 
@@ -51,34 +52,11 @@ func demoFolder(t *testing.T) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := map[string][]byte{}
-	for _, name := range []string{"config.json", "generation_config.json", "tokenizer.json", "model.safetensors"} {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[name] = data
-	}
-	return files
+	return storetest.ReadFolder(t, dir, "config.json", "generation_config.json", "tokenizer.json", "model.safetensors")
 }
 
-// hfRepoFake writes files into a hub-cache repository the way
-// huggingface_hub does: bytes in blobs/ named by hash, snapshot entries as
-// relative symlinks ../../blobs/HASH, refs/main naming the commit.
 func hfRepoFake(t *testing.T, hub, repo, commit string, files map[string][]byte, refMain bool) string {
-	t.Helper()
-	repoDir := filepath.Join(hub, "models--"+strings.ReplaceAll(repo, "/", "--"))
-	snap := mkdir(t, repoDir, "snapshots", commit)
-	for name, data := range files {
-		sum := sha256.Sum256(data)
-		blob := hex.EncodeToString(sum[:])
-		write(t, filepath.Join(repoDir, "blobs", blob), data)
-		symlink(t, filepath.Join("..", "..", "blobs", blob), filepath.Join(snap, name))
-	}
-	if refMain {
-		write(t, filepath.Join(repoDir, "refs", "main"), []byte(commit))
-	}
-	return snap
+	return storetest.HubRepo(t, hub, repo, commit, files, refMain)
 }
 
 func find(entries []Entry, name string) (Entry, bool) {

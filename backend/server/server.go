@@ -22,6 +22,7 @@ import (
 	"energyprofiler/backend/engine"
 	"energyprofiler/backend/external"
 	"energyprofiler/backend/modeldir"
+	"energyprofiler/backend/modelstore"
 	"energyprofiler/backend/power"
 	"energyprofiler/backend/profiler"
 	"energyprofiler/backend/queue"
@@ -43,6 +44,9 @@ type Config struct {
 	Backend string
 	// NoDemo skips writing the demo models into an empty models folder.
 	NoDemo bool
+	// Stores are the other tools' model stores listed beside the models
+	// folder; nil means where those tools keep them for this user.
+	Stores *modelstore.Roots
 	Logger *slog.Logger
 	// Progress receives human-readable start-up progress (demo model
 	// generation); nil discards it.
@@ -376,7 +380,7 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 	opts.DBPath = s.Store.Path()
 	opts.ModelsDir = s.Config.ModelsDir
 	opts.Store = runStore{s.Store}
-	opts.Models = models{dir: s.Config.ModelsDir}
+	opts.Models = models{s.catalog()}
 	opts.Queue = s.Queue
 	opts.Windows = s.Windows
 	opts.StoreProblem = s.Store.Problem
@@ -556,17 +560,27 @@ func (r runStore) CompareRuns(ctx context.Context, ids []string) (any, error) {
 	return c, nil
 }
 
-// models adapts the models folder to the API.
-type models struct{ dir string }
+// catalog is every model this server can run.
+func (s *Server) catalog() modelstore.Catalog {
+	c := modelstore.NewCatalog(s.Config.ModelsDir)
+	if s.Config.Stores != nil {
+		c.Roots = *s.Config.Stores
+	}
+	return c
+}
+
+// models adapts the catalog (the models folder and the stores) to the API.
+type models struct{ catalog modelstore.Catalog }
 
 func (m models) ListModels(context.Context) ([]api.ModelInfo, error) {
-	entries, err := modeldir.List(m.dir)
+	entries, err := m.catalog.List()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]api.ModelInfo, 0, len(entries))
 	for _, e := range entries {
-		info := api.ModelInfo{Name: e.Name, Demo: e.Demo}
+		info := api.ModelInfo{Name: e.Name, Demo: e.Demo, Source: e.Source, Format: e.Format, Quantization: e.Quantization,
+			SizeBytes: e.SizeBytes, Complete: e.Complete, Note: e.Note}
 		if e.Facts != nil {
 			info.Facts = e.Facts
 		}
@@ -579,11 +593,11 @@ func (m models) ListModels(context.Context) ([]api.ModelInfo, error) {
 }
 
 func (m models) Resolve(name string) (string, error) {
-	path, err := modeldir.Resolve(m.dir, name)
+	path, err := m.catalog.Resolve(name)
 	switch {
-	case errors.Is(err, modeldir.ErrBadName):
+	case errors.Is(err, modelstore.ErrBadName), errors.Is(err, modelstore.ErrUnusable):
 		return "", fmt.Errorf("%w: %v", api.ErrBadRequest, err)
-	case errors.Is(err, modeldir.ErrNotFound):
+	case errors.Is(err, modelstore.ErrNotFound):
 		return "", fmt.Errorf("%w: %v", api.ErrNotFound, err)
 	}
 	return path, err

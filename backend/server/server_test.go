@@ -21,6 +21,7 @@ import (
 	"energyprofiler/backend/api"
 	"energyprofiler/backend/demo"
 	"energyprofiler/backend/modeldir"
+	"energyprofiler/backend/modelstore"
 )
 
 // start assembles a real server on a random port with a tiny model and a
@@ -43,6 +44,7 @@ func start(t *testing.T) (*Server, string) {
 	srv, err := Start(t.Context(), Config{
 		Version: "test", DBPath: filepath.Join(dir, "db", "p.db"), ModelsDir: models,
 		PowerSpec: "replay:" + tracePath, Threads: 1, NoDemo: true, EndpointsPath: filepath.Join(dir, "endpoints.json"),
+		Stores: &modelstore.Roots{HFHub: filepath.Join(dir, "hub")},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -1,0 +1,57 @@
+package server
+
+import (
+	"testing"
+
+	"energyprofiler/backend/demo"
+	"energyprofiler/backend/modelstore/storetest"
+)
+
+// hubRepo puts a small demo model into the hub cache hub as repo.
+func hubRepo(t *testing.T, hub, repo string) {
+	t.Helper()
+	src, err := demo.WriteSpec(t.TempDir(), demo.Spec{Name: "m", Hidden: 64, Intermediate: 128, Layers: 2, Heads: 4, KVHead: 2, Vocab: 1100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.HubRepo(t, hub, repo, "0123abcd", storetest.ReadFolder(t, src, "config.json", "generation_config.json", "tokenizer.json", "model.safetensors"), true)
+}
+
+// TestStoreModelsOverTheAPI: a model in the hub cache is listed with its
+// source and profiled by its store name, read in place.
+func TestStoreModelsOverTheAPI(t *testing.T) {
+	srv, url := start(t)
+	hubRepo(t, srv.Config.Stores.HFHub, "org/tiny-instruct")
+
+	var list struct {
+		Models []map[string]any `json:"models"`
+	}
+	call(t, "GET", url+"/api/profiling/models", "", &list)
+	var hf map[string]any
+	for _, m := range list.Models {
+		if m["name"] == "hf:org/tiny-instruct" {
+			hf = m
+		}
+	}
+	if hf == nil || hf["source"] != "huggingface" || hf["format"] != "safetensors" || hf["complete"] != true || hf["quantization"] != "BF16" ||
+		hf["size_bytes"] == nil || hf["layers"] != float64(2) {
+		t.Fatalf("hub model in the list: %v (all: %v)", hf, list.Models)
+	}
+	var sum map[string]any
+	if code := call(t, "POST", url+"/api/profiling/generate", `{"model_name":"hf:org/tiny-instruct","prompt":"hi","max_length":2,"idle_s":0,"wait":true}`, &sum); code != 200 {
+		t.Fatalf("profile a hub model: %d %v", code, sum)
+	}
+	if sum["model_name"] != "hf:org/tiny-instruct" {
+		t.Errorf("run model name %v", sum["model_name"])
+	}
+	for body, want := range map[string]int{
+		`{"model_name":"hf:../../etc","prompt":"hi"}`:       400,
+		`{"model_name":"hf:org/absent","prompt":"hi"}`:      404,
+		`{"model_name":"ollama:llama3.2:1b","prompt":"hi"}`: 404,
+	} {
+		var out map[string]any
+		if code := call(t, "POST", url+"/api/profiling/generate", body, &out); code != want {
+			t.Errorf("%s: %d %v, want %d", body, code, out, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -151,8 +152,12 @@ func defaultCatalog(dir string) (modelstore.Catalog, error) {
 // path as it is; else a name from `energyprofiler models` (hf:ORG/NAME,
 // ollama:NAME:TAG, lmstudio:..., or a folder of the models folder).
 func resolveModel(arg string) (path, name string, err error) {
+	asPath := func() (string, string, error) { return arg, filepath.Base(filepath.Clean(arg)), nil }
 	if _, statErr := os.Stat(arg); statErr == nil {
-		return arg, filepath.Base(filepath.Clean(arg)), nil
+		return asPath()
+	}
+	if !modelstore.IsStoreName(arg) && strings.ContainsAny(arg, `/\`) {
+		return asPath() // a path that is not there: the loader says what is missing
 	}
 	catalog, err := defaultCatalog("")
 	if err != nil {
@@ -165,7 +170,7 @@ func resolveModel(arg string) (path, name string, err error) {
 	case modelstore.IsStoreName(arg) || errors.Is(err, modelstore.ErrUnusable):
 		return "", "", err
 	}
-	return "", "", fmt.Errorf("--model %s: no such folder or file, nor a model name from 'energyprofiler models'", arg)
+	return asPath()
 }
 
 // runModelsDemo writes the demo models.

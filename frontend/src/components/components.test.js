@@ -142,6 +142,16 @@ describe('RunView', () => {
     await waitFor(() => expect(screen.getByText('Export CSV')).toBeTruthy());
     expect(screen.getByText('Export Perfetto').getAttribute('href')).toBe('/api/profiling/export/r1?format=perfetto');
   });
+  it('shows a chat run\'s rendered prompt beside the raw one', async () => {
+    const rec = makeRecord({ id: 'r2' });
+    rec.run.prompt = 'What is 2+2?';
+    rec.run.settings.chat = { template: 'tokenizer_config.json', rendered_prompt: '<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n', stop_tokens: ['<|im_end|>'] };
+    const { container } = render(RunView, { id: 'r2', load: vi.fn().mockResolvedValue(rec) });
+    await waitFor(() => expect(screen.getByText('Export CSV')).toBeTruthy());
+    expect(container.querySelector('.prompt').textContent).toBe('“What is 2+2?”');
+    expect(screen.getByLabelText('the prompt as the model received it').textContent).toBe(rec.run.settings.chat.rendered_prompt);
+    expect(container.querySelector('.chat summary').textContent).toContain('tokenizer_config.json');
+  });
   it('says when the run does not exist', async () => {
     const err = Object.assign(new Error('not found'), { status: 404 });
     render(RunView, { id: 'nope', load: vi.fn().mockRejectedValue(err) });

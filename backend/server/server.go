@@ -394,7 +394,7 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 	if opts.PowerSpec == "" {
 		opts.PowerSpec = s.Config.PowerSpec
 	}
-	opts.Servers = servers{path: s.Config.EndpointsPath, powerSpec: opts.PowerSpec, http: s.http, selfPort: opts.Port}
+	opts.Servers = servers{path: s.Config.EndpointsPath, powerSpec: opts.PowerSpec, http: s.http, selfPort: opts.Port, onDisk: s.onDisk}
 	powerOpts := s.Config.Power
 	opts.PowerSources = func() []api.SourceHealth { return Health(powerOpts) }
 	if opts.Logger == nil {
@@ -567,6 +567,16 @@ func (s *Server) catalog() modelstore.Catalog {
 		c.Roots = *s.Config.Stores
 	}
 	return c
+}
+
+// onDisk reports whether name is a store model on this machine (found,
+// usable or not).
+func (s *Server) onDisk(name string) bool {
+	if !modelstore.IsStoreName(name) {
+		return false
+	}
+	_, err := s.catalog().Roots.Resolve(name)
+	return err == nil || errors.Is(err, modelstore.ErrUnusable)
 }
 
 // models adapts the catalog (the models folder and the stores) to the API.

@@ -33,6 +33,10 @@ type servers struct {
 	// selfPort is this server's port: a request to our own /v1 would wait
 	// in our own queue behind the run that sent it.
 	selfPort string
+	// onDisk reports whether a name is a model of a store on this machine
+	// (ollama:NAME:TAG read from ollama's folder): such a name is our
+	// engine's, even when an endpoint is called "ollama" too.
+	onDisk func(name string) bool
 }
 
 func (a servers) config() (external.Config, error) {
@@ -75,7 +79,7 @@ func (a servers) Target(ctx context.Context, req *api.GenerateRequest) (bool, er
 		}
 	default:
 		name, m, ok := external.SplitModel(req.ModelName)
-		if !ok {
+		if !ok || (a.onDisk != nil && a.onDisk(req.ModelName)) {
 			return false, nil
 		}
 		if ep, ok = a.endpoint(cfg, name); !ok {

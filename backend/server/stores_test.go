@@ -1,9 +1,12 @@
 package server
 
 import (
+	"path/filepath"
 	"testing"
 
+	"energyprofiler/backend/api"
 	"energyprofiler/backend/demo"
+	"energyprofiler/backend/external"
 	"energyprofiler/backend/modelstore/storetest"
 )
 
@@ -45,13 +48,35 @@ func TestStoreModelsOverTheAPI(t *testing.T) {
 		t.Errorf("run model name %v", sum["model_name"])
 	}
 	for body, want := range map[string]int{
-		`{"model_name":"hf:../../etc","prompt":"hi"}`:       400,
-		`{"model_name":"hf:org/absent","prompt":"hi"}`:      404,
-		`{"model_name":"ollama:llama3.2:1b","prompt":"hi"}`: 404,
+		`{"model_name":"hf:../../etc","prompt":"hi"}`:  400,
+		`{"model_name":"hf:org/absent","prompt":"hi"}`: 404,
 	} {
 		var out map[string]any
 		if code := call(t, "POST", url+"/api/profiling/generate", body, &out); code != want {
 			t.Errorf("%s: %d %v, want %d", body, code, out, want)
 		}
+	}
+}
+
+// An endpoint called "ollama" and ollama's folder both answer to
+// ollama:NAME:TAG: a model on disk is run by our engine, read in place;
+// others still go to the server.
+func TestOllamaNameOnDiskIsTheEngines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "endpoints.json")
+	if err := external.Save(path, external.Config{Endpoints: []external.Endpoint{{Name: "ollama", URL: "http://127.0.0.1:11434", API: "ollama"}}}); err != nil {
+		t.Fatal(err)
+	}
+	a := servers{path: path, onDisk: func(name string) bool { return name == "ollama:llama3.2:1b" }}
+	req := api.GenerateRequest{ModelName: "ollama:llama3.2:1b", Prompt: "x"}
+	if server, err := a.Target(t.Context(), &req); server || err != nil {
+		t.Errorf("a model on disk went to the server: %v %v", server, err)
+	}
+	req = api.GenerateRequest{ModelName: "ollama:qwen3:8b", Prompt: "x"}
+	if server, err := a.Target(t.Context(), &req); !server || err != nil {
+		t.Errorf("a model only the server has: %v %v", server, err)
+	}
+	req = api.GenerateRequest{ModelName: "llama3.2:1b", Endpoint: "ollama", Prompt: "x"}
+	if server, err := a.Target(t.Context(), &req); !server || err != nil {
+		t.Errorf("an explicit endpoint: %v %v", server, err)
 	}
 }

@@ -105,7 +105,7 @@ func runGenerate(ctx context.Context, env Env) error {
 	}
 	defer m.Close()
 	var tok *tokenizer.Tokenizer
-	if path := filepath.Join(*modelDir, "tokenizer.json"); hasFile(path) || model.IsGGUFPath(*modelDir) {
+	if path := filepath.Join(*modelDir, "tokenizer.json"); hasFile(path) || model.IsGGUF(*modelDir) {
 		if tok, err = tokenizer.LoadForModel(*modelDir); err != nil {
 			return err
 		}
@@ -164,7 +164,7 @@ func runGenerate(ctx context.Context, env Env) error {
 // writes the special tokens), and stops at the template's end-of-turn
 // tokens.
 func chatRequest(path string, tok *tokenizer.Tokenizer, req engine.Request) (engine.Request, error) {
-	tpl, err := chat.Load(path)
+	tpl, err := chat.LoadForModel(path)
 	if err != nil {
 		return req, fmt.Errorf("--chat: %w", err)
 	}

@@ -86,7 +86,7 @@ func printFacts(w io.Writer, r inspectReport) error {
 	}
 	row("Architecture", "%s", arch)
 	switch {
-	case f.WeightsPresent && model.IsGGUFPath(r.Dir):
+	case f.WeightsPresent && model.IsGGUF(r.Dir):
 		row("Weights", "GGUF file, validated; counts cross-checked against the tensors")
 	case f.WeightsPresent:
 		row("Weights", "%d safetensors file(s), validated; counts cross-checked against the tensors", len(r.Files))

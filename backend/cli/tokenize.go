@@ -86,7 +86,7 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w (point --model at a Hugging Face model folder)", path, err)
 	}
-	if !info.IsDir() && model.IsGGUFPath(path) {
+	if !info.IsDir() && model.IsGGUF(path) {
 		return tokenizer.LoadGGUF(path)
 	}
 	file := path

@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -477,11 +478,26 @@ func loadGGUFConfig(path string) (*Config, error) {
 	return c, nil
 }
 
-// isGGUFFile reports whether path is a regular file named *.gguf.
-func isGGUFFile(path string) bool {
-	if !IsGGUFPath(path) {
+// isGGUFFile reports whether path is a GGUF file (see IsGGUF).
+func isGGUFFile(path string) bool { return IsGGUF(path) }
+
+// IsGGUF reports whether path is a GGUF file: a regular file named *.gguf,
+// or one whose first bytes are the GGUF magic (ollama keeps its models as
+// blobs/sha256-HEX, without the extension).
+func IsGGUF(path string) bool {
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
 		return false
 	}
-	st, err := os.Stat(path)
-	return err == nil && st.Mode().IsRegular()
+	if IsGGUFPath(path) {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [4]byte
+	_, err = io.ReadFull(f, magic[:])
+	return err == nil && string(magic[:]) == "GGUF"
 }

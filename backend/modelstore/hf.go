@@ -2,7 +2,6 @@ package modelstore
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -304,5 +303,3 @@ func isGGUFName(name string) bool {
 	lower := strings.ToLower(name)
 	return strings.HasSuffix(lower, ".gguf") && !strings.HasPrefix(lower, "mmproj") && !strings.HasPrefix(lower, ".")
 }
-
-var errGGUFPending = errors.New("GGUF files are listed but cannot be read by this build yet")

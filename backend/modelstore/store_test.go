@@ -1,9 +1,6 @@
 package modelstore
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -166,45 +163,28 @@ func TestHubCacheBehindASymlink(t *testing.T) {
 }
 
 func ollamaFake(t *testing.T, root string, parts []string, fileType string, model []byte, writeBlob bool) string {
-	t.Helper()
-	blob := func(data []byte) (string, string) {
-		sum := sha256.Sum256(data)
-		h := hex.EncodeToString(sum[:])
-		return "sha256:" + h, filepath.Join(root, "blobs", "sha256-"+h)
-	}
-	cfg, _ := json.Marshal(map[string]any{"model_format": "gguf", "model_family": "llama", "model_type": "1.2B", "file_type": fileType})
-	cfgDigest, cfgPath := blob(cfg)
-	write(t, cfgPath, cfg)
-	modelDigest, modelPath := blob(model)
-	if writeBlob {
-		write(t, modelPath, model)
-	}
-	tmpl := []byte("{{ .Prompt }}")
-	tmplDigest, tmplPath := blob(tmpl)
-	write(t, tmplPath, tmpl)
-	manifest, _ := json.Marshal(map[string]any{
-		"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-		"config": map[string]any{"mediaType": "application/vnd.docker.container.image.v1+json", "digest": cfgDigest, "size": len(cfg)},
-		"layers": []map[string]any{
-			{"mediaType": "application/vnd.ollama.image.model", "digest": modelDigest, "size": len(model)},
-			{"mediaType": "application/vnd.ollama.image.template", "digest": tmplDigest, "size": len(tmpl)},
-		},
-	})
-	write(t, filepath.Join(append([]string{root, "manifests"}, parts...)...), manifest)
-	return modelPath
+	return storetest.Ollama(t, root, parts, fileType, model, writeBlob)
 }
 
 func TestOllama(t *testing.T) {
 	root := t.TempDir()
+	realPath := filepath.Join(t.TempDir(), "m.gguf")
+	storetest.GGUF(t, realPath, "")
+	real, err := os.ReadFile(realPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	gguf := []byte("GGUF\x03\x00\x00\x00 not a real model, the blob's bytes")
-	blob := ollamaFake(t, root, []string{"registry.ollama.ai", "library", "llama3.2", "1b"}, "Q4_K_M", gguf, true)
+	blob := ollamaFake(t, root, []string{"registry.ollama.ai", "library", "llama3.2", "1b"}, "Q4_K_M", real, true)
 	ollamaFake(t, root, []string{"registry.ollama.ai", "someone", "tuned", "latest"}, "Q8_0", append(gguf, 'x'), true)
 	ollamaFake(t, root, []string{"hf.co", "bartowski", "Llama-3.2-1B-Instruct-GGUF", "Q4_K_M"}, "Q4_K_M", append(gguf, 'y'), true)
 	ollamaFake(t, root, []string{"registry.ollama.ai", "library", "qwen2.5", "0.5b"}, "Q4_K_M", append(gguf, 'z'), false)
 
 	r := Roots{Ollama: root}
 	entries := r.List()
-	want := map[string]string{"ollama:llama3.2:1b": "Q4_K_M", "ollama:someone/tuned:latest": "Q8_0",
+	// The header's type wins over the manifest's config where the header
+	// is readable (the real file is BF16); the others keep the config's.
+	want := map[string]string{"ollama:llama3.2:1b": "BF16", "ollama:someone/tuned:latest": "Q8_0",
 		"ollama:hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M": "Q4_K_M", "ollama:qwen2.5:0.5b": "Q4_K_M"}
 	if len(entries) != len(want) {
 		t.Fatalf("listed %+v", entries)
@@ -216,8 +196,14 @@ func TestOllama(t *testing.T) {
 		}
 	}
 	llama, _ := find(entries, "ollama:llama3.2:1b")
-	if !llama.Complete || llama.Path != blob || llama.SizeBytes != int64(len(gguf)) {
-		t.Errorf("llama3.2:1b: %+v, want the blob %s", llama, blob)
+	if !llama.Complete || llama.Path != blob || llama.SizeBytes != int64(len(real)) || llama.Err != nil || llama.Facts == nil || llama.Facts.Layers != 2 {
+		t.Errorf("llama3.2:1b: %+v, want the blob %s read from its header", llama, blob)
+	}
+	if e, err := r.Resolve("ollama:llama3.2:1b"); err != nil || e.Path != blob {
+		t.Errorf("resolve: %+v %v", e, err)
+	}
+	if tuned, _ := find(entries, "ollama:someone/tuned:latest"); tuned.Err == nil {
+		t.Errorf("a blob that is not a GGUF file was accepted: %+v", tuned)
 	}
 	qwen, _ := find(entries, "ollama:qwen2.5:0.5b")
 	if qwen.Complete || !strings.Contains(qwen.Note, "ollama pull qwen2.5:0.5b") {
@@ -238,7 +224,7 @@ func TestOllama(t *testing.T) {
 
 	// A blob that links outside ollama's folder is refused.
 	outside := filepath.Join(t.TempDir(), "elsewhere.gguf")
-	write(t, outside, gguf)
+	write(t, outside, real)
 	os.Remove(blob)
 	symlink(t, outside, blob)
 	if _, err := r.Resolve("ollama:llama3.2:1b"); !errors.Is(err, ErrOutside) {
@@ -248,7 +234,7 @@ func TestOllama(t *testing.T) {
 
 func TestLMStudio(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "lmstudio-community", "Qwen2.5-0.5B-Instruct-GGUF", "Qwen2.5-0.5B-Instruct-Q4_K_M.gguf"), []byte("GGUF..."))
+	storetest.GGUF(t, filepath.Join(root, "lmstudio-community", "Qwen2.5-0.5B-Instruct-GGUF", "Qwen2.5-0.5B-Instruct-Q4_K_M.gguf"), "")
 	write(t, filepath.Join(root, "lmstudio-community", "Qwen2.5-0.5B-Instruct-GGUF", "mmproj-model-f16.gguf"), []byte("GGUF..."))
 	write(t, filepath.Join(root, "lmstudio-community", "Qwen2.5-0.5B-Instruct-GGUF", "README.md"), []byte("# card"))
 	mlx := mkdir(t, root, "mlx-community", "Tiny")
@@ -264,8 +250,11 @@ func TestLMStudio(t *testing.T) {
 		t.Fatalf("listed %+v; want the GGUF file and the folder, once", entries)
 	}
 	g, _ := find(entries, "lmstudio:lmstudio-community/Qwen2.5-0.5B-Instruct-GGUF/Qwen2.5-0.5B-Instruct-Q4_K_M.gguf")
-	if g.Format != FormatGGUF || g.SizeBytes != 7 || !g.Complete {
+	if g.Format != FormatGGUF || g.SizeBytes < 1000 || !g.Complete || g.Err != nil || g.Quantization != "BF16" || g.Facts == nil {
 		t.Errorf("GGUF entry %+v", g)
+	}
+	if e, err := r.Resolve(g.Name); err != nil || e.Path != g.Path {
+		t.Errorf("resolve the GGUF file: %+v %v", e, err)
 	}
 	f, _ := find(entries, "lmstudio:mlx-community/Tiny")
 	if f.Facts == nil || f.Err != nil || f.Path != mlx {
@@ -322,5 +311,28 @@ func TestCatalog(t *testing.T) {
 	}
 	if _, err := c.Resolve("nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("absent: %v", err)
+	}
+}
+
+// A hub repository of GGUF files lists each file (not the vision
+// projector) as hf:ORG/NAME/FILE.gguf.
+func TestHubGGUFRepository(t *testing.T) {
+	hub := t.TempDir()
+	p := filepath.Join(t.TempDir(), "m.gguf")
+	storetest.GGUF(t, p, "")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hfRepoFake(t, hub, "bartowski/Llama-3.2-1B-Instruct-GGUF", "f00d", map[string][]byte{
+		"Llama-3.2-1B-Instruct-Q4_K_M.gguf": data, "mmproj-f16.gguf": data, "README.md": []byte("# card")}, true)
+	r := Roots{HFHub: hub}
+	entries := r.List()
+	if len(entries) != 1 || entries[0].Name != "hf:bartowski/Llama-3.2-1B-Instruct-GGUF/Llama-3.2-1B-Instruct-Q4_K_M.gguf" ||
+		entries[0].Format != FormatGGUF || entries[0].Facts == nil || entries[0].Err != nil {
+		t.Fatalf("entries %+v", entries)
+	}
+	if e, err := r.Resolve(entries[0].Name); err != nil || e.Path != entries[0].Path {
+		t.Errorf("resolve: %+v %v", e, err)
 	}
 }

@@ -77,7 +77,7 @@ func (s *Server) ProfileFolder(path string) (runID string, err error) {
 func (s *Server) QuickProfile(ctx context.Context, progress func(phase string, done, total int)) (string, error) {
 	req := s.lastRequest()
 	if req.ModelPath == "" {
-		path, err := (models{s.catalog()}).Resolve(req.ModelName)
+		path, err := (models{s.catalog}).Resolve(req.ModelName)
 		if err != nil {
 			return "", fmt.Errorf("quick profile: %w", err)
 		}

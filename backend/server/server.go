@@ -380,7 +380,7 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 	opts.DBPath = s.Store.Path()
 	opts.ModelsDir = s.Config.ModelsDir
 	opts.Store = runStore{s.Store}
-	opts.Models = models{s.catalog()}
+	opts.Models = models{s.catalog}
 	opts.Queue = s.Queue
 	opts.Windows = s.Windows
 	opts.StoreProblem = s.Store.Problem
@@ -580,10 +580,10 @@ func (s *Server) onDisk(name string) bool {
 }
 
 // models adapts the catalog (the models folder and the stores) to the API.
-type models struct{ catalog modelstore.Catalog }
+type models struct{ catalog func() modelstore.Catalog }
 
 func (m models) ListModels(context.Context) ([]api.ModelInfo, error) {
-	entries, err := m.catalog.List()
+	entries, err := m.catalog().List()
 	if err != nil {
 		return nil, err
 	}
@@ -603,7 +603,7 @@ func (m models) ListModels(context.Context) ([]api.ModelInfo, error) {
 }
 
 func (m models) Resolve(name string) (string, error) {
-	path, err := m.catalog.Resolve(name)
+	path, err := m.catalog().Resolve(name)
 	switch {
 	case errors.Is(err, modelstore.ErrBadName), errors.Is(err, modelstore.ErrUnusable):
 		return "", fmt.Errorf("%w: %v", api.ErrBadRequest, err)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"energyprofiler/backend/demo"
 	"energyprofiler/backend/external"
 	"energyprofiler/backend/modelstore/storetest"
+	"energyprofiler/backend/tokenizer"
 )
 
 // hubRepo puts a small demo model into the hub cache hub as repo.
@@ -78,5 +80,38 @@ func TestOllamaNameOnDiskIsTheEngines(t *testing.T) {
 	req = api.GenerateRequest{ModelName: "llama3.2:1b", Endpoint: "ollama", Prompt: "x"}
 	if server, err := a.Target(t.Context(), &req); !server || err != nil {
 		t.Errorf("an explicit endpoint: %v %v", server, err)
+	}
+}
+
+// An ollama model (its GGUF blob, no extension) is profiled by its store
+// name with its own chat template (tokenizer.chat_template).
+func TestOllamaGGUFChatRun(t *testing.T) {
+	srv, url := start(t)
+	srv.Config.Stores.Ollama = t.TempDir()
+	gguf := filepath.Join(t.TempDir(), "m.gguf")
+	storetest.GGUF(t, gguf, "{{ bos_token }}[user] {{ messages[0].content }}{% if add_generation_prompt %} [assistant]{% endif %}")
+	data, err := os.ReadFile(gguf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Ollama(t, srv.Config.Stores.Ollama, []string{"registry.ollama.ai", "library", "tiny", "chat"}, "BF16", data, true)
+	var sum map[string]any
+	if code := call(t, "POST", url+"/api/profiling/generate", `{"model_name":"ollama:tiny:chat","prompt":"energy?","max_length":3,"idle_s":0,"chat":true,"wait":true}`, &sum); code != 200 {
+		t.Fatalf("chat run of an ollama model: %d %v", code, sum)
+	}
+	var detail struct {
+		Run struct {
+			ModelName string `json:"model_name"`
+			Settings  struct {
+				Chat struct {
+					Template       string `json:"template"`
+					RenderedPrompt string `json:"rendered_prompt"`
+				} `json:"chat"`
+			} `json:"settings"`
+		} `json:"run"`
+	}
+	call(t, "GET", url+"/api/profiling/run/"+sum["run_id"].(string), "", &detail)
+	if c := detail.Run.Settings.Chat; detail.Run.ModelName != "ollama:tiny:chat" || c.Template != "GGUF tokenizer.chat_template" || c.RenderedPrompt != tokenizer.DemoBOS+"[user] energy? [assistant]" {
+		t.Errorf("run %+v", detail.Run)
 	}
 }

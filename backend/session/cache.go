@@ -114,7 +114,7 @@ var ErrPromptTooLong = errors.New("prompt too long")
 
 func openModel(path, backend string, chooser metal.Chooser) (*loadedModel, error) {
 	tokPath := filepath.Join(path, "tokenizer.json")
-	if model.IsGGUFPath(path) {
+	if model.IsGGUF(path) {
 		tokPath = path // a GGUF file carries its own tokenizer
 	}
 	tokStamp, err := model.Stamp(tokPath)

@@ -22,7 +22,7 @@ type chatFormat struct {
 // loadChat reads the chat template of the model at path. A model without
 // one gets a nil format and the reason, which only a chat request reports.
 func loadChat(path string, tok *tokenizer.Tokenizer) (*chatFormat, error) {
-	tpl, err := chat.Load(path)
+	tpl, err := chat.LoadForModel(path)
 	if err != nil {
 		return nil, err
 	}

@@ -391,7 +391,7 @@ func (t *Tokenizer) WriteGGUF(w *model.GGUFWriter, pre string, bos, eos int, add
 // LoadForModel reads the tokenizer of a model: the tokenizer.json of a
 // model folder, or the metadata of a .gguf file.
 func LoadForModel(path string) (*Tokenizer, error) {
-	if model.IsGGUFPath(path) {
+	if model.IsGGUF(path) {
 		return LoadGGUF(path)
 	}
 	return Load(filepath.Join(path, "tokenizer.json"))

@@ -6,10 +6,15 @@ package storetest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"energyprofiler/backend/demo"
+	"energyprofiler/backend/model"
+	"energyprofiler/backend/tokenizer"
 )
 
 // HubRepo writes files into a hub-cache repository as huggingface_hub
@@ -60,4 +65,81 @@ func mkdirs(t testing.TB, dirs ...string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// GGUF writes a small demo-format model as a GGUF file (llama, BF16
+// matrices, the demo tokenizer in its metadata) at path, with
+// chatTemplate as tokenizer.chat_template when it is not empty, the way
+// llama.cpp's converter writes one.
+func GGUF(t testing.TB, path, chatTemplate string) {
+	t.Helper()
+	dir, err := demo.WriteSpec(t.TempDir(), demo.Spec{Name: "g", Hidden: 32, Intermediate: 64, Layers: 2, Heads: 4, KVHead: 2,
+		Vocab: tokenizer.DemoVocabSize(demo.TokenizerMerges) + 8, Description: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	tok, err := tokenizer.Load(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := model.NewGGUFWriter()
+	if err := model.WriteGGUF(m, w, "test", 32, model.FloatEncoder(model.BF16)); err != nil { // 32: LLAMA_FTYPE_MOSTLY_BF16
+		t.Fatal(err)
+	}
+	bos, eos := tokenizer.DemoSpecialIDs(demo.TokenizerMerges)
+	if err := tok.WriteGGUF(w, "gpt-2", bos, eos, true); err != nil {
+		t.Fatal(err)
+	}
+	if chatTemplate != "" {
+		w.SetString("tokenizer.chat_template", chatTemplate)
+	}
+	mkdirs(t, filepath.Dir(path))
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Ollama writes a model into an ollama models folder as ollama does: the
+// GGUF bytes, a config blob naming fileType and a template blob under
+// blobs/sha256-HEX, and a manifest at manifests/REGISTRY/NAMESPACE/NAME/TAG
+// (parts) listing them by digest. writeBlob false leaves the model blob
+// out, as an interrupted pull does. It returns the model blob's path.
+func Ollama(t testing.TB, root string, parts []string, fileType string, gguf []byte, writeBlob bool) string {
+	t.Helper()
+	mkdirs(t, filepath.Join(root, "blobs"))
+	blob := func(data []byte, write bool) (string, string) {
+		sum := sha256.Sum256(data)
+		h := hex.EncodeToString(sum[:])
+		path := filepath.Join(root, "blobs", "sha256-"+h)
+		if write {
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return "sha256:" + h, path
+	}
+	cfg, _ := json.Marshal(map[string]any{"model_format": "gguf", "model_family": "llama", "model_type": "1.2B", "file_type": fileType})
+	cfgDigest, _ := blob(cfg, true)
+	modelDigest, modelPath := blob(gguf, writeBlob)
+	tmpl := []byte("{{ .Prompt }}")
+	tmplDigest, _ := blob(tmpl, true)
+	manifest, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+		"config": map[string]any{"mediaType": "application/vnd.docker.container.image.v1+json", "digest": cfgDigest, "size": len(cfg)},
+		"layers": []map[string]any{
+			{"mediaType": "application/vnd.ollama.image.model", "digest": modelDigest, "size": len(gguf)},
+			{"mediaType": "application/vnd.ollama.image.template", "digest": tmplDigest, "size": len(tmpl)},
+		},
+	})
+	path := filepath.Join(append([]string{root, "manifests"}, parts...)...)
+	mkdirs(t, filepath.Dir(path))
+	if err := os.WriteFile(path, manifest, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return modelPath
 }

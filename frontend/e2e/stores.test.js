@@ -72,14 +72,13 @@ before(async () => {
   });
   writeFileSync(join(partial, 'blobs', '68a2e4be.incomplete'), 'half a download');
 
-  // ollama and LM Studio at their default places.
-  const gguf = Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(60)]);
-  ollamaModel(join(server.home, '.ollama', 'models'), ['registry.ollama.ai', 'library', 'llama3.2', '1b'], 'Q4_K_M', gguf);
+  // ollama and LM Studio at their default places, with small GGUF files
+  // made by llama.cpp's own tools (the model package's fixtures).
+  const fixtures = join(repoRoot, 'backend', 'model', 'testdata', 'gguf', 'models');
+  ollamaModel(join(server.home, '.ollama', 'models'), ['registry.ollama.ai', 'library', 'llama3.2', '1b'], 'Q4_K_M', readFileSync(join(fixtures, 'fx-llama-Q4_K_M.gguf')));
   const lms = join(server.home, '.lmstudio', 'models', 'lmstudio-community', 'Qwen2.5-0.5B-Instruct-GGUF');
   mkdirSync(lms, { recursive: true });
-  writeFileSync(join(lms, 'Qwen2.5-0.5B-Instruct-Q8_0.gguf'), gguf);
-  const fixture = join(repoRoot, 'backend', 'model', 'testdata', 'gguf', 'models', 'fx-llama-Q4_K_M.gguf');
-  if (existsSync(fixture)) copyFileSync(fixture, join(lms, 'Qwen2.5-0.5B-Instruct-Q8_0.gguf'));
+  copyFileSync(join(fixtures, 'fx-qwen2-Q5_K_M.gguf'), join(lms, 'Qwen2.5-0.5B-Instruct-Q5_K_M.gguf'));
 });
 after(async () => {
   await browser?.close();
@@ -99,7 +98,11 @@ test('the models list shows the stores, read in place', async () => {
   assert.match(llama.note, /model\.safetensors/);
   assert.equal(byName['ollama:llama3.2:1b']?.source, 'ollama');
   assert.equal(byName['ollama:llama3.2:1b'].quantization, 'Q4_K_M');
-  assert.equal(byName['lmstudio:lmstudio-community/Qwen2.5-0.5B-Instruct-GGUF/Qwen2.5-0.5B-Instruct-Q8_0.gguf']?.source, 'lmstudio');
+  const lmstudio = byName['lmstudio:lmstudio-community/Qwen2.5-0.5B-Instruct-GGUF/Qwen2.5-0.5B-Instruct-Q5_K_M.gguf'];
+  assert.equal(lmstudio?.source, 'lmstudio');
+  assert.equal(lmstudio.quantization, 'Q5_K_M', 'read from the GGUF header');
+  assert.equal(lmstudio.error, undefined);
+  assert.equal(byName['ollama:llama3.2:1b'].error, undefined);
 
   await page.goto(server.url + '/#/live');
   const select = page.getByLabel('Model');

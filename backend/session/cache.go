@@ -70,12 +70,11 @@ func (s *Service) load(path, backend string) (*loadedModel, error) {
 // the loaded model's tokenizer when there is one.
 func (s *Service) CheckPrompt(path, prompt string, chatMode bool) error {
 	var tok *tokenizer.Tokenizer
-	var format *chatFormat
-	chatErr := errors.New("not loaded")
+	var format *chatFormat // nil: read the template from the files
 	s.mu.Lock()
 	for _, lm := range s.loaded {
 		if lm.path == path && lm.checkFiles() == nil {
-			tok, format, chatErr = lm.tok, lm.chat, lm.chatErr
+			tok, format = lm.tok, lm.chat
 		}
 	}
 	s.mu.Unlock()
@@ -91,8 +90,8 @@ func (s *Service) CheckPrompt(path, prompt string, chatMode bool) error {
 	addSpecial := true
 	if chatMode {
 		if format == nil {
-			if format, chatErr = loadChat(path, tok); chatErr != nil {
-				return chatError(path, chatErr)
+			if format, err = loadChat(path, tok); err != nil {
+				return chatError(path, err)
 			}
 		}
 		rendered, _, err := format.render(prompt)

@@ -119,6 +119,6 @@ func runDB(ctx context.Context, env Env) error {
 		}
 		return fmt.Errorf("database %s failed its integrity check (%d problems): copy it aside, then export what you can with 'energyprofiler export'", st.Path(), len(problems))
 	}
-	fmt.Fprintf(env.Stdout, "ok: %s passed PRAGMA integrity_check\n", st.Path())
+	fmt.Fprintf(env.Stdout, "ok: %s passed %s\n", st.Path(), st.CheckName())
 	return nil
 }

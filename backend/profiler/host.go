@@ -3,6 +3,8 @@ package profiler
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 func DetectHost() Host {
 	h := Host{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU()}
 	h.Hostname, _ = os.Hostname()
+	h.ID, h.Hostname = MachineIdentity(os.Getenv(EnvMachine), h.Hostname, rawMachineID())
 	switch runtime.GOOS {
 	case "linux":
 		h.OS = linuxPrettyName()
@@ -30,6 +33,60 @@ func DetectHost() Host {
 		}
 	}
 	return h
+}
+
+// EnvMachine names the environment variable that names this machine in
+// place of its host name: for CI runners and containers whose host names
+// (and machine ids) change on every run, or to give a machine a name people
+// know. The machine's id is then derived from that name.
+const EnvMachine = "ENERGYPROFILER_MACHINE"
+
+// MachineIdentity returns a machine's id and name. The id is a hash of
+// the operating system's machine id (hashed with this program's own key,
+// so the raw id, which other programs use, is never stored or sent), or of
+// the chosen name when one is given, or else of the host name.
+func MachineIdentity(chosen, hostname, rawID string) (id, name string) {
+	name = hostname
+	seed := "machine-id " + rawID
+	switch {
+	case chosen != "":
+		name, seed = chosen, "name "+chosen
+	case rawID == "":
+		seed = "hostname " + hostname
+	}
+	sum := sha256.Sum256([]byte("energyprofiler machine " + seed))
+	return hex.EncodeToString(sum[:16]), name
+}
+
+// rawMachineID is the operating system's id of this machine: systemd's
+// machine-id on Linux, the IOPlatformUUID on macOS; "" when unknown.
+func rawMachineID() string {
+	switch runtime.GOOS {
+	case "linux":
+		for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
+			if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+				return strings.TrimSpace(string(b))
+			}
+		}
+	case "darwin":
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "/usr/sbin/ioreg", "-rd1", "-c", "IOPlatformExpertDevice").Output()
+		if err == nil {
+			return ioregPlatformUUID(string(out))
+		}
+	}
+	return ""
+}
+
+// ioregPlatformUUID finds `"IOPlatformUUID" = "…"` in ioreg's output.
+func ioregPlatformUUID(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if _, v, ok := strings.Cut(line, `"IOPlatformUUID" = "`); ok {
+			return strings.TrimSuffix(strings.TrimSpace(v), `"`)
+		}
+	}
+	return ""
 }
 
 func linuxPrettyName() string {

@@ -100,6 +100,10 @@ type Architecture struct {
 // Host describes the machine a run was made on, and the thermal and power
 // state its OS reported as the run started and ended.
 type Host struct {
+	// ID tells machines apart across a team's database: a hash of the
+	// machine's own id (never the raw id), or of ENERGYPROFILER_MACHINE
+	// where that names the machine. Empty for runs recorded before.
+	ID         string              `json:"id,omitempty"`
 	OS         string              `json:"os"`
 	Arch       string              `json:"arch"`
 	CPU        string              `json:"cpu,omitempty"`

@@ -70,8 +70,10 @@ func crashChild(path string) error {
 // is storing runs, three times over the same database, and checks after each
 // kill that every run it reported completed is intact and that the run it
 // had started but not finished is marked interrupted.
-func TestCompletedRunsSurviveKill(t *testing.T) {
-	path := t.TempDir() + "/crash.db"
+func TestCompletedRunsSurviveKill(t *testing.T) { eachBackend(t, testCompletedRunsSurviveKill) }
+
+func testCompletedRunsSurviveKill(t *testing.T, be backend) {
+	path := be.fresh(t)
 	saved := map[string]int{}
 	var running []string
 	for round, delay := range []time.Duration{3 * time.Millisecond, 9 * time.Millisecond, 15 * time.Millisecond} {

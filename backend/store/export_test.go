@@ -119,8 +119,10 @@ func TestExportPerfetto(t *testing.T) {
 	}
 }
 
-func TestExportRunWithoutSummary(t *testing.T) {
-	st := openTemp(t)
+func TestExportRunWithoutSummary(t *testing.T) { eachBackend(t, testExportRunWithoutSummary) }
+
+func testExportRunWithoutSummary(t *testing.T, be backend) {
+	st := be.open(t)
 	ctx := context.Background()
 	info := profiler.RunInfo{ID: "33333333-0000-4000-8000-000000000000", CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
 		Status: profiler.StatusRunning, Meta: profiler.Meta{ModelName: "m", Prompt: "p", Tags: []string{"t"}}}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -49,7 +48,11 @@ func init() {
 // left "running" by the crashed one looked alive forever. Liveness is now
 // the owning store's instance lock, not its PID.
 func TestOrphanOfAProcessWithOurPIDIsInterrupted(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.db")
+	eachBackend(t, testOrphanOfAProcessWithOurPIDIsInterrupted)
+}
+
+func testOrphanOfAProcessWithOurPIDIsInterrupted(t *testing.T, be backend) {
+	path := be.fresh(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), orphanEnv+"="+path)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -57,10 +60,7 @@ func TestOrphanOfAProcessWithOurPIDIsInterrupted(t *testing.T) {
 	}
 	// The restarted server has the dead one's PID and host (plain SQL: no
 	// store may look at the runs before the restart does).
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := rawDB(t, path)
 	host, _ := os.Hostname()
 	if _, err := raw.Exec(`UPDATE runs SET owner_pid = ?, owner_host = ?`, os.Getpid(), host); err != nil {
 		t.Fatal(err)
@@ -89,7 +89,11 @@ func TestOrphanOfAProcessWithOurPIDIsInterrupted(t *testing.T) {
 // A run owned by a store that is still open (another process, or another
 // store in this one) stays running.
 func TestRunOfALiveInstanceStaysRunning(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.db")
+	eachBackend(t, testRunOfALiveInstanceStaysRunning)
+}
+
+func testRunOfALiveInstanceStaysRunning(t *testing.T, be backend) {
+	path := be.fresh(t)
 	owner, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -271,8 +275,10 @@ func TestOpenReadOnlyCreatesNothing(t *testing.T) {
 // Item 5: a run is stored the moment it is accepted, and one that ends
 // without ever starting (cancelled in the queue, a model that fails to
 // load) gets its terminal state and reason.
-func TestQueuedRunsAreStoredAndEnded(t *testing.T) {
-	st := openTemp(t)
+func TestQueuedRunsAreStoredAndEnded(t *testing.T) { eachBackend(t, testQueuedRunsAreStoredAndEnded) }
+
+func testQueuedRunsAreStoredAndEnded(t *testing.T, be backend) {
+	st := be.open(t)
 	ctx := context.Background()
 	info := profiler.RunInfo{ID: "77777777-0000-4000-8000-000000000001", CreatedAt: time.Now(), Meta: profiler.Meta{ModelName: "m", Prompt: "p", Tags: []string{"t"}}}
 	if err := st.Queued(ctx, info); err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"energyprofiler/backend/engine"
 	"energyprofiler/backend/power"
 	"energyprofiler/backend/profiler"
+	"energyprofiler/backend/store/pgtest"
 )
 
 const ms = int64(time.Millisecond)
@@ -154,4 +156,55 @@ func openTemp(tb testing.TB) *Store {
 	}
 	tb.Cleanup(func() { st.Close() })
 	return st
+}
+
+// backend is one of the store's back ends; every store test runs against
+// each (PostgreSQL where ENERGYPROFILER_TEST_PG names a server; see pgtest).
+type backend struct {
+	name string
+	// fresh returns the location of a new, empty database.
+	fresh func(tb testing.TB) string
+}
+
+func (b backend) postgres() bool { return b.name == "postgres" }
+
+func backends() []backend {
+	return []backend{
+		{"sqlite", func(tb testing.TB) string { return tb.TempDir() + "/profiling.db" }},
+		{"postgres", func(tb testing.TB) string { return pgtest.URL(tb) }},
+	}
+}
+
+// eachBackend runs fn as a subtest against SQLite and PostgreSQL.
+func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) { fn(t, b) })
+	}
+}
+
+// open opens a store on a fresh database, closed when tb ends.
+func (b backend) open(tb testing.TB) *Store {
+	tb.Helper()
+	st, err := Open(b.fresh(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}
+
+// rawDB opens a database with plain database/sql in its dialect, for tests
+// that change rows behind the store's back.
+func rawDB(tb testing.TB, location string) *db {
+	tb.Helper()
+	driver, d := "sqlite", sqliteDialect
+	if IsPostgres(location) {
+		driver, d = "pgx", postgresDialect
+	}
+	raw, err := sql.Open(driver, location)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { raw.Close() })
+	return &db{DB: raw, d: d}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -23,6 +22,8 @@ type Query struct {
 	Kinds  []string          // any of these run kinds (engine, server, window)
 	Since  time.Time         // created at or after
 	Until  time.Time         // created before
+	// Machine is a machine id: only runs made on that machine.
+	Machine string
 	// Sort is date (default), duration, energy, joules_per_token or
 	// tokens_per_second; runs without the value sort last.
 	Sort string
@@ -56,6 +57,11 @@ type RunRow struct {
 	RepeatGroup string `json:"repeat_group"`
 	// Kind is engine, server or window.
 	Kind string `json:"kind"`
+	// The machine the run ran on ("" for runs recorded before machines
+	// were) and its power sources' names, comma-separated.
+	MachineID    string `json:"machine_id"`
+	MachineName  string `json:"machine_name"`
+	PowerSources string `json:"power_sources"`
 }
 
 // Page is one page of the history list; Total counts every match.
@@ -113,12 +119,16 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	var where []string
 	var args []any
 	if q.Search != "" {
-		where = append(where, `prompt LIKE ? ESCAPE '\'`)
+		where = append(where, `prompt `+s.db.d.like()+` ? ESCAPE '\'`)
 		args = append(args, "%"+likeEscape(q.Search)+"%")
 	}
 	if q.Model != "" {
 		where = append(where, `model_name = ?`)
 		args = append(args, q.Model)
+	}
+	if q.Machine != "" {
+		where = append(where, `machine_id = ?`)
+		args = append(args, q.Machine)
 	}
 	for _, t := range q.Tags {
 		where = append(where, `EXISTS (SELECT 1 FROM run_tags WHERE run_rid = runs.rid AND tag = ?)`)
@@ -152,32 +162,25 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs`+cond, args...).Scan(&page.Total); err != nil {
 		return Page{}, fmt.Errorf("count runs: %w", err)
 	}
-	// SQLite sorts NULL lowest, so descending already puts runs without the
-	// value last and can walk the column's index; ascending needs the
-	// explicit NULL test.
-	order := fmt.Sprintf(" ORDER BY %s DESC, rid DESC", col)
-	if q.Asc {
-		order = fmt.Sprintf(" ORDER BY %s IS NULL, %s ASC, rid ASC", col, col)
-	}
 	rows, err := s.db.QueryContext(ctx, `
-SELECT id, created_at, model_name, prompt, duration_s, total_energy_j, joules_per_token, tokens_per_second, status,
-	energy_label, input_tokens, output_tokens,
-	(SELECT group_concat(tag, char(31)) FROM run_tags WHERE run_rid = runs.rid),
-	depth, json_extract(d.settings_json, '$.backend'), json_extract(d.arch_json, '$.dtype'),
-	json_extract(d.settings_json, '$.repeat_group'), kind
-FROM runs LEFT JOIN run_details d ON d.run_rid = runs.rid`+cond+order+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+SELECT rid, id, created_at, model_name, prompt, duration_s, total_energy_j, joules_per_token, tokens_per_second, status,
+	energy_label, input_tokens, output_tokens, machine_id, machine_name, power_sources,
+	depth, `+s.db.d.jsonText("d.settings_json", "backend")+`, `+s.db.d.jsonText("d.arch_json", "dtype")+`,
+	`+s.db.d.jsonText("d.settings_json", "repeat_group")+`, kind
+FROM runs LEFT JOIN run_details d ON d.run_rid = runs.rid`+cond+` ORDER BY `+s.db.d.orderBy(col, q.Asc)+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return Page{}, fmt.Errorf("list runs: %w", err)
 	}
 	defer rows.Close()
+	var rids []any
+	byRid := map[int64]int{}
 	for rows.Next() {
 		var r RunRow
-		var created int64
-		var tags sql.NullString
+		var rid, created int64
 		var status string
 		var backend, dtype, group sql.NullString
-		if err := rows.Scan(&r.ID, &created, &r.ModelName, &r.Prompt, &r.DurationS, &r.TotalEnergyJ, &r.JoulesPerToken,
-			&r.TokensPerSecond, &status, &r.EnergyLabel, &r.InputTokens, &r.OutputTokens, &tags,
+		if err := rows.Scan(&rid, &r.ID, &created, &r.ModelName, &r.Prompt, &r.DurationS, &r.TotalEnergyJ, &r.JoulesPerToken,
+			&r.TokensPerSecond, &status, &r.EnergyLabel, &r.InputTokens, &r.OutputTokens, &r.MachineID, &r.MachineName, &r.PowerSources,
 			&r.Depth, &backend, &dtype, &group, &r.Kind); err != nil {
 			return Page{}, fmt.Errorf("list runs: %w", err)
 		}
@@ -185,13 +188,34 @@ FROM runs LEFT JOIN run_details d ON d.run_rid = runs.rid`+cond+order+` LIMIT ? 
 		r.Status = profiler.Status(status)
 		r.Backend, r.Dtype, r.RepeatGroup = backend.String, dtype.String, group.String
 		r.Tags = []string{}
-		if tags.Valid && tags.String != "" {
-			r.Tags = strings.Split(tags.String, "\x1f")
-			sort.Strings(r.Tags)
-		}
+		byRid[rid] = len(page.Runs)
+		rids = append(rids, rid)
 		page.Runs = append(page.Runs, r)
 	}
-	return page, rows.Err()
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("list runs: %w", err)
+	}
+	rows.Close()
+	if len(rids) == 0 {
+		return page, nil
+	}
+	// The page's tags in one query (ordered, so each run's come sorted).
+	trows, err := s.db.QueryContext(ctx, `SELECT run_rid, tag FROM run_tags WHERE run_rid IN (`+
+		strings.TrimSuffix(strings.Repeat("?,", len(rids)), ",")+`) ORDER BY run_rid, tag`, rids...)
+	if err != nil {
+		return Page{}, fmt.Errorf("list run tags: %w", err)
+	}
+	defer trows.Close()
+	for trows.Next() {
+		var rid int64
+		var tag string
+		if err := trows.Scan(&rid, &tag); err != nil {
+			return Page{}, fmt.Errorf("list run tags: %w", err)
+		}
+		r := &page.Runs[byRid[rid]]
+		r.Tags = append(r.Tags, tag)
+	}
+	return page, trows.Err()
 }
 
 // Resolve turns a run id or a unique prefix of one (at least 4 characters)
@@ -200,7 +224,15 @@ func (s *Store) Resolve(ctx context.Context, idOrPrefix string) (string, error) 
 	if len(idOrPrefix) < 4 {
 		return "", fmt.Errorf("run id %q is too short: give at least 4 characters (see 'energyprofiler runs')", idOrPrefix)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 2`, idOrPrefix, idOrPrefix+"\xff")
+	var exact string
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM runs WHERE id = ?`, idOrPrefix).Scan(&exact)
+	if err == nil {
+		return exact, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("find run %s: %w", idOrPrefix, err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM runs WHERE id LIKE ? ESCAPE '\' ORDER BY id LIMIT 2`, likeEscape(idOrPrefix)+"%")
 	if err != nil {
 		return "", fmt.Errorf("find run %s: %w", idOrPrefix, err)
 	}
@@ -216,7 +248,7 @@ func (s *Store) Resolve(ctx context.Context, idOrPrefix string) (string, error) 
 	switch {
 	case len(ids) == 0:
 		return "", fmt.Errorf("%w: %s (see 'energyprofiler runs')", ErrNotFound, idOrPrefix)
-	case len(ids) > 1 && ids[0] != idOrPrefix:
+	case len(ids) > 1:
 		return "", fmt.Errorf("run id prefix %q matches several runs: give more characters", idOrPrefix)
 	}
 	return ids[0], nil
@@ -425,7 +457,7 @@ WHERE c.run_rid = ? ORDER BY c.seq`, rid, func(r *sql.Rows) error {
 	})
 }
 
-func eachRow(ctx context.Context, db *sql.DB, query string, rid int64, fn func(*sql.Rows) error) error {
+func eachRow(ctx context.Context, db *db, query string, rid int64, fn func(*sql.Rows) error) error {
 	rows, err := db.QueryContext(ctx, query, rid)
 	if err != nil {
 		return err
@@ -447,10 +479,10 @@ func (s *Store) RepeatGroup(ctx context.Context, group string) ([]string, error)
 		return nil, fmt.Errorf("repeat group %q is too short: give at least 4 characters", group)
 	}
 	rows, err := s.db.QueryContext(ctx, `
-SELECT runs.id, json_extract(d.settings_json, '$.repeat_group') AS g
+SELECT runs.id, `+s.db.d.jsonText("d.settings_json", "repeat_group")+`
 FROM runs JOIN run_details d ON d.run_rid = runs.rid
-WHERE g >= ? AND g < ?
-ORDER BY runs.created_at, runs.rid`, group, group+"\xff")
+WHERE `+s.db.d.jsonText("d.settings_json", "repeat_group")+` LIKE ? ESCAPE '\'
+ORDER BY runs.created_at, runs.rid`, likeEscape(group)+"%")
 	if err != nil {
 		return nil, fmt.Errorf("find repeat group %s: %w", group, err)
 	}

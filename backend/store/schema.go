@@ -188,13 +188,64 @@ ALTER TABLE run_details ADD COLUMN note TEXT NOT NULL DEFAULT '';
 ALTER TABLE tokens ADD COLUMN chunk INTEGER;
 ALTER TABLE tokens ADD COLUMN chunk_tokens INTEGER;
 `,
+		// 5: teams. The machine a run ran on (its id, name and power
+		// sources, for filtering and grouping; the full description stays
+		// in host_json) and the token that pushed it to a team server; the
+		// machines seen; the team server's push and viewer tokens; and the
+		// stores writing a shared (PostgreSQL) database, for liveness
+		// across machines (SQLite stores use lock files beside the file).
+		`
+ALTER TABLE runs ADD COLUMN machine_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN machine_name TEXT NOT NULL DEFAULT '';
+-- power_sources: the run's power source names, sorted, comma-separated.
+ALTER TABLE runs ADD COLUMN power_sources TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN pushed_by TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_machine ON runs(machine_id, created_at);
+
+CREATE TABLE machines (
+	id            TEXT PRIMARY KEY,
+	name          TEXT NOT NULL,
+	os            TEXT NOT NULL DEFAULT '',
+	arch          TEXT NOT NULL DEFAULT '',
+	cpu           TEXT NOT NULL DEFAULT '',
+	gpu           TEXT NOT NULL DEFAULT '',
+	cpus          INTEGER NOT NULL DEFAULT 0,
+	power_sources TEXT NOT NULL DEFAULT '',
+	last_run_at   INTEGER NOT NULL DEFAULT 0 -- unix ms of the newest run that described it
+);
+
+CREATE TABLE access_tokens (
+	name       TEXT PRIMARY KEY,
+	role       TEXT NOT NULL,        -- push or view
+	hash       TEXT NOT NULL UNIQUE, -- hex SHA-256 of the secret
+	created_at INTEGER NOT NULL
+);
+
+CREATE TABLE instances (
+	id           TEXT PRIMARY KEY,
+	host         TEXT NOT NULL,
+	pid          INTEGER NOT NULL,
+	started_ms   INTEGER NOT NULL,
+	heartbeat_ms INTEGER NOT NULL -- the database server's clock
+);
+`,
 	}
 }
 
-// schemaVersion reads the database's user_version without writing.
-func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+// schemaVersion reads the schema version without writing: SQLite's
+// user_version, or PostgreSQL's schema_version table (absent: 0).
+func schemaVersion(ctx context.Context, q querier, d dialect) (int, error) {
 	var version int
-	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+	var err error
+	if d == postgresDialect {
+		err = q.QueryRowContext(ctx, `SELECT COALESCE(max(version), 0) FROM schema_version`).Scan(&version)
+		if pgCode(err) == "42P01" { // undefined table: nothing was ever stored here
+			return 0, nil
+		}
+	} else {
+		err = q.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	if version > len(migrations()) {
@@ -203,14 +254,36 @@ func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 	return version, nil
 }
 
-// migrate applies the migrations past the database's user_version, each in
-// its own transaction together with the version bump. The version is read
-// inside the write transaction, so two processes opening a new database at
-// once do not both migrate. An up-to-date database is not written to (it
-// may be read-only, or on a full disk).
-func migrate(ctx context.Context, db *sql.DB) error {
+// querier is what schemaVersion reads through: the database or a transaction.
+type querier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// setVersion records the schema version inside a migration's transaction.
+func setVersion(ctx context.Context, tx *Tx, v int) error {
+	if tx.d == postgresDialect {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v))
+	return err
+}
+
+// migrateLock is the PostgreSQL advisory lock key that serializes
+// migrations (a fixed number: "EP_migra").
+const migrateLock = 0x45505f6d69677261
+
+// migrate applies the migrations past the database's version, each in its
+// own transaction together with the version bump. The version is read
+// inside the write transaction (after taking PostgreSQL's migration lock),
+// so two processes opening a new database at once do not both migrate. An
+// up-to-date database is not written to (it may be read-only, or full).
+func migrate(ctx context.Context, db *db) error {
 	ms := migrations()
-	if v, err := schemaVersion(ctx, db); err != nil || v == len(ms) {
+	if v, err := schemaVersion(ctx, db, db.d); err != nil || v == len(ms) {
 		return err
 	}
 	for {
@@ -218,23 +291,29 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if err != nil {
 			return fmt.Errorf("migrate schema: %w", err)
 		}
-		var version int
-		if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("read schema version: %w", err)
+		if db.d == postgresDialect {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(migrateLock)); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrate schema: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrate schema: %w", err)
+			}
 		}
-		if version > len(ms) {
+		version, err := schemaVersion(ctx, tx, db.d)
+		if err != nil {
 			tx.Rollback()
-			return fmt.Errorf("schema version %d is newer than this program knows (%d): update energyprofiler", version, len(ms))
+			return err
 		}
 		if version == len(ms) {
 			return tx.Commit()
 		}
-		if _, err := tx.ExecContext(ctx, ms[version]); err != nil {
+		if _, err := tx.ExecContext(ctx, db.d.ddl(ms[version])); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migrate to schema %d: %w", version+1, err)
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, version+1)); err != nil {
+		if err := setVersion(ctx, tx, version+1); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migrate to schema %d: %w", version+1, err)
 		}

@@ -1,19 +1,26 @@
-// Package store keeps profiled runs in SQLite (modernc.org/sqlite, pure Go):
-// the schema and its migrations, a writer goroutine that batches writes in
-// transactions so inference never waits on disk, history queries, deletion
-// with everything a run owns, and exports (JSON, CSV, Perfetto trace).
+// Package store keeps profiled runs in SQLite (modernc.org/sqlite, pure Go;
+// the embedded default for one machine) or PostgreSQL (jackc/pgx through
+// database/sql; one database for a team's machines): the schema and its
+// migrations, a writer goroutine that batches writes in transactions so
+// inference never waits on disk, history queries, deletion with everything
+// a run owns, runs copied from other databases (push), the machines runs
+// came from, a team server's tokens, and exports (JSON, CSV, Perfetto
+// trace). Both back ends run the same queries; dialect.go holds the few
+// differences.
 //
-// Durability: the database runs in WAL mode with synchronous=FULL, and a
-// run's rows and its "completed" status are written in one transaction, so a
+// Durability: SQLite runs in WAL mode with synchronous=FULL, and a run's
+// rows and its "completed" status are written in one transaction, so a
 // completed run survives a crash of the writing process. Every store that
-// writes holds a lock file for its lifetime (its instance); a run left
-// queued or running by an instance whose lock is gone is marked
-// "interrupted" the next time the database is opened. A run whose record
-// cannot be written (a full disk) is marked "failed" with the reason.
+// writes registers an instance for its lifetime (a lock file beside a
+// SQLite database; an advisory lock and a heartbeat in PostgreSQL, see
+// instance_pg.go); a run left queued or running by an instance that is gone
+// is marked "interrupted" the next time the database is opened (or reaped).
+// A run whose record cannot be written (a full disk) is marked "failed"
+// with the reason.
 //
 // Commands that only read use OpenReadOnly, which never creates or writes
 // the database (SQLite may still keep its -wal/-shm files beside an existing
-// one). A database that cannot be written still opens read-write: Problem
+// one; PostgreSQL sessions are read-only). A database that cannot be written still opens read-write: Problem
 // says why runs cannot be stored, and writes fail with ErrNotWritable.
 package store
 
@@ -22,14 +29,19 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"energyprofiler/backend/profiler"
@@ -48,9 +60,10 @@ var ErrNoDatabase = errors.New("no run database")
 
 // Store is an open profiling database. Its methods are safe for concurrent use.
 type Store struct {
-	db       *sql.DB
-	path     string
+	db       *db
+	path     string // a file, or a postgres:// URL
 	owner    owner
+	live     liveness
 	readOnly bool
 	unlock   func()
 
@@ -74,11 +87,11 @@ type owner struct {
 
 type job struct {
 	name string
-	fn   func(ctx context.Context, tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *Tx) error
 	// failed, when set, records in a much smaller write that fn could not
 	// be written (the run's terminal state), so a full disk does not leave
 	// a run "running" forever.
-	failed func(ctx context.Context, tx *sql.Tx, cause error) error
+	failed func(ctx context.Context, tx *Tx, cause error) error
 	done   chan error // nil for fire-and-forget
 }
 
@@ -107,28 +120,47 @@ func DefaultPath() (string, error) {
 	}
 }
 
-// Open opens (creating if needed) the database at path for reading and
-// writing: it migrates the schema, takes this store's instance lock, marks
-// runs left queued or running by dead instances as "interrupted", and
-// starts the writer. A database that cannot be written (read-only, disk
-// full) still opens for reading; Problem says why runs cannot be stored.
+// EnvDB names the environment variable that may hold the database
+// (a file or a postgres:// URL) where --db is not given.
+const EnvDB = "ENERGYPROFILER_DB"
+
+// Location returns where the database is: flag when set, else $ENERGYPROFILER_DB,
+// else DefaultPath().
+func Location(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if env := os.Getenv(EnvDB); env != "" {
+		return env, nil
+	}
+	return DefaultPath()
+}
+
+// Open opens the database at path (a file, created if needed, or a
+// postgres:// URL) for reading and writing: it migrates the schema,
+// registers this store's instance, marks runs left queued or running by
+// dead instances as "interrupted", and starts the writer. A database that
+// cannot be written (read-only, disk full) still opens for reading; Problem
+// says why runs cannot be stored.
 func Open(path string) (*Store, error) {
+	if IsPostgres(path) {
+		return openPostgres(path)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create the database folder: %w", err)
 	}
 	dsn := path + "?_busy_timeout=10000&_journal_mode=WAL&_foreign_keys=1&_synchronous=FULL&_txlock=immediate&_pragma=cache_size(-32768)"
-	db, err := sql.Open("sqlite", dsn)
+	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(4)
-	host, _ := os.Hostname()
-	s := &Store{db: db, path: path, owner: owner{host: host, pid: os.Getpid(), instance: uuid.NewString()},
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	sqldb.SetMaxOpenConns(4)
+	db := &db{DB: sqldb, d: sqliteDialect}
+	s := newStore(db, path, fileLiveness{path})
 	ctx := context.Background()
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
-		err = writeFailure(err)
+		err = s.writeFailure(err)
 		if errors.Is(err, ErrNotWritable) {
 			// A read-only file or folder, or a full disk: still open it
 			// for reading, saying why runs cannot be stored.
@@ -140,21 +172,106 @@ func Open(path string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("database %s: %w (if the file is damaged, move it aside and a new one will be created)", path, err)
 	}
-	if s.unlock, err = lockInstance(path, s.owner.instance); err != nil {
+	if s.unlock, err = s.live.lock(ctx, s.owner); err != nil {
 		s.problem = fmt.Errorf("%w: %s: %v", ErrNotWritable, path, err)
 	} else if err := s.probeWrite(ctx); err != nil {
 		s.problem = fmt.Errorf("%s %s, so runs cannot be stored (%w); %s, or pass another --db", path, whyNotWritable(err), err, fixNotWritable(err))
 	} else if err := s.markInterrupted(ctx); err != nil {
-		s.problem = fmt.Errorf("%s: mark interrupted runs: %w", path, writeFailure(err))
+		s.problem = fmt.Errorf("%s: mark interrupted runs: %w", path, s.writeFailure(err))
 	}
 	go s.writer()
 	return s, nil
+}
+
+func newStore(db *db, path string, live liveness) *Store {
+	host, _ := os.Hostname()
+	return &Store{db: db, path: path, live: live, owner: owner{host: host, pid: os.Getpid(), instance: uuid.NewString()},
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// openPostgres opens a PostgreSQL database for reading and writing. The
+// database must exist (a team creates it once, see the README); the schema
+// is created in it. Its instance is registered in the database, so stores
+// on other machines can tell whether its runs are still going.
+func openPostgres(url string) (*Store, error) {
+	db, err := connectPostgres(url, false)
+	if err != nil {
+		return nil, err
+	}
+	s := newStore(db, url, pgLiveness{db})
+	ctx := context.Background()
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		if err = s.writeFailure(err); errors.Is(err, ErrNotWritable) {
+			ro, rerr := OpenReadOnly(url)
+			if rerr == nil {
+				ro.problem = fmt.Errorf("%s %s, so runs cannot be stored (%w); %s, or pass another --db", redact(url), whyNotWritable(err), err, fixNotWritable(err))
+				return ro, nil
+			}
+		}
+		return nil, fmt.Errorf("database %s: %w", redact(url), err)
+	}
+	if s.unlock, err = s.live.lock(ctx, s.owner); err != nil {
+		err = s.writeFailure(err)
+		s.problem = fmt.Errorf("%s %s, so runs cannot be stored (%w); %s", redact(url), whyNotWritable(err), err, fixNotWritable(err))
+		s.unlock = nil
+	} else if err := s.markInterrupted(ctx); err != nil {
+		s.problem = fmt.Errorf("%s: mark interrupted runs: %w", redact(url), s.writeFailure(err))
+	}
+	go s.writer()
+	return s, nil
+}
+
+// connectPostgres opens a connection pool and checks that the server
+// answers; readOnly makes every session read-only.
+func connectPostgres(url string, readOnly bool) (*db, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("--db %s: %w (use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE)", redact(url), err)
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = "energyprofiler"
+	}
+	if readOnly {
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	}
+	sqldb := stdlib.OpenDB(*cfg)
+	// One connection more than the writer and readers need: the instance's
+	// lock connection.
+	sqldb.SetMaxOpenConns(9)
+	sqldb.SetMaxIdleConns(9)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := sqldb.PingContext(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w (is the server running and the database created? see the README's Teams section)", redact(url), err)
+	}
+	return &db{DB: sqldb, d: postgresDialect}, nil
+}
+
+// redact hides the password of a database URL (a file path is unchanged).
+func redact(location string) string {
+	if !IsPostgres(location) {
+		return location
+	}
+	u, err := url.Parse(location)
+	if err != nil {
+		return "postgres://…"
+	}
+	return u.Redacted()
 }
 
 // OpenReadOnly opens an existing database for reading only: it creates no
 // file or folder, writes nothing (no migration, no marking of orphans) and
 // refuses writes with ErrNotWritable. A missing file gives ErrNoDatabase.
 func OpenReadOnly(path string) (*Store, error) {
+	if IsPostgres(path) {
+		return openPostgresReadOnly(path)
+	}
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w at %s: nothing has been profiled with this database yet (profile a run first, or pass the right --db)", ErrNoDatabase, path)
@@ -170,32 +287,63 @@ func OpenReadOnly(path string) (*Store, error) {
 			return nil, fmt.Errorf("database %s: %w", path, err)
 		}
 	}
-	s := &Store{db: db, path: path, readOnly: true, closing: true, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	s.problem = fmt.Errorf("%w: %s is open read-only", ErrNotWritable, path)
-	close(s.done)
-	return s, nil
+	return readOnlyStore(db, path), nil
 }
 
-func openRO(path string, immutable bool) (*sql.DB, error) {
+func readOnlyStore(db *db, path string) *Store {
+	s := &Store{db: db, path: path, readOnly: true, closing: true, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s.problem = fmt.Errorf("%w: %s is open read-only", ErrNotWritable, redact(path))
+	close(s.done)
+	return s
+}
+
+// openPostgresReadOnly opens a PostgreSQL database in read-only sessions.
+// A database without the schema gives ErrNoDatabase.
+func openPostgresReadOnly(url string) (*Store, error) {
+	db, err := connectPostgres(url, true)
+	if err != nil {
+		return nil, err
+	}
+	v, err := schemaVersion(context.Background(), db, db.d)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", redact(url), err)
+	}
+	if v == 0 {
+		db.Close()
+		return nil, fmt.Errorf("%w at %s: nothing has been stored in this database yet (profile or push a run first, or pass the right --db)", ErrNoDatabase, redact(url))
+	}
+	return readOnlyStore(db, url), nil
+}
+
+func openRO(path string, immutable bool) (*db, error) {
 	q := "mode=ro&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 	if immutable {
 		q += "&immutable=1"
 	}
 	u := url.URL{Scheme: "file", Path: path, RawQuery: q}
-	db, err := sql.Open("sqlite", u.String())
+	sqldb, err := sql.Open("sqlite", u.String())
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(4)
-	if _, err := schemaVersion(context.Background(), db); err != nil {
+	sqldb.SetMaxOpenConns(4)
+	db := &db{DB: sqldb, d: sqliteDialect}
+	if _, err := schemaVersion(context.Background(), db, db.d); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
 }
 
-// Path returns the database file's path.
-func (s *Store) Path() string { return s.path }
+// Path returns the database file's path, or its URL without the password.
+func (s *Store) Path() string { return redact(s.path) }
+
+// Shared reports whether the database is a server that stores on other
+// machines may write too (PostgreSQL), rather than a file of this machine.
+func (s *Store) Shared() bool { return s.db.d == postgresDialect }
+
+// Dialect names the back end: "SQLite" or "PostgreSQL".
+func (s *Store) Dialect() string { return s.db.d.String() }
 
 // Problem says why runs cannot be stored now (the database is read-only,
 // its disk is full, ...), or nil when they can. It wraps ErrNotWritable.
@@ -205,32 +353,33 @@ func (s *Store) Problem() error {
 	return s.problem
 }
 
-// probeWrite checks that the database can be written, with a write that
-// changes nothing and is rolled back.
+// probeWrite checks that a SQLite database can be written, with a write
+// that changes nothing and is rolled back. (A PostgreSQL store's instance
+// registration is a real write, so it needs no probe.)
 func (s *Store) probeWrite(ctx context.Context) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return writeFailure(err)
+		return s.writeFailure(err)
 	}
 	defer tx.Rollback()
-	v, err := schemaVersion(ctx, s.db)
+	v, err := schemaVersion(ctx, s.db, s.db.d)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v)); err != nil {
-		return writeFailure(err)
+	if err := setVersion(ctx, tx, v); err != nil {
+		return s.writeFailure(err)
 	}
 	return nil
 }
 
-// writeFailure marks err as ErrNotWritable when SQLite says the database
-// is read-only, full or failing (not for constraint or logic errors).
-func writeFailure(err error) error {
+// writeFailure marks err as ErrNotWritable when the database says it is
+// read-only, full, failing or unreachable (not for constraint or logic
+// errors).
+func (s *Store) writeFailure(err error) error {
 	if err == nil || errors.Is(err, ErrNotWritable) {
 		return err
 	}
-	switch sqliteCode(err) {
-	case 3, 8, 10, 13, 14: // SQLITE_PERM, READONLY, IOERR, FULL, CANTOPEN
+	if s.db.d.notWritable(err) {
 		return fmt.Errorf("%w: %w", ErrNotWritable, err)
 	}
 	return err
@@ -238,15 +387,43 @@ func writeFailure(err error) error {
 
 // whyNotWritable and fixNotWritable explain an ErrNotWritable for people.
 func whyNotWritable(err error) string {
-	if sqliteCode(err) == 13 {
+	code := pgCode(err)
+	switch {
+	case sqliteCode(err) == 13:
 		return "is on a full disk"
+	case code == "42501":
+		return "may not be written by this database user"
+	case strings.HasPrefix(code, "53"):
+		return "is on a server that is out of disk or memory"
+	case code == "25006":
+		return "is read-only"
+	case code != "" || unreachable(err):
+		return "cannot be reached"
 	}
 	return "is read-only"
 }
 
+// unreachable reports whether err is a failure to talk to a database server.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne)
+}
+
 func fixNotWritable(err error) string {
-	if sqliteCode(err) == 13 {
+	code := pgCode(err)
+	switch {
+	case sqliteCode(err) == 13:
 		return "free disk space"
+	case code == "42501":
+		return "GRANT the user INSERT, UPDATE and DELETE on the database's tables"
+	case strings.HasPrefix(code, "53"):
+		return "free space on the database server"
+	case code == "25006":
+		return "point --db at the primary server, not a read-only replica"
+	}
+	if code != "" || unreachable(err) {
+		return "check that the PostgreSQL server is running and reachable"
 	}
 	return "make it and its folder writable"
 }
@@ -265,8 +442,8 @@ func (s *Store) Reap(ctx context.Context) error {
 	if s.readOnly {
 		return s.problem
 	}
-	return s.do(ctx, "mark interrupted runs", func(ctx context.Context, tx *sql.Tx) error {
-		return markInterruptedTx(ctx, tx, s.path, s.owner)
+	return s.do(ctx, "mark interrupted runs", func(ctx context.Context, tx *Tx) error {
+		return markInterruptedTx(ctx, tx, s.live, s.owner)
 	})
 }
 
@@ -278,14 +455,14 @@ func (s *Store) markInterrupted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := markInterruptedTx(ctx, tx, s.path, s.owner); err != nil {
+	if err := markInterruptedTx(ctx, tx, s.live, s.owner); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return tx.Commit()
 }
 
-func markInterruptedTx(ctx context.Context, tx *sql.Tx, path string, self owner) error {
+func markInterruptedTx(ctx context.Context, tx *Tx, live liveness, self owner) error {
 	rows, err := tx.QueryContext(ctx, `SELECT rid, status, owner_host, owner_pid, owner_instance FROM runs WHERE status IN ('running', 'queued')`)
 	if err != nil {
 		return err
@@ -293,24 +470,41 @@ func markInterruptedTx(ctx context.Context, tx *sql.Tx, path string, self owner)
 	type orphan struct {
 		rid    int64
 		status string
+		owner  owner
 	}
-	var dead []orphan
+	var open []orphan
 	for rows.Next() {
 		var o orphan
-		var w owner
 		var pid int64
-		if err := rows.Scan(&o.rid, &o.status, &w.host, &pid, &w.instance); err != nil {
+		if err := rows.Scan(&o.rid, &o.status, &o.owner.host, &pid, &o.owner.instance); err != nil {
 			rows.Close()
 			return err
 		}
-		w.pid = int(pid)
-		if !self.sees(path, w) {
-			dead = append(dead, o)
-		}
+		o.owner.pid = int(pid)
+		open = append(open, o)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
+	}
+	var dead []orphan
+	seen := map[string]bool{}
+	for _, o := range open {
+		alive, known := seen[o.owner.instance]
+		if !known || o.owner.instance == "" {
+			if alive, err = self.sees(ctx, tx, live, o.owner); err != nil {
+				return err
+			}
+			seen[o.owner.instance] = alive
+		}
+		if !alive {
+			dead = append(dead, o)
+		}
+	}
+	if _, ok := live.(pgLiveness); ok {
+		if err := forgetStaleInstances(ctx, tx); err != nil {
+			return err
+		}
 	}
 	finished := time.Now().UnixMilli()
 	for _, o := range dead {
@@ -327,12 +521,15 @@ func markInterruptedTx(ctx context.Context, tx *sql.Tx, path string, self owner)
 }
 
 // sees reports whether the store that wrote a run as w is still open.
-func (self owner) sees(path string, w owner) bool {
+func (self owner) sees(ctx context.Context, tx *Tx, live liveness, w owner) (bool, error) {
 	if w.instance != "" {
-		return w.instance == self.instance || instanceAlive(path, w.instance)
+		if w.instance == self.instance {
+			return true, nil
+		}
+		return live.alive(ctx, tx, w.instance)
 	}
 	// Rows written before stores had instances: the PID rule.
-	return w.host == self.host && (w.pid == self.pid || processAlive(w.pid))
+	return w.host == self.host && (w.pid == self.pid || processAlive(w.pid)), nil
 }
 
 // enqueue hands a write to the writer goroutine. It never blocks.
@@ -377,44 +574,24 @@ func (s *Store) writer() {
 			<-s.wake
 			continue
 		}
-		results := make([]error, len(batch))
-		err := func() error {
-			tx, err := s.db.BeginTx(ctx, nil)
-			if err != nil {
-				return err
+		var results []error
+		var err error
+		// A batch PostgreSQL aborted to break a deadlock with another
+		// server's writes is simply run again.
+		for try := 0; ; try++ {
+			results, err = s.runBatch(ctx, batch)
+			if err == nil || try == 4 || !s.db.d.retryable(err) {
+				break
 			}
-			for i, j := range batch {
-				if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
-					tx.Rollback()
-					return err
-				}
-				if err := j.fn(ctx, tx); err != nil {
-					results[i] = fmt.Errorf("%s: %w", j.name, writeFailure(err))
-					if _, err := tx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
-						tx.Rollback()
-						return err
-					}
-					if j.failed != nil && j.failed(ctx, tx, err) != nil {
-						if _, err := tx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
-							tx.Rollback()
-							return err
-						}
-					}
-				}
-				if _, err := tx.ExecContext(ctx, "RELEASE job"); err != nil {
-					tx.Rollback()
-					return err
-				}
-			}
-			return tx.Commit()
-		}()
+			time.Sleep(time.Duration(try+1) * 20 * time.Millisecond)
+		}
 		if err != nil {
-			err = writeFailure(err)
+			err = s.writeFailure(err)
 			// The whole batch is lost: record what failed in writes of
 			// their own, each small enough to have a chance.
 			for _, j := range batch {
 				if j.failed != nil {
-					_ = s.single(ctx, func(ctx context.Context, tx *sql.Tx) error { return j.failed(ctx, tx, err) })
+					_ = s.single(ctx, func(ctx context.Context, tx *Tx) error { return j.failed(ctx, tx, err) })
 				}
 			}
 		}
@@ -429,7 +606,7 @@ func (s *Store) writer() {
 			}
 			switch {
 			case errors.Is(e, ErrNotWritable):
-				s.problem = fmt.Errorf("%s: %w", s.path, e)
+				s.problem = fmt.Errorf("%s: %w", redact(s.path), e)
 			case e == nil && err == nil && errors.Is(s.problem, ErrNotWritable) && s.unlock != nil:
 				s.problem = nil // a write went through: the disk has room again
 			}
@@ -441,8 +618,48 @@ func (s *Store) writer() {
 	}
 }
 
+// runBatch runs a batch of jobs in one transaction, each inside its own
+// savepoint so one failing job does not undo the others. results[i] is job
+// i's own error; err is the transaction's.
+func (s *Store) runBatch(ctx context.Context, batch []job) (results []error, err error) {
+	results = make([]error, len(batch))
+	err = func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for i, j := range batch {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+				tx.Rollback()
+				return err
+			}
+			if err := j.fn(ctx, tx); err != nil {
+				results[i] = fmt.Errorf("%s: %w", j.name, s.writeFailure(err))
+				if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
+					// The job's error undid the whole transaction (SQLite
+					// does that on a full disk): it is the cause.
+					tx.Rollback()
+					return err
+				}
+				if j.failed != nil && j.failed(ctx, tx, err) != nil {
+					if _, err := tx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
+						tx.Rollback()
+						return err
+					}
+				}
+			}
+			if _, err := tx.ExecContext(ctx, "RELEASE job"); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		return tx.Commit()
+	}()
+	return results, err
+}
+
 // single runs fn in a transaction of its own.
-func (s *Store) single(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (s *Store) single(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -455,7 +672,7 @@ func (s *Store) single(ctx context.Context, fn func(ctx context.Context, tx *sql
 }
 
 // do runs fn on the writer and waits for it.
-func (s *Store) do(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (s *Store) do(ctx context.Context, name string, fn func(ctx context.Context, tx *Tx) error) error {
 	done := make(chan error, 1)
 	s.enqueue(job{name: name, fn: fn, done: done})
 	select {
@@ -469,7 +686,7 @@ func (s *Store) do(ctx context.Context, name string, fn func(ctx context.Context
 // Flush waits until every write queued so far is on disk and returns the
 // first asynchronous write error seen (then forgets it).
 func (s *Store) Flush(ctx context.Context) error {
-	if err := s.do(ctx, "flush", func(context.Context, *sql.Tx) error { return nil }); err != nil {
+	if err := s.do(ctx, "flush", func(context.Context, *Tx) error { return nil }); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -499,18 +716,18 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	werr := s.err
 	s.mu.Unlock()
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close database: %w", err)
-	}
 	if s.unlock != nil {
 		s.unlock() // after the last write: the instance's runs are final now
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
 	}
 	return werr
 }
 
 // RunStarted implements profiler.Recorder: it queues the run's row as running.
 func (s *Store) RunStarted(info profiler.RunInfo) {
-	s.enqueue(job{name: "store run " + info.ID, fn: func(ctx context.Context, tx *sql.Tx) error {
+	s.enqueue(job{name: "store run " + info.ID, fn: func(ctx context.Context, tx *Tx) error {
 		_, err := upsertRun(ctx, tx, info, nil, s.owner)
 		return err
 	}})
@@ -520,10 +737,10 @@ func (s *Store) RunStarted(info profiler.RunInfo) {
 // the record cannot be written, the run is marked failed with the reason.
 func (s *Store) RunFinished(rec *profiler.Record) {
 	s.enqueue(job{name: "store run " + rec.Run.ID,
-		fn: func(ctx context.Context, tx *sql.Tx) error {
+		fn: func(ctx context.Context, tx *Tx) error {
 			return saveRecord(ctx, tx, rec, s.owner)
 		},
-		failed: func(ctx context.Context, tx *sql.Tx, cause error) error {
+		failed: func(ctx context.Context, tx *Tx, cause error) error {
 			info := rec.Run
 			info.Status = profiler.StatusFailed
 			info.Error = fmt.Sprintf("the run ended (%s) but its measurements could not be stored: %v", rec.Run.Status, cause)
@@ -534,7 +751,7 @@ func (s *Store) RunFinished(rec *profiler.Record) {
 
 // Save stores a whole record and waits until it is committed.
 func (s *Store) Save(ctx context.Context, rec *profiler.Record) error {
-	return s.do(ctx, "store run "+rec.Run.ID, func(ctx context.Context, tx *sql.Tx) error {
+	return s.do(ctx, "store run "+rec.Run.ID, func(ctx context.Context, tx *Tx) error {
 		return saveRecord(ctx, tx, rec, s.owner)
 	})
 }
@@ -545,7 +762,7 @@ func (s *Store) Save(ctx context.Context, rec *profiler.Record) error {
 // stored is an error.
 func (s *Store) Queued(ctx context.Context, info profiler.RunInfo) error {
 	info.Status = profiler.StatusQueued
-	return s.do(ctx, "store queued run "+info.ID, func(ctx context.Context, tx *sql.Tx) error {
+	return s.do(ctx, "store queued run "+info.ID, func(ctx context.Context, tx *Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE id = ?`, info.ID).Scan(&n); err != nil {
 			return err
@@ -562,7 +779,7 @@ func (s *Store) Queued(ctx context.Context, info profiler.RunInfo) error {
 // that failed to load, a server shutting down) its terminal status and
 // reason. A run that started is left alone: the profiler records its end.
 func (s *Store) EndQueued(ctx context.Context, id string, status profiler.Status, reason string) error {
-	return s.do(ctx, "end queued run "+id, func(ctx context.Context, tx *sql.Tx) error {
+	return s.do(ctx, "end queued run "+id, func(ctx context.Context, tx *Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'queued'`,
 			string(status), reason, time.Now().UnixMilli(), id)
 		return err
@@ -578,7 +795,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if n == 0 {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	return s.do(ctx, "delete run "+id, func(ctx context.Context, tx *sql.Tx) error {
+	return s.do(ctx, "delete run "+id, func(ctx context.Context, tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -590,22 +807,48 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	})
 }
 
-// Check runs PRAGMA integrity_check and returns its problems (none: ok).
+// Check looks for damage and returns the problems found (none: ok). SQLite
+// runs PRAGMA integrity_check over every page; PostgreSQL keeps its own
+// pages whole, so there only the store's own consistency is checked (every
+// run has its details row). CheckName says which check ran.
 func (s *Store) Check(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `PRAGMA integrity_check`)
-	if err != nil {
-		return nil, fmt.Errorf("integrity check: %w", err)
-	}
-	defer rows.Close()
 	var problems []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
+	if s.db.d == sqliteDialect {
+		rows, err := s.db.QueryContext(ctx, `PRAGMA integrity_check`)
+		if err != nil {
+			return nil, fmt.Errorf("integrity check: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				return nil, err
+			}
+			if line != "ok" {
+				problems = append(problems, line)
+			}
+		}
+		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		if line != "ok" {
-			problems = append(problems, line)
+		if len(problems) > 0 {
+			return problems, nil
 		}
 	}
-	return problems, rows.Err()
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE NOT EXISTS (SELECT 1 FROM run_details WHERE run_rid = runs.rid)`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("integrity check: %w", err)
+	}
+	if n > 0 {
+		problems = append(problems, fmt.Sprintf("%d runs have no details row", n))
+	}
+	return problems, nil
+}
+
+// CheckName says what Check checks, for people.
+func (s *Store) CheckName() string {
+	if s.db.d == sqliteDialect {
+		return "PRAGMA integrity_check"
+	}
+	return "the run consistency check"
 }

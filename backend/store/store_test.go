@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -13,8 +12,10 @@ import (
 	"energyprofiler/backend/profiler"
 )
 
-func TestSaveGetRoundTrip(t *testing.T) {
-	st := openTemp(t)
+func TestSaveGetRoundTrip(t *testing.T) { eachBackend(t, testSaveGetRoundTrip) }
+
+func testSaveGetRoundTrip(t *testing.T, be backend) {
+	st := be.open(t)
 	ctx := context.Background()
 	rec := makeRecord(t, spec{model: "demo-15m-gqa", prompt: "Hello there", tags: []string{"b", "a"}, tokens: 7, layers: 2, depth: "deep", watts: 10}, st)
 	if err := st.Flush(ctx); err != nil {
@@ -39,8 +40,10 @@ func TestSaveGetRoundTrip(t *testing.T) {
 
 // An MoE run keeps every router decision, the expert calls and the
 // router's deep figures through the store.
-func TestSaveGetRoundTripMoE(t *testing.T) {
-	st := openTemp(t)
+func TestSaveGetRoundTripMoE(t *testing.T) { eachBackend(t, testSaveGetRoundTripMoE) }
+
+func testSaveGetRoundTripMoE(t *testing.T, be backend) {
+	st := be.open(t)
 	ctx := context.Background()
 	rec := makeRecord(t, spec{model: "demo-moe", prompt: "Hi", tokens: 3, layers: 2, depth: "deep", watts: 10, experts: 4}, st)
 	if err := st.Flush(ctx); err != nil {
@@ -79,8 +82,10 @@ func firstDiff(a, b string) string {
 	return a[lo:min(len(a), i+80)]
 }
 
-func TestListFiltersSortsPages(t *testing.T) {
-	st := openTemp(t)
+func TestListFiltersSortsPages(t *testing.T) { eachBackend(t, testListFiltersSortsPages) }
+
+func testListFiltersSortsPages(t *testing.T, be backend) {
+	st := be.open(t)
 	ctx := context.Background()
 	var ids []string
 	for i, s := range []spec{
@@ -155,8 +160,10 @@ func TestListFiltersSortsPages(t *testing.T) {
 	}
 }
 
-func TestDeleteRemovesEverything(t *testing.T) {
-	st := openTemp(t)
+func TestDeleteRemovesEverything(t *testing.T) { eachBackend(t, testDeleteRemovesEverything) }
+
+func testDeleteRemovesEverything(t *testing.T, be backend) {
+	st := be.open(t)
 	ctx := context.Background()
 	keep := makeRecord(t, spec{model: "m", prompt: "keep", tags: []string{"t"}, tokens: 4, layers: 2, depth: "deep", watts: 5, experts: 4}, nil)
 	gone := makeRecord(t, spec{model: "m", prompt: "gone", tags: []string{"t"}, tokens: 4, layers: 2, depth: "deep", watts: 5, experts: 4}, nil)
@@ -198,7 +205,11 @@ func TestDeleteRemovesEverything(t *testing.T) {
 }
 
 func TestRunningBecomesInterruptedOnOpen(t *testing.T) {
-	path := t.TempDir() + "/p.db"
+	eachBackend(t, testRunningBecomesInterruptedOnOpen)
+}
+
+func testRunningBecomesInterruptedOnOpen(t *testing.T, be backend) {
+	path := be.fresh(t)
 	st, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -237,11 +248,16 @@ func TestRunningBecomesInterruptedOnOpen(t *testing.T) {
 	}
 }
 
-func TestSchemaVersion(t *testing.T) {
-	st := openTemp(t)
-	var v int
-	if err := st.db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != len(migrations()) {
-		t.Errorf("user_version %d (%v), want %d", v, err, len(migrations()))
+func TestSchemaVersion(t *testing.T) { eachBackend(t, testSchemaVersion) }
+
+func testSchemaVersion(t *testing.T, be backend) {
+	st := be.open(t)
+	v, err := schemaVersion(context.Background(), st.db, st.db.d)
+	if err != nil || v != len(migrations()) {
+		t.Errorf("schema version %d (%v), want %d", v, err, len(migrations()))
+	}
+	if be.postgres() {
+		return
 	}
 	var mode string
 	if err := st.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
@@ -249,12 +265,14 @@ func TestSchemaVersion(t *testing.T) {
 	}
 }
 
-func TestWriterIsolatesFailingJobs(t *testing.T) {
-	st := openTemp(t)
+func TestWriterIsolatesFailingJobs(t *testing.T) { eachBackend(t, testWriterIsolatesFailingJobs) }
+
+func testWriterIsolatesFailingJobs(t *testing.T, be backend) {
+	st := be.open(t)
 	ctx := context.Background()
 	ok1, bad, ok2 := make(chan error, 1), make(chan error, 1), make(chan error, 1)
-	insert := func(id string) func(context.Context, *sql.Tx) error {
-		return func(ctx context.Context, tx *sql.Tx) error {
+	insert := func(id string) func(context.Context, *Tx) error {
+		return func(ctx context.Context, tx *Tx) error {
 			_, err := upsertRun(ctx, tx, profiler.RunInfo{ID: id, CreatedAt: time.Now(), Status: profiler.StatusCompleted, Meta: profiler.Meta{ModelName: "m"}}, nil, owner{host: "h", pid: 1})
 			return err
 		}
@@ -263,7 +281,7 @@ func TestWriterIsolatesFailingJobs(t *testing.T) {
 	st.mu.Lock()
 	st.queue = append(st.queue,
 		job{name: "a", fn: insert("aaaaaaaa-0000-4000-8000-000000000000"), done: ok1},
-		job{name: "bad", fn: func(ctx context.Context, tx *sql.Tx) error {
+		job{name: "bad", fn: func(ctx context.Context, tx *Tx) error {
 			if err := insert("bbbbbbbb-0000-4000-8000-000000000000")(ctx, tx); err != nil {
 				return err
 			}
@@ -293,8 +311,10 @@ func TestWriterIsolatesFailingJobs(t *testing.T) {
 	}
 }
 
-func TestCloseDrainsQueuedWrites(t *testing.T) {
-	path := t.TempDir() + "/p.db"
+func TestCloseDrainsQueuedWrites(t *testing.T) { eachBackend(t, testCloseDrainsQueuedWrites) }
+
+func testCloseDrainsQueuedWrites(t *testing.T, be backend) {
+	path := be.fresh(t)
 	st, err := Open(path)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -34,7 +36,17 @@ func nullInt(v *int64) any {
 func metricValue(m profiler.Metric) any { return nullFloat(m.Value) }
 
 // upsertRun inserts or updates a run's row and returns its rowid.
-func upsertRun(ctx context.Context, tx *sql.Tx, info profiler.RunInfo, sum *profiler.Summary, o owner) (int64, error) {
+func upsertRun(ctx context.Context, tx *Tx, info profiler.RunInfo, sum *profiler.Summary, o owner) (int64, error) {
+	return writeRun(ctx, tx, info, sum, o, "", false)
+}
+
+// errAlreadyStored: writeRun with onlyNew found the run stored already.
+var errAlreadyStored = errors.New("run is already stored")
+
+// writeRun writes a run's row, details, tags and machine. With onlyNew a
+// run already stored is left alone (errAlreadyStored): a pushed copy never
+// overwrites what a database has. pushedBy names the token that pushed it.
+func writeRun(ctx context.Context, tx *Tx, info profiler.RunInfo, sum *profiler.Summary, o owner, pushedBy string, onlyNew bool) (int64, error) {
 	settings, err := jsonText(info.Settings)
 	if err != nil {
 		return 0, err
@@ -74,53 +86,103 @@ func upsertRun(ctx context.Context, tx *sql.Tx, info profiler.RunInfo, sum *prof
 	if info.FinishedAt != nil {
 		finished = info.FinishedAt.UnixMilli()
 	}
-	var rid int64
-	err = tx.QueryRowContext(ctx, `
-INSERT INTO runs (id, created_at, finished_at, status, error, owner_host, owner_pid, owner_instance, model_name, model_path, prompt, depth,
-	duration_s, total_energy_j, joules_per_token, tokens_per_second, input_tokens, output_tokens, energy_label, kind)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-ON CONFLICT(id) DO UPDATE SET finished_at=excluded.finished_at, status=excluded.status, error=excluded.error,
+	conflict := `DO UPDATE SET finished_at=excluded.finished_at, status=excluded.status, error=excluded.error,
 	model_name=excluded.model_name, model_path=excluded.model_path, prompt=excluded.prompt, depth=excluded.depth,
 	duration_s=excluded.duration_s, total_energy_j=excluded.total_energy_j, joules_per_token=excluded.joules_per_token,
 	tokens_per_second=excluded.tokens_per_second, input_tokens=excluded.input_tokens,
-	output_tokens=excluded.output_tokens, energy_label=excluded.energy_label, kind=excluded.kind
+	output_tokens=excluded.output_tokens, energy_label=excluded.energy_label, kind=excluded.kind,
+	machine_id=excluded.machine_id, machine_name=excluded.machine_name, power_sources=excluded.power_sources`
+	if onlyNew {
+		conflict = "DO NOTHING"
+	}
+	sourceNames := SourceNames(info.Sources)
+	var rid int64
+	err = tx.QueryRowContext(ctx, `
+INSERT INTO runs (id, created_at, finished_at, status, error, owner_host, owner_pid, owner_instance, model_name, model_path, prompt, depth,
+	duration_s, total_energy_j, joules_per_token, tokens_per_second, input_tokens, output_tokens, energy_label, kind,
+	machine_id, machine_name, power_sources, pushed_by)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT(id) `+conflict+`
 RETURNING rid`,
 		info.ID, info.CreatedAt.UnixMilli(), finished, string(info.Status), info.Error, o.host, o.pid, o.instance, info.ModelName, info.ModelPath,
 		info.Prompt, info.Settings.Depth, duration, energy, jpt, tps, in, out, label, profiler.KindOf(info.Meta),
+		info.Host.ID, info.Host.Hostname, sourceNames, pushedBy,
 	).Scan(&rid)
+	if onlyNew && errors.Is(err, sql.ErrNoRows) {
+		return 0, errAlreadyStored
+	}
 	if err != nil {
 		return 0, fmt.Errorf("write run row: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO run_details (run_rid, settings_json, host_json, sources_json, arch_json, summary_json, external_json, note)
-VALUES (?,?,?,?,?,?,?,?)`, rid, settings, hostJSON, sources, arch, summary, external, info.Note); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO run_details (run_rid, settings_json, host_json, sources_json, arch_json, summary_json, external_json, note)
+VALUES (?,?,?,?,?,?,?,?)
+ON CONFLICT(run_rid) DO UPDATE SET settings_json=excluded.settings_json, host_json=excluded.host_json, sources_json=excluded.sources_json,
+	arch_json=excluded.arch_json, summary_json=excluded.summary_json, external_json=excluded.external_json, note=excluded.note`,
+		rid, settings, hostJSON, sources, arch, summary, external, info.Note); err != nil {
 		return 0, fmt.Errorf("write run details: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM run_tags WHERE run_rid = ?`, rid); err != nil {
 		return 0, err
 	}
 	for _, tag := range info.Tags {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO run_tags (run_rid, tag) VALUES (?, ?)`, rid, tag); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO run_tags (run_rid, tag) VALUES (?, ?) ON CONFLICT DO NOTHING`, rid, tag); err != nil {
 			return 0, fmt.Errorf("write tag: %w", err)
 		}
 	}
+	if err := writeMachine(ctx, tx, info.Host, sourceNames, info.CreatedAt.UnixMilli()); err != nil {
+		return 0, err
+	}
 	return rid, nil
+}
+
+// writeMachine records the machine a run ran on; the newest run's
+// description of a machine wins (it may have been upgraded or renamed).
+func writeMachine(ctx context.Context, tx *Tx, h profiler.Host, sourceNames string, at int64) error {
+	if h.ID == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `
+INSERT INTO machines (id, name, os, arch, cpu, gpu, cpus, power_sources, last_run_at) VALUES (?,?,?,?,?,?,?,?,?)
+ON CONFLICT(id) DO UPDATE SET name=excluded.name, os=excluded.os, arch=excluded.arch, cpu=excluded.cpu, gpu=excluded.gpu,
+	cpus=excluded.cpus, last_run_at=excluded.last_run_at,
+	power_sources=CASE WHEN excluded.power_sources = '' THEN machines.power_sources ELSE excluded.power_sources END
+WHERE excluded.last_run_at >= machines.last_run_at`,
+		h.ID, h.Hostname, h.OS, h.Arch, h.CPU, h.GPU, h.CPUs, sourceNames, at)
+	if err != nil {
+		return fmt.Errorf("write machine: %w", err)
+	}
+	return nil
+}
+
+// SourceNames is how a run's power sources are listed for filtering and
+// for telling whether two runs were measured alike: their names, sorted,
+// comma-separated.
+func SourceNames(sources []profiler.SourceUse) string {
+	names := make([]string, 0, len(sources))
+	for _, s := range sources {
+		if s.Name != "" && !slices.Contains(names, s.Name) {
+			names = append(names, s.Name)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
 }
 
 // bulk inserts rows with multi-row INSERT statements, far fewer round trips
 // through the SQL layer than one statement per row.
 type bulk struct {
 	ctx     context.Context
-	tx      *sql.Tx
+	tx      *Tx
 	table   string
 	cols    int
 	perStmt int
 	head    string
-	full    *sql.Stmt
+	full    *stmt
 	args    []any
 	n       int
 }
 
-func newBulk(ctx context.Context, tx *sql.Tx, table string, cols ...string) *bulk {
+func newBulk(ctx context.Context, tx *Tx, table string, cols ...string) *bulk {
 	per := max(1, min(500, 30000/len(cols)))
 	return &bulk{ctx: ctx, tx: tx, table: table, cols: len(cols), perStmt: per,
 		head: "INSERT INTO " + table + " (" + strings.Join(cols, ",") + ") VALUES "}
@@ -190,11 +252,26 @@ func energyColumns(e profiler.Energy) (gross, net, unc any, label, js string, er
 
 // saveRecord writes a whole run: its row (now with status and summary) and
 // every child row, replacing any earlier partial write of the same run.
-func saveRecord(ctx context.Context, tx *sql.Tx, rec *profiler.Record, o owner) error {
+func saveRecord(ctx context.Context, tx *Tx, rec *profiler.Record, o owner) error {
 	rid, err := upsertRun(ctx, tx, rec.Run, rec.Summary, o)
 	if err != nil {
 		return err
 	}
+	return writeChildren(ctx, tx, rid, rec)
+}
+
+// importRecord writes a run copied from another database unless a run with
+// its id is stored already (errAlreadyStored).
+func importRecord(ctx context.Context, tx *Tx, rec *profiler.Record, pushedBy string) error {
+	rid, err := writeRun(ctx, tx, rec.Run, rec.Summary, owner{host: rec.Run.Host.Hostname}, pushedBy, true)
+	if err != nil {
+		return err
+	}
+	return writeChildren(ctx, tx, rid, rec)
+}
+
+// writeChildren writes every child row of a run (replacing any there).
+func writeChildren(ctx context.Context, tx *Tx, rid int64, rec *profiler.Record) error {
 	for _, t := range []string{"power_samples", "phases", "tokens", "components", "deep_ops", "layer_metrics", "routes"} {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t+" WHERE run_rid = ?", rid); err != nil {
 			return fmt.Errorf("clear %s: %w", t, err)

@@ -180,3 +180,37 @@ func TestPostgresOpenReadOnlyCreatesNothing(t *testing.T) {
 		t.Errorf("an unreachable server: %v", err)
 	}
 }
+
+// A machine that vanished from the network keeps its connection, and so
+// its advisory lock, until the server's TCP keepalive gives up; its stale
+// heartbeat marks it dead anyway.
+func TestPostgresStaleHeartbeatIsDead(t *testing.T) {
+	loc := backends()[1].fresh(t)
+	owner, err := Open(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	info := profiler.RunInfo{ID: "88888888-0000-4000-8000-000000000001", CreatedAt: time.Now(), Status: profiler.StatusRunning, Meta: profiler.Meta{ModelName: "m", Prompt: "p"}}
+	owner.RunStarted(info)
+	if err := owner.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check := func(want profiler.Status) {
+		t.Helper()
+		other, err := Open(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		rec, err := other.Get(context.Background(), info.ID)
+		if err != nil || rec.Run.Status != want {
+			t.Fatalf("run of an instance: %v (%v), want %s", rec.Run.Status, err, want)
+		}
+	}
+	check(profiler.StatusRunning) // lock held, heartbeat fresh
+	if _, err := rawDB(t, loc).Exec(`UPDATE instances SET heartbeat_ms = heartbeat_ms - ? WHERE id = ?`, 2*heartbeatTimeout.Milliseconds(), owner.owner.instance); err != nil {
+		t.Fatal(err)
+	}
+	check(profiler.StatusInterrupted)
+}

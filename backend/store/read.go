@@ -256,6 +256,19 @@ func (s *Store) Resolve(ctx context.Context, idOrPrefix string) (string, error) 
 
 // Get loads a run's full record.
 func (s *Store) Get(ctx context.Context, id string) (*profiler.Record, error) {
+	rec, rid, err := s.head(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.loadChildren(ctx, rid, rec); err != nil {
+		return nil, fmt.Errorf("load run %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+// head loads a run's row and details (what it was, where it ran, its
+// summary and tags) without its bulky children, and returns its rowid.
+func (s *Store) head(ctx context.Context, id string) (*profiler.Record, int64, error) {
 	var (
 		rid                     int64
 		created                 int64
@@ -273,10 +286,10 @@ SELECT rid, id, created_at, finished_at, status, error, model_name, model_path, 
 FROM runs JOIN run_details ON run_details.run_rid = runs.rid WHERE id = ?`, id).Scan(&rid, &info.ID, &created, &finished, &status, &errMsg, &info.ModelName, &info.ModelPath,
 		&info.Prompt, &settings, &host, &sources, &arch, &summary, &kind, &external, &info.Note)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load run %s: %w", id, err)
+		return nil, 0, fmt.Errorf("load run %s: %w", id, err)
 	}
 	info.CreatedAt = time.UnixMilli(created).UTC()
 	if finished.Valid {
@@ -290,7 +303,7 @@ FROM runs JOIN run_details ON run_details.run_rid = runs.rid WHERE id = ?`, id).
 	if external.Valid {
 		info.External = &profiler.External{}
 		if err := json.Unmarshal([]byte(external.String), info.External); err != nil {
-			return nil, fmt.Errorf("load run %s server description: %w", id, err)
+			return nil, 0, fmt.Errorf("load run %s server description: %w", id, err)
 		}
 	}
 	for _, u := range []struct {
@@ -298,30 +311,22 @@ FROM runs JOIN run_details ON run_details.run_rid = runs.rid WHERE id = ?`, id).
 		dst  any
 	}{{settings, &info.Settings}, {host, &info.Host}, {sources, &info.Sources}} {
 		if err := json.Unmarshal([]byte(u.text), u.dst); err != nil {
-			return nil, fmt.Errorf("load run %s: %w", id, err)
+			return nil, 0, fmt.Errorf("load run %s: %w", id, err)
 		}
 	}
 	if arch.Valid {
 		info.Arch = &profiler.Architecture{}
 		if err := json.Unmarshal([]byte(arch.String), info.Arch); err != nil {
-			return nil, fmt.Errorf("load run %s architecture: %w", id, err)
+			return nil, 0, fmt.Errorf("load run %s architecture: %w", id, err)
 		}
 	}
 	if summary.Valid {
 		rec.Summary = &profiler.Summary{}
 		if err := json.Unmarshal([]byte(summary.String), rec.Summary); err != nil {
-			return nil, fmt.Errorf("load run %s summary: %w", id, err)
+			return nil, 0, fmt.Errorf("load run %s summary: %w", id, err)
 		}
 		rec.Summary.Status = info.Status
 	}
-	if err := s.loadChildren(ctx, rid, rec); err != nil {
-		return nil, fmt.Errorf("load run %s: %w", id, err)
-	}
-	return rec, nil
-}
-
-func (s *Store) loadChildren(ctx context.Context, rid int64, rec *profiler.Record) error {
-	info := &rec.Run
 	info.Tags = []string{}
 	if err := eachRow(ctx, s.db, `SELECT tag FROM run_tags WHERE run_rid = ? ORDER BY tag`, rid, func(r *sql.Rows) error {
 		var t string
@@ -331,8 +336,12 @@ func (s *Store) loadChildren(ctx context.Context, rid int64, rec *profiler.Recor
 		info.Tags = append(info.Tags, t)
 		return nil
 	}); err != nil {
-		return err
+		return nil, 0, fmt.Errorf("load run %s: %w", id, err)
 	}
+	return rec, rid, nil
+}
+
+func (s *Store) loadChildren(ctx context.Context, rid int64, rec *profiler.Record) error {
 
 	rec.Phases = []profiler.PhaseRecord{}
 	if err := eachRow(ctx, s.db, `SELECT phase, start_ns, end_ns, window_start_ns, window_end_ns, energy_json FROM phases WHERE run_rid = ? ORDER BY seq`, rid, func(r *sql.Rows) error {

@@ -77,13 +77,15 @@ func TestImportRefusesWhatIsNotAFinishedRun(t *testing.T) {
 	ctx := context.Background()
 	good := makeRecord(t, spec{model: "m", prompt: "p", tokens: 2, layers: 1, watts: 5}, nil)
 	for name, mutate := range map[string]func(r *profiler.Record){
-		"not a uuid":     func(r *profiler.Record) { r.Run.ID = "../../etc" },
-		"running":        func(r *profiler.Record) { r.Run.Status = profiler.StatusRunning },
-		"queued":         func(r *profiler.Record) { r.Run.Status = profiler.StatusQueued },
-		"no model":       func(r *profiler.Record) { r.Run.ModelName = "" },
-		"other summary":  func(r *profiler.Record) { s := *r.Summary; s.RunID = "x"; r.Summary = &s },
-		"no created_at":  func(r *profiler.Record) { r.Run.CreatedAt = time.Time{} },
-		"routing skewed": func(r *profiler.Record) { r.Routing = []profiler.RouteRecord{{Experts: []int{1, 2}, Weights: []float64{1}}} },
+		"not a uuid":    func(r *profiler.Record) { r.Run.ID = "../../etc" },
+		"running":       func(r *profiler.Record) { r.Run.Status = profiler.StatusRunning },
+		"queued":        func(r *profiler.Record) { r.Run.Status = profiler.StatusQueued },
+		"no model":      func(r *profiler.Record) { r.Run.ModelName = "" },
+		"other summary": func(r *profiler.Record) { s := *r.Summary; s.RunID = "x"; r.Summary = &s },
+		"no created_at": func(r *profiler.Record) { r.Run.CreatedAt = time.Time{} },
+		"routing skewed": func(r *profiler.Record) {
+			r.Routing = []profiler.RouteRecord{{Experts: []int{1, 2}, Weights: []float64{1}}}
+		},
 	} {
 		r := *good
 		mutate(&r)
@@ -100,7 +102,9 @@ func TestImportRefusesWhatIsNotAFinishedRun(t *testing.T) {
 // of them (through one server's store, and for PostgreSQL through twenty
 // stores, as twenty servers or machines writing directly): every run
 // arrives exactly once and whole.
-func TestConcurrentImportersLoseNothing(t *testing.T) { eachBackend(t, testConcurrentImportersLoseNothing) }
+func TestConcurrentImportersLoseNothing(t *testing.T) {
+	eachBackend(t, testConcurrentImportersLoseNothing)
+}
 
 func testConcurrentImportersLoseNothing(t *testing.T, be backend) {
 	ctx := context.Background()

@@ -85,6 +85,12 @@ type Options struct {
 	// Trusted skips the Host and Origin checks. Only for transports that no
 	// other process can reach, such as the desktop window's asset server.
 	Trusted bool
+	// Tokens, when set, accepts the tokens a team server handed out, each
+	// with its role (RolePush, RoleView), beside Token (RoleAdmin).
+	Tokens TokenChecker
+	// Push, when set, takes runs copied in from other machines'
+	// databases (POST /api/push/have and /api/push/run).
+	Push Pusher
 
 	// Location is the time zone of the run list's created_at (default
 	// the server's local zone).
@@ -115,6 +121,7 @@ func New(opts Options) *Handler {
 	h.mux.HandleFunc("POST /api/logout", h.logout)
 	h.mux.HandleFunc("GET /api/auth", h.authStatus)
 	h.routeProfiling()
+	h.routePush()
 	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found", fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -135,9 +142,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if needsAuth(r) && !h.authorized(r) {
-		refuse(w)
-		return
+	if needsAuth(r) {
+		who, ok := h.authorized(r)
+		if !ok {
+			refuse(w)
+			return
+		}
+		if !permits(who.Role, r) {
+			forbid(w, who)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, who))
 	}
 	h.mux.ServeHTTP(w, r)
 }
@@ -195,6 +210,15 @@ const notBuiltPage = `<!doctype html><title>Energy Profiler</title>
 <h1>The dashboard is not built into this binary</h1>
 <p>Build it with <code>make run</code> (or <code>cd frontend && npm ci && npm run build</code>, then rebuild the Go binary).
 The API is available under <a href="/api/health">/api/health</a>.</p>`
+
+// principalKey carries who a request acts as in its context.
+type principalKey struct{}
+
+// who returns who r acts as (the zero Principal where no auth applies).
+func who(r *http.Request) Principal {
+	p, _ := r.Context().Value(principalKey{}).(Principal)
+	return p
+}
 
 // errorBody is the shape of every API error.
 type errorBody struct {

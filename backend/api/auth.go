@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,6 +19,27 @@ import (
 // cookie (HttpOnly, so page scripts never see it; SameSite=Strict, so other
 // sites' pages cannot make the browser send it), which the API, the
 // WebSocket and the event stream all accept.
+//
+// A team server also accepts the tokens it handed out (Options.Tokens),
+// each with a role: RolePush tokens belong to machines, which copy their
+// runs in and read; RoleView tokens belong to people who only look. The
+// server's own token is RoleAdmin: everything.
+
+// Roles a request may act in.
+const (
+	RoleAdmin = "admin"
+	RolePush  = "push"
+	RoleView  = "view"
+)
+
+// Principal is who a request acts as: a token's name and role.
+type Principal struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// TokenChecker finds the token whose secret this is (ok false: none).
+type TokenChecker func(ctx context.Context, secret string) (p Principal, ok bool, err error)
 
 const (
 	sessionCookie = "ep_session"
@@ -32,7 +55,12 @@ const (
 // sessions are the browser sessions of one Handler.
 type sessions struct {
 	mu      sync.Mutex
-	expires map[string]time.Time // by SHA-256 of the cookie value
+	expires map[string]session // by SHA-256 of the cookie value
+}
+
+type session struct {
+	expires time.Time
+	who     Principal
 }
 
 func newID() string {
@@ -46,42 +74,45 @@ func hashString(s string) string {
 	return string(sum[:])
 }
 
-// create starts a session and returns its cookie value.
-func (s *sessions) create(now time.Time) string {
+// create starts a session for who and returns its cookie value.
+func (s *sessions) create(now time.Time, who Principal) string {
 	id := newID()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.expires == nil {
-		s.expires = map[string]time.Time{}
+		s.expires = map[string]session{}
 	}
-	for k, exp := range s.expires {
-		if now.After(exp) {
+	for k, se := range s.expires {
+		if now.After(se.expires) {
 			delete(s.expires, k)
 		}
 	}
 	for len(s.expires) >= maxSessions {
 		oldest, at := "", time.Time{}
-		for k, exp := range s.expires {
-			if oldest == "" || exp.Before(at) {
-				oldest, at = k, exp
+		for k, se := range s.expires {
+			if oldest == "" || se.expires.Before(at) {
+				oldest, at = k, se.expires
 			}
 		}
 		delete(s.expires, oldest)
 	}
-	s.expires[hashString(id)] = now.Add(sessionTTL)
+	s.expires[hashString(id)] = session{expires: now.Add(sessionTTL), who: who}
 	return id
 }
 
-// valid reports whether a cookie value names a live session. Looking up its
-// hash keeps the comparison free of timing that depends on the secret.
-func (s *sessions) valid(id string, now time.Time) bool {
+// valid returns who a cookie value's live session belongs to. Looking up
+// its hash keeps the comparison free of timing that depends on the secret.
+func (s *sessions) valid(id string, now time.Time) (Principal, bool) {
 	if id == "" {
-		return false
+		return Principal{}, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	exp, ok := s.expires[hashString(id)]
-	return ok && now.Before(exp)
+	se, ok := s.expires[hashString(id)]
+	if !ok || !now.Before(se.expires) {
+		return Principal{}, false
+	}
+	return se.who, true
 }
 
 func (s *sessions) end(id string) {
@@ -98,18 +129,73 @@ func (h *Handler) tokenMatches(presented string) bool {
 	return subtle.ConstantTimeCompare(want[:], got[:]) == 1
 }
 
-// authorized reports whether r carries the token or a live session cookie.
-func (h *Handler) authorized(r *http.Request) bool {
+// identify finds who a secret belongs to: the server's token, or one of
+// the tokens it handed out.
+func (h *Handler) identify(ctx context.Context, secret string) (Principal, bool) {
+	if secret == "" {
+		return Principal{}, false
+	}
+	if h.opts.Token != "" && h.tokenMatches(secret) {
+		return Principal{Name: "server token", Role: RoleAdmin}, true
+	}
+	if h.opts.Tokens != nil {
+		p, ok, err := h.opts.Tokens(ctx, secret)
+		if err != nil {
+			h.log.Error("check token", "err", err)
+			return Principal{}, false
+		}
+		return p, ok
+	}
+	return Principal{}, false
+}
+
+// authorized returns who r acts as: the bearer of a token, the holder of a
+// live session cookie, or, on a server without a token (this machine
+// only), the local user.
+func (h *Handler) authorized(r *http.Request) (Principal, bool) {
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if p, ok := h.identify(r.Context(), bearer); ok {
+			return p, true
+		}
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if p, ok := h.sessions.valid(c.Value, time.Now()); ok {
+			return p, true
+		}
+	}
 	if h.opts.Token == "" {
+		return Principal{Name: "local", Role: RoleAdmin}, true
+	}
+	return Principal{}, false
+}
+
+// permits reports whether a role may make request r: viewers only read;
+// pushers read and copy runs in; the server's own token does everything.
+func permits(role string, r *http.Request) bool {
+	switch r.URL.Path {
+	case "/api/login", "/api/logout", "/api/auth":
 		return true
 	}
-	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && h.tokenMatches(bearer) {
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	switch role {
+	case RoleAdmin:
 		return true
-	}
-	if c, err := r.Cookie(sessionCookie); err == nil && h.sessions.valid(c.Value, time.Now()) {
-		return true
+	case RolePush:
+		return read || strings.HasPrefix(r.URL.Path, "/api/push/")
+	case RoleView:
+		return read
 	}
 	return false
+}
+
+// forbid answers 403 to a token whose role may not do what it asked.
+func forbid(w http.ResponseWriter, p Principal) {
+	what := "only read"
+	if p.Role == RolePush {
+		what = "read and push runs"
+	}
+	writeError(w, http.StatusForbidden, "forbidden",
+		fmt.Sprintf("the token %q is a %s token: it may %s", p.Name, p.Role, what))
 }
 
 // needsAuth says which requests need the token: every API request (the
@@ -142,7 +228,7 @@ type loginRequest struct {
 
 // login exchanges the token for a session cookie.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	if h.opts.Token == "" {
+	if h.opts.Token == "" && h.opts.Tokens == nil {
 		writeJSON(w, http.StatusOK, map[string]any{"required": false})
 		return
 	}
@@ -150,18 +236,19 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSONBody(w, r, &req) {
 		return
 	}
-	if !h.tokenMatches(req.Token) {
+	who, ok := h.identify(r.Context(), req.Token)
+	if !ok {
 		time.Sleep(failedLoginDelay)
 		h.log.Warn("failed login", "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, "wrong token", "the token does not match this server's (see where the server was started)")
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: h.sessions.create(time.Now()), Path: "/",
+		Name: sessionCookie, Value: h.sessions.create(time.Now(), who), Path: "/",
 		MaxAge: int(sessionTTL / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
-	h.log.Info("logged in", "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusOK, map[string]any{"required": true, "authenticated": true})
+	h.log.Info("logged in", "remote", r.RemoteAddr, "token", who.Name, "role", who.Role)
+	writeJSON(w, http.StatusOK, map[string]any{"required": true, "authenticated": true, "name": who.Name, "role": who.Role})
 }
 
 // logout ends the browser's session.
@@ -173,7 +260,13 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// authStatus tells the dashboard whether it must show the login page.
+// authStatus tells the dashboard whether it must show the login page, and
+// in which role it acts (a viewer's dashboard hides what it may not do).
 func (h *Handler) authStatus(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"required": h.opts.Token != "", "authenticated": h.authorized(r)})
+	who, ok := h.authorized(r)
+	res := map[string]any{"required": h.opts.Token != "", "authenticated": ok}
+	if ok {
+		res["name"], res["role"] = who.Name, who.Role
+	}
+	writeJSON(w, http.StatusOK, res)
 }

@@ -32,6 +32,16 @@ type RunStore interface {
 	CompareRuns(ctx context.Context, ids []string) (any, error)
 }
 
+// MachineStore is what a store that records machines adds: the machines
+// list and comparisons grouped by machine. A RunStore may implement it.
+type MachineStore interface {
+	// ListMachines returns the machines with stored runs, JSON-encodable.
+	ListMachines(ctx context.Context) (any, error)
+	// CompareByMachine pools the runs of ids (as CompareRuns takes them)
+	// and compares them grouped by the machine they ran on.
+	CompareByMachine(ctx context.Context, ids []string) (any, error)
+}
+
 // Models lists and resolves the models folder.
 type Models interface {
 	ListModels(ctx context.Context) ([]ModelInfo, error)
@@ -61,9 +71,11 @@ type RunQuery struct {
 	To     time.Time // zero: no upper bound
 	Kinds  []string  // engine, server, window; empty: all
 	Sort   string    // created_at | duration | energy | joules_per_token | tokens_per_second
-	Desc   bool
-	Limit  int
-	Offset int
+	// Machine is a machine id: only runs made on it.
+	Machine string
+	Desc    bool
+	Limit   int
+	Offset  int
 }
 
 // RunListItem is one row of the run list. Numbers that were not measured are
@@ -101,6 +113,11 @@ type RunListItem struct {
 	RepeatGroup    string   `json:"repeat_group"`
 	// Kind is engine, server or window.
 	Kind string `json:"kind"`
+	// The machine the run ran on (empty for runs recorded before machines
+	// were) and its power sources' names, comma-separated.
+	MachineID    string `json:"machine_id"`
+	MachineName  string `json:"machine_name"`
+	PowerSources string `json:"power_sources"`
 }
 
 // RunPage is one page of the run list; Total counts every match. The API
@@ -347,6 +364,7 @@ func (h *Handler) routeProfiling() {
 	h.mux.HandleFunc("POST /api/profiling/run/{id}/cancel", h.cancelRun)
 	h.mux.HandleFunc("GET /api/profiling/export/{id}", h.exportRun)
 	h.mux.HandleFunc("GET /api/profiling/compare", h.compareRuns)
+	h.mux.HandleFunc("GET /api/profiling/machines", h.listMachines)
 	h.mux.HandleFunc("GET /api/profiling/live", h.live)
 	h.routeExternal()
 	h.routeOpenAI()
@@ -614,12 +632,13 @@ func pageLinks(u *url.URL, offset, limit, got, total int) string {
 func parseRunQuery(r *http.Request) (RunQuery, error) {
 	v := r.URL.Query()
 	q := RunQuery{
-		Search: v.Get("search"),
-		Model:  v.Get("model"),
-		Status: v.Get("status"),
-		Sort:   v.Get("sort"),
-		Desc:   v.Get("order") != "asc",
-		Limit:  50,
+		Search:  v.Get("search"),
+		Model:   v.Get("model"),
+		Machine: v.Get("machine"),
+		Status:  v.Get("status"),
+		Sort:    v.Get("sort"),
+		Desc:    v.Get("order") != "asc",
+		Limit:   50,
 	}
 	for _, t := range v["tag"] {
 		for _, one := range strings.Split(t, ",") {
@@ -789,10 +808,36 @@ func (h *Handler) exportRun(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(ex.Data)
 }
 
+// listMachines lists the machines with stored runs (empty where the store
+// does not record machines).
+func (h *Handler) listMachines(w http.ResponseWriter, r *http.Request) {
+	ms, ok := h.opts.Store.(MachineStore)
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"machines": []any{}})
+		return
+	}
+	list, err := ms.ListMachines(r.Context())
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"machines": list})
+}
+
 // compareRuns compares 2-4 runs or groups: ?ids=a,b+c. A group's runs are
 // joined by '+', which a query string decodes to a space, so a space
-// separates them as well as a literal '+' (%2B).
+// separates them as well as a literal '+' (%2B). With &by=machine the runs
+// are pooled and grouped by the machine they ran on (2 to 4 machines).
 func (h *Handler) compareRuns(w http.ResponseWriter, r *http.Request) {
+	byMachine := false
+	switch by := r.URL.Query().Get("by"); by {
+	case "":
+	case "machine":
+		byMachine = true
+	default:
+		writeError(w, http.StatusBadRequest, "invalid by", fmt.Sprintf("by %q: use by=machine, or leave it out", by))
+		return
+	}
 	var ids []string
 	for _, arg := range strings.Split(r.URL.Query().Get("ids"), ",") {
 		group := strings.FieldsFunc(arg, func(c rune) bool { return c == '+' || unicode.IsSpace(c) })
@@ -805,7 +850,9 @@ func (h *Handler) compareRuns(w http.ResponseWriter, r *http.Request) {
 		}
 		ids = append(ids, strings.Join(group, "+"))
 	}
-	if len(ids) < 2 || len(ids) > maxCompareIDs {
+	if byMachine && len(ids) >= 1 && len(ids) <= maxCompareIDs {
+		// Runs of several machines, in any groups: regrouped by machine.
+	} else if len(ids) < 2 || len(ids) > maxCompareIDs {
 		writeError(w, http.StatusBadRequest, "invalid ids", fmt.Sprintf("give 2 to %d run ids or groups: ?ids=a,b or ?ids=a+b,c+d", maxCompareIDs))
 		return
 	}
@@ -813,7 +860,18 @@ func (h *Handler) compareRuns(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "run not found", ids[0])
 		return
 	}
-	cmp, err := h.opts.Store.CompareRuns(r.Context(), ids)
+	var cmp any
+	var err error
+	if byMachine {
+		ms, ok := h.opts.Store.(MachineStore)
+		if !ok {
+			writeError(w, http.StatusBadRequest, "invalid by", "this server does not record machines")
+			return
+		}
+		cmp, err = ms.CompareByMachine(r.Context(), ids)
+	} else {
+		cmp, err = h.opts.Store.CompareRuns(r.Context(), ids)
+	}
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -824,18 +882,22 @@ func (h *Handler) compareRuns(w http.ResponseWriter, r *http.Request) {
 // decodeJSONBody enforces the content type and size limit, then decodes
 // strictly (unknown fields are errors, so typos do not go unnoticed).
 func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeJSONBodyLimit(w, r, v, maxBodyBytes)
+}
+
+func decodeJSONBodyLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported content type", "send the body as Content-Type: application/json")
 		return false
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "body too large", fmt.Sprintf("the body may be at most %d bytes", maxBodyBytes))
+			writeError(w, http.StatusRequestEntityTooLarge, "body too large", fmt.Sprintf("the body may be at most %d bytes", limit))
 			return false
 		}
 		writeError(w, http.StatusBadRequest, "invalid JSON", err.Error())

@@ -52,6 +52,8 @@ func commands() []command {
 		{"export", "export a run as json, csv or perfetto", runExport},
 		{"compare", "compare 2-4 runs with statistics", runCompare},
 		{"delete", "delete a stored run", runDelete},
+		{"push", "copy finished runs to a team server (push --all --to URL)", runPush},
+		{"token", "a team server's tokens (token add NAME | list | revoke NAME)", runToken},
 		{"generate", "generate text with a model (no storage)", runGenerate},
 		{"inspect", "print a model folder's architecture facts", runInspect},
 		{"tokenize", "tokenize text with a model's tokenizer.json", runTokenize},

@@ -11,9 +11,10 @@ import (
 	"energyprofiler/backend/store"
 )
 
-// storeDBFlag adds --db to fs; an empty value means store.DefaultPath().
+// storeDBFlag adds --db to fs; an empty value means $ENERGYPROFILER_DB,
+// else store.DefaultPath().
 func storeDBFlag(fs *flag.FlagSet) *string {
-	return fs.String("db", "", "database file (default: the user's data dir, e.g. ~/.local/share/energyprofiler/profiling.db)")
+	return fs.String("db", "", "database: a file, or a team's postgres://USER@HOST/DB URL (default: $"+store.EnvDB+", else the user's data dir, e.g. ~/.local/share/energyprofiler/profiling.db)")
 }
 
 // openRunStore opens the database at path (the default path when empty)
@@ -52,18 +53,19 @@ func editRunStore(path string) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(path); err != nil {
+	if store.IsPostgres(path) {
+		ro, err := store.OpenReadOnly(path) // ErrNoDatabase where nothing is stored
+		if err != nil {
+			return nil, err
+		}
+		ro.Close()
+	} else if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w at %s: %v", store.ErrNoDatabase, path, err)
 	}
 	return store.Open(path)
 }
 
-func dbPath(path string) (string, error) {
-	if path != "" {
-		return path, nil
-	}
-	return store.DefaultPath()
-}
+func dbPath(path string) (string, error) { return store.Location(path) }
 
 // parseRunArgs parses flags that may come before, between or after positional
 // arguments ("show RUN --json"), returning the positionals.

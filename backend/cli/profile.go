@@ -474,9 +474,10 @@ func fmtCount(n int64) string {
 // ---- runs -------------------------------------------------------------------
 
 func runRuns(ctx context.Context, env Env) error {
-	fs := runsFlagSet("runs", env.Stderr, "runs [--search TEXT] [--model NAME] [--tag T] [--status S] [--since DATE] [--until DATE] [--sort KEY] [--asc] [--limit N] [--offset N] [--json]")
+	fs := runsFlagSet("runs", env.Stderr, "runs [--search TEXT] [--model NAME] [--machine NAME|ID] [--tag T] [--status S] [--kind K] [--since DATE] [--until DATE] [--sort KEY] [--asc] [--limit N] [--offset N] [--json]")
 	search := fs.String("search", "", "only runs whose prompt contains TEXT")
 	modelName := fs.String("model", "", "only runs of this model")
+	machine := fs.String("machine", "", "only runs made on this machine (its name or id; see --json's machine fields)")
 	tags := fs.String("tag", "", "only runs with all these comma-separated tags")
 	status := fs.String("status", "", "only runs with one of these comma-separated statuses (running, completed, failed, cancelled, interrupted, abandoned)")
 	kind := fs.String("kind", "", "only runs of these comma-separated kinds (engine, server, window)")
@@ -517,6 +518,11 @@ func runRuns(ctx context.Context, env Env) error {
 		return err
 	}
 	defer st.Close()
+	if *machine != "" {
+		if q.Machine, err = resolveMachine(ctx, st, *machine); err != nil {
+			return err
+		}
+	}
 	page, err := st.List(ctx, q)
 	if err != nil {
 		return err
@@ -531,15 +537,40 @@ func runRuns(ctx context.Context, env Env) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCREATED (UTC)\tKIND\tMODEL\tSTATUS\tDURATION s\tENERGY J\tJ/TOKEN\tTOK/S\tENERGY FROM\tTAGS\tPROMPT")
+	fmt.Fprintln(tw, "ID\tCREATED (UTC)\tKIND\tMACHINE\tMODEL\tSTATUS\tDURATION s\tENERGY J\tJ/TOKEN\tTOK/S\tENERGY FROM\tTAGS\tPROMPT")
 	for _, r := range page.Runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.CreatedAt.Format("2006-01-02 15:04:05"), r.Kind, r.ModelName, r.Status,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.CreatedAt.Format("2006-01-02 15:04:05"), r.Kind, orDash(r.MachineName), r.ModelName, r.Status,
 			fmtOpt(r.DurationS), fmtOpt(r.TotalEnergyJ), fmtOpt(r.JoulesPerToken), fmtOpt(r.TokensPerSecond), r.EnergyLabel,
 			strings.Join(r.Tags, ","), oneLine(r.Prompt, 40))
 	}
 	tw.Flush()
 	fmt.Fprintf(env.Stdout, "%d–%d of %d runs\n", page.Offset+1, page.Offset+len(page.Runs), page.Total)
 	return nil
+}
+
+// resolveMachine finds a machine by its name or id (or a prefix of its id).
+func resolveMachine(ctx context.Context, st *store.Store, nameOrID string) (string, error) {
+	ms, err := st.Machines(ctx)
+	if err != nil {
+		return "", err
+	}
+	var found []store.Machine
+	for _, m := range ms {
+		if m.ID == nameOrID || m.Name == nameOrID {
+			return m.ID, nil
+		}
+		if len(nameOrID) >= 4 && strings.HasPrefix(m.ID, nameOrID) {
+			found = append(found, m)
+		}
+	}
+	if len(found) == 1 {
+		return found[0].ID, nil
+	}
+	var names []string
+	for _, m := range ms {
+		names = append(names, m.Name)
+	}
+	return "", fmt.Errorf("%w: no single machine %q (machines with runs: %s)", ErrUsage, nameOrID, strings.Join(names, ", "))
 }
 
 func fmtOpt(v *float64) string {
@@ -726,14 +757,15 @@ func runExport(ctx context.Context, env Env) error {
 // ---- compare ----------------------------------------------------------------
 
 func runCompare(ctx context.Context, env Env) error {
-	fs := runsFlagSet("compare", env.Stderr, "compare RUN RUN… [--json]   (2–4 arguments; a comma-separated list of runs, or group:ID for the runs of one 'profile --repeat', is one group)")
+	fs := runsFlagSet("compare", env.Stderr, "compare RUN RUN… [--by-machine] [--json]   (2–4 arguments; a comma-separated list of runs, or group:ID for the runs of one 'profile --repeat', is one group)")
 	asJSON := fs.Bool("json", false, "print the comparison as JSON")
+	byMachine := fs.Bool("by-machine", false, "pool the runs and compare them grouped by the machine they ran on (2–4 machines)")
 	db := storeDBFlag(fs)
 	args, err := parseRunArgs(fs, env.Args)
 	if err != nil {
 		return runsHelpOK(err)
 	}
-	if len(args) < 2 || len(args) > 4 {
+	if (len(args) < 2 && !*byMachine) || len(args) < 1 || len(args) > 4 {
 		fs.Usage()
 		return fmt.Errorf("%w: compare takes 2 to 4 runs or comma-separated groups of runs, got %d", ErrUsage, len(args))
 	}
@@ -742,34 +774,29 @@ func runCompare(ctx context.Context, env Env) error {
 		return err
 	}
 	defer st.Close()
-	var groups []profiler.Group
+	var groups []store.CompareGroup
 	for _, arg := range args {
-		g := profiler.Group{}
-		var labels []string
 		members := splitList(arg)
-		if g, ok := strings.CutPrefix(arg, "group:"); ok {
-			if members, err = st.RepeatGroup(ctx, g); err != nil {
+		repeat, isRepeat := strings.CutPrefix(arg, "group:")
+		if isRepeat {
+			if members, err = st.RepeatGroup(ctx, repeat); err != nil {
 				return err
 			}
 		}
+		var ids []string
 		for _, idp := range members {
-			rec, err := loadRun(ctx, st, idp)
+			id, err := st.Resolve(ctx, idp)
 			if err != nil {
 				return err
 			}
-			if rec.Summary == nil {
-				return fmt.Errorf("run %s has no summary (status %s): only finished runs can be compared", rec.Run.ID, rec.Run.Status)
-			}
-			g.Summaries = append(g.Summaries, rec.Summary)
-			labels = append(labels, rec.Run.ID[:8])
+			ids = append(ids, id)
 		}
-		if len(g.Summaries) == 0 {
+		if len(ids) == 0 {
 			return fmt.Errorf("%w: empty group %q", ErrUsage, arg)
 		}
-		g.Label = g.Summaries[0].ModelName + " " + strings.Join(labels, ",")
-		groups = append(groups, g)
+		groups = append(groups, store.CompareGroup{IDs: ids, Repeat: repeat})
 	}
-	c, err := profiler.Compare(groups)
+	c, err := st.Compare(ctx, groups, *byMachine)
 	if err != nil {
 		return err
 	}
@@ -792,6 +819,9 @@ func runCompare(ctx context.Context, env Env) error {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	for _, w := range c.Warnings {
+		fmt.Fprintf(env.Stdout, "\nWarning: %s\n", w)
+	}
 	fmt.Fprintln(env.Stdout, "\nWelch's t-test (two-sided):")
 	for _, t := range c.Tests {
 		if t.P == nil {

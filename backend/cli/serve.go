@@ -47,7 +47,7 @@ func runServe(ctx context.Context, env Env) error {
 	fs.Var(&allowHosts, "allow-host", "with --allow-remote: another host name or address the dashboard may be reached by (repeatable; '*' turns the Host check off)")
 	tokenFile := fs.String("token-file", "", "file holding the token that /api requests must carry (or set "+tokenEnv+"); generated when --allow-remote has none")
 	tokenArg := fs.String("token", "", "refused: a token on the command line shows in ps; use --token-file or "+tokenEnv)
-	db := fs.String("db", "", "database file (default: the user's data folder)")
+	db := storeDBFlag(fs)
 	modelsDir := fs.String("models-dir", "", "models folder (default ~/EnergyProfiler/models)")
 	powerSpec := fs.String("power", "auto", "power source(s): auto, or a list such as rapl,nvml, cpu-load, replay:FILE")
 	threads := fs.Int("threads", 0, "CPU threads for inference (0: all)")

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,14 +29,13 @@ import (
 	"energyprofiler/backend/queue"
 	"energyprofiler/backend/session"
 	"energyprofiler/backend/store"
-	"energyprofiler/backend/thermal"
 	"energyprofiler/backend/windows"
 )
 
 // Config says where things live. Zero values mean the defaults.
 type Config struct {
 	Version   string
-	DBPath    string // default store.DefaultPath()
+	DBPath    string // a file or a postgres:// URL; default $ENERGYPROFILER_DB, else store.DefaultPath()
 	ModelsDir string // default ~/EnergyProfiler/models
 	PowerSpec string // default "auto"
 	Power     power.Options
@@ -66,6 +66,7 @@ type Server struct {
 	Windows *windows.Registry
 	http    *http.Client
 	cancel  context.CancelFunc
+	host    profiler.Host // this machine, for runs queued before they start
 	watts   atomic.Pointer[Watts]
 	// last is the most recent request run, for Quick Profile and drops.
 	last atomic.Pointer[api.GenerateRequest]
@@ -82,10 +83,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	cfg.Power = session.PowerOptions(cfg.Power)
 	var err error
-	if cfg.DBPath == "" {
-		if cfg.DBPath, err = store.DefaultPath(); err != nil {
-			return nil, err
-		}
+	if cfg.DBPath, err = store.Location(cfg.DBPath); err != nil {
+		return nil, err
 	}
 	if cfg.ModelsDir == "" {
 		if cfg.ModelsDir, err = modeldir.Default(); err != nil {
@@ -119,7 +118,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{Config: cfg, Store: st, Session: svc, cancel: cancel, http: &http.Client{}}
+	s := &Server{Config: cfg, Store: st, Session: svc, cancel: cancel, http: &http.Client{}, host: profiler.DetectHost()}
 	s.Windows = windows.New(svc.StartWindow)
 	s.Windows.Flush = func() error { return st.Flush(context.Background()) }
 	if err := st.Problem(); err != nil {
@@ -127,7 +126,28 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Queue = queue.New(ctx, s.execute, queue.Options{Accept: s.accept, Ended: s.ended})
 	go s.relayPower(ctx)
+	if st.Shared() {
+		go s.reap(ctx)
+	}
 	return s, nil
+}
+
+// reap marks the runs of stores that died elsewhere as interrupted, now and
+// then: in a shared database, other machines' stores may die at any time,
+// and nothing else would notice while this server runs.
+func (s *Server) reap(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Store.Reap(ctx); err != nil && ctx.Err() == nil {
+				s.Config.Logger.Warn("could not mark interrupted runs", "err", err)
+			}
+		}
+	}
 }
 
 // relayPower sends every power sample to the live stream, runs or not, so
@@ -192,7 +212,7 @@ func (s *Server) accept(job *queue.Job) error {
 		return fmt.Errorf("%w: %v", api.ErrUnavailable, err)
 	}
 	sr := SessionRequest(req)
-	info := profiler.RunInfo{ID: job.ID, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sources: []profiler.SourceUse{},
+	info := profiler.RunInfo{ID: job.ID, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sources: []profiler.SourceUse{}, Host: s.host,
 		Meta: profiler.Meta{ModelName: req.ModelName, ModelPath: req.ModelPath, Prompt: req.Prompt, Tags: nonNilTags(req.Tags),
 			Settings: profiler.Settings{Depth: sr.Depth, MaxTokens: sr.MaxTokens, Sampling: sr.Sampling, Power: s.Config.PowerSpec,
 				PriceUSDPerKWh: sr.PriceUSDPerKWh, CO2GPerKWh: sr.CO2GPerKWh, CO2Preset: sr.CO2Preset, RepeatGroup: sr.RepeatGroup}}}
@@ -380,6 +400,11 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 	opts.DBPath = s.Store.Path()
 	opts.ModelsDir = s.Config.ModelsDir
 	opts.Store = runStore{s.Store}
+	opts.Push = runStore{s.Store}
+	opts.Tokens = func(ctx context.Context, secret string) (api.Principal, bool, error) {
+		t, ok, err := s.Store.CheckToken(ctx, secret)
+		return api.Principal{Name: t.Name, Role: t.Role}, ok, err
+	}
 	opts.Models = models{s.catalog}
 	opts.Queue = s.Queue
 	opts.Windows = s.Windows
@@ -420,7 +445,7 @@ func Health(opts power.Options) []api.SourceHealth {
 type runStore struct{ st *store.Store }
 
 func (r runStore) ListRuns(ctx context.Context, q api.RunQuery) (api.RunPage, error) {
-	sq := store.Query{Search: q.Search, Model: q.Model, Tags: q.Tags, Since: q.From, Until: q.To,
+	sq := store.Query{Search: q.Search, Model: q.Model, Machine: q.Machine, Tags: q.Tags, Since: q.From, Until: q.To,
 		Sort: q.Sort, Asc: !q.Desc, Limit: q.Limit, Offset: q.Offset, Kinds: q.Kinds}
 	if sq.Sort == "created_at" {
 		sq.Sort = "date"
@@ -440,6 +465,7 @@ func (r runStore) ListRuns(ctx context.Context, q api.RunQuery) (api.RunPage, er
 			TokensPerSecond: row.TokensPerSecond, InputTokens: row.InputTokens, OutputTokens: row.OutputTokens,
 			EnergyLabel: row.EnergyLabel, Tags: row.Tags, Status: string(row.Status),
 			Depth: row.Depth, Backend: row.Backend, Dtype: row.Dtype, RepeatGroup: row.RepeatGroup, Kind: row.Kind,
+			MachineID: row.MachineID, MachineName: row.MachineName, PowerSources: row.PowerSources,
 		}
 		// The summary's own definitions: tokens per joule is output tokens
 		// over the run's energy, J/token is that energy over output tokens.
@@ -468,6 +494,8 @@ func apiError(err error, id string) error {
 		return fmt.Errorf("%w: run %q", api.ErrNotFound, id)
 	case errors.Is(err, store.ErrNotWritable):
 		return fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+	case errors.Is(err, store.ErrCannotCompare), errors.Is(err, store.ErrInvalidRun):
+		return fmt.Errorf("%w: %v", api.ErrBadRequest, err)
 	}
 	return err
 }
@@ -509,55 +537,60 @@ func (r runStore) ExportRun(ctx context.Context, id, format, table string) (api.
 // "group:ID" is every run of one repeat group (a unique prefix will do).
 // Groups whose recorded thermal and power conditions differ get warnings.
 func (r runStore) CompareRuns(ctx context.Context, ids []string) (any, error) {
-	var groups []profiler.Group
-	var conds []thermal.Group
+	return r.compare(ctx, ids, false)
+}
+
+// CompareByMachine pools the runs and groups them by machine.
+func (r runStore) CompareByMachine(ctx context.Context, ids []string) (any, error) {
+	return r.compare(ctx, ids, true)
+}
+
+func (r runStore) compare(ctx context.Context, ids []string, byMachine bool) (any, error) {
+	var groups []store.CompareGroup
 	for _, arg := range ids {
-		members := strings.Split(arg, "+")
-		repeat, isGroup := strings.CutPrefix(arg, "group:")
-		if isGroup {
-			var err error
-			if members, err = r.st.RepeatGroup(ctx, repeat); err != nil {
+		if repeat, ok := strings.CutPrefix(arg, "group:"); ok {
+			members, err := r.st.RepeatGroup(ctx, repeat)
+			if err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					return nil, fmt.Errorf("%w: %v", api.ErrNotFound, err)
 				}
 				return nil, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
 			}
+			groups = append(groups, store.CompareGroup{IDs: members, Repeat: repeat})
+			continue
 		}
-		var g profiler.Group
-		var tg thermal.Group
-		var short []string
-		for _, id := range members {
-			rec, err := r.get(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if rec.Summary == nil {
-				if isGroup {
-					continue // a repeat still running, or one that failed
-				}
-				return nil, fmt.Errorf("%w: run %s has no summary (status %s); only finished runs can be compared", api.ErrBadRequest, id, rec.Run.Status)
-			}
-			g.Summaries = append(g.Summaries, rec.Summary)
-			tg.Runs = append(tg.Runs, rec.Run.Host.Conditions)
-			short = append(short, id[:min(8, len(id))])
-		}
-		if len(g.Summaries) == 0 {
-			return nil, fmt.Errorf("%w: repeat group %s has no finished run yet", api.ErrBadRequest, repeat)
-		}
-		g.Label = g.Summaries[0].ModelName + " " + strings.Join(short, "+")
-		if isGroup {
-			g.Label = fmt.Sprintf("%s ×%d (group %s)", g.Summaries[0].ModelName, len(g.Summaries), repeat[:min(8, len(repeat))])
-		}
-		tg.Label = g.Label
-		groups = append(groups, g)
-		conds = append(conds, tg)
+		groups = append(groups, store.CompareGroup{IDs: strings.Split(arg, "+")})
 	}
-	c, err := profiler.Compare(groups)
+	c, err := r.st.Compare(ctx, groups, byMachine)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+		var id string
+		if len(ids) > 0 {
+			id = ids[0]
+		}
+		return nil, apiError(err, id)
 	}
-	c.Warnings = thermal.Differences(conds)
 	return c, nil
+}
+
+// ListMachines lists the machines with stored runs.
+func (r runStore) ListMachines(ctx context.Context) (any, error) { return r.st.Machines(ctx) }
+
+// HaveRuns says which pushed runs are stored already.
+func (r runStore) HaveRuns(ctx context.Context, ids []string) ([]string, error) {
+	return r.st.Have(ctx, ids)
+}
+
+// ImportRun stores a pushed run's JSON record unless it is stored already.
+func (r runStore) ImportRun(ctx context.Context, body io.Reader, pushedBy string) (string, bool, error) {
+	var rec profiler.Record
+	if err := json.NewDecoder(body).Decode(&rec); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, new(*json.SyntaxError)) || errors.As(err, new(*json.UnmarshalTypeError)) {
+			return "", false, fmt.Errorf("%w: the body is not a run record: %v", api.ErrBadRequest, err)
+		}
+		return "", false, err // a read error (too large, the sender went away)
+	}
+	created, err := r.st.Import(ctx, &rec, pushedBy)
+	return rec.Run.ID, created, apiError(err, rec.Run.ID)
 }
 
 // catalog is every model this server can run.

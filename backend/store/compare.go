@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"energyprofiler/backend/profiler"
+	"energyprofiler/backend/thermal"
 )
 
 // ErrCannotCompare wraps Compare's refusals of what was asked (a run that
@@ -25,39 +26,63 @@ type GroupMachine struct {
 }
 
 // Comparison is profiler.Comparison with where each group's runs ran:
-// Machines[i] are group i's machines. Warnings say what makes the groups'
-// energy hard to compare (different power sources, a group mixing
-// machines); nothing is refused for it.
+// Machines[i] are group i's machines. Its Warnings say what makes the
+// groups hard to compare (different thermal or power conditions, different
+// power sources, a group mixing machines); nothing is refused for it.
 type Comparison struct {
 	*profiler.Comparison
 	Machines [][]GroupMachine `json:"machines"`
-	Warnings []string         `json:"warnings"`
+}
+
+// CompareGroup is one group of runs to compare.
+type CompareGroup struct {
+	IDs []string
+	// Repeat, when set, is the repeat group the runs came from: its runs
+	// that have not finished are left out, and the label says so.
+	Repeat string
+}
+
+// Groups makes one group of each run id list.
+func Groups(ids ...[]string) []CompareGroup {
+	out := make([]CompareGroup, len(ids))
+	for i, g := range ids {
+		out[i] = CompareGroup{IDs: g}
+	}
+	return out
 }
 
 // Compare compares groups of runs (2 to 4 groups of one or more run ids).
 // With byMachine the runs of every group are pooled and regrouped by the
 // machine they ran on (2 to 4 machines), to compare machines on the same
 // work. Only each run's row and summary are read, not its bulky children.
-func (s *Store) Compare(ctx context.Context, groups [][]string, byMachine bool) (*Comparison, error) {
+func (s *Store) Compare(ctx context.Context, groups []CompareGroup, byMachine bool) (*Comparison, error) {
 	type run struct {
 		info profiler.RunInfo
 		sum  *profiler.Summary
 	}
 	var loaded [][]run
+	var repeats []string
 	for _, g := range groups {
 		var runs []run
-		for _, id := range g {
+		for _, id := range g.IDs {
 			rec, _, err := s.head(ctx, id)
 			if err != nil {
 				return nil, err
 			}
 			if rec.Summary == nil {
+				if g.Repeat != "" {
+					continue // a repeat still running, or one that failed
+				}
 				return nil, fmt.Errorf("%w: run %s has no summary (status %s); only finished runs can be compared", ErrCannotCompare, id, rec.Run.Status)
 			}
 			runs = append(runs, run{rec.Run, rec.Summary})
 		}
+		if len(runs) == 0 && g.Repeat != "" {
+			return nil, fmt.Errorf("%w: repeat group %s has no finished run yet", ErrCannotCompare, g.Repeat)
+		}
 		if len(runs) > 0 {
 			loaded = append(loaded, runs)
+			repeats = append(repeats, g.Repeat)
 		}
 	}
 	if byMachine {
@@ -72,9 +97,10 @@ func (s *Store) Compare(ctx context.Context, groups [][]string, byMachine bool) 
 				byID[key] = append(byID[key], r)
 			}
 		}
-		loaded = loaded[:0]
+		loaded, repeats = loaded[:0], nil
 		for _, key := range order {
 			loaded = append(loaded, byID[key])
+			repeats = append(repeats, "")
 		}
 		if len(loaded) < 2 || len(loaded) > 4 {
 			return nil, fmt.Errorf("%w by machine: these runs were made on %d machine(s); pick runs from 2 to 4 machines", ErrCannotCompare, len(loaded))
@@ -84,15 +110,18 @@ func (s *Store) Compare(ctx context.Context, groups [][]string, byMachine bool) 
 		return nil, fmt.Errorf("%w: give 2 to 4 runs or groups, got %d", ErrCannotCompare, len(loaded))
 	}
 
-	out := &Comparison{Warnings: []string{}}
+	out := &Comparison{}
 	var pgroups []profiler.Group
+	var conds []thermal.Group
 	machineNames := map[string]bool{}
-	for _, g := range loaded {
+	for gi, g := range loaded {
+		var tg thermal.Group
 		var machines []GroupMachine
 		pg := profiler.Group{}
 		var short []string
 		for _, r := range g {
 			pg.Summaries = append(pg.Summaries, r.sum)
+			tg.Runs = append(tg.Runs, r.info.Host.Conditions)
 			short = append(short, r.info.ID[:min(8, len(r.info.ID))])
 			i := slices.IndexFunc(machines, func(m GroupMachine) bool { return m.ID == machineKey(r.info.Host) })
 			if i < 0 {
@@ -112,12 +141,16 @@ func (s *Store) Compare(ctx context.Context, groups [][]string, byMachine bool) 
 				models = append(models, r.info.ModelName)
 			}
 		}
-		if byMachine {
+		switch repeat := repeats[gi]; {
+		case byMachine:
 			pg.Label = machines[0].Name + " · " + strings.Join(models, ", ")
-		} else {
+		case repeat != "":
+			pg.Label = fmt.Sprintf("%s ×%d (group %s)", strings.Join(models, ", "), len(g), repeat[:min(8, len(repeat))])
+		default:
 			pg.Label = strings.Join(models, ", ") + " " + strings.Join(short, "+")
 		}
 		pgroups = append(pgroups, pg)
+		conds = append(conds, tg)
 		out.Machines = append(out.Machines, machines)
 	}
 	// Name the machine in every label when the groups ran on several.
@@ -130,8 +163,11 @@ func (s *Store) Compare(ctx context.Context, groups [][]string, byMachine bool) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCannotCompare, err)
 	}
+	for i := range conds {
+		conds[i].Label = pgroups[i].Label
+	}
 	out.Comparison = c
-	out.Warnings = compareWarnings(c, out.Machines)
+	out.Warnings = append(append([]string{}, thermal.Differences(conds)...), compareWarnings(c, out.Machines)...)
 	return out, nil
 }
 

@@ -246,7 +246,7 @@ func testCompareByMachineWarnsOfDifferentSources(t *testing.T, be backend) {
 		}
 	}
 	all := append(slices.Clone(mac), linux...)
-	c, err := st.Compare(ctx, [][]string{all}, true)
+	c, err := st.Compare(ctx, Groups(all), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func testCompareByMachineWarnsOfDifferentSources(t *testing.T, be backend) {
 		t.Errorf("warnings %q, want one about ioreport vs rapl", c.Warnings)
 	}
 	// Explicit groups that each mix the machines: warned about, not refused.
-	c, err = st.Compare(ctx, [][]string{{mac[0], linux[0]}, {mac[1], linux[1]}}, false)
+	c, err = st.Compare(ctx, Groups([]string{mac[0], linux[0]}, []string{mac[1], linux[1]}), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,11 +268,11 @@ func testCompareByMachineWarnsOfDifferentSources(t *testing.T, be backend) {
 		t.Errorf("warnings %q", c.Warnings)
 	}
 	// Same machine, same source: nothing to warn about.
-	c, err = st.Compare(ctx, [][]string{{mac[0]}, {mac[1]}}, false)
+	c, err = st.Compare(ctx, Groups(mac[:1], mac[1:2]), false)
 	if err != nil || len(c.Warnings) != 0 {
 		t.Errorf("one machine: %q, %v", c.Warnings, err)
 	}
-	if _, err := st.Compare(ctx, [][]string{mac}, true); !errors.Is(err, ErrCannotCompare) {
+	if _, err := st.Compare(ctx, Groups(mac), true); !errors.Is(err, ErrCannotCompare) {
 		t.Errorf("runs of one machine compared by machine: %v", err)
 	}
 }

@@ -32,6 +32,13 @@ type RunStore interface {
 	CompareRuns(ctx context.Context, ids []string) (any, error)
 }
 
+// PartialRunStore can leave a run's bulkiest parts out (GET
+// /api/profiling/run/{id}?omit=components,layers,routing), for views that
+// do not draw them. A RunStore may implement it.
+type PartialRunStore interface {
+	GetRunOmitting(ctx context.Context, id string, omit []string) (any, error)
+}
+
 // MachineStore is what a store that records machines adds: the machines
 // list and comparisons grouped by machine. A RunStore may implement it.
 type MachineStore interface {
@@ -724,8 +731,25 @@ func (h *Handler) runState(id string) (map[string]any, bool) {
 
 func (h *Handler) getRun(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	var omit []string
+	for _, part := range strings.Split(r.URL.Query().Get("omit"), ",") {
+		switch part = strings.TrimSpace(part); part {
+		case "":
+		case "components", "layers", "routing":
+			omit = append(omit, part)
+		default:
+			writeError(w, http.StatusBadRequest, "invalid omit", fmt.Sprintf("omit %q: use components, layers or routing (comma-separated)", part))
+			return
+		}
+	}
 	if h.opts.Store != nil {
-		run, err := h.opts.Store.GetRun(r.Context(), id)
+		var run any
+		var err error
+		if ps, ok := h.opts.Store.(PartialRunStore); ok && len(omit) > 0 {
+			run, err = ps.GetRunOmitting(r.Context(), id, omit)
+		} else {
+			run, err = h.opts.Store.GetRun(r.Context(), id)
+		}
 		if err == nil {
 			writeJSON(w, http.StatusOK, run)
 			return

@@ -502,6 +502,24 @@ func apiError(err error, id string) error {
 
 func (r runStore) GetRun(ctx context.Context, id string) (any, error) { return r.get(ctx, id) }
 
+// GetRunOmitting loads a run without the parts named (components, layers,
+// routing).
+func (r runStore) GetRunOmitting(ctx context.Context, id string, omit []string) (any, error) {
+	var o store.Omit
+	for _, part := range omit {
+		switch part {
+		case "components":
+			o.Components = true
+		case "layers":
+			o.Layers = true
+		case "routing":
+			o.Routing = true
+		}
+	}
+	rec, err := r.st.GetOmitting(ctx, id, o)
+	return rec, apiError(err, id)
+}
+
 func (r runStore) DeleteRun(ctx context.Context, id string) error {
 	return apiError(r.st.Delete(ctx, id), id)
 }

@@ -214,3 +214,20 @@ func TestPostgresStaleHeartbeatIsDead(t *testing.T) {
 	}
 	check(profiler.StatusInterrupted)
 }
+
+// Compare's page loads records without their component calls.
+func TestGetOmitting(t *testing.T) {
+	st := openTemp(t)
+	ctx := context.Background()
+	rec := makeRecord(t, spec{model: "m", prompt: "p", tokens: 3, layers: 2, depth: "deep", watts: 9, experts: 4}, nil)
+	if err := st.Save(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetOmitting(ctx, rec.Run.ID, Omit{Components: true, Layers: true, Routing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Components)+len(got.Layers)+len(got.Routing) != 0 || len(got.Tokens) != 3 || len(got.Samples) != len(rec.Samples) || got.Summary == nil {
+		t.Errorf("omitting: %d components, %d layers, %d routes, %d tokens", len(got.Components), len(got.Layers), len(got.Routing), len(got.Tokens))
+	}
+}

@@ -256,11 +256,24 @@ func (s *Store) Resolve(ctx context.Context, idOrPrefix string) (string, error) 
 
 // Get loads a run's full record.
 func (s *Store) Get(ctx context.Context, id string) (*profiler.Record, error) {
+	return s.GetOmitting(ctx, id, Omit{})
+}
+
+// Omit names the bulkiest parts of a record, which views that do not draw
+// them (Compare's charts need only tokens and power) leave out: a deep
+// run's component calls are most of its rows.
+type Omit struct {
+	Components, Layers, Routing bool
+}
+
+// GetOmitting loads a run's record without the parts omit names (they
+// are empty).
+func (s *Store) GetOmitting(ctx context.Context, id string, omit Omit) (*profiler.Record, error) {
 	rec, rid, err := s.head(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.loadChildren(ctx, rid, rec); err != nil {
+	if err := s.loadChildren(ctx, rid, rec, omit); err != nil {
 		return nil, fmt.Errorf("load run %s: %w", id, err)
 	}
 	return rec, nil
@@ -341,7 +354,7 @@ FROM runs JOIN run_details ON run_details.run_rid = runs.rid WHERE id = ?`, id).
 	return rec, rid, nil
 }
 
-func (s *Store) loadChildren(ctx context.Context, rid int64, rec *profiler.Record) error {
+func (s *Store) loadChildren(ctx context.Context, rid int64, rec *profiler.Record, omit Omit) error {
 
 	rec.Phases = []profiler.PhaseRecord{}
 	if err := eachRow(ctx, s.db, `SELECT phase, start_ns, end_ns, window_start_ns, window_end_ns, energy_json FROM phases WHERE run_rid = ? ORDER BY seq`, rid, func(r *sql.Rows) error {
@@ -383,7 +396,7 @@ func (s *Store) loadChildren(ctx context.Context, rid int64, rec *profiler.Recor
 	}
 
 	rec.Components = []profiler.ComponentRecord{}
-	if err := eachRow(ctx, s.db, `
+	if err := eachRowUnless(omit.Components, ctx, s.db, `
 SELECT c.token_index, c.phase, c.layer, c.component, c.start_ns, c.end_ns, c.positions, c.energy_j, c.uncertainty_j, c.basis, c.label,
 	c.act_mean, c.act_std, c.act_max_abs, c.act_sparsity,
 	d.seq, d.attention_entropy, d.attention_sparsity, d.softmax_ns, d.mlp_kill_ratio, d.norm_variance_ratio,
@@ -414,7 +427,7 @@ WHERE c.run_rid = ? ORDER BY c.seq`, rid, func(r *sql.Rows) error {
 	}
 
 	rec.Layers = []profiler.LayerMetric{}
-	if err := eachRow(ctx, s.db, `SELECT phase, layer, component, calls, total_ns, energy_j, label, mean_max_abs, mean_sparsity FROM layer_metrics WHERE run_rid = ? ORDER BY seq`, rid, func(r *sql.Rows) error {
+	if err := eachRowUnless(omit.Layers, ctx, s.db, `SELECT phase, layer, component, calls, total_ns, energy_j, label, mean_max_abs, mean_sparsity FROM layer_metrics WHERE run_rid = ? ORDER BY seq`, rid, func(r *sql.Rows) error {
 		var l profiler.LayerMetric
 		if err := r.Scan(&l.Phase, &l.Layer, &l.Component, &l.Calls, &l.TotalNs, &l.EnergyJ, &l.Label, &l.MeanAbs, &l.Sparsity); err != nil {
 			return err
@@ -426,7 +439,7 @@ WHERE c.run_rid = ? ORDER BY c.seq`, rid, func(r *sql.Rows) error {
 	}
 
 	// Router decisions, by position then layer, one row per chosen expert.
-	if err := eachRow(ctx, s.db, `SELECT layer, position, rank, token_index, phase, expert, weight FROM routes WHERE run_rid = ? ORDER BY position, layer, rank`, rid, func(r *sql.Rows) error {
+	if err := eachRowUnless(omit.Routing, ctx, s.db, `SELECT layer, position, rank, token_index, phase, expert, weight FROM routes WHERE run_rid = ? ORDER BY position, layer, rank`, rid, func(r *sql.Rows) error {
 		var layer, position, rank, token, expert int
 		var phase string
 		var weight float64
@@ -464,6 +477,14 @@ WHERE c.run_rid = ? ORDER BY c.seq`, rid, func(r *sql.Rows) error {
 			EnergyMJ: e.Float64, HasEnergy: e.Valid, PowerMW: p.Float64, HasPower: p.Valid}
 		return nil
 	})
+}
+
+// eachRowUnless is eachRow, or nothing when skip is set.
+func eachRowUnless(skip bool, ctx context.Context, db *db, query string, rid int64, fn func(*sql.Rows) error) error {
+	if skip {
+		return nil
+	}
+	return eachRow(ctx, db, query, rid, fn)
 }
 
 func eachRow(ctx context.Context, db *db, query string, rid int64, fn func(*sql.Rows) error) error {

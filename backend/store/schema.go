@@ -200,7 +200,20 @@ ALTER TABLE runs ADD COLUMN machine_name TEXT NOT NULL DEFAULT '';
 -- power_sources: the run's power source names, sorted, comma-separated.
 ALTER TABLE runs ADD COLUMN power_sources TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN pushed_by TEXT NOT NULL DEFAULT '';
-CREATE INDEX runs_machine ON runs(machine_id, created_at);
+CREATE INDEX runs_machine ON runs(machine_id, created_at DESC, rid DESC);
+
+-- The history list's sorts with their tie-breaker, so a page of 100,000
+-- runs is read from an index instead of sorting them all.
+DROP INDEX runs_created;
+DROP INDEX runs_duration;
+DROP INDEX runs_energy;
+DROP INDEX runs_jpt;
+DROP INDEX runs_tps;
+CREATE INDEX runs_created ON runs(created_at DESC, rid DESC);
+CREATE INDEX runs_duration ON runs(duration_s DESC, rid DESC);
+CREATE INDEX runs_energy ON runs(total_energy_j DESC, rid DESC);
+CREATE INDEX runs_jpt ON runs(joules_per_token DESC, rid DESC);
+CREATE INDEX runs_tps ON runs(tokens_per_second DESC, rid DESC);
 
 CREATE TABLE machines (
 	id            TEXT PRIMARY KEY,

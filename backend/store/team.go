@@ -29,31 +29,13 @@ type Machine struct {
 	CPUs         int       `json:"cpus"`
 	PowerSources string    `json:"power_sources"`
 	LastRunAt    time.Time `json:"last_run_at"`
-	Runs         int       `json:"runs"`
 }
 
-// Machines lists the machines with stored runs, by name, with how many
-// runs each has.
+// Machines lists the machines with stored runs, by name. (Counting each
+// machine's runs would read every run; the machine filter counts them.)
 func (s *Store) Machines(ctx context.Context) ([]Machine, error) {
-	counts := map[string]int{}
-	rows, err := s.db.QueryContext(ctx, `SELECT machine_id, count(*) FROM runs WHERE machine_id <> '' GROUP BY machine_id`)
-	if err != nil {
-		return nil, fmt.Errorf("list machines: %w", err)
-	}
-	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list machines: %w", err)
-		}
-		counts[id] = n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list machines: %w", err)
-	}
-	rows, err = s.db.QueryContext(ctx, `SELECT id, name, os, arch, cpu, gpu, cpus, power_sources, last_run_at FROM machines ORDER BY name, id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, os, arch, cpu, gpu, cpus, power_sources, last_run_at FROM machines
+WHERE EXISTS (SELECT 1 FROM runs WHERE machine_id = machines.id) ORDER BY name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list machines: %w", err)
 	}
@@ -66,9 +48,7 @@ func (s *Store) Machines(ctx context.Context) ([]Machine, error) {
 			return nil, fmt.Errorf("list machines: %w", err)
 		}
 		m.LastRunAt = time.UnixMilli(last).UTC()
-		if m.Runs = counts[m.ID]; m.Runs > 0 {
-			out = append(out, m)
-		}
+		out = append(out, m)
 	}
 	return out, rows.Err()
 }

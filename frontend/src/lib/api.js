@@ -68,7 +68,7 @@ export function queueStatus(fetchImpl) {
 // runsQuery builds the run list's query string, leaving out empty fields.
 export function runsQuery(q = {}) {
   const p = new URLSearchParams();
-  for (const k of ['search', 'model', 'status', 'kind', 'from', 'to', 'sort', 'order', 'limit', 'offset']) {
+  for (const k of ['search', 'model', 'machine', 'status', 'kind', 'from', 'to', 'sort', 'order', 'limit', 'offset']) {
     if (q[k] !== undefined && q[k] !== null && q[k] !== '') p.set(k, String(q[k]));
   }
   for (const t of q.tags ?? []) if (t) p.append('tag', t);
@@ -93,8 +93,16 @@ export async function listRuns(q, fetchImpl = fetch) {
   return { runs, total: Number.isFinite(total) && res.headers?.get?.('X-Total-Count') != null ? total : runs.length };
 }
 
-export function getRun(id, fetchImpl) {
-  return getJSON('/api/profiling/run/' + encodeURIComponent(id), fetchImpl);
+// getRun loads a run's record; omit leaves out parts a view does not draw
+// (['components', 'layers', 'routing']), which are most of a deep run.
+export function getRun(id, fetchImpl, omit = []) {
+  const q = omit.length ? '?omit=' + omit.join(',') : '';
+  return getJSON('/api/profiling/run/' + encodeURIComponent(id) + q, fetchImpl);
+}
+
+// listMachines lists the machines with stored runs (a team server holds many).
+export function listMachines(fetchImpl) {
+  return getJSON('/api/profiling/machines', fetchImpl);
 }
 
 export function deleteRun(id, fetchImpl) {
@@ -110,9 +118,10 @@ export function exportURL(id, format, table = '') {
 }
 
 // compareRuns compares 2-4 arms: a run id, "a+b" (runs as one group) or
-// "group:ID" (every run of one repeat group).
-export function compareRuns(ids, fetchImpl) {
-  return getJSON('/api/profiling/compare?ids=' + ids.map((id) => id.split('+').map(encodeURIComponent).join('%2B')).join(','), fetchImpl);
+// "group:ID" (every run of one repeat group). With by 'machine' the runs
+// are pooled and grouped by the machine they ran on.
+export function compareRuns(ids, fetchImpl, by = '') {
+  return getJSON('/api/profiling/compare?ids=' + ids.map((id) => id.split('+').map(encodeURIComponent).join('%2B')).join(',') + (by ? '&by=' + encodeURIComponent(by) : ''), fetchImpl);
 }
 
 // Remote mode: a server reachable from other machines wants its token. The

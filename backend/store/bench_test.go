@@ -222,11 +222,11 @@ func BenchmarkTeam100k(b *testing.B) {
 			bench("history_search_model_machine_tag", list(Query{Search: "topic 3", Model: "model-2", Machine: "machine-02", Tags: []string{"g2"}, Limit: 50}))
 			bench("history_page_1000", list(Query{Limit: 50, Offset: 50_000}))
 			bench("compare_by_machine", func() error {
-				_, err := st.Compare(ctx, [][]string{ids}, true)
+				_, err := st.Compare(ctx, Groups(ids), true)
 				return err
 			})
 			bench("compare_page", func() error {
-				if _, err := st.Compare(ctx, [][]string{ids}, true); err != nil {
+				if _, err := st.Compare(ctx, Groups(ids), true); err != nil {
 					return err
 				}
 				for _, id := range firsts { // what the page draws: tokens and power

@@ -167,7 +167,8 @@ SELECT rid, id, created_at, model_name, prompt, duration_s, total_energy_j, joul
 	energy_label, input_tokens, output_tokens, machine_id, machine_name, power_sources,
 	depth, `+s.db.d.jsonText("d.settings_json", "backend")+`, `+s.db.d.jsonText("d.arch_json", "dtype")+`,
 	`+s.db.d.jsonText("d.settings_json", "repeat_group")+`, kind
-FROM runs LEFT JOIN run_details d ON d.run_rid = runs.rid`+cond+` ORDER BY `+s.db.d.orderBy(col, q.Asc)+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+FROM (SELECT * FROM runs`+cond+` ORDER BY `+s.db.d.orderBy(col, q.Asc)+` LIMIT ? OFFSET ?) AS runs
+LEFT JOIN run_details d ON d.run_rid = runs.rid ORDER BY `+s.db.d.orderBy(col, q.Asc), append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return Page{}, fmt.Errorf("list runs: %w", err)
 	}

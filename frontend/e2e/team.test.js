@@ -80,7 +80,7 @@ test('a viewer filters the team history by machine and compares the machines', a
   assert.equal(await page.locator('tr[data-run]').count(), 4);
   await page.getByLabel('Machine').selectOption({ label: 'mac-studio' });
   await page.getByText('2 runs', { exact: true }).waitFor();
-  const cells = await page.locator('tr[data-run] td:nth-child(3)').allTextContents();
+  const cells = await page.locator('tr[data-run] td.machine').allTextContents();
   assert.deepEqual(cells, ['mac-studio', 'mac-studio']);
   await screenshot(page, 'team-history-machine');
 

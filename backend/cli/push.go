@@ -117,8 +117,7 @@ func runsToPush(ctx context.Context, st *store.Store, args []string, all bool) (
 		}
 		return ids, skipped, nil
 	}
-	q := store.Query{Sort: "date", Asc: true, Limit: 1000,
-		Status: []profiler.Status{profiler.StatusCompleted, profiler.StatusFailed, profiler.StatusCancelled, profiler.StatusInterrupted}}
+	q := store.Query{Sort: "date", Asc: true, Limit: 1000, Status: store.FinishedStatuses()}
 	for {
 		page, err := st.List(ctx, q)
 		if err != nil {

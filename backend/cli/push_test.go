@@ -69,20 +69,37 @@ func testPushEndToEnd(t *testing.T, teamDB string) {
 	if code != 0 {
 		t.Fatalf("profile: %d %s", code, errOut)
 	}
+	// An energy window around a command is a run of its own kind.
+	if code, _, errOut := profCLI(t, "measure", "--note", "a data prep step", "--power", "replay:"+trace, "--interval", "10ms", "--idle", "0",
+		"--db", local, "--", "true"); code != 0 {
+		t.Fatalf("measure: %d %s", code, errOut)
+	}
 	url := teamServer(t, teamDB)
 	pushTok := tokenFile(t, teamDB, "lab-mac", store.RolePush)
 
 	code, out, errOut := profCLI(t, "push", "--all", "--to", url, "--db", local, "--token-file", pushTok)
-	if code != 0 || !strings.Contains(out, "2 run(s) copied") {
+	if code != 0 || !strings.Contains(out, "3 run(s) copied") {
 		t.Fatalf("first push: %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = profCLI(t, "push", "--all", "--to", url, "--db", local, "--token-file", pushTok)
-	if code != 0 || !strings.Contains(out, "0 run(s) copied") || !strings.Contains(out, "2 already there") {
+	if code != 0 || !strings.Contains(out, "0 run(s) copied") || !strings.Contains(out, "3 already there") {
 		t.Fatalf("second push must copy nothing: %d\n%s%s", code, out, errOut)
 	}
 
+	// The team lists the window by its kind, with its note.
+	code, out, _ = profCLI(t, "runs", "--db", teamDB, "--kind", "window", "--json")
+	var windows store.Page
+	if code != 0 || json.Unmarshal([]byte(out), &windows) != nil || windows.Total != 1 || windows.Runs[0].Kind != "window" || windows.Runs[0].MachineName != "lab-mac" {
+		t.Fatalf("team windows: %d %s", code, out)
+	}
+	_, mine, _ := profCLI(t, "show", windows.Runs[0].ID, "--json", "--db", local)
+	_, theirs, _ := profCLI(t, "show", windows.Runs[0].ID, "--json", "--db", teamDB)
+	if mine != theirs || !strings.Contains(theirs, "a data prep step") {
+		t.Errorf("the team's copy of the window differs from the pushed one:\n%s\n%s", mine, theirs)
+	}
+
 	// The team's copy is the local record, and knows its machine.
-	code, out, _ = profCLI(t, "runs", "--db", teamDB, "--machine", "lab-mac", "--json")
+	code, out, _ = profCLI(t, "runs", "--db", teamDB, "--machine", "lab-mac", "--kind", "engine", "--json")
 	var page store.Page
 	if code != 0 || json.Unmarshal([]byte(out), &page) != nil || page.Total != 2 {
 		t.Fatalf("team runs on lab-mac: %d %s", code, out)
@@ -91,8 +108,8 @@ func testPushEndToEnd(t *testing.T, teamDB string) {
 		t.Errorf("team run's machine: %+v", r)
 	}
 	id := page.Runs[0].ID
-	_, mine, _ := profCLI(t, "show", id, "--json", "--db", local)
-	_, theirs, _ := profCLI(t, "show", id, "--json", "--db", teamDB)
+	_, mine, _ = profCLI(t, "show", id, "--json", "--db", local)
+	_, theirs, _ = profCLI(t, "show", id, "--json", "--db", teamDB)
 	if mine != theirs || len(mine) < 1000 {
 		t.Errorf("the team's copy differs from the pushed run (%d vs %d bytes)", len(mine), len(theirs))
 	}

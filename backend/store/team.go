@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,14 +90,17 @@ var ErrInvalidRun = errors.New("invalid run")
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// Finished reports whether a run's status is final (only finished runs are
-// pushed: a queued or running one belongs to the store still writing it).
+// FinishedStatuses are the final statuses (an abandoned window's
+// included): only runs in one are pushed, since a queued or running one
+// belongs to the store still writing it.
+func FinishedStatuses() []profiler.Status {
+	return []profiler.Status{profiler.StatusCompleted, profiler.StatusFailed, profiler.StatusCancelled,
+		profiler.StatusInterrupted, profiler.StatusAbandoned}
+}
+
+// Finished reports whether a run's status is final (see FinishedStatuses).
 func Finished(status profiler.Status) bool {
-	switch status {
-	case profiler.StatusCompleted, profiler.StatusFailed, profiler.StatusCancelled, profiler.StatusInterrupted:
-		return true
-	}
-	return false
+	return slices.Contains(FinishedStatuses(), status)
 }
 
 // Import stores a finished run copied from another database, unless a run
@@ -126,7 +130,7 @@ func checkImport(rec *profiler.Record) error {
 	case !uuidPattern.MatchString(r.ID):
 		return fmt.Errorf("%w: id %q is not a lower-case UUID", ErrInvalidRun, r.ID)
 	case !Finished(r.Status):
-		return fmt.Errorf("%w: run %s is %q; only finished runs (completed, failed, cancelled, interrupted) can be copied", ErrInvalidRun, r.ID, r.Status)
+		return fmt.Errorf("%w: run %s is %q; only finished runs (completed, failed, cancelled, interrupted, abandoned) can be copied", ErrInvalidRun, r.ID, r.Status)
 	case r.CreatedAt.IsZero():
 		return fmt.Errorf("%w: run %s has no created_at", ErrInvalidRun, r.ID)
 	case r.ModelName == "":

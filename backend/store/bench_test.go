@@ -100,7 +100,7 @@ func seedHistory(tb testing.TB, st *Store, n, machines int) {
 		tb.Fatal(err)
 	}
 	runs := newBulk(ctx, tx, "runs", "rid", "id", "created_at", "finished_at", "status", "model_name", "prompt", "depth", "duration_s", "total_energy_j",
-		"joules_per_token", "tokens_per_second", "input_tokens", "output_tokens", "energy_label", "machine_id", "machine_name", "power_sources")
+		"joules_per_token", "tokens_per_second", "input_tokens", "output_tokens", "energy_label", "machine_id", "machine_name", "power_sources", "kind")
 	details := newBulk(ctx, tx, "run_details", "run_rid", "settings_json", "host_json", "sources_json", "summary_json")
 	tags := newBulk(ctx, tx, "run_tags", "run_rid", "tag")
 	for i := 1; i <= n; i++ {
@@ -114,8 +114,15 @@ func seedHistory(tb testing.TB, st *Store, n, machines int) {
 		sum.TotalEnergyJ.Value, sum.DurationS.Value, sum.TokensPerSecond.Value = &e, &d, &tps
 		js, _ := jsonText(&sum)
 		created := int64(1700000000000) + int64(i)*60000
+		kind := profiler.KindEngine // one run in 10 an inference server's, one in 25 a window
+		switch {
+		case i%25 == 0:
+			kind = profiler.KindWindow
+		case i%10 == 0:
+			kind = profiler.KindServer
+		}
 		if err := runs.add(i, id, created, created+int64(d*1000), "completed", fmt.Sprintf("model-%d", i%7), fmt.Sprintf("prompt number %d about topic %d", i, i%37),
-			"module", d, e, e/64, tps, 12, 64, "measured rapl", host.ID, host.Hostname, "rapl"); err != nil {
+			"module", d, e, e/64, tps, 12, 64, "measured rapl", host.ID, host.Hostname, "rapl", kind); err != nil {
 			tb.Fatal(err)
 		}
 		if err := details.add(i, settings, hostJSON, sources, js); err != nil {
@@ -219,6 +226,8 @@ func BenchmarkTeam100k(b *testing.B) {
 			})
 			bench("history_machine_filter", list(Query{Machine: "machine-07", Limit: 50}))
 			bench("history_sort_energy", list(Query{Sort: "energy", Limit: 50}))
+			bench("history_kind_filter", list(Query{Kinds: []string{profiler.KindWindow}, Limit: 50}))
+			bench("history_kind_machine_filter", list(Query{Kinds: []string{profiler.KindServer}, Machine: "machine-10", Limit: 50}))
 			bench("history_search_model_machine_tag", list(Query{Search: "topic 3", Model: "model-2", Machine: "machine-02", Tags: []string{"g2"}, Limit: 50}))
 			bench("history_page_1000", list(Query{Limit: 50, Offset: 50_000}))
 			bench("compare_by_machine", func() error {

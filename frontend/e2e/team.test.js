@@ -1,6 +1,7 @@
-// Teams (issue 18): two machines push their runs to a team server; a
-// viewer logs in with a read-only token, filters the history by machine and
-// compares the machines, and is warned that their power sources differ.
+// Teams (issue 18): two machines push their runs (one an energy window) to
+// a team server; a viewer logs in with a read-only token, filters the
+// history by machine and kind and compares the machines, and is warned that
+// their power sources differ.
 // The team server stores into PostgreSQL when ENERGYPROFILER_TEST_PG names
 // one (CI), else into SQLite: the dashboard is the same.
 import { after, before, test } from 'node:test';
@@ -50,8 +51,13 @@ before(async () => {
     const db = join(tmp, machine + '.db');
     await cli(['profile', '--model', model, '--prompt', 'The team compares machines', '--max-tokens', '8', '--repeat', '2', '--cooldown', '0',
       '--idle', '0', '--power', power, '--db', db], { ENERGYPROFILER_MACHINE: machine, ENERGYPROFILER_TOKEN: '' });
+    // The studio also measured a data-prep step as an energy window.
+    if (machine === 'mac-studio') {
+      await cli(['measure', '--name', 'data prep', '--note', 'tokenize the corpus', '--idle', '0', '--power', power, '--db', db, '--', 'true'],
+        { ENERGYPROFILER_MACHINE: machine, ENERGYPROFILER_TOKEN: '' });
+    }
     const out = await cli(['push', '--all', '--to', server.url, '--db', db, '--token-file', join(tmp, machine + '.token')], { ENERGYPROFILER_TOKEN: '' });
-    assert.match(out, /2 run\(s\) copied/);
+    assert.match(out, new RegExp(`${machine === 'mac-studio' ? 3 : 2} run\\(s\\) copied`));
   }
 });
 after(async () => {
@@ -76,15 +82,23 @@ test('a viewer filters the team history by machine and compares the machines', a
   assert.equal(generate, 403);
 
   await page.goto(server.url + '/#/history');
-  await page.locator('tr[data-run]').nth(3).waitFor();
-  assert.equal(await page.locator('tr[data-run]').count(), 4);
+  await page.locator('tr[data-run]').nth(4).waitFor();
+  assert.equal(await page.locator('tr[data-run]').count(), 5);
   await page.getByLabel('Machine').selectOption({ label: 'mac-studio' });
-  await page.getByText('2 runs', { exact: true }).waitFor();
+  await page.getByText('3 runs', { exact: true }).waitFor();
   const cells = await page.locator('tr[data-run] td.machine').allTextContents();
-  assert.deepEqual(cells, ['mac-studio', 'mac-studio']);
+  assert.deepEqual(cells, ['mac-studio', 'mac-studio', 'mac-studio']);
+  const kinds = await page.locator('tr[data-run] .kind').allTextContents();
+  assert.deepEqual(kinds, ['Energy window', 'Built-in engine', 'Built-in engine']);
   await screenshot(page, 'team-history-machine');
+  // Both filters at once: the studio's windows.
+  await page.getByLabel('Kind').selectOption('window');
+  await page.getByText('1 run', { exact: true }).waitFor();
+  assert.match(await page.locator('tr[data-run]').first().textContent(), /data prep.*Energy window.*mac-studio/s);
 
+  // Machines are compared on their engine runs.
   await page.getByLabel('Machine').selectOption({ label: 'any' });
+  await page.getByLabel('Kind').selectOption('engine');
   await page.getByText('4 runs', { exact: true }).waitFor();
   for (const box of await page.locator('tr[data-run] input[type=checkbox]').all()) await box.check();
   await page.getByRole('link', { name: 'Compare by machine' }).click();

@@ -79,6 +79,9 @@ func testCompletedRunsSurviveKill(t *testing.T, be backend) {
 	for round, delay := range []time.Duration{3 * time.Millisecond, 9 * time.Millisecond, 15 * time.Millisecond} {
 		r := killWriter(t, path, round+1, delay, saved)
 		running = append(running, r)
+		if be.postgres() {
+			waitSessionsEnded(t, path)
+		}
 
 		st, err := Open(path)
 		if err != nil {
@@ -168,4 +171,30 @@ func killWriter(t *testing.T, path string, after int, delay time.Duration, saved
 		t.Fatalf("child did not get far enough: running=%q, %d saves after it", running, n)
 	}
 	return running
+}
+
+// waitSessionsEnded waits until PostgreSQL has ended the killed writer's
+// sessions. The kernel closes its connections at once, but the server
+// notices only when the backend next reads from one (after finishing the
+// statement it was running), and until then the writer's instance lock is
+// held and its runs rightly count as still running; a team server's reaper
+// finds them a minute later.
+func waitSessionsEnded(t *testing.T, location string) {
+	t.Helper()
+	raw := rawDB(t, location)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := raw.QueryRow(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+	AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed writer's %d advisory lock(s) are still held after 30 s", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -60,14 +60,19 @@ darwin-check:
 ## test-arm64: the compute and engine tests built for arm64, where the NEON
 ## kernels run, executed by qemu's user-mode emulator (Debian's
 ## qemu-user-static). Test binaries run in their package folder, as go test does.
+## qemu's default CPU model has dotprod, so the SDOT quantized kernels run
+## (the tests fail if it had not); a Cortex-A72 model (ARMv8.0, no dotprod)
+## then checks the quantized products' fallback to the portable kernels.
 ARM64_TESTS := build/arm64
 test-arm64:
 	@command -v qemu-aarch64-static >/dev/null || { echo "test-arm64 needs qemu-aarch64-static: apt-get install qemu-user-static"; exit 1; }
 	mkdir -p $(ARM64_TESTS)
 	GOARCH=arm64 $(GO) test -c -o $(ARM64_TESTS)/compute.test ./backend/engine/compute
 	GOARCH=arm64 $(GO) test -c -o $(ARM64_TESTS)/engine.test ./backend/engine
-	cd backend/engine/compute && qemu-aarch64-static $(CURDIR)/$(ARM64_TESTS)/compute.test -test.v -test.run 'NEON|Kernel'
-	cd backend/engine/compute && qemu-aarch64-static $(CURDIR)/$(ARM64_TESTS)/compute.test
+	cd backend/engine/compute && ENERGYPROFILER_ARM64_DOTPROD=required qemu-aarch64-static $(CURDIR)/$(ARM64_TESTS)/compute.test -test.v -test.run 'NEON|SDOT|Kernel'
+	cd backend/engine/compute && ENERGYPROFILER_ARM64_DOTPROD=required qemu-aarch64-static $(CURDIR)/$(ARM64_TESTS)/compute.test
+	cd backend/engine/compute && ENERGYPROFILER_ARM64_DOTPROD=absent qemu-aarch64-static -cpu cortex-a72 $(CURDIR)/$(ARM64_TESTS)/compute.test -test.run 'NEON|SDOT|Quant'
+	cd backend/engine && qemu-aarch64-static $(CURDIR)/$(ARM64_TESTS)/engine.test -test.v -test.run 'GGUFFixtures'
 	cd backend/engine && qemu-aarch64-static $(CURDIR)/$(ARM64_TESTS)/engine.test
 
 frontend-test: frontend-deps

@@ -18,10 +18,11 @@ package compute
 //   - expSub and swiglu use the Cephes polynomial of the amd64 kernels
 //     instead of math.Exp: about 1e-7 relative error.
 //
-// Adding a kernel (the quantized dots, say): write the generic version
-// beside the others, a NEON one in kernels_arm64.s, and its wrapper here.
-// Until a NEON version exists, forward to the generic one at the end of
-// this file, as moments does.
+// The quantized dot products have their own file (quantdot_arm64.go, SDOT
+// kernels behind a dotprod check). Adding a kernel: write the generic
+// version beside the others, a NEON one in kernels_arm64.s, and its
+// wrapper here. Until a NEON version exists, forward to the generic one at
+// the end of this file, as moments does.
 
 func kernelName() string { return "neon" }
 

@@ -5,8 +5,9 @@
 //
 // Go's assembler has no mnemonics for the vector floating-point arithmetic
 // (FADD, FADDP, FMUL, FDIV, FMAX, FMIN, FNEG, FRINTN, FCVTZS, FCVTL), so
-// those are WORD encodings; each carries its GNU mnemonic, and they were
-// checked with aarch64-linux-gnu-as/objdump. Go syntax puts the destination
+// those are WORD encodings; each carries its GNU mnemonic, which
+// TestARM64WordEncodings (asmwords_test.go) assembles with
+// aarch64-linux-gnu-as to compare. Go syntax puts the destination
 // last: VFMLA Vm, Vn, Vd is Vd += Vn·Vm, fused.
 
 #include "textflag.h"

@@ -70,3 +70,40 @@ func BenchmarkNEON(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSDOT runs each quantized SDOT kernel beside the portable one on
+// the same 4096-column row (its bytes stay in L1/L2), in weight GB/s:
+//
+//	go test -run '^$' -bench SDOT ./backend/engine/compute
+func BenchmarkSDOT(b *testing.B) {
+	if !hasDotProd() {
+		b.Skip("no dotprod on this CPU")
+	}
+	const cols = 4096
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, dt := range sdotTypes {
+		w, err := Quantize(dt, randF32(rng, cols), cols)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var a qact
+		a.quantize(randF32(rng, cols), 1, cols, actBlock(dt))
+		row := a.row(0)
+		var sink float32
+		for _, k := range []struct {
+			name string
+			dot  func() float32
+		}{
+			{"sdot", func() float32 { return sdotKernel(dt, w, row) }},
+			{"generic", func() float32 { return dotQuantGeneric(dt, w, row) }},
+		} {
+			b.Run(dt.String()+"/"+k.name, func(b *testing.B) {
+				for b.Loop() {
+					sink += k.dot()
+				}
+				b.ReportMetric(float64(len(w))/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GB/s")
+			})
+		}
+		_ = sink
+	}
+}

@@ -1,9 +1,10 @@
-//go:build !(goexperiment.simd && amd64)
+//go:build !(goexperiment.simd && amd64) && !arm64
 
 package compute
 
-// dotQuant is the fused quantized dot product; builds without the amd64
-// archsimd kernels (arm64 included, for now) use the portable ones.
+// dotQuant is the fused quantized dot product; builds without SIMD kernels
+// for it (amd64 has quantdot_amd64.go, arm64 quantdot_arm64.go) use the
+// portable ones.
 func dotQuant(dt DType, w []byte, a actRow) float32 { return dotQuantGeneric(dt, w, a) }
 
 // dotRows computes several rows in one kernel call where a kernel can; here

@@ -21,14 +21,22 @@ import (
 // float32 reordering, one command buffer per decode token (plus one per MoE
 // layer, whose router the CPU reads), and trace events whose windows come
 // from the GPU clock mapped onto clock.Now().
+// With clang++ installed it runs twice: on the kernels' Go semantics and
+// on the MSL source itself compiled for the CPU (metaltest.NewMSL).
 func TestMetalBackendOnFakeDevice(t *testing.T) {
+	for _, d := range fakeDevices(t) {
+		t.Run(d.name, func(t *testing.T) { checkMetalArchitectures(t, d.open) })
+	}
+}
+
+func checkMetalArchitectures(t *testing.T, newDevice func(*testing.T) *metaltest.Fake) {
 	ctx := context.Background()
 	prompt := []int{1, 5, 9, 2, 7, 3, 8, 4, 6, 10, 11}
 	for _, v := range variants() {
 		t.Run(v.name, func(t *testing.T) {
 			tm := writeTiny(t, v.spec)
 			cpu := tm.open(t, Options{Threads: 1, PrefillChunk: 4})
-			dev := metaltest.New()
+			dev := newDevice(t)
 			be, err := metal.New(dev)
 			if err != nil {
 				t.Fatal(err)

@@ -76,10 +76,12 @@ inline float load_w(device const block_q4_0 * w, uint i) {
 
 // The 6-bit scale and min of sub-block j (ggml's get_scale_min_k4).
 inline uchar2 scale_min_k4(uint j, device const uchar * q) {
+    // Explicit uchar(): the expressions are int after promotion, and MSL's
+    // vector constructors may not narrow implicitly.
     if (j < 4) {
-        return uchar2(q[j] & 63, q[j + 4] & 63);
+        return uchar2(uchar(q[j] & 63), uchar(q[j + 4] & 63));
     }
-    return uchar2((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    return uchar2(uchar((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4)), uchar((q[j + 4] >> 4) | ((q[j] >> 6) << 4)));
 }
 
 inline float load_w(device const block_q4_K * w, uint i) {

@@ -8,7 +8,7 @@ import (
 )
 
 // TestMSLParsesAsCxx type-checks kernels.metal with clang as C++14 (the
-// language MSL 2 is built on) against testdata/mslshim/metal_stdlib, a
+// language MSL 2 is built on) against metaltest/msl/metal_stdlib, a
 // stand-in that declares the Metal library functions our kernels use.
 // It catches what a reader misses: typos, wrong argument counts and
 // types, undeclared names, missing semicolons. It cannot check Metal-only
@@ -30,7 +30,7 @@ func TestMSLParsesAsCxx(t *testing.T) {
 	}
 	cmd := exec.Command(clang, "-std=c++14", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
 		"-Wno-unknown-attributes", "-Wno-unused-parameter",
-		"-I", filepath.Join("testdata", "mslshim"), "-x", "c++", src)
+		"-I", filepath.Join("metaltest", "msl"), "-x", "c++", src)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kernels.metal does not type-check as C++14: %v\n%s", err, out)
 	}

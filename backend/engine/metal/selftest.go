@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"unsafe"
 
 	"energyprofiler/backend/engine/compute"
 )
@@ -60,11 +61,9 @@ const (
 	tolExact = 0
 	tolSum   = 2e-5
 	tolExp   = 1e-5
-	// The CPU's quantized kernels round the activations to int8 blocks (as
-	// ggml's CPU path does); the GPU multiplies them in float32 (as ggml's
-	// Metal kernels do). The difference is that rounding: about 1/127 of a
-	// block's largest activation per product, mostly averaging out.
-	tolQuant = 2e-2
+	// A K-quant weight is d·sc·q − dmin·m: a GPU may fuse the multiply and
+	// subtract where the CPU rounds the product first (a few ulps).
+	tolKQuantDecode = 1e-6
 )
 
 // dtypeNamed finds the compute.DType whose name is name, if this build's
@@ -196,7 +195,11 @@ func (s *selfTest) run() {
 		s.check("embed "+dt.String(), tolExact, out)
 	}
 
-	// The GGUF block types, where this build has them.
+	// The GGUF block types, where this build has them. The GPU multiplies
+	// the decoded weights with float activations (as ggml's Metal kernels
+	// do); the CPU's quantized kernels would round the activations to int8
+	// blocks first (as ggml's CPU path does), so the reference is the CPU's
+	// float product of the same weights decoded by compute.DequantizeRow.
 	for _, name := range []string{"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"} {
 		dt, ok := dtypeNamed(name)
 		if !ok {
@@ -205,13 +208,25 @@ func (s *selfTest) run() {
 		q := QuantTypes[name]
 		qcols := 2 * q.Values
 		w := compute.Matrix{DType: dt, Rows: rows, Cols: qcols, Data: s.blocks(name, rows*qcols/q.Values)}
+		decoded := compute.ToF32(w)
+		wf := compute.Matrix{DType: compute.F32, Rows: rows, Cols: qcols, Data: unsafe.Slice((*byte)(unsafe.Pointer(&decoded[0])), 4*len(decoded))}
 		for _, n := range []int{1, 11} {
 			x := s.tensor(n*qcols, 1)
 			out := s.tensor(n*rows, 0)
-			s.gpu.MatMul(out.g, x.g, n, w, nil)
-			s.cpu.MatMul(out.c, x.c, n, w, nil)
-			s.check(fmt.Sprintf("matmul %s n=%d", name, n), tolQuant, out)
+			bias := s.host(rows, 0.1)
+			s.gpu.MatMul(out.g, x.g, n, w, bias)
+			s.cpu.MatMul(out.c, x.c, n, wf, bias)
+			s.check(fmt.Sprintf("matmul %s n=%d", name, n), tolSum, out)
 		}
+		ids := []int{3, 0, 36, 3}
+		out := s.tensor(len(ids)*qcols, 0)
+		s.gpu.Embed(out.g, w, ids)
+		s.cpu.Embed(out.c, w, ids)
+		tol := float64(tolExact)
+		if name == "Q4_K" || name == "Q5_K" {
+			tol = tolKQuantDecode
+		}
+		s.check("embed "+name, tol, out)
 	}
 
 	// RMSNorm, in place and not.

@@ -40,6 +40,7 @@ type Fake struct {
 	bufs    []buffer
 	kernels []string
 	closed  bool
+	msl     *mslRunner // NewMSL: the kernels run as compiled MSL
 
 	// What ran, for tests.
 	Runs       int
@@ -125,6 +126,9 @@ func (f *Fake) Close() {
 	f.mu.Lock()
 	f.closed = true
 	f.bufs = nil
+	if f.msl != nil {
+		f.msl.close()
+	}
 	f.mu.Unlock()
 }
 
@@ -220,6 +224,9 @@ func (f *Fake) dispatch(d metal.Dispatch) (err error) {
 		if bufs[i], err = f.view(bind); err != nil {
 			return fmt.Errorf("%s buffer(%d): %w", name, i+1, err)
 		}
+	}
+	if f.msl != nil {
+		return f.runMSL(name, d)
 	}
 	return k.run(d, bufs)
 }

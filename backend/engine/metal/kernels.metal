@@ -114,6 +114,77 @@ inline float load_w(device const block_q6_K * w, uint i) {
     return float(b.d) * float(sc[l / 16 + 2 * quarter]) * float(int(q) - 32);
 }
 
+// load_w8(w, c, v) sets v[0..7] to elements c … c+7 of a row (c a multiple
+// of 8), the same values as load_w. For the block types the 8 elements lie
+// in one sub-block (Q4_K/Q5_K: 32 values, Q6_K: 16), so its scales are read
+// and combined once for all 8 instead of once per element.
+template <typename T>
+inline void load_w8(device const T * w, uint c, thread float * v) {
+    for (uint i = 0; i < 8; ++i) {
+        v[i] = load_w(w, c + i);
+    }
+}
+
+inline void load_w8(device const block_q8_0 * w, uint c, thread float * v) {
+    device const block_q8_0 & b = w[c / 32];
+    const float d = float(b.d);
+    device const char * q = b.qs + c % 32;
+    for (uint i = 0; i < 8; ++i) {
+        v[i] = d * float(q[i]);
+    }
+}
+
+inline void load_w8(device const block_q4_0 * w, uint c, thread float * v) {
+    device const block_q4_0 & b = w[c / 32];
+    const uint j = c % 32;
+    const float d = float(b.d);
+    device const uchar * q = b.qs + j % 16;
+    const uint shift = j < 16 ? 0 : 4;
+    for (uint i = 0; i < 8; ++i) {
+        v[i] = d * float(int((q[i] >> shift) & 15) - 8);
+    }
+}
+
+inline void load_w8(device const block_q4_K * w, uint c, thread float * v) {
+    device const block_q4_K & b = w[c / 256];
+    const uint j = c % 256, cc = j / 64, l = j % 32, high = (j % 64) / 32;
+    const uchar2 sm = scale_min_k4(2 * cc + high, b.scales);
+    const float d = float(b.d) * float(sm.x), m = float(b.dmin) * float(sm.y);
+    device const uchar * q = b.qs + 32 * cc + l;
+    const uint shift = 4 * high;
+    for (uint i = 0; i < 8; ++i) {
+        v[i] = d * float((q[i] >> shift) & 15) - m;
+    }
+}
+
+inline void load_w8(device const block_q5_K * w, uint c, thread float * v) {
+    device const block_q5_K & b = w[c / 256];
+    const uint j = c % 256, cc = j / 64, l = j % 32, high = (j % 64) / 32;
+    const uint sub = 2 * cc + high;
+    const uchar2 sm = scale_min_k4(sub, b.scales);
+    const float d = float(b.d) * float(sm.x), m = float(b.dmin) * float(sm.y);
+    device const uchar * q = b.qs + 32 * cc + l;
+    device const uchar * qh = b.qh + l;
+    const uint shift = 4 * high;
+    for (uint i = 0; i < 8; ++i) {
+        const uint qv = uint((q[i] >> shift) & 15) + (uint((qh[i] >> sub) & 1) << 4);
+        v[i] = d * float(qv) - m;
+    }
+}
+
+inline void load_w8(device const block_q6_K * w, uint c, thread float * v) {
+    device const block_q6_K & b = w[c / 256];
+    const uint j = c % 256, n = j / 128, quarter = (j % 128) / 32, l = j % 32;
+    device const uchar * ql = b.ql + 64 * n + (quarter & 1 ? 32 : 0) + l;
+    device const uchar * qh = b.qh + 32 * n + l;
+    const float d = float(b.d) * float(b.scales[8 * n + l / 16 + 2 * quarter]);
+    const uint shift = quarter < 2 ? 0 : 4, hshift = 2 * quarter;
+    for (uint i = 0; i < 8; ++i) {
+        const uint qv = uint((ql[i] >> shift) & 0xF) | (uint((qh[i] >> hshift) & 3) << 4);
+        v[i] = d * float(int(qv) - 32);
+    }
+}
+
 // ---- matrix product: out[t*rows + r] = Σ_c w[r, c]·x[t*cols + c] (+ bias[r])
 
 struct MulMVArgs {
@@ -125,7 +196,10 @@ struct MulMVArgs {
 
 // One simdgroup per weight row and MV_TOKENS tokens: the lanes stride over
 // the columns, so the row is read once for all of them; grid
-// (ceil(rows/MV_ROWS), ceil(n/MV_TOKENS)), MV_ROWS*32 threads.
+// (ceil(rows/MV_ROWS), ceil(n/MV_TOKENS)), MV_ROWS*32 threads. Float rows
+// go one element per lane and step; block-quantized rows (whole blocks, so
+// cols is a multiple of 32) go 8 consecutive elements per lane and step,
+// decoded with their sub-block's scales once (load_w8).
 template <typename T>
 void mul_mv_impl(constant MulMVArgs & args, device const T * w, device const float * x,
                  device float * out, device const float * bias,
@@ -138,11 +212,28 @@ void mul_mv_impl(constant MulMVArgs & args, device const T * w, device const flo
     const uint nt = min(uint(MV_TOKENS), args.n - t0);
     device const T * wr = w + (ulong) row * (args.cols / per_block<T>());
     float acc[MV_TOKENS] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (uint c = tiisg; c < args.cols; c += N_SIMDWIDTH) {
-        const float wv = load_w(wr, c);
-        for (uint t = 0; t < MV_TOKENS; ++t) {
-            if (t < nt) {
-                acc[t] += wv * x[(ulong) (t0 + t) * args.cols + c];
+    if (per_block<T>() == 1) {
+        for (uint c = tiisg; c < args.cols; c += N_SIMDWIDTH) {
+            const float wv = load_w(wr, c);
+            for (uint t = 0; t < MV_TOKENS; ++t) {
+                if (t < nt) {
+                    acc[t] += wv * x[(ulong) (t0 + t) * args.cols + c];
+                }
+            }
+        }
+    } else {
+        float wv[8];
+        for (uint c = 8 * tiisg; c < args.cols; c += 8 * N_SIMDWIDTH) {
+            load_w8(wr, c, wv);
+            for (uint t = 0; t < MV_TOKENS; ++t) {
+                if (t < nt) {
+                    device const float * xt = x + (ulong) (t0 + t) * args.cols + c;
+                    float s = 0.0f;
+                    for (uint i = 0; i < 8; ++i) {
+                        s += wv[i] * xt[i];
+                    }
+                    acc[t] += s;
+                }
             }
         }
     }

@@ -54,31 +54,47 @@ func (f *floatCPU) Embed(out []float32, table compute.Matrix, ids []int) {
 
 // TestMetalGGUFFixtures runs every GGUF fixture file (llama.cpp's Q8_0,
 // Q4_0, Q4_K_M, Q6_K and Q5_K_M quantizations, Q4_K_M for qwen3, and the
-// F16/BF16 files) through the Metal backend on metaltest's fake device,
-// the quantized weights wrapped in place from the memory-mapped file
-// (GGUF aligns tensor data to 32 bytes, not to pages). It requires:
+// F16/BF16 files) through the Metal backend on metaltest's devices (the
+// kernels' Go semantics, and the MSL itself compiled for the CPU), the
+// quantized weights wrapped in place from the memory-mapped file (GGUF
+// aligns tensor data to 32 bytes, not to pages). It requires:
 //   - logits after the prompt within 1e-4 of the float CPU path's
 //     (floatCPU: the same products in another order);
 //   - the same 16 greedy ids as the float CPU path, and the float64
 //     reference's ids over the fixture's compared prefix;
-//   - each weight type's own mat-vec and embedding kernels dispatched,
-//     every matrix wrapped and none copied.
+//   - every matrix wrapped and none copied, and (on the fake devices) each
+//     weight type's own mat-vec and embedding kernels dispatched.
+//
+// On a Mac it runs on the GPU as well (subtest gpu).
 func TestMetalGGUFFixtures(t *testing.T) {
-	for _, d := range fakeDevices(t) {
+	devs := fakeDevices(t)
+	// On a Mac, the GPU itself too.
+	if dev, err := metal.Open(); err == nil {
+		dev.Close()
+		devs = append(devs, fakeDevice{"gpu", func(t *testing.T) metal.Device {
+			dev, err := metal.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dev
+		}})
+	}
+	for _, d := range devs {
 		t.Run(d.name, func(t *testing.T) { checkMetalGGUF(t, d.open) })
 	}
 }
 
-// fakeDevice makes one of metaltest's devices.
+// fakeDevice makes a device for the Metal backend.
 type fakeDevice struct {
 	name string
-	open func(t *testing.T) *metaltest.Fake
+	open func(t *testing.T) metal.Device
 }
 
-// fakeDevices are the kernels' Go semantics and, where clang++ is
-// installed (CI installs it), the MSL source itself compiled for the CPU.
+// fakeDevices are metaltest's: the kernels' Go semantics and, where
+// clang++ is installed (CI installs it), the MSL source itself compiled
+// for the CPU.
 func fakeDevices(t *testing.T) []fakeDevice {
-	devs := []fakeDevice{{"go-semantics", func(*testing.T) *metaltest.Fake { return metaltest.New() }}}
+	devs := []fakeDevice{{"go-semantics", func(*testing.T) metal.Device { return metaltest.New() }}}
 	dev, err := metaltest.NewMSL()
 	if errors.Is(err, metaltest.ErrNoCompiler) && os.Getenv("CI") == "" {
 		t.Logf("MSL runner skipped: %v", err)
@@ -88,7 +104,7 @@ func fakeDevices(t *testing.T) []fakeDevice {
 		t.Fatal(err)
 	}
 	dev.Close()
-	return append(devs, fakeDevice{"msl", func(t *testing.T) *metaltest.Fake {
+	return append(devs, fakeDevice{"msl", func(t *testing.T) metal.Device {
 		dev, err := metaltest.NewMSL()
 		if err != nil {
 			t.Fatal(err)
@@ -97,7 +113,7 @@ func fakeDevices(t *testing.T) []fakeDevice {
 	}})
 }
 
-func checkMetalGGUF(t *testing.T, newDevice func(*testing.T) *metaltest.Fake) {
+func checkMetalGGUF(t *testing.T, newDevice func(*testing.T) metal.Device) {
 	ctx := context.Background()
 	for _, c := range loadGGUFCases(t) {
 		t.Run(filepath.Base(c.File), func(t *testing.T) {
@@ -154,9 +170,16 @@ func checkMetalGGUF(t *testing.T, newDevice func(*testing.T) *metaltest.Fake) {
 			}
 			t.Logf("%s: logits within %.2g of scale; %d/%d reference ids", c.Type, diff/scale, commonPrefix(got.GeneratedIDs, c.IDs), len(c.IDs))
 
+			if st := be.Weights(); st.Copied != 0 || st.Wrapped == 0 {
+				t.Errorf("weights: %+v; every matrix should be wrapped in place", st)
+			}
 			// The weight types' own kernels ran (the file's types, by name).
+			fake, ok := dev.(*metaltest.Fake)
+			if !ok {
+				return
+			}
 			ran := map[string]bool{}
-			for _, b := range dev.Batches {
+			for _, b := range fake.Batches {
 				for _, p := range b.Passes {
 					for _, d := range p.Dispatches {
 						ran[metal.Kernels[d.Kernel]] = true
@@ -171,9 +194,6 @@ func checkMetalGGUF(t *testing.T, newDevice func(*testing.T) *metaltest.Fake) {
 			}
 			if k := "embed_" + strings.ToLower(gpu.embed.DType.String()); !ran[k] {
 				t.Errorf("no %s dispatched", k)
-			}
-			if st := be.Weights(); st.Copied != 0 || st.Wrapped == 0 {
-				t.Errorf("weights: %+v; every matrix should be wrapped in place", st)
 			}
 		})
 	}

@@ -29,14 +29,14 @@ func TestMetalBackendOnFakeDevice(t *testing.T) {
 	}
 }
 
-func checkMetalArchitectures(t *testing.T, newDevice func(*testing.T) *metaltest.Fake) {
+func checkMetalArchitectures(t *testing.T, newDevice func(*testing.T) metal.Device) {
 	ctx := context.Background()
 	prompt := []int{1, 5, 9, 2, 7, 3, 8, 4, 6, 10, 11}
 	for _, v := range variants() {
 		t.Run(v.name, func(t *testing.T) {
 			tm := writeTiny(t, v.spec)
 			cpu := tm.open(t, Options{Threads: 1, PrefillChunk: 4})
-			dev := newDevice(t)
+			dev := newDevice(t).(*metaltest.Fake)
 			be, err := metal.New(dev)
 			if err != nil {
 				t.Fatal(err)

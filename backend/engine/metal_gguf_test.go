@@ -54,9 +54,8 @@ func (f *floatCPU) Embed(out []float32, table compute.Matrix, ids []int) {
 
 // TestMetalGGUFFixtures runs every GGUF fixture file (llama.cpp's Q8_0,
 // Q4_0, Q4_K_M, Q6_K and Q5_K_M quantizations, Q4_K_M for qwen3, and the
-// F16/BF16 files) through the Metal backend on metaltest's devices (the
-// kernels' Go semantics, and the MSL itself compiled for the CPU), the
-// quantized weights wrapped in place from the memory-mapped file (GGUF
+// F16/BF16 files) through the Metal backend on metaltest's fake device,
+// the quantized weights wrapped in place from the memory-mapped file (GGUF
 // aligns tensor data to 32 bytes, not to pages). It requires:
 //   - logits after the prompt within 1e-4 of the float CPU path's
 //     (floatCPU: the same products in another order);
@@ -64,53 +63,52 @@ func (f *floatCPU) Embed(out []float32, table compute.Matrix, ids []int) {
 //     reference's ids over the fixture's compared prefix;
 //   - every matrix wrapped and none copied, and (on the fake devices) each
 //     weight type's own mat-vec and embedding kernels dispatched.
-//
-// On a Mac it runs on the GPU as well (subtest gpu).
 func TestMetalGGUFFixtures(t *testing.T) {
-	devs := fakeDevices(t)
-	// On a Mac, the GPU itself too.
-	if dev, err := metal.Open(); err == nil {
-		dev.Close()
-		devs = append(devs, fakeDevice{"gpu", func(t *testing.T) metal.Device {
-			dev, err := metal.Open()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return dev
-		}})
-	}
-	for _, d := range devs {
-		t.Run(d.name, func(t *testing.T) { checkMetalGGUF(t, d.open) })
-	}
+	checkMetalGGUF(t, func(*testing.T) metal.Device { return metaltest.New() })
 }
 
-// fakeDevice makes a device for the Metal backend.
-type fakeDevice struct {
-	name string
-	open func(t *testing.T) metal.Device
+// TestMetalGGUFFixturesOnMSL is TestMetalGGUFFixtures with the MSL source
+// itself running the kernels (metaltest.NewMSL).
+func TestMetalGGUFFixturesOnMSL(t *testing.T) {
+	checkMetalGGUF(t, mslDevice(t))
 }
 
-// fakeDevices are metaltest's: the kernels' Go semantics and, where
-// clang++ is installed (CI installs it), the MSL source itself compiled
-// for the CPU.
-func fakeDevices(t *testing.T) []fakeDevice {
-	devs := []fakeDevice{{"go-semantics", func(*testing.T) metal.Device { return metaltest.New() }}}
+// TestMetalGGUFFixturesOnGPU is TestMetalGGUFFixtures on the GPU, where
+// there is one (go test on a Mac).
+func TestMetalGGUFFixturesOnGPU(t *testing.T) {
+	dev, err := metal.Open()
+	if err != nil {
+		t.Skip(err)
+	}
+	dev.Close()
+	checkMetalGGUF(t, func(t *testing.T) metal.Device {
+		dev, err := metal.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dev
+	})
+}
+
+// mslDevice makes metaltest's device that runs the MSL source compiled for
+// the CPU; it needs clang++ (CI installs it), without which the test is
+// skipped.
+func mslDevice(t *testing.T) func(*testing.T) metal.Device {
 	dev, err := metaltest.NewMSL()
 	if errors.Is(err, metaltest.ErrNoCompiler) && os.Getenv("CI") == "" {
-		t.Logf("MSL runner skipped: %v", err)
-		return devs
+		t.Skip(err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	dev.Close()
-	return append(devs, fakeDevice{"msl", func(t *testing.T) metal.Device {
+	return func(t *testing.T) metal.Device {
 		dev, err := metaltest.NewMSL()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return dev
-	}})
+	}
 }
 
 func checkMetalGGUF(t *testing.T, newDevice func(*testing.T) metal.Device) {

@@ -21,12 +21,14 @@ import (
 // float32 reordering, one command buffer per decode token (plus one per MoE
 // layer, whose router the CPU reads), and trace events whose windows come
 // from the GPU clock mapped onto clock.Now().
-// With clang++ installed it runs twice: on the kernels' Go semantics and
-// on the MSL source itself compiled for the CPU (metaltest.NewMSL).
 func TestMetalBackendOnFakeDevice(t *testing.T) {
-	for _, d := range fakeDevices(t) {
-		t.Run(d.name, func(t *testing.T) { checkMetalArchitectures(t, d.open) })
-	}
+	checkMetalArchitectures(t, func(*testing.T) metal.Device { return metaltest.New() })
+}
+
+// TestMetalBackendOnMSL is TestMetalBackendOnFakeDevice with the MSL
+// source itself running the kernels (metaltest.NewMSL).
+func TestMetalBackendOnMSL(t *testing.T) {
+	checkMetalArchitectures(t, mslDevice(t))
 }
 
 func checkMetalArchitectures(t *testing.T, newDevice func(*testing.T) metal.Device) {

@@ -10,6 +10,9 @@
 // that is not page-aligned or a buffer bound without being made are
 // errors from Run. Its clock counts 24 MHz ticks (Apple's host timebase)
 // from an arbitrary origin, so the mapping onto clock.Now() is exercised.
+//
+// NewMSL makes a Fake whose kernels are kernels.metal itself, compiled for
+// the CPU with clang++ (msl.go), for tests of the MSL source.
 package metaltest
 
 import (

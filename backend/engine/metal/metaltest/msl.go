@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 
 	"energyprofiler/backend/engine/metal"
 )
@@ -35,20 +34,14 @@ var mslFiles embedpkg.FS
 // ErrNoCompiler is returned (wrapped) by NewMSL where clang++ is missing.
 var ErrNoCompiler = errors.New("clang++ not found (apt-get install clang)")
 
-var mslBuild struct {
-	sync.Mutex
-	paths map[string]string // source hash → runner binary
-}
-
 // threadgroupDecl matches a threadgroup-memory declaration inside a kernel
 // body (indented, at the start of a statement), not a parameter's address
 // space: the runner makes those variables static, shared by the fibers of
 // the one threadgroup it runs at a time.
 var threadgroupDecl = regexp.MustCompile(`(?m)^(\s+)threadgroup `)
 
-// buildMSL compiles source once per source text (and per process; the
-// binary is kept under the OS temp folder, keyed by a hash, for later
-// test runs).
+// buildMSL compiles source once per source text: the binary is kept under
+// the OS temp folder, named by a hash of what it was built from.
 func buildMSL(source string) (string, error) {
 	runner, _ := mslFiles.ReadFile("msl/runner.cpp")
 	shim, _ := mslFiles.ReadFile("msl/metal_stdlib")
@@ -60,40 +53,35 @@ func buildMSL(source string) (string, error) {
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:16]
 
-	mslBuild.Lock()
-	defer mslBuild.Unlock()
-	if p, ok := mslBuild.paths[key]; ok {
-		return p, nil
-	}
-	dir := filepath.Join(os.TempDir(), "energyprofiler-msl-"+key)
-	bin := filepath.Join(dir, "runner")
+	// The binary is kept for later runs; each build works in a folder of
+	// its own and renames its result into place, so tests building at the
+	// same time cannot see each other's half-written files.
+	bin := filepath.Join(os.TempDir(), "energyprofiler-msl-runner-"+key)
 	if _, err := os.Stat(bin); err != nil {
 		clang, err := exec.LookPath("clang++")
 		if err != nil {
 			return "", ErrNoCompiler
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		dir, err := os.MkdirTemp("", "energyprofiler-msl-build-")
+		if err != nil {
 			return "", err
 		}
+		defer os.RemoveAll(dir)
 		for name, b := range map[string][]byte{"runner.cpp": runner, "metal_stdlib": shim, "kernels.metal": []byte(kernels)} {
 			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 				return "", err
 			}
 		}
-		tmp := fmt.Sprintf("%s.%d", bin, os.Getpid())
+		out := filepath.Join(dir, "runner")
 		cmd := exec.Command(clang, "-std=c++14", "-O1", "-fsigned-char", "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=0",
-			"-Wno-unknown-attributes", "-I", dir, "-o", tmp, filepath.Join(dir, "runner.cpp"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("compile the MSL runner: %v\n%s", err, out)
+			"-Wno-unknown-attributes", "-I", dir, "-o", out, filepath.Join(dir, "runner.cpp"))
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("compile the MSL runner: %v\n%s", err, msg)
 		}
-		if err := os.Rename(tmp, bin); err != nil {
+		if err := os.Rename(out, bin); err != nil {
 			return "", err
 		}
 	}
-	if mslBuild.paths == nil {
-		mslBuild.paths = map[string]string{}
-	}
-	mslBuild.paths[key] = bin
 	return bin, nil
 }
 

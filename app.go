@@ -57,6 +57,7 @@ func newApp(args []string) (*App, error) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	backend, err := server.Start(context.Background(), server.Config{
 		Version: cli.Version, DBPath: *db, ModelsDir: *modelsDir, PowerSpec: *powerSpec, Logger: logger, Progress: os.Stderr,
+		QuantizedDemos: true,
 	})
 	if err != nil {
 		return nil, err

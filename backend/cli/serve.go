@@ -53,6 +53,7 @@ func runServe(ctx context.Context, env Env) error {
 	threads := fs.Int("threads", 0, "CPU threads for inference (0: all)")
 	backend := fs.String("backend", "auto", "compute backend of runs that name none: auto, cpu or metal")
 	demoRun := fs.Bool("demo-run", false, "profile one run of the demo model before serving")
+	quantizedDemos := fs.Bool("quantized-demos", true, "also write the quantized demo models (Q8_0 and Q4_K_M GGUF) into a demo-only models folder (about ten seconds of CPU, once)")
 	if err := fs.Parse(env.Args); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
@@ -107,6 +108,7 @@ func runServe(ctx context.Context, env Env) error {
 	srv, err := server.Start(ctx, server.Config{
 		Version: Version, DBPath: *db, ModelsDir: *modelsDir, PowerSpec: *powerSpec,
 		Threads: *threads, Backend: *backend, Logger: logger, Progress: env.Stdout,
+		QuantizedDemos: *quantizedDemos,
 	})
 	if err != nil {
 		return err

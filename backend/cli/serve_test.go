@@ -45,7 +45,9 @@ func serveInBackground(t *testing.T, args ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- Main(ctx, append([]string{"serve"}, args...), &out, &errOut) }()
+	// The quantized demos cost seconds of CPU that these tests do not need.
+	args = append([]string{"serve", "--quantized-demos=false"}, args...)
+	go func() { done <- Main(ctx, args, &out, &errOut) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -44,6 +44,12 @@ type Config struct {
 	Backend string
 	// NoDemo skips writing the demo models into an empty models folder.
 	NoDemo bool
+	// QuantizedDemos also writes the quantized demo GGUF files (Q8_0,
+	// Q4_K_M of demo-110m-gqa) into a demo-only models folder, so the
+	// dashboard can compare quantized and BF16 runs out of the box. The
+	// quantizer takes about ten seconds of CPU once; it runs before the
+	// server accepts runs, so it never loads the machine during a profile.
+	QuantizedDemos bool
 	// Stores are the other tools' model stores listed beside the models
 	// folder; nil means where those tools keep them for this user.
 	Stores *modelstore.Roots
@@ -94,6 +100,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if !cfg.NoDemo {
 		if err := EnsureDemoModels(cfg.ModelsDir, cfg.Progress); err != nil {
 			return nil, err
+		}
+		if cfg.QuantizedDemos {
+			if err := EnsureQuantizedDemos(cfg.ModelsDir, cfg.Progress); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -371,6 +382,42 @@ func EnsureDemoModels(dir string, progress io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// EnsureQuantizedDemos writes the quantized demo GGUF files that a
+// demo-only models folder lacks (a folder with any other model is left
+// alone, as in EnsureDemoModels).
+func EnsureQuantizedDemos(dir string, progress io.Writer) error {
+	entries, err := modeldir.List(dir)
+	if err != nil {
+		return err
+	}
+	for _, q := range quantDemosToWrite(entries) {
+		fmt.Fprintf(progress, "  writing %s (%s; quantizing takes a few seconds, once)\n", q.Name, q.Description)
+		if _, err := demo.WriteQuantized(dir, q); err != nil {
+			return fmt.Errorf("write quantized demo models into %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// quantDemosToWrite is the quantized demos a models folder holding entries
+// lacks, or none when it holds any model that is not a demo.
+func quantDemosToWrite(entries []modeldir.Entry) []demo.QuantSpec {
+	have := map[string]bool{}
+	for _, e := range entries {
+		if !e.Demo {
+			return nil
+		}
+		have[e.Name] = true
+	}
+	var missing []demo.QuantSpec
+	for _, q := range demo.QuantSpecs() {
+		if !have[q.FileName()] {
+			missing = append(missing, q)
+		}
+	}
+	return missing
 }
 
 // demosToWrite is the demo models a models folder holding entries lacks,

@@ -234,6 +234,29 @@ func TestDemosToWrite(t *testing.T) {
 	}
 }
 
+// The quantized demos (GGUF files, listed by file name) are written into a
+// demo-only folder that lacks them, and never beside the user's models.
+func TestQuantDemosToWrite(t *testing.T) {
+	names := func(specs []demo.QuantSpec) string {
+		var out []string
+		for _, s := range specs {
+			out = append(out, s.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	floats := []modeldir.Entry{{Name: "demo-15m-mha", Demo: true}, {Name: "demo-110m-gqa", Demo: true}}
+	if got := names(quantDemosToWrite(floats)); got != "demo-110m-gqa-q8_0,demo-110m-gqa-q4_k_m" {
+		t.Errorf("float demos only: %q, want both quantized demos", got)
+	}
+	withQ8 := append(floats, modeldir.Entry{Name: "demo-110m-gqa-q8_0.gguf", Demo: true})
+	if got := names(quantDemosToWrite(withQ8)); got != "demo-110m-gqa-q4_k_m" {
+		t.Errorf("Q8_0 present: %q, want the Q4_K_M demo only", got)
+	}
+	if got := quantDemosToWrite(append(floats, modeldir.Entry{Name: "llama-3.2-1b-q4_k_m.gguf"})); got != nil {
+		t.Errorf("a folder with the user's GGUF: %q, want nothing written", names(got))
+	}
+}
+
 // Repeats from the API form a group: Compare takes "group:ID" as one arm,
 // each run keeps the thermal and power conditions the OS reported, and a
 // repeat after the first waits out its cooldown.

@@ -17,7 +17,11 @@ export const shotsDir = process.env.E2E_SHOTS ?? join(repoRoot, 'build', 'e2e-sh
 export async function startServer(extraArgs = [], extraEnv = {}) {
   const home = mkdtempSync(join(tmpdir(), 'ep-e2e-'));
   const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data'), ...extraEnv };
-  const proc = spawn(binary, ['serve', '--addr', '127.0.0.1:0', ...extraArgs], {
+  // Quantizing the GGUF demos costs seconds of CPU per server: only the
+  // tests that ask for them (--quantized-demos) get them.
+  const quantized = extraArgs.some((a) => a.startsWith('--quantized-demos')) ? [] : ['--quantized-demos=false'];
+  const startS = quantized.length ? 30 : 240; // quantizing on a busy 2-core machine
+  const proc = spawn(binary, ['serve', '--addr', '127.0.0.1:0', ...quantized, ...extraArgs], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -26,8 +30,8 @@ export async function startServer(extraArgs = [], extraEnv = {}) {
   const url = await new Promise((res, rej) => {
     const timer = setTimeout(() => {
       proc.kill('SIGTERM'); // a server left running would keep the test process alive
-      rej(new Error(`server did not start in 30 s; log:\n${log}`));
-    }, 30000);
+      rej(new Error(`server did not start in ${startS} s; log:\n${log}`));
+    }, startS * 1000);
     proc.stdout.on('data', (d) => {
       log += d;
       const m = /dashboard: (http:\/\/\S+)/.exec(String(d));

@@ -706,13 +706,13 @@ export function comparisonGroups(cmp) {
 // conditionsSummary writes one recorded thermal/power state for people
 // (the backend's thermal.State.Summary).
 export function conditionsSummary(st) {
-  if (!st) return 'not reported';
+  if (!st) return 'thermal state not reported';
   const parts = [];
   if (st.pressure) parts.push(`thermal state ${st.pressure}`);
   if (isNum(st.hottest_c)) parts.push(`hottest zone ${Math.round(st.hottest_c)} °C`);
   if (isNum(st.cpu_freq_ratio)) parts.push(`CPU at ${Math.round(st.cpu_freq_ratio * 100)}% of max frequency`);
   if (typeof st.on_battery === 'boolean') parts.push(st.on_battery ? 'on battery' : 'on mains');
-  return parts.length ? parts.join(' · ') : 'not readable on this machine';
+  return parts.length ? parts.join(' · ') : 'thermal state not readable on this machine';
 }
 
 // throttled: the kernel counted thermal throttling between start and end.

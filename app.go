@@ -47,6 +47,7 @@ func newApp(args []string) (*App, error) {
 	db := flags.String("db", "", "database file (default: the user's data folder)")
 	modelsDir := flags.String("models-dir", "", "models folder (default ~/EnergyProfiler/models)")
 	powerSpec := flags.String("power", "auto", "power source(s)")
+	quantizedDemos := flags.Bool("quantized-demos", true, "also write the quantized demo models into a demo-only models folder (about ten seconds of CPU, once)")
 	if err := flags.Parse(args); err != nil {
 		return nil, err
 	}
@@ -57,7 +58,7 @@ func newApp(args []string) (*App, error) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	backend, err := server.Start(context.Background(), server.Config{
 		Version: cli.Version, DBPath: *db, ModelsDir: *modelsDir, PowerSpec: *powerSpec, Logger: logger, Progress: os.Stderr,
-		QuantizedDemos: true,
+		QuantizedDemos: *quantizedDemos,
 	})
 	if err != nil {
 		return nil, err

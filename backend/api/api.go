@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"energyprofiler/backend/chat"
 	"energyprofiler/backend/queue"
 	"energyprofiler/backend/windows"
 )
@@ -55,6 +56,9 @@ type Options struct {
 	// than its context, or a chat the model has no template for) at
 	// submission, with ErrBadRequest.
 	CheckPrompt func(ctx context.Context, modelPath, prompt string, chat bool) error
+	// CheckMessages, when set, is CheckPrompt for a /v1 chat conversation,
+	// rendered as its run will render it.
+	CheckMessages func(ctx context.Context, modelPath string, msgs []chat.Message) error
 	// Servers resolves server targets and lists the models that saved
 	// endpoints (and an ollama on its default port) offer; nil: none.
 	Servers Servers

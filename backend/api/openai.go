@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"energyprofiler/backend/chat"
 	"energyprofiler/backend/profiler"
 	"energyprofiler/backend/queue"
 )
@@ -23,10 +25,13 @@ import (
 // and with --allow-remote the token as "Authorization: Bearer TOKEN",
 // which is what OpenAI clients send as their API key.
 //
-// Chat messages are joined into one prompt with a plain role-prefixed
-// template ("System: …", "User: …", then "Assistant:"), since the engine
-// does not run models' Jinja chat templates. Energy Profiler's own knobs
-// may ride along in the body: profiling_depth, tags, idle_s.
+// A chat request's whole messages list (system, user and assistant turns)
+// is rendered by the model's own chat template with add_generation_prompt
+// on, and generation stops at the template's end-of-turn tokens; a model
+// without a template gets chat.Plain's role-prefixed fallback ("System: …",
+// "User: …", then "Assistant:"), and the run's settings say which was used.
+// Energy Profiler's own knobs may ride along in the body: profiling_depth,
+// tags, idle_s.
 
 // RunIDHeader carries the profiled run's id on every /v1 generation.
 const RunIDHeader = "X-Energyprofiler-Run-Id"
@@ -98,8 +103,8 @@ func (h *Handler) v1Models(w http.ResponseWriter, r *http.Request) {
 }
 
 // v1Prompt turns the request into the engine's prompt.
-func (q *v1Request) prompt(chat bool) (string, error) {
-	if !chat {
+func (q *v1Request) prompt(isChat bool) (string, error) {
+	if !isChat {
 		var s string
 		if err := json.Unmarshal(q.Prompt, &s); err == nil {
 			return s, nil
@@ -110,25 +115,30 @@ func (q *v1Request) prompt(chat bool) (string, error) {
 		}
 		return "", errors.New("prompt must be a string (or a list of one string)")
 	}
-	if len(q.Messages) == 0 {
-		return "", errors.New("messages must hold at least one message")
+	msgs, err := q.messages()
+	if err != nil {
+		return "", err
 	}
-	var b strings.Builder
+	return chat.Plain(msgs), nil
+}
+
+// messages reads a chat request's conversation.
+func (q *v1Request) messages() ([]chat.Message, error) {
+	if len(q.Messages) == 0 {
+		return nil, errors.New("messages must hold at least one message")
+	}
+	out := make([]chat.Message, len(q.Messages))
 	for i, m := range q.Messages {
 		text, err := messageText(m.Content)
 		if err != nil {
-			return "", fmt.Errorf("messages[%d].content: %w", i, err)
+			return nil, fmt.Errorf("messages[%d].content: %w", i, err)
 		}
-		role := m.Role
-		switch role {
-		case "system", "developer", "user", "assistant", "tool":
-		default:
-			return "", fmt.Errorf("messages[%d].role %q: use system, user or assistant", i, role)
+		if !slices.Contains(chat.PlainRoles, m.Role) {
+			return nil, fmt.Errorf("messages[%d].role %q: use system, user or assistant", i, m.Role)
 		}
-		fmt.Fprintf(&b, "%s%s: %s\n\n", strings.ToUpper(role[:1]), role[1:], text)
+		out[i] = chat.Message{Role: m.Role, Content: text}
 	}
-	b.WriteString("Assistant:")
-	return b.String(), nil
+	return out, nil
 }
 
 // messageText reads a message's content: a string, or a list of text parts.
@@ -160,7 +170,7 @@ func present(raw json.RawMessage) bool {
 }
 
 // toGenerate checks a /v1 request and turns it into a generate request.
-func (q *v1Request) toGenerate(chat bool) (GenerateRequest, error) {
+func (q *v1Request) toGenerate(isChat bool) (GenerateRequest, error) {
 	var g GenerateRequest
 	if q.Model == "" {
 		return g, errors.New("model is required (see GET /v1/models)")
@@ -177,9 +187,15 @@ func (q *v1Request) toGenerate(chat bool) (GenerateRequest, error) {
 	case present(q.Logprobs):
 		return g, errors.New("logprobs are not supported")
 	}
-	prompt, err := q.prompt(chat)
+	prompt, err := q.prompt(isChat)
 	if err != nil {
 		return g, err
+	}
+	var msgs []chat.Message
+	if isChat {
+		if msgs, err = q.messages(); err != nil {
+			return g, err
+		}
 	}
 	max := v1DefaultMaxTokens
 	if q.MaxCompletionTokens != nil {
@@ -187,7 +203,7 @@ func (q *v1Request) toGenerate(chat bool) (GenerateRequest, error) {
 	} else if q.MaxTokens != nil {
 		max = *q.MaxTokens
 	}
-	g = GenerateRequest{ModelName: q.Model, Prompt: prompt, ProfilingDepth: q.ProfilingDepth, MaxLength: max,
+	g = GenerateRequest{ModelName: q.Model, Prompt: prompt, Messages: msgs, ProfilingDepth: q.ProfilingDepth, MaxLength: max,
 		Tags: append([]string{OpenAITag}, q.Tags...), Temperature: q.Temperature, TopP: q.TopP, Seed: q.Seed, IdleS: q.IdleS}
 	greedy := q.Temperature == nil || *q.Temperature == 0
 	g.Greedy = &greedy
@@ -223,7 +239,7 @@ func (p *pieces) take() []string {
 	return out
 }
 
-func (h *Handler) v1Generate(w http.ResponseWriter, r *http.Request, chat bool) {
+func (h *Handler) v1Generate(w http.ResponseWriter, r *http.Request, isChat bool) {
 	if h.opts.Queue == nil || h.opts.Models == nil {
 		v1Error(w, http.StatusServiceUnavailable, "server_error", "this server was started without a run queue")
 		return
@@ -234,7 +250,7 @@ func (h *Handler) v1Generate(w http.ResponseWriter, r *http.Request, chat bool) 
 		v1Error(w, http.StatusBadRequest, "invalid_request_error", "the body is not a JSON request: "+err.Error())
 		return
 	}
-	req, err := q.toGenerate(chat)
+	req, err := q.toGenerate(isChat)
 	if err != nil {
 		v1Error(w, http.StatusBadRequest, "invalid_request_error", err.Error())
 		return
@@ -249,7 +265,12 @@ func (h *Handler) v1Generate(w http.ResponseWriter, r *http.Request, chat bool) 
 		return
 	}
 	req.ModelPath = path
-	if h.opts.CheckPrompt != nil {
+	if len(req.Messages) > 0 && h.opts.CheckMessages != nil {
+		if err := h.opts.CheckMessages(r.Context(), path, req.Messages); err != nil {
+			v1Error(w, http.StatusBadRequest, "invalid_request_error", err.Error())
+			return
+		}
+	} else if h.opts.CheckPrompt != nil {
 		if err := h.opts.CheckPrompt(r.Context(), path, req.Prompt, false); err != nil {
 			v1Error(w, http.StatusBadRequest, "invalid_request_error", err.Error())
 			return
@@ -287,7 +308,7 @@ func (h *Handler) v1Generate(w http.ResponseWriter, r *http.Request, chat bool) 
 	}()
 	created := time.Now().Unix()
 	object, chunkObject, respID := "text_completion", "text_completion", "cmpl-"+id
-	if chat {
+	if isChat {
 		object, chunkObject, respID = "chat.completion", "chat.completion.chunk", "chatcmpl-"+id
 	}
 	if !q.Stream {
@@ -311,7 +332,7 @@ func (h *Handler) v1Generate(w http.ResponseWriter, r *http.Request, chat bool) 
 			return
 		}
 		choice := map[string]any{"index": 0, "finish_reason": finishReason(sum, req.MaxLength), "logprobs": nil}
-		if chat {
+		if isChat {
 			choice["message"] = map[string]any{"role": "assistant", "content": text}
 		} else {
 			choice["text"] = text
@@ -330,14 +351,14 @@ func (h *Handler) v1Generate(w http.ResponseWriter, r *http.Request, chat bool) 
 	}
 	chunk := func(delta map[string]any, finish any) map[string]any {
 		choice := map[string]any{"index": 0, "finish_reason": finish, "logprobs": nil}
-		if chat {
+		if isChat {
 			choice["delta"] = delta
 		} else {
 			choice["text"] = delta["content"]
 		}
 		return map[string]any{"id": respID, "object": chunkObject, "created": created, "model": req.ModelName, "choices": []any{choice}}
 	}
-	if chat {
+	if isChat {
 		send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
 	}
 	_ = rc.Flush()

@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"energyprofiler/backend/chat"
 	"energyprofiler/backend/profiler"
 	"energyprofiler/backend/queue"
 )
@@ -236,6 +237,10 @@ type GenerateRequest struct {
 	Endpoint string `json:"endpoint,omitempty"`
 	API      string `json:"api,omitempty"`
 	Chat     *bool  `json:"chat,omitempty"`
+
+	// Messages, set by the /v1 chat endpoint, is the conversation to answer
+	// (Prompt is then its chat.Plain text, for listing the run).
+	Messages []chat.Message `json:"-"`
 
 	// ModelPath is the resolved folder; set by the API, never by clients.
 	ModelPath string `json:"-"`

@@ -1,5 +1,6 @@
 // Package chat formats a prompt the way an instruct model was trained to
-// read it: as one user message rendered by the model's own chat template
+// read it: as one user message, or a whole conversation (RenderMessages),
+// rendered by the model's own chat template
 // (the Jinja template in tokenizer_config.json, chat_template.jinja or a
 // GGUF file's tokenizer.chat_template), with add_generation_prompt on, so
 // the text ends where the assistant's answer begins. It also names the
@@ -10,7 +11,8 @@
 // jinja2. The render context is the one transformers' apply_chat_template
 // gives: messages, add_generation_prompt, bos_token, eos_token,
 // raise_exception and strftime_now, in a sandbox whose range() is bounded
-// as jinja2's sandbox bounds it.
+// as jinja2's sandbox bounds it. A model without a template can only get
+// Plain, a documented role-prefixed fallback.
 package chat
 
 import (
@@ -91,15 +93,37 @@ func New(text, origin, bos, eos string) (*Template, error) {
 	return &Template{Text: text, Origin: origin, BOS: bos, EOS: eos, compiled: c}, nil
 }
 
+// Message is one turn of a conversation: a role (system, developer, user,
+// assistant or tool) and its text.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
 // Render formats prompt as a conversation of one user message, with the
 // generation prompt appended; now is what strftime_now reports (templates
 // such as Llama 3.1's print today's date).
 func (t *Template) Render(prompt string, now time.Time) (string, error) {
-	message := jinja.NewDict()
-	message.AsDict().Set("role", jinja.NewString("user"))
-	message.AsDict().Set("content", jinja.NewString(prompt))
+	return t.RenderMessages([]Message{{Role: "user", Content: prompt}}, now)
+}
+
+// RenderMessages formats a whole conversation (system, user and assistant
+// turns, in order) as transformers' apply_chat_template(messages,
+// add_generation_prompt=True) does: the text ends where the next
+// assistant turn begins.
+func (t *Template) RenderMessages(messages []Message, now time.Time) (string, error) {
+	if len(messages) == 0 {
+		return "", errors.New("a conversation needs at least one message")
+	}
+	list := make([]jinja.Value, len(messages))
+	for i, m := range messages {
+		message := jinja.NewDict()
+		message.AsDict().Set("role", jinja.NewString(m.Role))
+		message.AsDict().Set("content", jinja.NewString(m.Content))
+		list[i] = message
+	}
 	data := map[string]jinja.Value{
-		"messages":              jinja.NewList([]jinja.Value{message}),
+		"messages":              jinja.NewList(list),
 		"add_generation_prompt": jinja.NewBool(true),
 		"bos_token":             jinja.NewString(t.BOS),
 		"eos_token":             jinja.NewString(t.EOS),
@@ -148,7 +172,7 @@ func (t *Template) Render(prompt string, now time.Time) (string, error) {
 		case len(r.text) > maxRenderedBytes:
 			return "", fmt.Errorf("the chat template from %s rendered %d bytes, more than %d", t.Origin, len(r.text), maxRenderedBytes)
 		case r.text == "":
-			return "", fmt.Errorf("the chat template from %s rendered nothing for a user message", t.Origin)
+			return "", fmt.Errorf("the chat template from %s rendered nothing for the conversation", t.Origin)
 		}
 		return r.text, nil
 	case <-time.After(renderTimeout):
@@ -194,6 +218,31 @@ func boundedRange(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, er
 	}
 	return jinja.NewList(items), nil
 }
+
+// PlainRoles are the roles Plain (and a chat request) accepts.
+var PlainRoles = []string{"system", "developer", "user", "assistant", "tool"}
+
+// Plain is the fallback format for a model without a chat template (a base
+// model, or a demo model): each message on its own paragraph as
+// "Role: text" ("System: …", "User: …", "Assistant: …"), then
+// "Assistant:" where the answer begins. It is a plain-text convention, not
+// the model's trained format, and generation stops only at the model's
+// end-of-sequence token; callers record that it was used.
+func Plain(messages []Message) string {
+	var b strings.Builder
+	for _, m := range messages {
+		role := m.Role
+		if role != "" {
+			role = strings.ToUpper(role[:1]) + role[1:]
+		}
+		fmt.Fprintf(&b, "%s: %s\n\n", role, m.Content)
+	}
+	b.WriteString("Assistant:")
+	return b.String()
+}
+
+// PlainOrigin is what a run records as its chat format when Plain was used.
+const PlainOrigin = "plain fallback (the model has no chat template): \"Role: text\" paragraphs, then \"Assistant:\""
 
 // endOfTurnMarkers are the tokens the common template families close an
 // assistant turn with. Only those a template writes count for it.

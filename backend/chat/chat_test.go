@@ -220,3 +220,48 @@ func TestMacrosStillRender(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// A whole conversation: the expected strings are the model cards' prompt
+// formats for a system turn, a user turn, the assistant's answer and a
+// second user turn, then the assistant's header, written out by hand.
+func TestRenderMessagesMultiTurn(t *testing.T) {
+	conv := []Message{
+		{Role: "system", Content: "Be brief."},
+		{Role: "user", Content: "What is 2+2?"},
+		{Role: "assistant", Content: "4"},
+		{Role: "user", Content: "And 3+3?"},
+	}
+	cases := []struct{ name, bos, eos, want string }{
+		{"llama-3", "<|begin_of_text|>", "<|eot_id|>",
+			"<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>" +
+				"<|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>" +
+				"<|start_header_id|>assistant<|end_header_id|>\n\n4<|eot_id|>" +
+				"<|start_header_id|>user<|end_header_id|>\n\nAnd 3+3?<|eot_id|>" +
+				"<|start_header_id|>assistant<|end_header_id|>\n\n"},
+		// Qwen 2.5 uses the given system message instead of its default.
+		{"qwen2.5", "", "<|im_end|>",
+			"<|im_start|>system\nBe brief.<|im_end|>\n" +
+				"<|im_start|>user\nWhat is 2+2?<|im_end|>\n" +
+				"<|im_start|>assistant\n4<|im_end|>\n" +
+				"<|im_start|>user\nAnd 3+3?<|im_end|>\n" +
+				"<|im_start|>assistant\n"},
+	}
+	for _, c := range cases {
+		tpl := loadTestTemplate(t, c.name, c.bos, c.eos)
+		got, err := tpl.RenderMessages(conv, day)
+		if err != nil || got != c.want {
+			t.Errorf("%s: got %q (%v)\nwant %q", c.name, got, err, c.want)
+		}
+	}
+	if _, err := loadTestTemplate(t, "llama-3", "", "").RenderMessages(nil, day); err == nil {
+		t.Error("an empty conversation rendered")
+	}
+}
+
+func TestPlainFallback(t *testing.T) {
+	got := Plain([]Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi"}, {Role: "assistant", Content: "Hello"}, {Role: "user", Content: "Bye"}})
+	want := "System: Be brief.\n\nUser: Hi\n\nAssistant: Hello\n\nUser: Bye\n\nAssistant:"
+	if got != want {
+		t.Errorf("Plain = %q, want %q", got, want)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"energyprofiler/backend/api"
+	"energyprofiler/backend/chat"
 	"energyprofiler/backend/demo"
 	"energyprofiler/backend/engine"
 	"energyprofiler/backend/external"
@@ -323,6 +324,7 @@ func SessionRequest(r api.GenerateRequest) session.Request {
 		RepeatGroup: r.RepeatGroup,
 		Backend:     r.Backend,
 		Chat:        r.Chat != nil && *r.Chat,
+		Messages:    r.Messages,
 	}
 	if r.OnToken != nil {
 		out.OnToken = func(ev engine.TokenEvent) { r.OnToken(ev.Piece) }
@@ -458,6 +460,13 @@ func (s *Server) Handler(opts api.Options) *api.Handler {
 	opts.StoreProblem = s.Store.Problem
 	opts.CheckPrompt = func(_ context.Context, path, prompt string, chat bool) error {
 		err := s.Session.CheckPrompt(path, prompt, chat)
+		if errors.Is(err, session.ErrPromptTooLong) || errors.Is(err, session.ErrChat) {
+			return fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+		}
+		return err
+	}
+	opts.CheckMessages = func(_ context.Context, path string, msgs []chat.Message) error {
+		err := s.Session.CheckMessages(path, msgs)
 		if errors.Is(err, session.ErrPromptTooLong) || errors.Is(err, session.ErrChat) {
 			return fmt.Errorf("%w: %v", api.ErrBadRequest, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"energyprofiler/backend/chat"
 	"energyprofiler/backend/engine"
 	"energyprofiler/backend/engine/metal"
 	"energyprofiler/backend/model"
@@ -69,6 +70,17 @@ func (s *Service) load(path, backend string) (*loadedModel, error) {
 // prompt that does not would fail only once its run's turn came. It uses
 // the loaded model's tokenizer when there is one.
 func (s *Service) CheckPrompt(path, prompt string, chatMode bool) error {
+	return s.checkPrompt(path, prompt, chatMode, nil)
+}
+
+// CheckMessages is CheckPrompt for a conversation: it renders msgs as a
+// run would (the model's template, else chat.Plain) and checks that the
+// result fits the context.
+func (s *Service) CheckMessages(path string, msgs []chat.Message) error {
+	return s.checkPrompt(path, "", false, msgs)
+}
+
+func (s *Service) checkPrompt(path, prompt string, chatMode bool, msgs []chat.Message) error {
 	var tok *tokenizer.Tokenizer
 	var format *chatFormat // nil: read the template from the files
 	s.mu.Lock()
@@ -88,6 +100,19 @@ func (s *Service) CheckPrompt(path, prompt string, chatMode bool) error {
 		}
 	}
 	addSpecial := true
+	if len(msgs) > 0 {
+		if format == nil {
+			// No template means the plain fallback; a broken one is refused.
+			if format, err = loadChat(path, tok); err != nil && !errors.Is(err, chat.ErrNoTemplate) {
+				return chatError(path, err)
+			}
+		}
+		rendered, _, templated, err := renderMessages(format, msgs)
+		if err != nil {
+			return chatError(path, err)
+		}
+		prompt, addSpecial = rendered, !templated
+	}
 	if chatMode {
 		if format == nil {
 			if format, err = loadChat(path, tok); err != nil {

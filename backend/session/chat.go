@@ -46,6 +46,29 @@ func (f *chatFormat) render(prompt string) (string, *profiler.ChatSettings, erro
 	return text, &profiler.ChatSettings{Template: f.tpl.Origin, RenderedPrompt: text, StopTokens: f.stopTokens}, nil
 }
 
+// renderMessages formats a conversation for the model: with its chat
+// template (templated: the template wrote the special tokens), or, where
+// the model has none, with chat.Plain, which the settings record. A
+// template that is there but broken is an error, not a fallback.
+func (lm *loadedModel) renderMessages(msgs []chat.Message) (prompt string, settings *profiler.ChatSettings, templated bool, err error) {
+	if lm.chat == nil && lm.chatErr != nil && !errors.Is(lm.chatErr, chat.ErrNoTemplate) {
+		return "", nil, false, lm.chatErr
+	}
+	return renderMessages(lm.chat, msgs)
+}
+
+func renderMessages(f *chatFormat, msgs []chat.Message) (string, *profiler.ChatSettings, bool, error) {
+	if f == nil {
+		text := chat.Plain(msgs)
+		return text, &profiler.ChatSettings{Template: chat.PlainOrigin, RenderedPrompt: text, StopTokens: []string{}}, false, nil
+	}
+	text, err := f.tpl.RenderMessages(msgs, time.Now())
+	if err != nil {
+		return "", nil, false, err
+	}
+	return text, &profiler.ChatSettings{Template: f.tpl.Origin, RenderedPrompt: text, StopTokens: f.stopTokens}, true, nil
+}
+
 // ErrChat is wrapped by every refusal of a chat request: the model has no
 // chat template (chat.ErrNoTemplate is wrapped too), or it does not render.
 var ErrChat = errors.New("chat refused")

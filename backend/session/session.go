@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"energyprofiler/backend/chat"
 	"energyprofiler/backend/engine"
 	"energyprofiler/backend/engine/metal"
 	"energyprofiler/backend/helper/helperpower"
@@ -162,6 +163,11 @@ type Request struct {
 	// Chat formats Prompt as one user message with the model's chat
 	// template and stops at its end-of-turn tokens.
 	Chat bool
+	// Messages, when set, is a whole conversation to answer (Prompt is then
+	// only what the run is listed with): rendered by the model's chat
+	// template with its end-of-turn tokens as stops, or, for a model without
+	// a template, by chat.Plain (recorded as such in the run's settings).
+	Messages []chat.Message
 	// Backend is auto, cpu or metal; "" is the service's default.
 	Backend string
 	// OnToken, when set, sees each token as the engine produces it, on the
@@ -215,7 +221,12 @@ func (s *Service) Profile(ctx context.Context, req Request, live func(profiler.E
 
 	prompt, templated := req.Prompt, false
 	var chatSettings *profiler.ChatSettings
-	if req.Chat {
+	switch {
+	case len(req.Messages) > 0:
+		if prompt, chatSettings, templated, err = lm.renderMessages(req.Messages); err != nil {
+			return nil, chatError(req.ModelPath, err)
+		}
+	case req.Chat:
 		if lm.chat == nil {
 			return nil, chatError(req.ModelPath, lm.chatErr)
 		}

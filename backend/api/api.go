@@ -174,6 +174,35 @@ type healthResponse struct {
 	// PowerSpec is the power source choice the server started with; a
 	// server run against another machine must give it explicitly.
 	PowerSpec string `json:"power_spec"`
+	// Access is who the request acts as and what it may change, so the
+	// dashboard can disable what would be refused instead of failing.
+	Access Access `json:"access"`
+}
+
+// Access says what the asker may do: ReadOnly is true when it may not
+// start, cancel or delete runs (a view token, or a machine's push token),
+// and Reason says why in words the dashboard shows.
+type Access struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	ReadOnly bool   `json:"read_only"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// accessOf describes what p may do from the dashboard.
+func accessOf(p Principal) Access {
+	a := Access{Name: p.Name, Role: p.Role}
+	// Only the server's own token (and the local user) may change runs:
+	// see permits.
+	if p.Role != RoleAdmin {
+		a.ReadOnly = true
+		what := "only read"
+		if p.Role == RolePush {
+			what = "only read and push runs from its machine"
+		}
+		a.Reason = fmt.Sprintf("Read-only: you are signed in with the %s token %q, which may %s. Starting, cancelling and deleting runs needs the server's own token.", p.Role, p.Name, what)
+	}
+	return a
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
@@ -190,6 +219,9 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 		ModelsDir:    h.opts.ModelsDir,
 		PowerSources: sources,
 		PowerSpec:    h.opts.PowerSpec,
+	}
+	if who, ok := h.authorized(r); ok {
+		res.Access = accessOf(who)
 	}
 	if h.opts.StoreProblem != nil {
 		if err := h.opts.StoreProblem(); err != nil {

@@ -161,3 +161,42 @@ func TestPushRun(t *testing.T) {
 		t.Errorf("have: %d %s", r.status, r.raw)
 	}
 }
+
+// /api/health tells the asker what it may do, so a viewer's dashboard can
+// disable what would be refused: read_only with the reason for view and
+// push tokens (bearer or session cookie), not for the server's own token.
+func TestHealthSaysWhoIsReadOnly(t *testing.T) {
+	ts, _ := teamServer(t)
+	r := ts.do(t, "POST", "/api/login", `{"token":"`+viewSecret+`"}`, nil)
+	viewCookie := map[string]string{"Cookie": strings.Split(r.header.Get("Set-Cookie"), ";")[0]}
+	cases := []struct {
+		name     string
+		header   map[string]string
+		role     string
+		readOnly bool
+		reason   string
+	}{
+		{"viewer's token", bearer(viewSecret), RoleView, true, `view token "dashboard", which may only read`},
+		{"viewer's session", viewCookie, RoleView, true, `view token "dashboard", which may only read`},
+		{"machine's push token", bearer(pushSecret), RolePush, true, "only read and push runs"},
+		{"server's token", bearer(testToken), RoleAdmin, false, ""},
+	}
+	for _, c := range cases {
+		r := ts.do(t, "GET", "/api/health", "", c.header)
+		a, _ := r.body["access"].(map[string]any)
+		if r.status != 200 || a == nil || a["role"] != c.role || a["read_only"] != c.readOnly {
+			t.Errorf("%s: %d access %v, want role %s read_only %v", c.name, r.status, a, c.role, c.readOnly)
+			continue
+		}
+		reason, _ := a["reason"].(string)
+		if (c.reason == "") != (reason == "") || !strings.Contains(reason, c.reason) {
+			t.Errorf("%s: reason %q, want one containing %q", c.name, reason, c.reason)
+		}
+	}
+	// The local user of a server without a token may do everything.
+	local := newTestServerWith(t, false, nil)
+	r = local.do(t, "GET", "/api/health", "", nil)
+	if a, _ := r.body["access"].(map[string]any); a == nil || a["read_only"] != false || a["role"] != RoleAdmin {
+		t.Errorf("local user: %s", r.raw)
+	}
+}

@@ -80,6 +80,21 @@ test('a viewer filters the team history by machine and compares the machines', a
   const generate = await page.evaluate(async () =>
     (await fetch('/api/profiling/generate', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"model_name":"x","prompt":"p"}' })).status);
   assert.equal(generate, 403);
+  // ...and the dashboard knows it: the health says read-only, and the
+  // controls that would fail with 403 are disabled with the reason.
+  const access = await page.evaluate(async () => (await (await fetch('/api/health')).json()).access);
+  assert.equal(access.read_only, true);
+  assert.equal(access.role, 'view');
+  await page.goto(server.url + '/#/live');
+  const start = page.getByRole('button', { name: 'Start' });
+  await start.waitFor();
+  assert.ok(await start.isDisabled(), 'Start is disabled for a viewer');
+  assert.match(await start.getAttribute('title'), /Read-only.*view token "lab-viewer".*only read/);
+  assert.ok(await page.getByRole('button', { name: 'Cancel' }).isDisabled());
+  assert.ok(await page.getByLabel('Prompt').isDisabled(), 'the run settings are disabled too');
+  assert.match(await page.getByRole('note').filter({ hasText: 'Read-only' }).textContent(), /lab-viewer/);
+  assert.match(await page.locator('header .readonly').textContent(), /read-only \(lab-viewer\)/);
+  await screenshot(page, 'team-viewer-live-readonly');
 
   await page.goto(server.url + '/#/history');
   await page.locator('tr[data-run]').nth(4).waitFor();
@@ -91,6 +106,17 @@ test('a viewer filters the team history by machine and compares the machines', a
   const kinds = await page.locator('tr[data-run] .kind').allTextContents();
   assert.deepEqual(kinds, ['Energy window', 'Built-in engine', 'Built-in engine']);
   await screenshot(page, 'team-history-machine');
+  // A run's Delete is disabled for the viewer, with the reason.
+  const runID = await page.locator('tr[data-run]').first().getAttribute('data-run');
+  await page.goto(server.url + '/#/run/' + encodeURIComponent(runID));
+  const del = page.getByRole('button', { name: 'Delete…' });
+  await del.waitFor();
+  assert.ok(await del.isDisabled(), 'Delete is disabled for a viewer');
+  assert.match(await del.getAttribute('title'), /Read-only/);
+  await screenshot(page, 'team-viewer-run-readonly');
+  await page.goto(server.url + '/#/history');
+  await page.getByLabel('Machine').selectOption({ label: 'mac-studio' });
+  await page.getByText('3 runs', { exact: true }).waitFor();
   // Both filters at once: the studio's windows.
   await page.getByLabel('Kind').selectOption('window');
   await page.getByText('1 run', { exact: true }).waitFor();

@@ -240,6 +240,30 @@ describe('CompareView', () => {
     expect(screen.getByRole('alert').textContent).toContain('A ran on mains, B on battery');
     expect(screen.getByText('Statistics')).toBeTruthy();
   });
+  // Power is piecewise constant, as the profiler integrates it: the total
+  // power path has only horizontal and vertical segments, one level per
+  // sample (three samples at 10, 30 and 20 W), never a slope between them.
+  it('draws total power as steps', () => {
+    const rec = makeRecord();
+    rec.power_samples = [
+      { t0_ns: 0, t1_ns: 1e9, source: 'rapl', kind: 'measured_counter', domains: { package: { has_energy: true, energy_mj: 10_000 } } },
+      { t0_ns: 1e9, t1_ns: 2e9, source: 'rapl', kind: 'measured_counter', domains: { package: { has_energy: true, energy_mj: 30_000 } } },
+      { t0_ns: 2e9, t1_ns: 4e9, source: 'rapl', kind: 'measured_counter', domains: { package: { has_energy: true, energy_mj: 40_000 } } },
+    ];
+    const { container } = render(CompareView, { comparison: cmpFixture, arms: [{ label: 'A', records: [rec] }, { label: 'B', records: [rec] }] });
+    const path = container.querySelector('svg[aria-label="total power per run"] path[data-series="0-0"]');
+    const pts = path.getAttribute('d').replace(/^M/, '').split('L').map((p) => p.split(',').map(Number));
+    for (let i = 1; i < pts.length; i++) {
+      const [[x0, y0], [x1, y1]] = [pts[i - 1], pts[i]];
+      expect(x0 === x1 || y0 === y1, `segment ${i}: (${x0},${y0}) → (${x1},${y1})`).toBe(true);
+    }
+    const levels = [...new Set(pts.map((p) => p[1]))];
+    expect(levels.length).toBe(3);
+    // Each level lasts as long as its sample: 1 s, 1 s and 2 s.
+    const xs = [...new Set(pts.map((p) => p[0]))];
+    expect(xs.length).toBe(4);
+    expect((xs[3] - xs[2]) / (xs[1] - xs[0])).toBeCloseTo(2, 6);
+  });
 });
 
 describe('AnalysisView', () => {

@@ -160,6 +160,95 @@ export function powerSeriesFromSamples(samples) {
   return { series, total: { domain: 'total', family: 'total', kind: estimated ? 'estimated' : 'measured', points: total } };
 }
 
+// powerSteps turns stored power samples into the machine's total power as
+// the profiler integrates it: piecewise constant, each sample's average
+// power held from its t0 to its t1 (x in seconds from the run start), and
+// the total at any time the sum of every source's sample covering it. It
+// returns intervals [{x0, x1, y}] (y null where no source has a sample)
+// whose areas add up to the samples' energy, and the label of the total.
+export function powerSteps(samples) {
+  const bySource = new Map();
+  let estimated = false;
+  for (const s of samples ?? []) {
+    const dt = s.t1_ns - s.t0_ns;
+    if (!(dt > 0)) continue;
+    const watts = {};
+    for (const [d, r] of Object.entries(s.domains ?? {})) {
+      const w = readingWatts(r, dt);
+      if (w != null) watts[d] = w;
+    }
+    const w = totalWatts(watts);
+    if (w == null) continue;
+    if (s.kind === 'estimated') estimated = true;
+    const list = bySource.get(s.source) ?? [];
+    list.push({ a: s.t0_ns / 1e9, b: s.t1_ns / 1e9, w });
+    bySource.set(s.source, list);
+  }
+  const lists = [...bySource.values()].map((l) => l.sort((p, q) => p.a - q.a));
+  const bounds = [...new Set(lists.flatMap((l) => l.flatMap((p) => [p.a, p.b])))].sort((p, q) => p - q);
+  const at = lists.map(() => 0);
+  const intervals = [];
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    const lo = bounds[i];
+    const hi = bounds[i + 1];
+    let y = null;
+    lists.forEach((l, k) => {
+      while (at[k] < l.length && l[at[k]].b <= lo) at[k]++;
+      const p = l[at[k]];
+      if (p && p.a <= lo && p.b >= hi) y = (y ?? 0) + p.w;
+    });
+    const last = intervals[intervals.length - 1];
+    if (last && last.x1 === lo && last.y === y) last.x1 = hi;
+    else intervals.push({ x0: lo, x1: hi, y });
+  }
+  return { kind: estimated ? 'estimated' : 'measured', intervals };
+}
+
+// mergeSteps joins neighbouring intervals into at most about `max`, each
+// the time-weighted mean of those it joins, so the area (the energy) is
+// kept; gaps (y null) are never joined across.
+export function mergeSteps(intervals, max) {
+  if (intervals.length <= max || max < 1) return intervals;
+  const k = Math.ceil(intervals.length / max);
+  const out = [];
+  let cur = null;
+  let n = 0;
+  for (const iv of intervals) {
+    if (cur && n < k && iv.y != null && cur.y != null && iv.x0 === cur.x1) {
+      const d0 = cur.x1 - cur.x0;
+      const d1 = iv.x1 - iv.x0;
+      cur.y = (cur.y * d0 + iv.y * d1) / (d0 + d1);
+      cur.x1 = iv.x1;
+      n++;
+    } else {
+      cur = { ...iv };
+      out.push(cur);
+      n = 1;
+    }
+  }
+  return out;
+}
+
+// stepPoints turns intervals into points for a step-after line: a point
+// at every interval's start, the last value repeated at its end, and a
+// break (y null) at every gap.
+export function stepPoints(intervals) {
+  const pts = [];
+  let prev = null;
+  for (const iv of intervals) {
+    if (iv.y == null) {
+      if (prev) pts.push({ x: prev.x1, y: prev.y }, { x: prev.x1, y: null });
+      prev = null;
+      continue;
+    }
+    if (prev && prev.x1 !== iv.x0) pts.push({ x: prev.x1, y: prev.y }, { x: prev.x1, y: null });
+    pts.push({ x: iv.x0, y: iv.y });
+    prev = iv;
+  }
+  if (prev) pts.push({ x: prev.x1, y: prev.y });
+  return pts;
+}
+
 // livePowerPoint reads one live `power` event's data (either the documented
 // {t_ms, domains: {d: {power_w}}, total_w} or the profiler's {watts}).
 export function livePowerPoint(data) {

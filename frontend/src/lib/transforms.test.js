@@ -294,3 +294,49 @@ describe('mixture of experts', () => {
     expect(modelFactsText(null)).toBe('');
   });
 });
+
+import { mergeSteps, powerSteps, stepPoints } from './transforms.js';
+
+describe('powerSteps', () => {
+  const s = 1e9;
+  // RAPL every 1 s from 0 to 3 s (energy counters), NVML at 1.5 s and 2.5 s
+  // (average power), a 0.5 s gap in RAPL's samples from 3 s to 3.5 s.
+  const samples = [
+    { t0_ns: 0, t1_ns: 1 * s, source: 'rapl', kind: 'measured_counter', domains: { package: { has_energy: true, energy_mj: 10_000 } } },
+    { t0_ns: 1 * s, t1_ns: 2 * s, source: 'rapl', kind: 'measured_counter', domains: { package: { has_energy: true, energy_mj: 20_000 }, cpu: { has_energy: true, energy_mj: 15_000 } } },
+    { t0_ns: 2 * s, t1_ns: 3 * s, source: 'rapl', kind: 'measured_counter', domains: { package: { has_energy: true, energy_mj: 5_000 } } },
+    { t0_ns: 3.5 * s, t1_ns: 4 * s, source: 'rapl', kind: 'measured_counter', domains: { package: { has_energy: true, energy_mj: 4_000 } } },
+    { t0_ns: 1.5 * s, t1_ns: 2.5 * s, source: 'nvml', kind: 'measured_power', domains: { gpu: { has_power: true, power_mw: 30_000 } } },
+  ];
+  it('holds each sample\'s average power over its interval and sums the sources covering each moment', () => {
+    const { kind, intervals } = powerSteps(samples);
+    expect(kind).toBe('measured');
+    // package includes cpu: 20 W, not 35 W, from 1 s to 2 s.
+    expect(intervals).toEqual([
+      { x0: 0, x1: 1, y: 10 },
+      { x0: 1, x1: 1.5, y: 20 },
+      { x0: 1.5, x1: 2, y: 50 },
+      { x0: 2, x1: 2.5, y: 35 },
+      { x0: 2.5, x1: 3, y: 5 },
+      { x0: 3, x1: 3.5, y: null },
+      { x0: 3.5, x1: 4, y: 8 },
+    ]);
+    // The area under the steps is the samples' energy: 10+20+5+4 J (RAPL)
+    // plus 30 W × 1 s (NVML).
+    const area = intervals.reduce((a, iv) => a + (iv.y ?? 0) * (iv.x1 - iv.x0), 0);
+    expect(area).toBeCloseTo(69, 9);
+  });
+  it('merges intervals keeping their area, never across a gap', () => {
+    const { intervals } = powerSteps(samples);
+    const merged = mergeSteps(intervals, 3);
+    const area = (l) => l.reduce((a, iv) => a + (iv.y ?? 0) * (iv.x1 - iv.x0), 0);
+    expect(area(merged)).toBeCloseTo(area(intervals), 9);
+    expect(merged.some((iv) => iv.y == null && iv.x0 === 3 && iv.x1 === 3.5)).toBe(true);
+    expect(merged.length).toBeLessThan(intervals.length);
+  });
+  it('gives a step-after line its corners and breaks', () => {
+    expect(stepPoints([{ x0: 0, x1: 1, y: 2 }, { x0: 1, x1: 2, y: 3 }, { x0: 2, x1: 3, y: null }, { x0: 3, x1: 4, y: 1 }])).toEqual([
+      { x: 0, y: 2 }, { x: 1, y: 3 }, { x: 2, y: 3 }, { x: 2, y: null }, { x: 3, y: 1 }, { x: 4, y: 1 },
+    ]);
+  });
+});

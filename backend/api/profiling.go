@@ -190,6 +190,9 @@ func (m ModelInfo) MarshalJSON() ([]byte, error) {
 		if m.Note != "" {
 			out["note"] = m.Note
 		}
+		// A file (or folder) our engine runs, told apart from a server's
+		// model of the same name (whose facts carry their own label).
+		out["label"] = fmt.Sprintf("file: %s from %s, run by the built-in engine", m.Format, m.Source)
 	}
 	return json.Marshal(out)
 }

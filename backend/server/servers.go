@@ -54,6 +54,16 @@ func (a servers) endpoint(cfg external.Config, name string) (external.Endpoint, 
 	return external.Endpoint{}, false
 }
 
+// ServerPrefix marks a server model in the models list whose plain
+// ENDPOINT:MODEL name is also a model file on this machine: ollama's
+// default endpoint is called "ollama", so ollama:llama3.2:1b names both
+// the GGUF blob in ollama's store (run by our engine, read in place) and
+// the model the running ollama serves. The file keeps the plain name; the
+// server's entry is listed as server:ollama:llama3.2:1b. Endpoint names
+// may not hold ':', so "server:" followed by a known endpoint's name and a
+// colon is never a store name.
+const ServerPrefix = "server:"
+
 // Target implements api.Servers.
 func (a servers) Target(ctx context.Context, req *api.GenerateRequest) (bool, error) {
 	cfg, err := a.config()
@@ -62,6 +72,14 @@ func (a servers) Target(ctx context.Context, req *api.GenerateRequest) (bool, er
 	}
 	var ep external.Endpoint
 	model := req.ModelName
+	forced := false
+	if rest, ok := strings.CutPrefix(req.ModelName, ServerPrefix); ok && req.Endpoint == "" {
+		if name, _, ok := external.SplitModel(rest); ok {
+			if _, known := a.endpoint(cfg, name); known {
+				req.ModelName, forced = rest, true
+			}
+		}
+	}
 	switch {
 	case req.Endpoint != "":
 		if saved, ok := a.endpoint(cfg, req.Endpoint); ok {
@@ -79,7 +97,7 @@ func (a servers) Target(ctx context.Context, req *api.GenerateRequest) (bool, er
 		}
 	default:
 		name, m, ok := external.SplitModel(req.ModelName)
-		if !ok || (a.onDisk != nil && a.onDisk(req.ModelName)) {
+		if !ok || (!forced && a.onDisk != nil && a.onDisk(req.ModelName)) {
 			return false, nil
 		}
 		if ep, ok = a.endpoint(cfg, name); !ok {
@@ -140,7 +158,16 @@ func (a servers) Models(ctx context.Context) []api.ModelInfo {
 					facts[k] = v
 				}
 			}
-			out = append(out, api.ModelInfo{Name: p.Endpoint.Name + ":" + m.Name, Facts: facts})
+			name := p.Endpoint.Name + ":" + m.Name
+			facts["label"] = fmt.Sprintf("server: %s (%s API at %s), a server run", p.Endpoint.Name, p.Endpoint.API, external.Redact(p.Endpoint.URL))
+			if a.onDisk != nil && a.onDisk(name) {
+				// The same name is a model file here: both are listed and
+				// runnable, the file under its name, the server under its own.
+				facts["file_model"] = name
+				facts["note"] = fmt.Sprintf("%s is also a model file on this machine (run by the built-in engine, read in place); this entry is the %s server's", name, p.Endpoint.Name)
+				name = ServerPrefix + name
+			}
+			out = append(out, api.ModelInfo{Name: name, Facts: facts})
 		}
 	}
 	return out

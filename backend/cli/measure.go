@@ -142,7 +142,7 @@ func runMeasure(ctx context.Context, env Env) error {
 		s := rec.Summary
 		fmt.Fprintf(env.Stderr, "energyprofiler: window %s (%s): %s in %s", run.ID()[:8], rec.Run.Status, metricText(s.TotalEnergyJ), metricText(s.DurationS))
 		if v, ok := s.NetEnergyJ.Get(); ok {
-			fmt.Fprintf(env.Stderr, ", %s J net of idle", fmtNum(v))
+			fmt.Fprintf(env.Stderr, ", net of idle %s", netText(s, v, " J"))
 		}
 		fmt.Fprintf(env.Stderr, "; see 'energyprofiler show %s'\n", run.ID()[:8])
 	}

@@ -312,6 +312,28 @@ type repeatReport struct {
 	Stats       profiler.GroupStats `json:"stats"`
 }
 
+// approxZero is how a net energy within the idle noise is shown: the run
+// did not draw measurably more than the machine at rest, so neither a
+// negative nor a tiny positive number would be a finding.
+const (
+	approxZero     = "≈0 (within idle noise)"
+	withinNoiseWhy = "net = gross − idle power × time is no larger than its error bound: the run did not draw measurably more than the machine at rest"
+)
+
+// netNegligible reports whether a net energy v of run s is shown as ≈0:
+// it is at most 0, or the run's net energy is within its noise bound.
+func netNegligible(s *profiler.Summary, v float64) bool {
+	return v <= 0 || (s != nil && s.NetWithinNoise)
+}
+
+// netText renders a net energy (with unit), or ≈0 where it is negligible.
+func netText(s *profiler.Summary, v float64, unit string) string {
+	if netNegligible(s, v) {
+		return approxZero
+	}
+	return fmtNum(v) + unit
+}
+
 // printSummary prints a run summary, every number with its provenance.
 func printSummary(w io.Writer, s *profiler.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -343,12 +365,20 @@ func printSummary(w io.Writer, s *profiler.Summary) {
 	if t := s.Energy.Total; t != nil && t.Coverage < 0.999 {
 		fmt.Fprintf(tw, "  warning\tpower samples cover only %.1f%% of the run\t(energy counts the covered part)\n", 100*t.Coverage)
 	}
-	row("energy (net of idle)", s.NetEnergyJ)
+	if v, ok := s.NetEnergyJ.Get(); ok && netNegligible(s, v) {
+		noise := ""
+		if n, ok := s.NetNoiseJ.Get(); ok {
+			noise = fmt.Sprintf(", ±%s J", fmtNum(n))
+		}
+		fmt.Fprintf(tw, "  energy (net of idle)\t%s\t(%s%s: %s)\n", approxZero, s.NetEnergyJ.Label, noise, withinNoiseWhy)
+	} else {
+		row("energy (net of idle)", s.NetEnergyJ)
+	}
 	for _, d := range sortedKeys(s.Energy.Domains) {
 		de := s.Energy.Domains[d]
 		net := ""
 		if de.NetJ != nil {
-			net = fmt.Sprintf(", net %s J", fmtNum(*de.NetJ))
+			net = fmt.Sprintf(", net %s", netText(s, *de.NetJ, " J"))
 		}
 		fmt.Fprintf(tw, "    %s\t%s J ± %s%s\t(%s)\n", d, fmtNum(de.GrossJ), fmtNum(de.UncertaintyJ), net, de.Label)
 	}
@@ -656,7 +686,7 @@ func runShow(ctx context.Context, env Env) error {
 		if t := p.Energy.Total; t != nil {
 			g, u, l = fmtNum(t.GrossJ), fmtNum(t.UncertaintyJ), t.Label
 			if t.NetJ != nil {
-				n = fmtNum(*t.NetJ)
+				n = netText(rec.Summary, *t.NetJ, "")
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Phase, fmtNum(float64(p.EndNs-p.StartNs)/1e6), g, u, n, l)

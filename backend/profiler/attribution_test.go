@@ -400,3 +400,57 @@ func TestTotalJMatchesEnergyTotal(t *testing.T) {
 		}
 	}
 }
+
+// The net energy is "within idle noise" when it is at most its error bound:
+// the machine's idle power wanders between 4 and 6 W from sample to sample,
+// so a run drawing 0.1 W more than idle on average is not measurably above
+// it, one drawing 5 W more is, and one below a steady idle is too (a
+// negative net is never a finding).
+func TestNetEnergyWithinIdleNoise(t *testing.T) {
+	cases := []struct {
+		name         string
+		idle, run    func(i int) float64
+		within       bool
+		noiseAtLeast float64 // W × run duration
+	}{
+		{"wandering idle, run 0.1 W above it", func(i int) float64 { return 4 + 2*float64(i%2) }, func(i int) float64 { return 4.1 + 2*float64(i%2) }, true, 0.5},
+		{"wandering idle, run 5 W above it", func(i int) float64 { return 4 + 2*float64(i%2) }, func(i int) float64 { return 9 + 2*float64(i%2) }, false, 0.5},
+		{"steady idle, run below it", func(int) float64 { return 5 }, func(int) float64 { return 4.9 }, true, 0},
+		{"steady idle, run above it", func(int) float64 { return 5 }, func(int) float64 { return 5.5 }, false, 0},
+	}
+	for _, c := range cases {
+		t0 := clock.Now()
+		switchAt := t0 + 600*ms
+		p := New(Options{Idle: 400 * time.Millisecond, Host: &Host{OS: "test"}})
+		feed := make(chan power.Sample, 1000)
+		i := 0
+		for a := t0 - time.Second.Nanoseconds(); a < t0+20*time.Second.Nanoseconds(); a += 50 * ms {
+			w := c.idle(i)
+			if a >= switchAt {
+				w = c.run(i)
+			}
+			feed <- counterSample("rapl", power.DomainCPU, a, a+50*ms, w)
+			i++
+		}
+		close(feed)
+		p.opts.Power = FeedFunc(func() (<-chan power.Sample, func()) { return feed, func() {} })
+		run, err := p.Start(context.Background(), Meta{ModelName: "m", Settings: Settings{Depth: "module"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runA, runB := drive(run, traceSpec{base: switchAt + 50*ms, prompt: 4, tokens: 40, layers: 2, tokenNs: ms, compNs: ms})
+		sum, err := run.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dur := float64(runB-runA) / 1e9
+		net, _ := sum.NetEnergyJ.Get()
+		noise, ok := sum.NetNoiseJ.Get()
+		if !ok || noise < sum.Energy.Total.UncertaintyJ || noise < c.noiseAtLeast*dur {
+			t.Errorf("%s: noise %v J (uncertainty %v J), want at least %v J", c.name, noise, sum.Energy.Total.UncertaintyJ, c.noiseAtLeast*dur)
+		}
+		if sum.NetWithinNoise != c.within {
+			t.Errorf("%s: net %v J, noise %v J: within noise %v, want %v", c.name, net, noise, sum.NetWithinNoise, c.within)
+		}
+	}
+}

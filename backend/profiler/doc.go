@@ -76,7 +76,12 @@
 // Idle baseline. Before inference the run measures the mean power per domain
 // over the idle window (covered time only). Every window's net energy is its
 // gross energy minus idle power × window length; net energy may be negative
-// for a window that drew less than idle.
+// for a window that drew less than idle. The run's net energy has an error
+// bound (Summary.NetNoiseJ): the gross UncertaintyJ plus, per domain in the
+// total, 2·σ·T·(1/√n_idle + 1/√n_run), with σ the standard deviation of the
+// idle samples' power and n the samples in each window; a net energy no
+// larger than it is "within idle noise" (Summary.NetWithinNoise), shown as
+// ≈0 rather than as a number.
 //
 // # Summary metrics
 //

@@ -615,6 +615,9 @@ func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 		}
 	}
 	sum := summarize(rec, tl, idleW, runA, runB, in, r.tokenCounts)
+	if r.idleB > r.idleA {
+		sum.setNetNoise(tl, r.idleA, r.idleB, runA, runB)
+	}
 	sum.RunStartNs, sum.RunEndNs = runA-r.t0, runB-r.t0
 	if r.idleB > r.idleA {
 		a, b := r.idleA-r.t0, r.idleB-r.t0

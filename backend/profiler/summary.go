@@ -2,6 +2,7 @@ package profiler
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -99,6 +100,12 @@ type Summary struct {
 	PhaseEnergy  map[string]Energy `json:"phase_energy"`
 	TotalEnergyJ Metric            `json:"total_energy_j"`
 	NetEnergyJ   Metric            `json:"net_energy_j"`
+	// NetNoiseJ is how far the net energy can be off (see setNetNoise);
+	// NetWithinNoise is true when the net energy is at most that: the run
+	// did not measurably draw more than idle, and its net figures read
+	// "≈0 (within idle noise)", never a negative or tiny number.
+	NetNoiseJ      Metric `json:"net_noise_j"`
+	NetWithinNoise bool   `json:"net_within_noise,omitempty"`
 
 	IdlePowerW map[power.Domain]Metric `json:"idle_power_w"`
 	AvgPowerW  map[power.Domain]Metric `json:"avg_power_w"`
@@ -238,7 +245,7 @@ func summarize(rec *Record, tl *timeline, idleW map[power.Domain]float64, runA, 
 		m    *Metric
 		unit string
 	}{
-		{&s.TotalEnergyJ, "J"}, {&s.NetEnergyJ, "J"}, {&s.JoulesPerToken, "J/token"},
+		{&s.TotalEnergyJ, "J"}, {&s.NetEnergyJ, "J"}, {&s.NetNoiseJ, "J"}, {&s.JoulesPerToken, "J/token"},
 		{&s.JoulesPerOutputToken, "J/token"}, {&s.JoulesPerInputToken, "J/token"},
 		{&s.NetJoulesPerOutputToken, "J/token"}, {&s.NetJoulesPerInputToken, "J/token"},
 		{&s.OutputInputRatio, "×"}, {&s.TokensPerJoule, "tok/J"}, {&s.EnergyDelayProduct, "J·s"},
@@ -312,6 +319,64 @@ func summarize(rec *Record, tl *timeline, idleW map[power.Domain]float64, runA, 
 		s.OutputInputRatio = metric(outJ/inJ, "×", Label(b, decode.Energy.Total.Source))
 	}
 	return s
+}
+
+// setNetNoise bounds the error of the net energy, gross minus idle power ×
+// duration T, and says whether the net energy lies within it. The bound is
+// the gross energy's UncertaintyJ plus, for every domain in the total, two
+// standard errors of the difference between the run's and the idle
+// window's mean power, times T: 2·σ·T·(1/√n_idle + 1/√n_run), where σ is
+// the standard deviation of the idle window's sample powers (how much the
+// machine's power wanders at rest) and n the samples in each window.
+func (s *Summary) setNetNoise(tl *timeline, idleA, idleB, runA, runB int64) {
+	tot := s.Energy.Total
+	net, ok := s.NetEnergyJ.Get()
+	if tot == nil || !ok || runB <= runA {
+		return
+	}
+	present := map[power.Domain]string{}
+	for d, de := range s.Energy.Domains {
+		present[d] = de.Source
+	}
+	noise := tot.UncertaintyJ
+	durS := float64(runB-runA) / 1e9
+	for _, ser := range tl.series {
+		de, ok := s.Energy.Domains[ser.domain]
+		if !ok || de.Source != ser.source || !countsInTotal(ser.domain, ser.source, present) {
+			continue
+		}
+		var idle []float64
+		nRun := 0
+		for _, seg := range ser.segs {
+			if seg.t1 > idleA && seg.t0 < idleB {
+				idle = append(idle, seg.powerW())
+			}
+			if seg.t1 > runA && seg.t0 < runB {
+				nRun++
+			}
+		}
+		if len(idle) < 2 || nRun == 0 {
+			continue
+		}
+		sd := stddev(idle)
+		noise += 2 * sd * durS * (1/math.Sqrt(float64(len(idle))) + 1/math.Sqrt(float64(nRun)))
+	}
+	s.NetNoiseJ = metric(noise, "J", tot.Label)
+	s.NetWithinNoise = net <= noise
+}
+
+// stddev is the sample standard deviation of xs (at least two).
+func stddev(xs []float64) float64 {
+	var mean float64
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return math.Sqrt(ss / float64(len(xs)-1))
 }
 
 func basisOfKind(k power.Kind) Basis {

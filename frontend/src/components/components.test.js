@@ -21,6 +21,31 @@ globalThis.ResizeObserver ??= class {
 };
 
 describe('SummaryCards', () => {
+  // Net energy at or below 0, or within the run's noise bound, is idle
+  // noise: "≈0 (within idle noise)" with the reason, never a negative number.
+  it('shows a net energy within idle noise as ≈0 with the reason', () => {
+    const within = makeRecord().summary;
+    within.net_energy_j = { value: -0.42, unit: 'J', label: 'measured rapl' };
+    within.net_joules_per_output_token = { value: -0.01, unit: 'J/token', label: 'measured rapl' };
+    within.net_noise_j = { value: 0.9, unit: 'J', label: 'measured rapl' };
+    within.net_within_noise = true;
+    const { container, unmount } = render(SummaryCards, { summary: within });
+    const net = screen.getByText('Net energy (above idle)').parentElement;
+    expect(net.textContent).toContain('≈0');
+    expect(net.textContent).toContain('within idle noise');
+    expect(net.textContent).not.toMatch(/-\s*0?\.42|−/);
+    expect(screen.getByText('Net J / output token').parentElement.textContent).toContain('≈0');
+    expect(container.querySelector('.noise-note').textContent).toMatch(/did not draw measurably more than the machine at rest/);
+    unmount();
+    // An old run without the flag: a positive net stays a number, a
+    // negative one is still ≈0.
+    const clear = makeRecord().summary;
+    clear.net_energy_j = { value: 3.5, unit: 'J', label: 'measured rapl' };
+    clear.net_joules_per_output_token = { value: -0.2, unit: 'J/token', label: 'measured rapl' };
+    render(SummaryCards, { summary: clear });
+    expect(screen.getByText('Net energy (above idle)').parentElement.textContent).toMatch(/3\.5\d* J/);
+    expect(screen.getByText('Net J / output token').parentElement.textContent).toContain('≈0');
+  });
   it('labels every number and shows unavailable instead of 0', () => {
     render(SummaryCards, { summary: makeRecord({ energy: false }).summary });
     const total = screen.getByText('Total energy (gross)').parentElement;

@@ -163,3 +163,15 @@ export const METRIC_NAMES = {
   energy_delay_product_js: 'Energy-delay product',
   duration_s: 'Duration',
 };
+
+// A net energy (gross minus idle power × time) that is at most 0, or whose
+// run's net energy lies within its noise bound (summary.net_within_noise),
+// is not a finding: it reads APPROX_ZERO with WITHIN_NOISE_WHY, never as a
+// negative or tiny number.
+export const APPROX_ZERO = '≈0 (within idle noise)';
+export const WITHIN_NOISE_WHY =
+  'Net energy is gross energy minus idle power × time. Here it is no larger than its error bound (the measurement uncertainty plus how much the idle power wanders): the run did not draw measurably more than the machine at rest.';
+export function netNegligible(summary, value) {
+  if (!isNum(value)) return false;
+  return value <= 0 || summary?.net_within_noise === true;
+}

@@ -275,6 +275,7 @@ describe('CompareView', () => {
       { t0_ns: 1e9, t1_ns: 2e9, source: 'rapl', kind: 'measured_counter', domains: { package: { has_energy: true, energy_mj: 30_000 } } },
       { t0_ns: 2e9, t1_ns: 4e9, source: 'rapl', kind: 'measured_counter', domains: { package: { has_energy: true, energy_mj: 40_000 } } },
     ];
+    rec.summary = { ...rec.summary, run_start_ns: 0, run_end_ns: 4e9 };
     const { container } = render(CompareView, { comparison: cmpFixture, arms: [{ label: 'A', records: [rec] }, { label: 'B', records: [rec] }] });
     const path = container.querySelector('svg[aria-label="total power per run"] path[data-series="0-0"]');
     const pts = path.getAttribute('d').replace(/^M/, '').split('L').map((p) => p.split(',').map(Number));

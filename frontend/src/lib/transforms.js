@@ -166,12 +166,20 @@ export function powerSeriesFromSamples(samples) {
 // the total at any time the sum of every source's sample covering it. It
 // returns intervals [{x0, x1, y}] (y null where no source has a sample)
 // whose areas add up to the samples' energy, and the label of the total.
-export function powerSteps(samples) {
+// With window [a, b] (ns on the samples' clock: the summary's run_start_ns
+// and run_end_ns) the samples are cut to the run, as the profiler cuts
+// them, and x counts from its start: the area is then the run's energy.
+export function powerSteps(samples, window = null) {
+  const [wa, wb] = window ?? [-Infinity, Infinity];
+  const origin = window ? wa : 0;
   const bySource = new Map();
   let estimated = false;
   for (const s of samples ?? []) {
     const dt = s.t1_ns - s.t0_ns;
     if (!(dt > 0)) continue;
+    const t0 = Math.max(s.t0_ns, wa);
+    const t1 = Math.min(s.t1_ns, wb);
+    if (!(t1 > t0)) continue;
     const watts = {};
     for (const [d, r] of Object.entries(s.domains ?? {})) {
       const w = readingWatts(r, dt);
@@ -181,7 +189,7 @@ export function powerSteps(samples) {
     if (w == null) continue;
     if (s.kind === 'estimated') estimated = true;
     const list = bySource.get(s.source) ?? [];
-    list.push({ a: s.t0_ns / 1e9, b: s.t1_ns / 1e9, w });
+    list.push({ a: (t0 - origin) / 1e9, b: (t1 - origin) / 1e9, w });
     bySource.set(s.source, list);
   }
   const lists = [...bySource.values()].map((l) => l.sort((p, q) => p.a - q.a));

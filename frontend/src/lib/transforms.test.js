@@ -326,6 +326,20 @@ describe('powerSteps', () => {
     const area = intervals.reduce((a, iv) => a + (iv.y ?? 0) * (iv.x1 - iv.x0), 0);
     expect(area).toBeCloseTo(69, 9);
   });
+  it('cuts the samples to the run window, counting x from its start, as the profiler integrates the run', () => {
+    // The run is 0.5 s to 2.25 s on the samples' clock (after its idle
+    // baseline): its energy is 10 W × 0.5 s + 20 W × 0.5 s + 50 W × 0.5 s +
+    // 35 W × 0.25 s = 48.75 J.
+    const { intervals } = powerSteps(samples, [0.5 * s, 2.25 * s]);
+    expect(intervals).toEqual([
+      { x0: 0, x1: 0.5, y: 10 },
+      { x0: 0.5, x1: 1, y: 20 },
+      { x0: 1, x1: 1.5, y: 50 },
+      { x0: 1.5, x1: 1.75, y: 35 },
+    ]);
+    const area = intervals.reduce((a, iv) => a + iv.y * (iv.x1 - iv.x0), 0);
+    expect(area).toBeCloseTo(48.75, 9);
+  });
   it('merges intervals keeping their area, never across a gap', () => {
     const { intervals } = powerSteps(samples);
     const merged = mergeSteps(intervals, 3);

@@ -265,6 +265,29 @@ describe('CompareView', () => {
     expect(screen.getByRole('alert').textContent).toContain('A ran on mains, B on battery');
     expect(screen.getByText('Statistics')).toBeTruthy();
   });
+  // Net J per output token reads ≈0 where it is idle noise: a negative
+  // mean, or an arm whose runs' net energy was all within its noise bound;
+  // a clear one keeps its number and ratio.
+  it('shows net figures within idle noise as ≈0', () => {
+    const noisy = makeRecord();
+    noisy.summary = { ...noisy.summary, net_within_noise: true };
+    const clear = makeRecord();
+    const cmp = structuredClone(cmpFixture);
+    cmp.metrics = ['net_joules_per_output_token'];
+    cmp.groups[0].metrics.net_joules_per_output_token = { n: 1, mean: 0.002, normalized: 1, unit: 'J/token', label: 'measured rapl' };
+    cmp.groups[1].metrics.net_joules_per_output_token = { n: 1, mean: 0.03, normalized: 15, unit: 'J/token', label: 'measured rapl' };
+    const { container, unmount } = render(CompareView, { comparison: cmp, arms: [{ label: 'A', records: [noisy] }, { label: 'B', records: [clear] }] });
+    const cells = [...container.querySelectorAll('table.stats tbody tr')[0].querySelectorAll('td')].map((td) => td.textContent);
+    expect(cells[0]).toContain('≈0 (within idle noise)');
+    expect(cells[0]).not.toContain('×1');
+    expect(cells[1]).toMatch(/0\.03 J\/token/);
+    expect(cells[1]).toContain('×15');
+    unmount();
+    cmp.groups[1].metrics.net_joules_per_output_token.mean = -0.01;
+    render(CompareView, { comparison: cmp, arms: [{ label: 'A', records: [clear] }, { label: 'B', records: [clear] }] });
+    const row = screen.getAllByText('≈0 (within idle noise)');
+    expect(row.length).toBe(1);
+  });
   // Power is piecewise constant, as the profiler integrates it: the total
   // power path has only horizontal and vertical segments, one level per
   // sample (three samples at 10, 30 and 20 W), never a slope between them.

@@ -124,7 +124,7 @@ test('Live: a server run from the target selector, against another server\'s /v1
     await page.getByLabel('Server model').fill(model);
     await page.getByLabel('Prompt').fill('Energy per token');
     await page.getByLabel('Max tokens').fill('8');
-    await page.getByRole('button', { name: 'Start' }).click();
+    await page.getByRole('button', { name: 'Start profiling', exact: true }).click();
     await page.locator('.stream [data-index="0"]').waitFor(T);
     const open = page.getByRole('link', { name: 'open the analysis' });
     await open.waitFor(T);

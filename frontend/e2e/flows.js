@@ -15,7 +15,7 @@ export async function startRunAndWatch(page, base, { prefix, maxTokens = 8, prom
   await page.getByLabel('Prompt').fill(prompt);
   await page.getByLabel('Max tokens').fill(String(maxTokens));
   await page.getByLabel('Tags').fill('e2e');
-  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('button', { name: 'Start profiling', exact: true }).click();
   // Tokens arrive one by one over the WebSocket.
   await page.locator('.stream [data-index="1"]').waitFor(T);
   const firstCount = await page.locator('.stream [data-index]').count();
@@ -323,7 +323,7 @@ export async function repeatFromLive(page, base, prefix, { repeat = 2, cooldown 
   await page.getByLabel('Cooldown (s)').fill(String(cooldown));
   await page.getByLabel('grid region preset').selectOption(region);
   const answer = page.waitForResponse((r) => r.url().endsWith('/api/profiling/generate'));
-  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('button', { name: 'Start profiling', exact: true }).click();
   const body = await (await answer).json();
   assert.equal(body.run_ids.length, repeat);
   assert.ok(body.repeat_group);

@@ -172,7 +172,7 @@ test('mock: cancel a running run', async () => {
   await page.goto(server.url + '/#/live');
   await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached' });
   await page.getByLabel('Max tokens').fill('200');
-  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('button', { name: 'Start profiling', exact: true }).click();
   await page.locator('.stream [data-index="1"]').waitFor();
   await page.getByRole('button', { name: 'Cancel' }).click();
   await page.locator('.st-cancelled').waitFor();

@@ -135,7 +135,7 @@ test('a chat run of a hub-cache model keeps both prompts', async () => {
   await page.getByLabel('Prompt').fill('What is 2+2?');
   await page.getByLabel('Max tokens').fill('6');
   await page.getByLabel(/Chat: format as a user message/).check();
-  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('button', { name: 'Start profiling', exact: true }).click();
   const open = page.getByRole('link', { name: 'open the analysis' });
   await open.waitFor(T);
   await page.goto(server.url + '/' + (await open.getAttribute('href')));

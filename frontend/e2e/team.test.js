@@ -86,7 +86,7 @@ test('a viewer filters the team history by machine and compares the machines', a
   assert.equal(access.read_only, true);
   assert.equal(access.role, 'view');
   await page.goto(server.url + '/#/live');
-  const start = page.getByRole('button', { name: 'Start' });
+  const start = page.getByRole('button', { name: 'Start profiling', exact: true });
   await start.waitFor();
   assert.ok(await start.isDisabled(), 'Start is disabled for a viewer');
   assert.match(await start.getAttribute('title'), /Read-only.*view token "lab-viewer".*only read/);

@@ -131,8 +131,10 @@ export function totalWatts(watts) {
 
 // powerSeries turns stored power samples (SampleRecord: t0_ns, t1_ns, source,
 // kind, domains {d: Reading}) into one series per domain plus a total, with
-// x in seconds from the run start at each sample's midpoint.
-export function powerSeriesFromSamples(samples) {
+// x in seconds at each sample's midpoint, counted from originNs on the
+// samples' clock (the summary's run_start_ns: 0 is where the run starts,
+// after its idle baseline, which is drawn before 0).
+export function powerSeriesFromSamples(samples, originNs = 0) {
   const series = {};
   const total = [];
   let estimated = false;
@@ -143,7 +145,7 @@ export function powerSeriesFromSamples(samples) {
   for (const s of sorted) {
     const dt = s.t1_ns - s.t0_ns;
     if (!(dt > 0)) continue;
-    const x = (s.t0_ns + s.t1_ns) / 2 / 1e9;
+    const x = ((s.t0_ns + s.t1_ns) / 2 - originNs) / 1e9;
     const watts = {};
     for (const [d, r] of Object.entries(s.domains ?? {})) {
       const w = readingWatts(r, dt);

@@ -354,3 +354,14 @@ describe('powerSteps', () => {
     ]);
   });
 });
+
+describe('powerSeriesFromSamples origin', () => {
+  // The run starts 1 s after the profiler (its idle baseline before): a
+  // sample from 0.9 s to 1.1 s is drawn at 0 s, one in the idle at -0.5 s.
+  it('counts x from the run start', () => {
+    const smp = (t0, t1) => ({ t0_ns: t0 * 1e9, t1_ns: t1 * 1e9, source: 'rapl', kind: 'measured_counter', domains: { package: { has_energy: true, energy_mj: 1000 } } });
+    const p = powerSeriesFromSamples([smp(0.4, 0.6), smp(0.9, 1.1)], 1e9);
+    expect(p.total.points.map((q) => Number(q.x.toFixed(9)))).toEqual([-0.5, 0]);
+    expect(p.total.points.map((q) => q.y)).toEqual([5, 5]);
+  });
+});

@@ -1,7 +1,9 @@
-// Colours: domain lines use the seed's CSS variables; value scales are
-// viridis (perceptually uniform and readable with colour-vision deficiency);
+// Colours: domain lines use the seed's CSS variables; value scales run from
+// light yellow to dark red (ColorBrewer YlOrRd: lightness falls steadily, so
+// it reads in greyscale and with colour-vision deficiency), so that, as the
+// guide says, darker means more and the hotspots are the dark red cells;
 // runs in a comparison use the Okabe–Ito palette.
-import { color as d3color, interpolateViridis, scaleSequential } from 'd3';
+import { color as d3color, interpolateYlOrRd, scaleSequential } from 'd3';
 
 export function domainColor(family) {
   return `var(--${['cpu', 'gpu', 'ane', 'dram', 'total', 'package'].includes(family) ? family : 'other'})`;
@@ -9,10 +11,10 @@ export function domainColor(family) {
 
 export function valueScale(extent) {
   const [lo, hi] = extent ?? [0, 1];
-  return scaleSequential(interpolateViridis).domain(lo === hi ? [lo - 1e-12, hi + 1e-12] : [lo, hi]);
+  return scaleSequential(interpolateYlOrRd).domain(lo === hi ? [lo - 1e-12, hi + 1e-12] : [lo, hi]);
 }
 
-// Text colour readable on a viridis cell.
+// Text colour readable on a cell of the value scale.
 export function textOn(color) {
   const c = d3color(color)?.rgb();
   if (!c) return '#000';

@@ -304,6 +304,7 @@ export const HEATMAP_METRICS = [
   { key: 'energy', name: 'Energy', unit: 'J' },
   { key: 'power', name: 'Power', unit: 'W' },
   { key: 'act_mean', name: 'Activation mean', unit: '' },
+  { key: 'act_std', name: 'Activation std', unit: '' },
   { key: 'act_max', name: 'Activation max |x|', unit: '' },
   { key: 'sparsity', name: 'Sparsity', unit: '' },
   { key: 'entropy', name: 'Attention entropy', unit: 'nats', deep: true },
@@ -334,7 +335,7 @@ export function heatmapMatrix(components, metric, opts = {}) {
     if (phase != null && c.phase !== phase) continue;
     const key = c.layer + '|' + comp;
     let a = cells.get(key);
-    if (!a) cells.set(key, (a = { n: 0, ns: 0, e: 0, eN: 0, mean: 0, meanN: 0, max: 0, maxN: 0, sp: 0, spN: 0, ent: 0, entN: 0 }));
+    if (!a) cells.set(key, (a = { n: 0, ns: 0, e: 0, eN: 0, mean: 0, meanN: 0, std: 0, stdN: 0, max: 0, maxN: 0, sp: 0, spN: 0, ent: 0, entN: 0 }));
     a.n++;
     a.ns += c.end_ns - c.start_ns;
     if (isNum(c.energy_j)) {
@@ -345,6 +346,10 @@ export function heatmapMatrix(components, metric, opts = {}) {
     if (c.stats) {
       a.mean += c.stats.mean;
       a.meanN++;
+      if (isNum(c.stats.std)) {
+        a.std += c.stats.std;
+        a.stdN++;
+      }
       a.max = Math.max(a.max, c.stats.max_abs);
       a.maxN++;
       a.sp += c.stats.sparsity;
@@ -372,6 +377,10 @@ export function heatmapMatrix(components, metric, opts = {}) {
           return a.eN === a.n && a.ns > 0 ? a.e / (a.ns / 1e9) : null;
         case 'act_mean':
           return a.meanN ? a.mean / a.meanN : null;
+        case 'act_std':
+          // The average of each call's standard deviation: how spread the
+          // activations of a typical call are.
+          return a.stdN ? a.std / a.stdN : null;
         case 'act_max':
           return a.maxN ? a.max : null;
         case 'sparsity':
@@ -433,7 +442,7 @@ export function metricAvailability(record) {
       ok = false;
       why = 'no power sample covers the components, so their energy is unavailable';
     }
-    if (ok && ['act_mean', 'act_max', 'sparsity'].includes(m.key) && !hasStats) {
+    if (ok && ['act_mean', 'act_std', 'act_max', 'sparsity'].includes(m.key) && !hasStats) {
       ok = false;
       why = 'no activation statistics were recorded';
     }

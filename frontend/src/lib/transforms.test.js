@@ -47,6 +47,17 @@ describe('heatmapMatrix', () => {
     const t = heatmapMatrix(rec.components, 'time').values[0][5];
     expect(heatmapMatrix(rec.components, 'power').values[0][5]).toBeCloseTo(e / t, 9);
   });
+  it('activation std is the average of the calls\' standard deviations', () => {
+    const comps = [
+      { layer: 0, component: 'q_proj', token_index: 0, start_ns: 0, end_ns: 10, stats: { mean: 0, std: 1, max_abs: 2, sparsity: 0 } },
+      { layer: 0, component: 'q_proj', token_index: 1, start_ns: 10, end_ns: 20, stats: { mean: 0, std: 3, max_abs: 5, sparsity: 0 } },
+      { layer: 0, component: 'k_proj', token_index: 0, start_ns: 20, end_ns: 30 },
+    ];
+    const m = heatmapMatrix(comps, 'act_std');
+    expect(m.values[0][m.components.indexOf('q_proj')]).toBeCloseTo(2, 12);
+    expect(m.values[0][m.components.indexOf('k_proj')]).toBeNull(); // no statistics: unavailable, not 0
+    expect(m.label).toBe('measured activations');
+  });
   it('makes unmeasured energy null, never 0', () => {
     const m = heatmapMatrix(makeRecord({ energy: false }).components, 'energy');
     expect(m.values.flat().every((v) => v === null)).toBe(true);

@@ -74,8 +74,11 @@ func newApp(args []string) (*App, error) {
 		logger.Warn("local API server not started", "addr", *addr, "err", err)
 	} else {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		a.listener = ln
-		a.server = &http.Server{Handler: backend.Handler(api.Options{Frontend: assets, Port: port}), ReadHeaderTimeout: 10 * time.Second}
+		// The same read, write and idle timeouts and connection cap as
+		// `serve`, so slow clients cannot hold it either.
+		lim := server.DefaultHTTPLimits()
+		a.listener = server.LimitListener(ln, lim.MaxConns)
+		a.server = server.NewHTTPServer(context.Background(), backend.Handler(api.Options{Frontend: assets, Port: port}), lim)
 	}
 	return a, nil
 }

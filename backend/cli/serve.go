@@ -136,7 +136,8 @@ func runServe(ctx context.Context, env Env) error {
 		}
 	}
 
-	httpSrv := newHTTPServer(ctx, handler, defaultHTTPLimits)
+	lim := server.DefaultHTTPLimits()
+	httpSrv := server.NewHTTPServer(ctx, handler, lim)
 	fmt.Fprintf(env.Stdout, "Energy Profiler dashboard: %s\n", dashboardURL(ln.Addr().String()))
 	if remote {
 		var urls []string
@@ -148,7 +149,7 @@ func runServe(ctx context.Context, env Env) error {
 		fmt.Fprintf(env.Stdout, "From other machines: %s\n", strings.Join(urls, "  "))
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(limitListener(ln, defaultHTTPLimits.MaxConns)) }()
+	go func() { errc <- httpSrv.Serve(server.LimitListener(ln, lim.MaxConns)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

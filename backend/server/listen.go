@@ -1,4 +1,4 @@
-package cli
+package server
 
 import (
 	"context"
@@ -8,28 +8,33 @@ import (
 	"time"
 )
 
-// httpLimits bound what clients can hold on the server. The timeouts cut
+// HTTPLimits bound what clients can hold on a server. The timeouts cut
 // off clients that send slowly (a trickled header or body) or never read;
 // the live stream and runs waited for ("wait": true) lift their own
 // deadlines once the request is read, since they legitimately last long.
-type httpLimits struct {
+// `serve` and the desktop app's local API server both use DefaultHTTPLimits().
+type HTTPLimits struct {
 	ReadHeader, Read, Write, Idle time.Duration
 	// MaxConns caps concurrent connections; more wait in the kernel's
 	// accept backlog, costing the server nothing.
 	MaxConns int
 }
 
-var defaultHTTPLimits = httpLimits{
-	ReadHeader: 10 * time.Second,
-	Read:       30 * time.Second,
-	Write:      2 * time.Minute,
-	Idle:       2 * time.Minute,
-	MaxConns:   256,
+// DefaultHTTPLimits are the limits of every server we run.
+func DefaultHTTPLimits() HTTPLimits {
+	return HTTPLimits{
+		ReadHeader: 10 * time.Second,
+		Read:       30 * time.Second,
+		Write:      2 * time.Minute,
+		Idle:       2 * time.Minute,
+		MaxConns:   256,
+	}
 }
 
-// newHTTPServer returns the server for h with lim's timeouts. Requests'
-// contexts end with ctx, so streams close at shutdown.
-func newHTTPServer(ctx context.Context, h http.Handler, lim httpLimits) *http.Server {
+// NewHTTPServer returns the server for h with lim's timeouts. Requests'
+// contexts end with ctx, so streams close at shutdown. Serve it on
+// LimitListener(ln, lim.MaxConns).
+func NewHTTPServer(ctx context.Context, h http.Handler, lim HTTPLimits) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: lim.ReadHeader,
@@ -41,8 +46,8 @@ func newHTTPServer(ctx context.Context, h http.Handler, lim httpLimits) *http.Se
 	}
 }
 
-// limitListener accepts at most n connections at once.
-func limitListener(l net.Listener, n int) net.Listener {
+// LimitListener accepts at most n connections at once.
+func LimitListener(l net.Listener, n int) net.Listener {
 	return &limitedListener{Listener: l, slots: make(chan struct{}, n)}
 }
 

@@ -84,7 +84,8 @@ type Engine struct {
 	mu sync.Mutex
 
 	cfg       model.Config
-	name      string // the model folder, for errors
+	name      string       // the model folder, for errors
+	files     func() error // the model's CheckFiles, to name a file changed under a run
 	be        compute.Backend
 	tok       Tokenizer
 	layers    []layer
@@ -139,6 +140,7 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 	e := &Engine{
 		cfg:     c,
 		name:    m.Dir,
+		files:   m.CheckFiles,
 		tok:     opts.Tokenizer,
 		dim:     c.HiddenSize,
 		headDim: c.HeadDim,

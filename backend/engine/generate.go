@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"slices"
 	"strings"
 
 	"energyprofiler/backend/clock"
+	"energyprofiler/backend/engine/compute"
 	"energyprofiler/backend/tokenizer"
 )
 
@@ -73,7 +75,33 @@ type Result struct {
 //
 // A cancelled generation returns its partial Result with StopCancelled and
 // ctx's error.
-func (e *Engine) Generate(ctx context.Context, req Request, tracer Tracer, onToken func(TokenEvent)) (Result, error) {
+//
+// The weights are memory-mapped: a weight file truncated while the
+// generation reads it would kill the process (SIGBUS). Instead the fault
+// ends this generation with an error naming the file; the model must then
+// be reopened (the session's model cache does so, as its stamp check fails).
+func (e *Engine) Generate(ctx context.Context, req Request, tracer Tracer, onToken func(TokenEvent)) (res Result, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if !compute.IsFault(r) {
+				panic(r)
+			}
+			res, err = Result{}, e.faultError(r)
+		}
+	}()
+	return e.generate(ctx, req, tracer, onToken)
+}
+
+// faultError explains a memory fault while reading the weights.
+func (e *Engine) faultError(r any) error {
+	if changed := e.files(); changed != nil {
+		return fmt.Errorf("engine: %w; the run read weights that are gone (reload the model)", changed)
+	}
+	return fmt.Errorf("engine: reading %s's memory-mapped weights failed (%v); a weight file changed on disk during the run", e.name, r)
+}
+
+func (e *Engine) generate(ctx context.Context, req Request, tracer Tracer, onToken func(TokenEvent)) (Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.be == nil {

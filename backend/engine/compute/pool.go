@@ -2,6 +2,7 @@ package compute
 
 import (
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 )
 
@@ -34,6 +35,25 @@ type Pool struct {
 	n      int
 	grain  int
 	helper []*helper
+
+	// fault is the first memory fault a worker hit in the current task
+	// (see Parallel), nil when none.
+	fault atomic.Pointer[faultValue]
+}
+
+// faultValue holds the value of a recovered memory-fault panic.
+type faultValue struct{ v any }
+
+// IsFault reports whether a recovered panic value is a memory fault turned
+// into a panic by debug.SetPanicOnFault: a read of a memory-mapped file's
+// page that is gone because the file was truncated (SIGBUS).
+func IsFault(r any) bool {
+	e, ok := r.(runtime.Error)
+	if !ok {
+		return false
+	}
+	_, ok = e.(interface{ Addr() uintptr })
+	return ok
 }
 
 type helper struct {
@@ -77,6 +97,14 @@ func (p *Pool) Close() {
 
 // Parallel runs t over items [0, n) in chunks of grain items and returns when
 // all are done. It must not be called concurrently or re-entrantly.
+//
+// Weights are memory-mapped, so a weight file truncated under a running
+// model makes the kernels read pages that are gone. The workers turn that
+// fault into a panic (debug.SetPanicOnFault), finish the task's accounting
+// and hand the fault to Parallel, which re-panics with it on the caller's
+// goroutine once all chunks are done; a caller that set SetPanicOnFault
+// itself can then recover it (see IsFault) instead of the process dying of
+// SIGBUS.
 func (p *Pool) Parallel(n, grain int, t Task) {
 	if n <= 0 {
 		return
@@ -110,6 +138,9 @@ func (p *Pool) Parallel(n, grain int, t Task) {
 		}
 	}
 	p.task = nil
+	if f := p.fault.Swap(nil); f != nil {
+		panic(f.v)
+	}
 }
 
 // work claims and runs chunks of generation g until none are left.
@@ -131,12 +162,28 @@ func (p *Pool) work(worker int, g uint32) {
 		// task fields are stable here.
 		lo := int(next) * p.grain
 		hi := min(lo+p.grain, p.n)
-		p.task.Run(worker, lo, hi)
-		p.done.Add(int64(hi - lo))
+		p.run(worker, lo, hi)
 	}
 }
 
+// run runs one chunk and counts it done even when it faulted, so Parallel
+// returns; the fault is kept for Parallel to re-panic with. Other panics
+// propagate as before.
+func (p *Pool) run(worker, lo, hi int) {
+	defer func() {
+		if r := recover(); r != nil {
+			if !IsFault(r) {
+				panic(r)
+			}
+			p.fault.CompareAndSwap(nil, &faultValue{r})
+		}
+		p.done.Add(int64(hi - lo))
+	}()
+	p.task.Run(worker, lo, hi)
+}
+
 func (p *Pool) loop(worker int, h *helper) {
+	debug.SetPanicOnFault(true) // see Parallel
 	seen := p.gen.Load()
 	for {
 		spins := 0

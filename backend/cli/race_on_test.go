@@ -1,0 +1,6 @@
+//go:build race
+
+package cli
+
+// raceDetector says whether this test binary was built with -race.
+const raceDetector = true

@@ -326,7 +326,6 @@ func (q *Queue) finish(j *Job, result any, err error) {
 	}
 	j.mu.Lock()
 	j.state, j.result, j.err = state, result, err
-	close(j.done)
 	j.mu.Unlock()
 
 	// The executor's result (a run summary) rides along, so live clients
@@ -339,6 +338,9 @@ func (q *Queue) finish(j *Job, result any, err error) {
 		data["summary"] = result
 	}
 	q.publish(Event{JobID: j.ID, Type: "finished", Data: data})
+	// Waiters wake only now: one that subscribes as soon as Wait returns
+	// finds "finished" already in the replay, not arriving after it.
+	close(j.done)
 
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -13,8 +13,14 @@ const PREFIXES = [
   [1e-9, 'n'],
 ];
 
-// SI-scaled units: a value of 0.0012 J reads "1.20 mJ".
+// SI-scaled units: a value of 0.0012 J reads "1.20 mJ". A unit built on
+// one of them (J/token, J/Mparam, J·s) takes the prefix on that quantity:
+// 0.00094 J/token reads "940 µJ/token", not "9.4e-4 J/token".
 const SCALED = new Set(['J', 'W', 'g', 's']);
+function scaledParts(unit) {
+  const m = /^(J|W|g|s)(?=$|[/·])/.exec(unit);
+  return m && SCALED.has(m[1]) ? [m[1], unit.slice(m[1].length)] : null;
+}
 
 export function fmtNumber(v, digits = 3) {
   if (!isNum(v)) return '—';
@@ -32,17 +38,19 @@ export function fmtValue(v, unit = '', digits = 3) {
     const m = Math.floor(v / 60);
     return `${m} min ${Math.round(v - m * 60)} s`;
   }
-  if (SCALED.has(unit) && v !== 0) {
-    const a = Math.abs(v);
-    for (const [f, p] of PREFIXES) {
-      if (a >= f || f === 1e-9) {
-        return `${fmtNumber(v / f, digits)} ${p}${unit}`;
-      }
-    }
-  }
   if (unit === 'USD') return fmtUSD(v);
   if (unit === 'USD/Mtoken') return `${fmtUSD(v)} per M tokens`;
   if (unit === 'g/Mtoken') return `${fmtCO2(v)} per M tokens`;
+  const scaled = scaledParts(unit);
+  if (scaled && v !== 0) {
+    const [base, rest] = scaled;
+    const a = Math.abs(v);
+    for (const [f, p] of PREFIXES) {
+      if (a >= f || f === 1e-9) {
+        return `${fmtNumber(v / f, digits)} ${p}${base}${rest}`;
+      }
+    }
+  }
   return unit ? `${fmtNumber(v, digits)} ${unit}` : fmtNumber(v, digits);
 }
 

@@ -12,8 +12,21 @@ describe('fmtValue', () => {
     [125, 's', '2 min 5 s'],
     [190.4, 'tok/s', '190 tok/s'],
     [0, 'J', '0 J'],
+    // Energies per something take the prefix on the J, as J does alone.
+    [-9.41e-4, 'J/token', '-941 µJ/token'],
+    [0.0723, 'J/token', '72.3 mJ/token'],
+    [1.2, 'J/token', '1.2 J/token'],
+    [0.0044, 'J/Mparam', '4.4 mJ/Mparam'],
+    [0.0277, 'J·s', '27.7 mJ·s'],
   ])('%s %s → %s', (v, u, want) => {
     expect(fmtValue(v, u)).toBe(want);
+  });
+  it('writes energies per token, per parameter and energy-delay products without exponents', () => {
+    for (const unit of ['J', 'J/token', 'J/Mparam', 'J·s']) {
+      for (let e = -8; e <= 3; e++) {
+        for (const v of [1.23 * 10 ** e, -4.56 * 10 ** e]) expect(fmtValue(v, unit)).not.toMatch(/e[-+]?\d/);
+      }
+    }
   });
   it('never renders a missing number as 0', () => {
     expect(fmtValue(null, 'J')).toBe('unavailable');
@@ -26,7 +39,7 @@ describe('fmtValue', () => {
 describe('fmtMetric', () => {
   it('keeps the provenance label with the value', () => {
     const f = fmtMetric({ value: 0.05, unit: 'J/token', label: 'apportioned rapl' });
-    expect(f).toEqual({ text: '0.05 J/token', label: 'apportioned rapl', basis: 'apportioned', available: true });
+    expect(f).toEqual({ text: '50 mJ/token', label: 'apportioned rapl', basis: 'apportioned', available: true });
   });
   it('marks a null value unavailable, not 0', () => {
     const f = fmtMetric({ value: null, unit: 'J', label: 'unavailable' });

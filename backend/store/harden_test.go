@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -308,5 +309,61 @@ func testQueuedRunsAreStoredAndEnded(t *testing.T, be backend) {
 	}
 	if rec, _ := st.Get(ctx, done.Run.ID); rec.Run.Status != profiler.StatusCompleted {
 		t.Errorf("EndQueued changed a finished run to %s", rec.Run.Status)
+	}
+}
+
+// Items 6 and 9: read-only commands open without writing, so they cannot
+// upgrade a database whose schema is older than this program's (written by
+// an older version, or being created by another process this moment). They
+// used to open it anyway and fail on the first query with "SQL logic
+// error: no such column"; now opening says what it is and what to do.
+func TestOpenReadOnlyRefusesAnOlderSchemaClearly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	sqldb, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &db{DB: sqldb, d: sqliteDialect}
+	ctx := context.Background()
+	const old = 2
+	for v, m := range migrations()[:old] {
+		tx, err := d.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, d.d.ddl(m)); err != nil {
+			t.Fatal(err)
+		}
+		if err := setVersion(ctx, tx, v+1); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close()
+
+	ro, err := OpenReadOnly(path)
+	if err == nil {
+		_, qerr := ro.List(ctx, Query{})
+		ro.Close()
+		t.Fatalf("OpenReadOnly of a schema-%d database succeeded (a list then gave %v)", old, qerr)
+	}
+	if !errors.Is(err, ErrOldSchema) || !strings.Contains(err.Error(), fmt.Sprint(old)) || !strings.Contains(err.Error(), "upgrade") {
+		t.Errorf("OpenReadOnly: %v, want ErrOldSchema naming version %d and how to upgrade", err, old)
+	}
+	// A writing open upgrades it, and then it reads.
+	st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	ro, err = OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := ro.List(ctx, Query{}); err != nil {
+		t.Error(err)
 	}
 }

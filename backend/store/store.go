@@ -58,6 +58,10 @@ var ErrNotWritable = errors.New("the run database cannot be written")
 // ErrNoDatabase is returned by OpenReadOnly when there is no database file.
 var ErrNoDatabase = errors.New("no run database")
 
+// ErrOldSchema is returned by OpenReadOnly for a database whose schema is
+// older than this program's: opening read-only cannot upgrade it.
+var ErrOldSchema = errors.New("the run database's schema is older than this program's")
+
 // Store is an open profiling database. Its methods are safe for concurrent use.
 type Store struct {
 	db       *db
@@ -287,7 +291,29 @@ func OpenReadOnly(path string) (*Store, error) {
 			return nil, fmt.Errorf("database %s: %w", path, err)
 		}
 	}
+	if err := readableSchema(db, path); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return readOnlyStore(db, path), nil
+}
+
+// readableSchema checks that a database opened read-only has this
+// program's schema: reading cannot upgrade an older one (written by an
+// older version, or being created or upgraded by another process at this
+// moment), and its queries would fail on the missing columns.
+func readableSchema(db *db, path string) error {
+	v, err := schemaVersion(context.Background(), db, db.d)
+	if err != nil {
+		return fmt.Errorf("database %s: %w", redact(path), err)
+	}
+	if v == 0 {
+		return fmt.Errorf("%w at %s: nothing has been stored in this database yet (profile or push a run first, or pass the right --db)", ErrNoDatabase, redact(path))
+	}
+	if want := len(migrations()); v < want {
+		return fmt.Errorf("%w: %s has schema version %d, this energyprofiler reads version %d; a command that writes (profile, serve, delete) will upgrade it — or another process is creating or upgrading it right now: try again in a moment", ErrOldSchema, redact(path), v, want)
+	}
+	return nil
 }
 
 func readOnlyStore(db *db, path string) *Store {
@@ -304,14 +330,9 @@ func openPostgresReadOnly(url string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := schemaVersion(context.Background(), db, db.d)
-	if err != nil {
+	if err := readableSchema(db, url); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("database %s: %w", redact(url), err)
-	}
-	if v == 0 {
-		db.Close()
-		return nil, fmt.Errorf("%w at %s: nothing has been stored in this database yet (profile or push a run first, or pass the right --db)", ErrNoDatabase, redact(url))
+		return nil, err
 	}
 	return readOnlyStore(db, url), nil
 }

@@ -131,15 +131,49 @@ func storedRuns(t *testing.T, home, db string) []runRow {
 	return page.Runs
 }
 
+// tryStoredRuns is storedRuns for polling: false where the list fails.
+func tryStoredRuns(home, db string) ([]runRow, bool) {
+	cmd := exec.Command(os.Args[0], "runs", "--json", "--db", db)
+	cmd.Env = append(os.Environ(), "EP_RUN_MAIN=1", "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, "data"))
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, false
+	}
+	var page struct{ Runs []runRow }
+	if json.Unmarshal(out, &page) != nil {
+		return nil, false
+	}
+	return page.Runs, true
+}
+
 // SIGTERM in the middle of a long run stops the CLI within a second, and
 // the run is stored as cancelled.
+//
+// The signal goes half a second after the run is stored as running (it is
+// generating then: --idle 0), not after a fixed 3 s whose tokens (75
+// component rows each) took longer than the grace to store on a loaded
+// machine, leaving the run "running" (to be marked interrupted). The store
+// must still fit in the grace: on a machine loaded several times over its
+// cores, even half a second of tokens may not (a known limit: such a run
+// ends up interrupted, not cancelled).
 func TestProfileStopsWithinASecondOfSIGTERM(t *testing.T) {
 	home := t.TempDir()
 	dir := tinyModel(t, "long", 512, 8) // several ms per token: 4000 tokens take far longer than the test
 	db := filepath.Join(home, "runs.db")
 	cmd, out := command(t, home, "profile", "--model", dir, "--prompt", "hello", "--max-tokens", "4000", "--ignore-eos",
 		"--idle", "0", "--power", "cpu-load", "--db", db)
-	time.Sleep(3 * time.Second)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		// While profile creates the database, reading it may fail (no
+		// database yet, its schema half made): try again.
+		if runs, ok := tryStoredRuns(home, db); ok && len(runs) == 1 && runs[0].Status == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the run was not stored as running within 30 s; output:\n%s", out)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
 	sent := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	if !waitExit(cmd, 5*time.Second) {

@@ -2,7 +2,9 @@ package profiler
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,9 +99,13 @@ func TestAbortCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := run.Abort(context.Canceled)
+	sum, err := run.Abort(fmt.Errorf("decode token 3: %w", context.Canceled))
 	if err != nil || sum.Status != StatusCancelled || run.Record().Run.Error == "" {
 		t.Errorf("abort: %v %+v", err, sum)
+	}
+	// The stored reason is words for a reader, not Go's "context canceled".
+	if why := run.Record().Run.Error; strings.Contains(why, "context canceled") || !strings.Contains(why, "cancelled while running") {
+		t.Errorf("reason %q", why)
 	}
 }
 

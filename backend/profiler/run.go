@@ -510,11 +510,21 @@ func (r *Run) Abort(err error) (*Summary, error) {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		status = StatusCancelled
 	}
-	msg := ""
-	if err != nil {
-		msg = err.Error()
+	return r.end(status, abortReason(err))
+}
+
+// abortReason says in words why a run stopped early: a bare context error
+// ("context canceled") tells a reader nothing about what happened.
+func abortReason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.Canceled):
+		return "cancelled while running (a cancel request, or the process was asked to stop); what was measured until then is kept"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "stopped while running: its time limit ran out; what was measured until then is kept"
 	}
-	return r.end(status, msg)
+	return err.Error()
 }
 
 // End ends the run with the given terminal status and reason (an energy

@@ -71,13 +71,14 @@ function trimmed(v, n, keep = 0) {
 }
 
 // fmtUSD writes money as people do: "$1.45", "$0.0172", and below a cent
-// in cents, "0.35 ¢". Amounts too small for that stay exact in scientific
-// notation (fmtCostPerRun avoids them).
+// in cents, "0.35 ¢", "0.0086 ¢" (an API price per million tokens of a
+// small model is that small). Only amounts below a millionth of a cent
+// fall back to scientific notation (fmtCostPerRun avoids them).
 export function fmtUSD(v) {
   if (!isNum(v)) return 'unavailable';
   const a = Math.abs(v);
   if (a >= 0.01 || a === 0) return `$${a >= 1000 ? Math.round(v).toLocaleString('en-US') : trimmed(v, 3, 2)}`;
-  if (a >= 1e-4) return `${trimmed(v * 100, 2)} ¢`;
+  if (a >= 1e-8) return `${trimmed(v * 100, 2)} ¢`;
   return `$${v.toExponential(1)}`;
 }
 

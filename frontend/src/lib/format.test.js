@@ -61,6 +61,8 @@ describe('readable money and CO₂', () => {
     [fmtUSD(0.0172), '$0.0172'],
     [fmtUSD(12.3), '$12.30'],
     [fmtUSD(0.0035), '0.35 ¢'],
+    [fmtUSD(8.6e-5), '0.0086 ¢'],
+    [fmtUSD(1.2e-7), '0.000012 ¢'],
     [fmtUSD(1234.5), '$1,235'],
     [fmtCostPerRun(1.45e-7), '$0.145 per million runs'],
     [fmtCostPerRun(0.05), '$0.05 per run'],

@@ -367,3 +367,30 @@ func TestOpenReadOnlyRefusesAnOlderSchemaClearly(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A relative path (energyprofiler runs --db p.db) opens read-only as it
+// opens for writing: "file:" URLs with a relative path must not read the
+// path's first element as a host ("invalid uri authority").
+func TestOpenReadOnlyRelativePath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("sub", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"p.db", filepath.Join("sub", "q.db"), "./r.db"} {
+		st, err := Open(p)
+		if err != nil {
+			t.Fatalf("Open(%s): %v", p, err)
+		}
+		st.Close()
+		ro, err := OpenReadOnly(p)
+		if err != nil {
+			t.Errorf("OpenReadOnly(%s): %v", p, err)
+			continue
+		}
+		if _, err := ro.List(context.Background(), Query{}); err != nil {
+			t.Errorf("List on %s: %v", p, err)
+		}
+		ro.Close()
+	}
+}

@@ -342,7 +342,13 @@ func openRO(path string, immutable bool) (*db, error) {
 	if immutable {
 		q += "&immutable=1"
 	}
-	u := url.URL{Scheme: "file", Path: path, RawQuery: q}
+	// A "file:" URL needs an absolute path: "file://p.db" would name a
+	// host p.db, which SQLite refuses ("invalid uri authority").
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: q}
 	sqldb, err := sql.Open("sqlite", u.String())
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"energyprofiler/backend/power"
@@ -89,6 +90,16 @@ func energyCells(e profiler.Energy) []string {
 	return []string{fmtF(e.Total.GrossJ), fmtP(e.Total.NetJ), fmtF(e.Total.UncertaintyJ), e.Total.Label}
 }
 
+// tokenCount is a token count's cell: empty where nobody measured it (its
+// source says "unavailable (…)": a window stopped without counts, a server
+// that did not report its prompt tokens), never 0.
+func tokenCount(n int, source string) string {
+	if strings.HasPrefix(source, "unavailable") {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
 // ExportCSVTable writes one table of the CSV export as plain CSV.
 func ExportCSVTable(w io.Writer, rec *profiler.Record, table string) error {
 	cw := csv.NewWriter(w)
@@ -109,7 +120,7 @@ func ExportCSVTable(w io.Writer, rec *profiler.Record, table string) error {
 		row := []string{id, rec.Run.CreatedAt.Format(time.RFC3339Nano), finished, string(rec.Run.Status), rec.Run.ModelName, rec.Run.Prompt,
 			rec.Run.Settings.Depth, strconv.Itoa(rec.Run.Settings.MaxTokens), joinTags(rec.Run.Tags)}
 		if s := rec.Summary; s != nil {
-			row = append(row, fmtM(s.DurationS), strconv.Itoa(s.InputTokens), strconv.Itoa(s.OutputTokens), fmtM(s.PrefillTokensPerSecond),
+			row = append(row, fmtM(s.DurationS), tokenCount(s.InputTokens, s.InputTokensSource), tokenCount(s.OutputTokens, s.OutputTokensSource), fmtM(s.PrefillTokensPerSecond),
 				fmtM(s.DecodeTokensPerSecond), fmtM(s.TokensPerSecond), fmtM(s.TotalEnergyJ), fmtM(s.NetEnergyJ), s.TotalEnergyJ.Label,
 				fmtM(s.JoulesPerToken), fmtM(s.JoulesPerOutputToken), fmtM(s.JoulesPerInputToken), fmtM(s.OutputInputRatio),
 				fmtM(s.TokensPerJoule), fmtM(s.EnergyDelayProduct), fmtM(s.EnergyPerMParams), fmtM(s.CostUSD), fmtM(s.CO2Grams))

@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +147,38 @@ func testExportRunWithoutSummary(t *testing.T, be backend) {
 	page, err := st.List(ctx, Query{Status: []profiler.Status{profiler.StatusRunning}})
 	if err != nil || page.Total != 1 || page.Runs[0].TotalEnergyJ != nil || page.Runs[0].EnergyLabel != "unavailable" {
 		t.Errorf("running run in the list: %+v %v", page, err)
+	}
+}
+
+// Token counts nobody measured (a window stopped without counts, a server
+// that reported no prompt tokens) are empty cells in runs.csv, never 0;
+// a count that was given stays, however small.
+func TestExportCSVUnmeasuredTokenCountsAreEmpty(t *testing.T) {
+	cells := func(rec *profiler.Record) map[string]string {
+		var buf bytes.Buffer
+		if err := ExportCSVTable(&buf, rec, "runs"); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(&buf).ReadAll()
+		if err != nil || len(rows) != 2 {
+			t.Fatalf("runs.csv: %v %v", rows, err)
+		}
+		out := map[string]string{}
+		for i, h := range rows[0] {
+			out[h] = rows[1][i]
+		}
+		return out
+	}
+	c := cells(windowRun(t, nil, true))
+	if c["input_tokens"] != "" || c["output_tokens"] != "" || !strings.HasPrefix(c["output_tokens_source"], "unavailable") {
+		t.Errorf("abandoned window: input %q, output %q (%q)", c["input_tokens"], c["output_tokens"], c["output_tokens_source"])
+	}
+	c = cells(windowRun(t, nil, false))
+	if c["input_tokens"] != "" || c["output_tokens"] != "1000" {
+		t.Errorf("window with 1000 output tokens given: input %q, output %q", c["input_tokens"], c["output_tokens"])
+	}
+	c = cells(makeRecord(t, spec{model: "m", prompt: "p", tokens: 4, layers: 2, depth: "module", watts: 10}, nil))
+	if c["input_tokens"] == "" || c["output_tokens"] != "4" {
+		t.Errorf("engine run: input %q, output %q", c["input_tokens"], c["output_tokens"])
 	}
 }

@@ -282,6 +282,13 @@ func TestErrorsDuringTheStream(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "CUDA out of memory") || rec.Run.Status != profiler.StatusFailed || len(rec.Tokens) != 2 {
 		t.Fatalf("err %v, status %s, %d tokens", err, rec.Run.Status, len(rec.Tokens))
 	}
+	// A rate limit hit mid-stream (OpenAI-style servers send it as an
+	// error event once the 200 and some text have gone out).
+	srv = fakeServer(t, script{parts: sse(delta("one"), `{"error":{"message":"Rate limit reached for requests","type":"requests","code":429}}`, "[DONE]")})
+	rec, _, err = profileOnce(t, context.Background(), openAIReq(srv.URL))
+	if err == nil || !strings.Contains(err.Error(), "Rate limit reached") || rec.Run.Status != profiler.StatusFailed || rec.Run.Error != err.Error() || len(rec.Tokens) != 1 {
+		t.Fatalf("429 event: err %v, status %s %q, %d tokens", err, rec.Run.Status, rec.Run.Error, len(rec.Tokens))
+	}
 	// The connection dropped mid-stream.
 	srv = fakeServer(t, script{parts: sse(delta("one")), cut: true})
 	rec, _, err = profileOnce(t, context.Background(), openAIReq(srv.URL))

@@ -137,6 +137,19 @@ func TestProfileEndpoint(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "another machine") {
 		t.Errorf("remote: exit %d %s", code, stderr)
 	}
+	// With --power given it is profiled, and the stored run says whose
+	// energy it is (the documentation address answers nothing: the run
+	// fails, labelled all the same).
+	remoteDB := filepath.Join(t.TempDir(), "remote.db")
+	code, _, stderr = profCLI(t, "profile", "--endpoint", "http://192.0.2.9:8000/v1", "--model", "m", "--prompt", "Hi", "--db", remoteDB,
+		"--power", "replay:"+profReplay(t, 6), "--interval", "10ms", "--idle", "0", "--stall-timeout", "300ms")
+	if !strings.Contains(stderr, "another machine") {
+		t.Errorf("remote with --power: exit %d %s", code, stderr)
+	}
+	rec = storedRun(t, remoteDB, "")
+	if x := rec.Run.External; x == nil || !x.Remote || !strings.Contains(x.PowerNote, "192.0.2.9:8000") || !strings.Contains(x.PowerNote, "not the server's") {
+		t.Errorf("remote run's label: %+v", rec.Run.External)
+	}
 	code, _, stderr = profCLI(t, "profile", "--endpoint", srv.URL+"/v1", "--model", "m", "--prompt", "Hi", "--depth", "deep", "--db", db)
 	if code != 2 || !strings.Contains(stderr, "do not apply") {
 		t.Errorf("--depth: exit %d %s", code, stderr)

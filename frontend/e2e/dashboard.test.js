@@ -4,7 +4,7 @@
 // missing so the gap stays visible.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, newPage, runCLI, startServer } from './harness.js';
+import { launchBrowser, newPage, runCLI, screenshot, startServer } from './harness.js';
 import * as flows from './flows.js';
 
 let server, browser, page;
@@ -146,5 +146,51 @@ test('real: repeats from the Live view form a group that Compare tests', async (
 test('real: the throughput vs energy trade-off over the history', async (t) => {
   if (skip(t)) return;
   await flows.tradeoffView(page, server.url, 'real', { model: demoModel });
+  assert.deepEqual(errors, []);
+});
+
+// The Live view's Compute choice (--backend in the CLI, "backend" in the
+// API) reaches the run: CPU is stored with its device and shown in the
+// Analysis header; Metal, off macOS, fails the run with the reason shown.
+test('real: the Live view\'s compute backend reaches the run', async (t) => {
+  if (skip(t)) return;
+  const T = { timeout: 60000 };
+  await page.goto(server.url + '/#/live');
+  await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached', ...T });
+  await page.getByLabel('Model').selectOption(demoModel);
+  await page.getByLabel('Prompt').fill('Energy per token');
+  await page.getByLabel('Max tokens').fill('4');
+  await page.getByLabel('compute backend').selectOption('cpu');
+  // This run's id, from the answer to Start (the previous run's link may
+  // still be on the page).
+  const start = async () => {
+    const answer = page.waitForResponse((r) => r.url().endsWith('/api/profiling/generate') && r.request().method() === 'POST', T);
+    await page.getByRole('button', { name: 'Start' }).click();
+    const res = await answer;
+    assert.equal(res.status(), 202, await res.text());
+    return (await res.json()).run_id;
+  };
+  const id = await start();
+  await page.locator('.status', { hasText: id }).getByRole('link', { name: 'open the analysis' }).waitFor(T);
+  assert.match(await page.locator('.status').textContent(), /done|completed/);
+  const rec = await (await page.request.get(`${server.url}/api/profiling/run/${id}`)).json();
+  assert.match(rec.run.settings.backend, /^cpu/, 'the CPU backend is stored with the run');
+  assert.ok(rec.run.settings.device, 'and the device it ran on');
+  assert.equal(rec.run.settings.backend_note ?? '', '', 'an explicit choice needs no reason');
+  await page.goto(`${server.url}/#/run/${id}`);
+  await page.getByText(rec.run.settings.backend, { exact: true }).waitFor(T);
+
+  if (process.platform !== 'darwin') {
+    await page.goto(server.url + '/#/live');
+    await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached', ...T });
+    await page.getByLabel('Model').selectOption(demoModel);
+    await page.getByLabel('Max tokens').fill('4');
+    await page.getByLabel('compute backend').selectOption('metal');
+    const metalId = await start();
+    const failed = page.locator('.status', { hasText: metalId }).filter({ hasText: 'failed' });
+    await failed.waitFor(T);
+    assert.match(await failed.textContent(), /Metal exists only on macOS/);
+    await screenshot(page, 'real-live-backend-metal-refused');
+  }
   assert.deepEqual(errors, []);
 });

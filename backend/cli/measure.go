@@ -26,6 +26,10 @@ import (
 // second interrupt).
 const forwardDelay = time.Second
 
+// interruptSlack is how long after a command failed measure still takes
+// an interrupt as its cause.
+const interruptSlack = 250 * time.Millisecond
+
 // killGrace is how long a command may take to stop after the forwarded
 // signal before it is killed.
 const killGrace = 10 * time.Second
@@ -105,6 +109,17 @@ func runMeasure(ctx context.Context, env Env) error {
 	interrupted := false
 	select {
 	case waitErr = <-exited:
+		// Ctrl-C in a terminal reaches the command and energyprofiler at
+		// once, and the command may be gone before the signal has
+		// cancelled ctx: a command that failed is given a moment to be
+		// told apart from one that was interrupted.
+		if waitErr != nil {
+			select {
+			case <-ctx.Done():
+				interrupted = true
+			case <-time.After(interruptSlack):
+			}
+		}
 	case <-ctx.Done():
 		interrupted = true
 		waitErr = stopCommand(cmd, exited)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,4 +249,76 @@ func TestHelperStuckCommand(t *testing.T) {
 		t.Skip("helper process")
 	}
 	runWithSignals(stopGrace, func(context.Context) int { select {} })
+}
+
+// measure through the real process and its signal handling: an interrupt
+// sent to energyprofiler alone is passed on to the command (after a
+// second), and Ctrl-C in a terminal, which reaches the whole process
+// group, lets the command clean up; either way the command's exit code
+// comes back and the window is stored as cancelled.
+func TestMeasureForwardsCtrlCAndPassesTheExitCode(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		group bool // signal the process group, as a terminal's Ctrl-C does
+		code  int
+	}{
+		{"to energyprofiler alone", false, 42},
+		{"to the process group", true, 43},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			home := t.TempDir()
+			db := filepath.Join(home, "runs.db")
+			ready := filepath.Join(home, "ready")
+			script := fmt.Sprintf(`trap 'kill $!; exit %d' INT; : > %s; sleep 30 & wait`, c.code, ready)
+			cmd := exec.Command(os.Args[0], "measure", "--idle", "0", "--power", "cpu-load", "--db", db, "--", "sh", "-c", script)
+			cmd.Env = append(os.Environ(), "EP_RUN_MAIN=1", "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, "data"))
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group: the signal below does not reach this test
+			// A file, not a buffer: Wait then does not wait for whatever
+			// else holds the output open.
+			outFile, err := os.Create(filepath.Join(home, "out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer outFile.Close()
+			cmd.Stdout, cmd.Stderr = outFile, outFile
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			out := outputOf(outFile.Name())
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if _, err := os.Stat(ready); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Fatalf("the measured command never started; output:\n%s", out())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if c.group {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+			} else {
+				cmd.Process.Signal(syscall.SIGINT)
+			}
+			if !waitExit(cmd, 10*time.Second) {
+				t.Fatalf("measure did not stop; output:\n%s", out())
+			}
+			if code := cmd.ProcessState.ExitCode(); code != c.code {
+				t.Errorf("exit code %d, want the command's %d; output:\n%s", code, c.code, out())
+			}
+			runs := storedRuns(t, home, db)
+			if len(runs) != 1 || runs[0].Status != "cancelled" {
+				t.Errorf("stored runs %+v, want one cancelled window", runs)
+			}
+		})
+	}
+}
+
+func outputOf(path string) func() string {
+	return func() string {
+		b, _ := os.ReadFile(path)
+		return string(b)
+	}
 }

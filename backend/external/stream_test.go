@@ -478,3 +478,23 @@ func TestSpreadAndSplitText(t *testing.T) {
 		}
 	}
 }
+
+// llama.cpp's server ends its stream with its own timings (format of
+// tools/server: prompt_n, prompt_ms, predicted_n, predicted_ms, …): they
+// are stored beside ours, and give the token counts where no usage came.
+func TestLlamaCppTimings(t *testing.T) {
+	last := `{"model":"served-model","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"timings":{"prompt_n":7,"prompt_ms":12.5,"prompt_per_token_ms":1.79,"prompt_per_second":560,"predicted_n":3,"predicted_ms":45.25,"predicted_per_token_ms":15.08,"predicted_per_second":66.3}}`
+	srv := fakeServer(t, script{parts: sse(delta("one"), delta(" two"), delta(" three"), last, "[DONE]")})
+	rec, _, err := profileOnce(t, context.Background(), openAIReq(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := rec.Run.External
+	if x.ServerTimings["llama.cpp predicted_ms"] != 45.25 || x.ServerTimings["llama.cpp prompt_ms"] != 12.5 || x.ServerTimings["llama.cpp predicted_n"] != 3 {
+		t.Errorf("timings %v", x.ServerTimings)
+	}
+	if rec.Summary.OutputTokens != 3 || rec.Summary.InputTokens != 7 || x.OutputTokensSource != "reported by the server (llama.cpp timings.predicted_n)" ||
+		x.InputTokensSource != "reported by the server (llama.cpp timings.prompt_n)" {
+		t.Errorf("counts %d/%d from %q / %q", rec.Summary.InputTokens, rec.Summary.OutputTokens, x.InputTokensSource, x.OutputTokensSource)
+	}
+}

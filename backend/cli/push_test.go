@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ func teamServer(t *testing.T, teamDB string) string {
 	if err := os.Remove(filepath.Join(models, "tiny", demo.MarkerFile)); err != nil {
 		t.Fatal(err)
 	}
-	port := serveInBackground(t, "--db", teamDB, "--models-dir", models, "--power", "cpu-load")
+	port := serveInBackground(t, "--addr", "127.0.0.1:0", "--db", teamDB, "--models-dir", models, "--power", "cpu-load")
 	os.Unsetenv(tokenEnv) // the pushers bring their own
 	return "http://127.0.0.1:" + port
 }
@@ -224,5 +225,18 @@ func testTwentyConcurrentPushers(t *testing.T, teamDB string) {
 	ms, err := team.Machines(ctx)
 	if err != nil || len(ms) != pushers {
 		t.Errorf("%d machines (%v), want %d", len(ms), err, pushers)
+	}
+}
+
+// The team server of these tests listens on a port of its own: with the
+// default 127.0.0.1:8000 taken (another server, another test binary), the
+// push tests failed with "address already in use".
+func TestTeamServerWhileTheDefaultPortIsBusy(t *testing.T) {
+	if ln, err := net.Listen("tcp", "127.0.0.1:8000"); err == nil {
+		defer ln.Close()
+	} // else something else holds it: busy all the same
+	url := teamServer(t, filepath.Join(t.TempDir(), "team.db"))
+	if strings.HasSuffix(url, ":8000") {
+		t.Errorf("team server at %s", url)
 	}
 }

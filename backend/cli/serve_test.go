@@ -62,6 +62,7 @@ func serveInBackground(t *testing.T, args ...string) string {
 		}
 		select {
 		case code := <-done:
+			done <- code // for the cleanup, which waits for it
 			t.Fatalf("serve exited %d: %s %s", code, out.String(), errOut.String())
 		case <-time.After(20 * time.Millisecond):
 		}

@@ -1,6 +1,7 @@
 package profiler
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -84,7 +85,7 @@ type Summary struct {
 	// and OutputTokensSource say where the counts came from when it was
 	// not our own tokenizer and engine: a server's report, a count of
 	// streamed chunks, a window's caller, or "unavailable (…)", in which
-	// case the count is not a measurement and reads 0.
+	// case the count is not a measurement: 0 here, null in JSON.
 	Kind               string `json:"kind,omitempty"`
 	InputTokensSource  string `json:"input_tokens_source,omitempty"`
 	OutputTokensSource string `json:"output_tokens_source,omitempty"`
@@ -140,6 +141,24 @@ type Summary struct {
 	Architecture      *Architecture `json:"architecture,omitempty"`
 	Sources           []SourceUse   `json:"sources"`
 	DroppedLiveEvents int64         `json:"dropped_live_events,omitempty"`
+}
+
+// MarshalJSON writes a token count that was not measured (its source
+// says "unavailable (…)": a window stopped without counts, a server that
+// did not report its prompt) as null, never as 0.
+func (s Summary) MarshalJSON() ([]byte, error) {
+	type plain Summary // without this method
+	count := func(n int, source string) *int {
+		if strings.HasPrefix(source, "unavailable") {
+			return nil
+		}
+		return &n
+	}
+	return json.Marshal(struct {
+		plain
+		InputTokens  *int `json:"input_tokens"`
+		OutputTokens *int `json:"output_tokens"`
+	}{plain(s), count(s.InputTokens, s.InputTokensSource), count(s.OutputTokens, s.OutputTokensSource)})
 }
 
 // summarize computes a run's summary from its attributed record.

@@ -162,6 +162,34 @@ export function powerSeriesFromSamples(samples, originNs = 0) {
   return { series, total: { domain: 'total', family: 'total', kind: estimated ? 'estimated' : 'measured', points: total } };
 }
 
+// powerStepSeriesFromSamples is powerSeriesFromSamples for a stored run:
+// every domain and the total drawn as the profiler integrates them, each
+// sample's average power held over its interval (step: true), x in seconds
+// from originNs (the run's start; the idle baseline lies before 0). The
+// area under each line is that domain's (or the machine's) energy.
+export function powerStepSeriesFromSamples(samples, originNs = 0, maxSteps = 600) {
+  const series = {};
+  for (const s of samples ?? []) {
+    const dt = s.t1_ns - s.t0_ns;
+    if (!(dt > 0)) continue;
+    for (const [d, r] of Object.entries(s.domains ?? {})) {
+      const w = readingWatts(r, dt);
+      if (w == null) continue;
+      const ser = (series[d] ??= { domain: d, family: domainFamily(d), kind: s.kind, source: s.source, intervals: [] });
+      ser.intervals.push({ x0: (s.t0_ns - originNs) / 1e9, x1: (s.t1_ns - originNs) / 1e9, y: w });
+    }
+  }
+  for (const ser of Object.values(series)) {
+    ser.intervals.sort((a, b) => a.x0 - b.x0);
+    ser.points = stepPoints(mergeSteps(ser.intervals, maxSteps));
+    delete ser.intervals;
+  }
+  const total = powerSteps(samples);
+  const shift = originNs / 1e9;
+  const intervals = total.intervals.map((iv) => ({ x0: iv.x0 - shift, x1: iv.x1 - shift, y: iv.y }));
+  return { step: true, series, total: { domain: 'total', family: 'total', kind: total.kind, points: stepPoints(mergeSteps(intervals, maxSteps)) } };
+}
+
 // powerSteps turns stored power samples into the machine's total power as
 // the profiler integrates it: piecewise constant, each sample's average
 // power held from its t0 to its t1 (x in seconds from the run start), and

@@ -306,7 +306,7 @@ describe('mixture of experts', () => {
   });
 });
 
-import { mergeSteps, powerSteps, stepPoints } from './transforms.js';
+import { mergeSteps, powerStepSeriesFromSamples, powerSteps, stepPoints } from './transforms.js';
 
 describe('powerSteps', () => {
   const s = 1e9;
@@ -350,6 +350,20 @@ describe('powerSteps', () => {
     ]);
     const area = intervals.reduce((a, iv) => a + iv.y * (iv.x1 - iv.x0), 0);
     expect(area).toBeCloseTo(48.75, 9);
+  });
+  it('gives a stored run every domain and the total as steps from the run start, each with its energy as area', () => {
+    // Area under a step line drawn with curveStepAfter: each point's y held
+    // until the next point's x (a null y draws nothing).
+    const area = (pts) => pts.slice(0, -1).reduce((a, p, i) => a + (p.y ?? 0) * (pts[i + 1].x - p.x), 0);
+    const p = powerStepSeriesFromSamples(samples, 1 * s);
+    expect(p.step).toBe(true);
+    expect(area(p.series.package.points)).toBeCloseTo(10 + 20 + 5 + 4, 9);
+    expect(area(p.series.cpu.points)).toBeCloseTo(15, 9);
+    expect(area(p.series.gpu.points)).toBeCloseTo(30, 9);
+    expect(area(p.total.points)).toBeCloseTo(69, 9);
+    // x counts from the run start: the first RAPL sample began 1 s before it.
+    expect(p.series.package.points[0]).toEqual({ x: -1, y: 10 });
+    expect(p.total.kind).toBe('measured');
   });
   it('merges intervals keeping their area, never across a gap', () => {
     const { intervals } = powerSteps(samples);

@@ -114,20 +114,25 @@ bench:
 	$(GO) test -run '^$$' -bench . ./backend/...
 
 ## bench-llamacpp: optional (not part of test): llama.cpp from npm's prebuilt
-## CPU binaries against our engine on the same demo weights, bf16 and f32,
-## round-robin in one run each, with the ratios (see
-## backend/engine/llamacppbench/bench.mjs).
+## CPU binaries against our engine on the same demo weights: demo-110m-gqa in
+## bf16 and as the quantized demo GGUF files (Q8_0, Q4_0, Q4_K_M, which both
+## engines load as they are), round-robin in one run, with a table of the
+## ratios; then f32 (see backend/engine/llamacppbench/bench.mjs).
 ## On a shared, busy host LLAMACPP_THREADS=1 is steadier: ggml's threads
 ## spin at barriers, which collapses when other processes take the cores.
 LLAMACPP_BENCH := backend/engine/llamacppbench
 LLAMACPP_THREADS ?= 2
+LLAMACPP_ROUNDS ?= 5
+BENCH_MODELS := $(CURDIR)/build/bench-models
 # npm install --no-save, not npm ci: node-llama-cpp lists every platform's
 # binaries as optional dependencies, which the lock cannot all hold here.
 bench-llamacpp: build
 	cd $(LLAMACPP_BENCH) && npm install --no-save --no-audit --no-fund --omit=optional --ignore-scripts
-	./$(BIN) models demo --dir build/bench-models
-	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --model $(CURDIR)/build/bench-models/demo-110m-gqa --dtype bf16 --threads $(LLAMACPP_THREADS)
-	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --model $(CURDIR)/build/bench-models/demo-110m-gqa --dtype f32 --threads $(LLAMACPP_THREADS)
+	./$(BIN) models demo --dir $(BENCH_MODELS)
+	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --threads $(LLAMACPP_THREADS) --rounds $(LLAMACPP_ROUNDS) \
+		--models bf16=$(BENCH_MODELS)/demo-110m-gqa,$(BENCH_MODELS)/demo-110m-gqa-q8_0.gguf,$(BENCH_MODELS)/demo-110m-gqa-q4_0.gguf,$(BENCH_MODELS)/demo-110m-gqa-q4_k_m.gguf
+	cd $(LLAMACPP_BENCH) && node bench.mjs --bin $(CURDIR)/$(BIN) --threads $(LLAMACPP_THREADS) --rounds $(LLAMACPP_ROUNDS) \
+		--models f32=$(BENCH_MODELS)/demo-110m-gqa
 
 clean:
 	rm -rf bin build/bin build/e2e-shots build/arm64 frontend/dist/app

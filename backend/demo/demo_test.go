@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"energyprofiler/backend/model"
@@ -141,5 +142,48 @@ func TestMoEDemo(t *testing.T) {
 	}
 	if variance := ss / float64(len(w)); variance < 4*initStd*initStd {
 		t.Errorf("router weight variance %g, want the sharper router init (std %g)", variance, s.MoE.RouterStd)
+	}
+}
+
+// TestQuantizedDemoLoadsInLlamaCpp checks what llama.cpp needs to load a
+// quantized demo (make bench-llamacpp loads the very file): as many tokens as
+// the embedding has rows. The padding must not change how text tokenizes.
+func TestQuantizedDemoLoadsInLlamaCpp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quantizes a 110M model")
+	}
+	dir := t.TempDir()
+	q := QuantSpecs()[0]
+	path, err := WriteQuantized(dir, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, release, err := model.ReadGGUF(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := g.Strings("tokenizer.ggml.tokens")
+	release()
+	m, err := model.Open(filepath.Join(dir, q.Base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab := m.Config.VocabSize
+	m.Close()
+	if len(tokens) != vocab {
+		t.Errorf("%s: %d tokens, want the embedding's %d rows", q.Name, len(tokens), vocab)
+	}
+	fromGGUF, err := tokenizer.LoadGGUF(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFolder, err := tokenizer.Load(filepath.Join(dir, q.Base, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const text = "Energy per token, measured: 42 joules? [PAD1999] <unk> héllo"
+	a, b := fromGGUF.Encode(text, true), fromFolder.Encode(text, true)
+	if !slices.Equal(a, b) {
+		t.Errorf("ids from the GGUF tokenizer %v, from the folder's %v", a, b)
 	}
 }

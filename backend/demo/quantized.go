@@ -31,6 +31,8 @@ func QuantSpecs() []QuantSpec {
 	return []QuantSpec{
 		{Name: "demo-110m-gqa-q8_0", Base: "demo-110m-gqa", Type: "Q8_0", FileType: 7,
 			Description: "demo-110m-gqa quantized to Q8_0 (GGUF, 8.5 bits per weight)"},
+		{Name: "demo-110m-gqa-q4_0", Base: "demo-110m-gqa", Type: "Q4_0", FileType: 2,
+			Description: "demo-110m-gqa quantized to Q4_0 (GGUF, 4.5 bits per weight)"},
 		{Name: "demo-110m-gqa-q4_k_m", Base: "demo-110m-gqa", Type: "Q4_K_M", FileType: 15,
 			Description: "demo-110m-gqa quantized to Q4_K_M (GGUF, ~4.9 bits per weight)"},
 	}
@@ -77,7 +79,8 @@ func WriteQuantized(dir string, q QuantSpec) (string, error) {
 		return "", fmt.Errorf("demo model %s: %w", q.Name, err)
 	}
 	bos, eos := tokenizer.DemoSpecialIDs(TokenizerMerges)
-	if err := tok.WriteGGUF(w, "gpt-2", bos, eos, true); err != nil {
+	// The token list padded to the embedding's rows, so llama.cpp loads the file too.
+	if err := tok.WriteGGUFVocab(w, "gpt-2", bos, eos, true, m.Config.VocabSize); err != nil {
 		return "", fmt.Errorf("demo model %s: %w", q.Name, err)
 	}
 	w.SetString(GGUFMarkerKey, fmt.Sprintf("%s: %s. %s", q.Name, q.Description, Note))
@@ -89,7 +92,8 @@ func WriteQuantized(dir string, q QuantSpec) (string, error) {
 }
 
 // quantEncoder picks each tensor's type as llama.cpp's llama_tensor_get_type
-// does for the file type: Q8_0 everywhere; for Q4_K_M, Q4_K with Q6_K for
+// does for the file type: Q8_0 everywhere; for Q4_0, Q4_0 with Q6_K for the
+// output (the embedding when tied); for Q4_K_M, Q4_K with Q6_K for
 // the output (the embedding when tied) and for attn_v and ffn_down in the
 // layers use_more_bits selects. Vectors stay F32.
 func quantEncoder(fileType string, layers int, tied bool) model.GGUFEncoder {
@@ -99,11 +103,18 @@ func quantEncoder(fileType string, layers int, tied bool) model.GGUFEncoder {
 			return model.FloatEncoder(model.F32)(name, shape, values)
 		}
 		dt, typ := compute.Q8_0, model.GGMLQ8_0
+		output := name == "output.weight" || name == "token_embd.weight" && tied
+		if fileType == "Q4_0" {
+			dt, typ = compute.Q4_0, model.GGMLQ4_0
+			if output {
+				dt, typ = compute.Q6_K, model.GGMLQ6_K
+			}
+		}
 		if fileType == "Q4_K_M" {
 			dt, typ = compute.Q4_K, model.GGMLQ4_K
 			var layer int
 			switch {
-			case name == "output.weight", name == "token_embd.weight" && tied:
+			case output:
 				dt, typ = compute.Q6_K, model.GGMLQ6_K
 			case strings.HasSuffix(name, ".attn_v.weight"), strings.HasSuffix(name, ".ffn_down.weight"):
 				if _, err := fmt.Sscanf(name, "blk.%d.", &layer); err == nil && useMoreBits(layer) {

@@ -310,7 +310,14 @@ func mergesFromScores(tokens []string, scores []float32, typeOf func(int) int) [
 // (SentencePiece-style) vocabularies as model "llama" with scores derived
 // from the merge ranks. bos and eos may be -1 (unknown).
 func (t *Tokenizer) WriteGGUF(w *model.GGUFWriter, pre string, bos, eos int, addBOS bool) error {
-	n := len(t.pieces)
+	return t.WriteGGUFVocab(w, pre, bos, eos, addBOS, 0)
+}
+
+// WriteGGUFVocab is WriteGGUF with the token list padded to vocab entries
+// (unused tokens "[PADid]") when the tokenizer has fewer: llama.cpp
+// requires as many tokens as the embedding has rows.
+func (t *Tokenizer) WriteGGUFVocab(w *model.GGUFWriter, pre string, bos, eos int, addBOS bool, vocab int) error {
+	n := max(len(t.pieces), vocab)
 	tokens := make([]string, n)
 	types := make([]int32, n)
 	for id := range n {

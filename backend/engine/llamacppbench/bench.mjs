@@ -1,18 +1,27 @@
-// Measures llama.cpp and Energy Profiler's engine on the same weights in one
-// run, round-robin, and prints each round's ratio and the medians.
+// Measures llama.cpp and Energy Profiler's engine on the same model files in
+// one run, round-robin, and prints each round's ratios and a table of the
+// medians per model.
 //
 // llama.cpp comes prebuilt from npm (node-llama-cpp's CPU binaries, which
 // pick a ggml CPU variant for this processor at load time); our engine runs
 // through the product's own CLI (`energyprofiler generate --json`). Both get
-// the same token ids: a 512-token prompt, then 48 greedy decode steps, on the
-// same number of threads. The demo's safetensors weights are converted to a
-// GGUF file (Q and K rows permuted the way llama.cpp's converter does), so
-// both engines multiply the same numbers.
+// the same token ids: a 512-token prompt, then 48 decode steps, on the same
+// number of threads.
 //
-//	node bench.mjs --bin ../../../bin/energyprofiler --model DEMO_DIR [--dtype bf16|f32]
+// Each --models entry is either a .gguf file (the quantized demos: both
+// engines load that very file) or TYPE=DIR, a demo's safetensors folder in
+// bf16 or f32: the folder's weights are written to a GGUF file of that type
+// (Q and K rows permuted the way llama.cpp's converter does) for llama.cpp,
+// and our engine reads the folder, so both multiply the same numbers.
+// A round runs every model once on each engine, in turn, so each ratio
+// compares two runs a few seconds apart under the same machine load.
+//
+//	node bench.mjs --bin ../../../bin/energyprofiler
+//	               --models bf16=DEMO_DIR,DEMO-q8_0.gguf,DEMO-q4_0.gguf,DEMO-q4_k_m.gguf
 //	               [--rounds 5] [--prompt 512] [--decode 48] [--threads 2]
 //
-// `make bench-llamacpp` runs it on demo-110m-gqa in bf16 and f32.
+// `make bench-llamacpp` runs it on demo-110m-gqa in bf16, Q8_0, Q4_0 and
+// Q4_K_M, then in f32.
 
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -21,33 +30,42 @@ import path from "node:path";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 
 const args = parseArgs(process.argv.slice(2), {
-  bin: "", model: "", dtype: "bf16", rounds: "5", prompt: "512", decode: "48", threads: "2",
+  bin: "", models: "", rounds: "5", prompt: "512", decode: "48", threads: "2",
 });
-if (!args.bin || !args.model) {
-  console.error("usage: node bench.mjs --bin ENERGYPROFILER --model DEMO_DIR [--dtype bf16|f32] [--rounds N]");
+if (!args.bin || !args.models) {
+  console.error("usage: node bench.mjs --bin ENERGYPROFILER --models bf16=DEMO_DIR,FILE.gguf,... [--rounds N]");
   process.exit(2);
 }
 const rounds = +args.rounds, promptLen = +args.prompt, decodeLen = +args.decode, threads = +args.threads;
-const dtype = args.dtype;
-if (dtype !== "bf16" && dtype !== "f32") throw new Error(`--dtype must be bf16 or f32, got ${dtype}`);
-
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "ep-llamacpp-"));
-const hf = readSafetensors(path.join(args.model, "model.safetensors"));
-const config = JSON.parse(fs.readFileSync(path.join(args.model, "config.json"), "utf8"));
-const tokenizer = JSON.parse(fs.readFileSync(path.join(args.model, "tokenizer.json"), "utf8"));
 
-// Our engine reads a model folder: for f32, a copy with the weights widened.
-let ourDir = args.model;
-if (dtype === "f32") {
-  ourDir = path.join(work, "hf-f32");
-  fs.mkdirSync(ourDir);
-  for (const f of ["config.json", "tokenizer.json", "generation_config.json", "DEMO_MODEL.txt"]) {
-    if (fs.existsSync(path.join(args.model, f))) fs.copyFileSync(path.join(args.model, f), path.join(ourDir, f));
+// Each model: a label, the file llama.cpp loads, the path our engine loads.
+const models = args.models.split(",").filter(Boolean).map((spec) => {
+  if (spec.endsWith(".gguf")) {
+    if (!fs.existsSync(spec)) throw new Error(`${spec}: no such file`);
+    const label = ggufFileType(spec);
+    return { label, name: path.basename(spec), gguf: spec, ours: spec };
   }
-  writeSafetensorsF32(path.join(ourDir, "model.safetensors"), hf);
-}
-const ggufPath = path.join(work, `model-${dtype}.gguf`);
-writeGGUF(ggufPath, hf, config, tokenizer, dtype);
+  const m = /^(bf16|f32)=(.+)$/.exec(spec);
+  if (!m) throw new Error(`--models entry ${spec}: want FILE.gguf, bf16=DIR or f32=DIR`);
+  const [, dtype, dir] = m;
+  const hf = readSafetensors(path.join(dir, "model.safetensors"));
+  const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
+  const tokenizer = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
+  // Our engine reads a model folder: for f32, a copy with the weights widened.
+  let ours = dir;
+  if (dtype === "f32") {
+    ours = path.join(work, `${path.basename(dir)}-f32`);
+    fs.mkdirSync(ours);
+    for (const f of ["config.json", "tokenizer.json", "generation_config.json", "DEMO_MODEL.txt"]) {
+      if (fs.existsSync(path.join(dir, f))) fs.copyFileSync(path.join(dir, f), path.join(ours, f));
+    }
+    writeSafetensorsF32(path.join(ours, "model.safetensors"), hf);
+  }
+  const gguf = path.join(work, `${path.basename(dir)}-${dtype}.gguf`);
+  writeGGUF(gguf, hf, config, tokenizer, dtype, path.basename(dir));
+  return { label: dtype.toUpperCase(), name: path.basename(dir), gguf, ours };
+});
 
 const ids = Array.from({ length: promptLen }, (_, i) => (i * 7919 + 13) % 1000);
 
@@ -57,15 +75,23 @@ const llama = await getLlama({
   logLevel: LlamaLogLevel.debug,
   logger: (level, message) => { logs.push(message.trim()); },
 });
-const model = await llama.loadModel({ modelPath: ggufPath, gpuLayers: 0 });
-const context = await model.createContext({
-  contextSize: 1024, batchSize: promptLen, threads: { ideal: threads, min: threads }, sequences: 1,
-});
-const sequence = context.getSequence();
+for (const m of models) {
+  const seen = logs.length;
+  m.model = await llama.loadModel({ modelPath: m.gguf, gpuLayers: 0 }).catch((e) => {
+    console.error(logs.slice(seen).slice(-15).join("\n"));
+    throw new Error(`llama.cpp cannot load ${m.gguf}: ${e.message}`);
+  });
+  m.context = await m.model.createContext({
+    contextSize: 1024, batchSize: promptLen, threads: { ideal: threads, min: threads }, sequences: 1,
+  });
+  m.sequence = m.context.getSequence();
+  m.rows = [];
+}
 const variant = logs.find((l) => /load_backend|CPU backend|libggml-cpu/.test(l)) ?? "(not logged)";
 const features = logs.find((l) => /system_info|CPU :/.test(l)) ?? "";
 
-async function llamaRound() {
+async function llamaRound(m) {
+  const sequence = m.sequence;
   await sequence.clearHistory();
   const t0 = performance.now();
   await sequence.evaluateWithoutGeneratingNewTokens(ids);
@@ -82,46 +108,105 @@ async function llamaRound() {
   return { prefill: promptLen / ((t1 - t0) / 1e3), decode: decodeLen / ((t3 - t2) / 1e3) };
 }
 
-function oursRound() {
+function oursRound(m) {
   const r = spawnSync(args.bin, [
-    "generate", "--model", ourDir, "--ids", ids.join(","), "--max-tokens", String(decodeLen),
+    "generate", "--model", m.ours, "--ids", ids.join(","), "--max-tokens", String(decodeLen),
     "--ignore-eos", "--greedy", "--threads", String(threads), "--context", "1024", "--json",
   ], { encoding: "utf8", maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`energyprofiler generate failed: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`energyprofiler generate ${m.ours} failed: ${r.stderr}`);
   const j = JSON.parse(r.stdout);
   return { prefill: j.prefill_tokens_per_second, decode: j.decode_tokens_per_second, backend: j.backend };
 }
 
-await llamaRound(); // warm up: page in both models
-let backend = oursRound().backend;
-const rows = [];
-for (let i = 0; i < rounds; i++) {
-  const l = await llamaRound();
-  const o = oursRound();
-  rows.push({ l, o });
-  console.log(`round ${i + 1}: prefill ${promptLen}: llama.cpp ${l.prefill.toFixed(0)} tok/s, ours ${o.prefill.toFixed(0)} tok/s (x${(o.prefill / l.prefill).toFixed(2)}); ` +
-    `decode: llama.cpp ${l.decode.toFixed(1)} tok/s, ours ${o.decode.toFixed(1)} tok/s (x${(o.decode / l.decode).toFixed(2)})`);
+const loadAvg = () => os.loadavg()[0].toFixed(1);
+const loads = [loadAvg()];
+for (const m of models) { // warm up: page in both engines' files
+  await llamaRound(m);
+  m.backend = oursRound(m).backend;
 }
-const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
-const pr = rows.map((r) => r.o.prefill / r.l.prefill), dr = rows.map((r) => r.o.decode / r.l.decode);
-console.log(`\n${path.basename(args.model)} ${dtype}, ${threads} threads, ${rounds} rounds`);
-console.log(`llama.cpp: node-llama-cpp ${JSON.parse(fs.readFileSync(new URL("./node_modules/node-llama-cpp/package.json", import.meta.url))).version}; ${variant}`);
-if (features) console.log(`  ${features}`);
-console.log(`ours: ${backend}`);
-// Medians, and the best round of each engine: on a shared host the best
-// round is the nearest to an idle machine.
-const best = (xs) => Math.max(...xs);
-for (const [what, key, digits, ratios] of [[`prefill ${promptLen}`, "prefill", 0, pr], ["decode", "decode", 1, dr]]) {
-  const l = rows.map((r) => r.l[key]), o = rows.map((r) => r.o[key]);
-  console.log(`${what}: llama.cpp median ${med(l).toFixed(digits)} (best ${best(l).toFixed(digits)}) tok/s, ` +
-    `ours median ${med(o).toFixed(digits)} (best ${best(o).toFixed(digits)}) tok/s; ` +
-    `ratio median ${med(ratios).toFixed(2)} (rounds ${spread(ratios)}), best/best ${(best(o) / best(l)).toFixed(2)}`);
+const x = (o, l) => (o / l).toFixed(2);
+for (let i = 0; i < rounds; i++) {
+  for (const m of models) {
+    const l = await llamaRound(m);
+    const o = oursRound(m);
+    m.rows.push({ l, o });
+    console.log(`round ${i + 1} ${m.label.padEnd(6)}: prefill ${promptLen}: llama.cpp ${l.prefill.toFixed(0)}, ours ${o.prefill.toFixed(0)} tok/s (x${x(o.prefill, l.prefill)}); ` +
+      `decode: llama.cpp ${l.decode.toFixed(1)}, ours ${o.decode.toFixed(1)} tok/s (x${x(o.decode, l.decode)})`);
+  }
+  loads.push(loadAvg());
 }
 
-await context.dispose();
-await model.dispose();
+const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+const version = JSON.parse(fs.readFileSync(new URL("./node_modules/node-llama-cpp/package.json", import.meta.url))).version;
+console.log(`\n${threads} threads, ${rounds} rounds, round-robin; CPU: ${cpuName()}; ${new Date().toISOString()}`);
+console.log(`load average (1 min) before and after each round: ${loads.join(", ")}`);
+console.log(`llama.cpp: node-llama-cpp ${version}; ${variant}`);
+if (features) console.log(`  ${features}`);
+console.log(`ours: ${[...new Set(models.map((m) => m.backend))].join("; ")}`);
+// Medians of each engine's rates and of the per-round ratios (the ratio's
+// spread over rounds in brackets).
+console.log("");
+console.log(`| model | type | prefill ${promptLen} llama.cpp | ours | ratio | decode llama.cpp | ours | ratio |`);
+console.log("|---|---|--:|--:|--:|--:|--:|--:|");
+for (const m of models) {
+  const cells = [m.name, m.label];
+  for (const [key, digits] of [["prefill", 0], ["decode", 1]]) {
+    const ratios = m.rows.map((r) => r.o[key] / r.l[key]);
+    cells.push(med(m.rows.map((r) => r.l[key])).toFixed(digits), med(m.rows.map((r) => r.o[key])).toFixed(digits),
+      `${med(ratios).toFixed(2)} (${spread(ratios)})`);
+  }
+  console.log(`| ${cells.join(" | ")} |`);
+}
+
+for (const m of models) {
+  await m.context.dispose();
+  await m.model.dispose();
+}
 fs.rmSync(work, { recursive: true, force: true });
+
+function cpuName() {
+  const c = os.cpus();
+  return c.length ? `${c[0].model.trim()} × ${c.length}` : "unknown";
+}
+
+// ggufFileType names a GGUF file's general.file_type (llama_ftype) as
+// llama.cpp does; only the header and metadata are read.
+function ggufFileType(file) {
+  const names = { 0: "F32", 1: "F16", 2: "Q4_0", 7: "Q8_0", 15: "Q4_K_M", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16" };
+  const fd = fs.openSync(file, "r");
+  const buf = Buffer.alloc(1 << 16);
+  fs.readSync(fd, buf, 0, buf.length, 0);
+  fs.closeSync(fd);
+  if (buf.toString("ascii", 0, 4) !== "GGUF") throw new Error(`${file}: not a GGUF file`);
+  const nkv = Number(buf.readBigUInt64LE(16));
+  let p = 24;
+  const str = () => { const n = Number(buf.readBigUInt64LE(p)); const s = buf.toString("utf8", p + 8, p + 8 + n); p += 8 + n; return s; };
+  const size = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+  const skip = (t) => {
+    if (t === 8) { str(); return; }
+    if (t === 9) {
+      const et = buf.readUInt32LE(p), n = Number(buf.readBigUInt64LE(p + 4));
+      p += 12;
+      for (let i = 0; i < n; i++) skip(et);
+      return;
+    }
+    if (!(t in size)) throw new Error(`${file}: metadata type ${t}`);
+    p += size[t];
+  };
+  try {
+    for (let i = 0; i < nkv; i++) {
+      const key = str();
+      const t = buf.readUInt32LE(p);
+      p += 4;
+      if (key === "general.file_type") { const v = buf.readUInt32LE(p); return names[v] ?? `ftype ${v}`; }
+      skip(t);
+    }
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e; // the key lies past the first 64 KiB
+  }
+  return path.basename(file, ".gguf");
+}
 
 // ---------------------------------------------------------------------------
 
@@ -207,7 +292,7 @@ function permuteQK(rowsData, heads, rowBytes) {
 // config as llama.* keys, the byte-level BPE tokenizer as tokenizer.ggml.*
 // (padded with unused tokens to the embedding's row count), matrices in
 // dtype and 1-D norm weights in f32 (as llama.cpp's converter stores them).
-function writeGGUF(file, tensors, cfg, tok, dtype) {
+function writeGGUF(file, tensors, cfg, tok, dtype, modelName) {
   const ALIGN = 32;
   const T = { U32: 4, I32: 5, F32: 6, BOOL: 7, STR: 8, ARR: 9 };
   const chunks = [];
@@ -223,7 +308,7 @@ function writeGGUF(file, tensors, cfg, tok, dtype) {
   const heads = cfg.num_attention_heads, kvHeads = cfg.num_key_value_heads ?? heads;
   const headDim = cfg.hidden_size / heads;
   kv("general.architecture", T.STR, str("llama"));
-  kv("general.name", T.STR, str(`energyprofiler ${path.basename(args.model)}`));
+  kv("general.name", T.STR, str(`energyprofiler ${modelName}`));
   kv("general.file_type", T.U32, u32(dtype === "bf16" ? 32 : 0));
   kv("general.alignment", T.U32, u32(ALIGN));
   kv("llama.context_length", T.U32, u32(cfg.max_position_embeddings));

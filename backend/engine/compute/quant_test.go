@@ -354,3 +354,48 @@ func checkQuantPrefill(t *testing.T, rng *rand.Rand, cpu *CPU) {
 		}
 	}
 }
+
+// TestQ4_0PermutedKernel checks the multi-row Q4_0 kernel that reads the
+// permuted activations (qact.permuteQ4_0) against the portable kernel, row
+// by row on distinct rows, for pair counts that cover its groups of four
+// pairs and the pairs after them. The integer products are exact, so only
+// the float summation order differs: the tolerance is 1e-6·Σ|w·x| of the
+// row's dequantized weights.
+func TestQ4_0PermutedKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, pairs := range []int{1, 2, 3, 4, 5, 7, 8, 9, 12, 24, 33} {
+		cols, rows := 64*pairs, 5
+		w, err := Quantize(Q4_0, randF32(rng, rows*cols), cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randF32(rng, cols)
+		x[1] = -30 // an outlier, as real activations have
+		var a qact
+		a.quantize(x, 1, cols, 32)
+		a.permuteQ4_0()
+		if hasQ4_0Perm() && a.row(0).p4 == nil {
+			t.Fatalf("%d pairs: no permuted activations", pairs)
+		}
+		out := make([]float32, rows)
+		rb := Q4_0.RowBytes(cols)
+		if !dotRows(Q4_0, w, rb, a.row(0), out) {
+			for r := range out {
+				out[r] = dotQuant(Q4_0, w[r*rb:(r+1)*rb], a.row(0))
+			}
+		}
+		for r := range rows {
+			row := w[r*rb : (r+1)*rb]
+			want := dotQuantGeneric(Q4_0, row, a.row(0))
+			deq := make([]float32, cols)
+			DequantizeRow(deq, Q4_0, row)
+			var scale float64
+			for i := range deq {
+				scale += math.Abs(float64(deq[i] * x[i]))
+			}
+			if d := math.Abs(float64(out[r] - want)); d > 1e-6*scale || math.IsNaN(float64(out[r])) {
+				t.Errorf("%d pairs row %d: kernel %g, generic %g (Σ|w·x| %g)", pairs, r, out[r], want, scale)
+			}
+		}
+	}
+}

@@ -21,6 +21,15 @@ type qact struct {
 	d           []float32 // n × cols/block: value = d·q
 	s16         []int16   // n × cols/16: Σ q over each 16 values
 	s32         []int16   // n × cols/32: Σ q over each 32 values
+
+	// For the Q4_0 VNNI kernel (permuteQ4_0): the values of each pair of
+	// 32-value blocks reordered to match their nibbles as one 256-bit load
+	// spreads them, and each block's -Σq per int32 lane (see actRow).
+	p4  []int8  // n × cols
+	neg []int32 // n × cols/4
+	// their storage, kept between calls
+	p4keep  []int8
+	negKeep []int32
 }
 
 // actRow is one quantized activation row.
@@ -29,12 +38,45 @@ type actRow struct {
 	d   []float32
 	s16 []int16
 	s32 []int16
+	// p4 and neg: nil unless permuteQ4_0 ran. Per pair of blocks b0, b1:
+	// p4 holds b0's values 0-15, b1's 0-15, b0's 16-31, b1's 16-31, and neg
+	// the 16 int32 lanes a byte dot product of those 64 values fills (4
+	// values each), -Σq of the lane's block (so a block's 8 lanes sum to
+	// -8·Σq, Q4_0's offset of 8 per value).
+	p4  []int8
+	neg []int32
 }
 
 func (a *qact) row(t int) actRow {
 	c := a.cols
-	return actRow{qs: a.qs[t*c : (t+1)*c], d: a.d[t*c/a.block : (t+1)*c/a.block],
+	r := actRow{qs: a.qs[t*c : (t+1)*c], d: a.d[t*c/a.block : (t+1)*c/a.block],
 		s16: a.s16[t*c/16 : (t+1)*c/16], s32: a.s32[t*c/32 : (t+1)*c/32]}
+	if a.p4 != nil {
+		r.p4, r.neg = a.p4[t*c:(t+1)*c], a.neg[t*c/4:(t+1)*c/4]
+	}
+	return r
+}
+
+// permuteQ4_0 fills p4 and neg (see actRow) for rows of an even number of
+// 32-value blocks; for others it leaves them nil.
+func (a *qact) permuteQ4_0() {
+	a.p4, a.neg = nil, nil
+	if a.block != 32 || a.cols%64 != 0 || len(a.qs) == 0 {
+		return
+	}
+	a.p4 = a.p4Buf(len(a.qs))
+	a.neg = a.negBuf(len(a.qs) / 4)
+	for p := range len(a.qs) / 64 {
+		src, dst, neg := a.qs[64*p:64*p+64], a.p4[64*p:64*p+64], a.neg[16*p:16*p+16]
+		copy(dst[0:16], src[0:16])
+		copy(dst[16:32], src[32:48])
+		copy(dst[32:48], src[16:32])
+		copy(dst[48:64], src[48:64])
+		n0, n1 := -int32(a.s32[2*p]), -int32(a.s32[2*p+1])
+		for l := range 4 {
+			neg[l], neg[4+l], neg[8+l], neg[12+l] = n0, n1, n0, n1
+		}
+	}
 }
 
 // actBlock is the activation block size for weights of type dt.
@@ -85,6 +127,20 @@ func (a *qact) quantize(x []float32, n, cols, block int) {
 	for g := range a.s32 {
 		a.s32[g] = a.s16[2*g] + a.s16[2*g+1]
 	}
+}
+
+func (a *qact) p4Buf(k int) []int8 {
+	if cap(a.p4keep) < k {
+		a.p4keep = make([]int8, k)
+	}
+	return a.p4keep[:k]
+}
+
+func (a *qact) negBuf(k int) []int32 {
+	if cap(a.negKeep) < k {
+		a.negKeep = make([]int32, k)
+	}
+	return a.negKeep[:k]
 }
 
 func growF32(s []float32, k int) []float32 {

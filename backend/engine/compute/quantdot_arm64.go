@@ -79,3 +79,6 @@ func dotQuant(dt DType, w []byte, a actRow) float32 {
 // dotRows computes several rows in one kernel call where a kernel can; on
 // arm64 each row is one call (dotQuant).
 func dotRows(DType, []byte, int, actRow, []float32) bool { return false }
+
+// hasQ4_0Perm: no arm64 kernel reads permuted Q4_0 activations.
+func hasQ4_0Perm() bool { return false }

@@ -10,3 +10,6 @@ func dotQuant(dt DType, w []byte, a actRow) float32 { return dotQuantGeneric(dt,
 // dotRows computes several rows in one kernel call where a kernel can; here
 // none does.
 func dotRows(DType, []byte, int, actRow, []float32) bool { return false }
+
+// hasQ4_0Perm: no kernel here reads permuted Q4_0 activations.
+func hasQ4_0Perm() bool { return false }

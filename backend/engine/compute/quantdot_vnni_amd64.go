@@ -28,6 +28,9 @@ func vnniQ8_0rows(w *byte, x *int8, dx *float32, n, rows, rowBytes int, out *flo
 func vnniQ4_0rows(w *byte, x *int8, dx *float32, n, rows, rowBytes int, out *float32)
 
 //go:noescape
+func vnniQ4_0rowsP(w *byte, x *int8, dx *float32, neg *int32, n, rows, rowBytes int, out *float32)
+
+//go:noescape
 func blockScales(w *byte, stride int, dx *float32, out *float32, n int, sums *int16) uint32
 
 //go:noescape
@@ -44,6 +47,10 @@ func vnniQ6_K(w *byte, x *int8, dx *float32, sums *int16, n, rows, rowBytes int,
 
 // hasVNNI reports AVX-512 with VNNI (byte dot products).
 func hasVNNI() bool { return archsimd.X86.AVX512() && archsimd.X86.AVX512VNNI() }
+
+// hasQ4_0Perm reports whether the Q4_0 kernels read the permuted
+// activations (qact.permuteQ4_0).
+func hasQ4_0Perm() bool { return hasVNNI() }
 
 // vnniChunk bounds the blocks one scale stream covers (it lives on the
 // stack and is zeroed on every call).
@@ -128,9 +135,12 @@ func vnni32Rows(dt DType, w []byte, a actRow, rows, rowBytes int, out []float32)
 	}
 	_ = w[(rows-1)*rowBytes+dt.RowBytes(32*nb)-1] // every row is inside w
 	_ = out[rows-1]
-	if dt == Q8_0 {
+	switch {
+	case dt == Q8_0:
 		vnniQ8_0rows(&w[0], &a.qs[0], &a.d[0], nb/2, rows, rowBytes, &out[0])
-	} else {
+	case len(a.p4) == len(a.qs) && len(a.neg) == len(a.qs)/4:
+		vnniQ4_0rowsP(&w[0], &a.p4[0], &a.d[0], &a.neg[0], nb/2, rows, rowBytes, &out[0])
+	default:
 		vnniQ4_0rows(&w[0], &a.qs[0], &a.d[0], nb/2, rows, rowBytes, &out[0])
 	}
 	return true

@@ -319,8 +319,8 @@ TEXT ·vnniQ8_0(SB), NOSPLIT, $0-36
 	TESTQ CX, CX
 	JZ q80done
 q80loop:
-	PREFETCHT0 1024(SI)
-	PREFETCHT0 1088(SI)
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
 	VMOVDQU 2(SI), Y1
 	VINSERTI64X4 $1, 36(SI), Z1, Z1
 	VMOVDQU64 (DI), Z2
@@ -351,7 +351,7 @@ TEXT ·vnniQ4_0(SB), NOSPLIT, $0-36
 	TESTQ CX, CX
 	JZ q40done
 q40loop:
-	PREFETCHT0 1024(SI)
+	PREFETCHT0 2048(SI)
 	VBROADCASTI32X4 2(SI), Z1
 	VBROADCASTI32X4 20(SI), Z2
 	VMOVDQU64 Z2, K3, Z1       // [q0, q0, q1, q1]
@@ -386,9 +386,9 @@ TEXT ·vnniQ4_K(SB), NOSPLIT, $0-64
 q4krow:
 	KROW
 q4kloop:
-	PREFETCHT0 1024(SI)
-	PREFETCHT0 1088(SI)
-	PREFETCHT0 1152(SI)
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
+	PREFETCHT0 2176(SI)
 	KSCALES
 	NIBBLES64(16)
 	KCHUNK(0, Z20, Z0)
@@ -415,9 +415,9 @@ TEXT ·vnniQ5_K(SB), NOSPLIT, $0-64
 q5krow:
 	KROW
 q5kloop:
-	PREFETCHT0 1024(SI)
-	PREFETCHT0 1088(SI)
-	PREFETCHT0 1152(SI)
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
+	PREFETCHT0 2176(SI)
 	KSCALES
 	VMOVDQU 16(SI), Y8
 	VPSRLW $1, Y8, Y9
@@ -459,10 +459,10 @@ TEXT ·vnniQ6_K(SB), NOSPLIT, $0-64
 q6krow:
 	KROW
 q6kloop:
-	PREFETCHT0 1024(SI)
-	PREFETCHT0 1088(SI)
-	PREFETCHT0 1152(SI)
-	PREFETCHT0 1216(SI)
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
+	PREFETCHT0 2176(SI)
+	PREFETCHT0 2240(SI)
 	Q6SCALES
 	Q6KHALF(0, Z20, Z21, Z0, Z5)
 	Q6KHALF(1, Z22, Z23, Z6, Z7)
@@ -489,8 +489,8 @@ TEXT ·vnniQ8_0rows(SB), NOSPLIT, $0-56
 p80row:
 	PROW
 p80loop:
-	PREFETCHT0 1024(SI)
-	PREFETCHT0 1088(SI)
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
 	PAIRSCALES(34)
 	VMOVDQU 2(SI), Y1
 	VINSERTI64X4 $1, 36(SI), Z1, Z1
@@ -527,7 +527,7 @@ TEXT ·vnniQ4_0rows(SB), NOSPLIT, $0-56
 p40row:
 	PROW
 p40loop:
-	PREFETCHT0 1024(SI)
+	PREFETCHT0 2048(SI)
 	PAIRSCALES(18)
 	VBROADCASTI32X4 2(SI), Z1
 	VBROADCASTI32X4 20(SI), Z2
@@ -602,3 +602,130 @@ DATA laneIdx<>+40(SB)/8, $0x0000000b0000000a
 DATA laneIdx<>+48(SB)/8, $0x0000000d0000000c
 DATA laneIdx<>+56(SB)/8, $0x0000000f0000000e
 GLOBL laneIdx<>(SB), RODATA|NOPTR, $64
+
+// Lane pattern of vnniQ4_0rowsP's scales: lanes 0-3 and 8-11 hold the
+// first block's products, 4-7 and 12-15 the second's.
+DATA pairIdxP<>+0(SB)/8, $0x0000000000000000
+DATA pairIdxP<>+8(SB)/8, $0x0000000000000000
+DATA pairIdxP<>+16(SB)/8, $0x0000000100000001
+DATA pairIdxP<>+24(SB)/8, $0x0000000100000001
+DATA pairIdxP<>+32(SB)/8, $0x0000000000000000
+DATA pairIdxP<>+40(SB)/8, $0x0000000000000000
+DATA pairIdxP<>+48(SB)/8, $0x0000000100000001
+DATA pairIdxP<>+56(SB)/8, $0x0000000100000001
+GLOBL pairIdxP<>(SB), RODATA|NOPTR, $64
+
+// Q4PAIR adds the pair of Q4_0 blocks at SI (activations at DI, offsets
+// at R9, activation scales at DX) to acc: the two blocks' 16 nibble bytes
+// as one 256-bit value, its high nibbles above it, so 64 values in the
+// order of the permuted activations; the dot product accumulates onto the
+// blocks' -Σx lanes (the -8 of every value) and is scaled once.
+#define Q4PAIR(acc) \
+	PAIRSCALES(18); \
+	VMOVDQU 2(SI), X1; \
+	VINSERTI128 $1, 20(SI), Y1, Y1; \
+	VPSRLW $4, Y1, Y2; \
+	VINSERTI64X4 $1, Y2, Z1, Z1; \
+	VPANDD Z30, Z1, Z1; \
+	VMOVDQU32 (R9), Z3; \
+	VPDPBUSD (DI), Z1, Z3; \
+	VCVTDQ2PS Z3, Z3; \
+	VFMADD231PS Z4, Z3, acc; \
+	ADDQ $36, SI; \
+	ADDQ $64, DI; \
+	ADDQ $64, R9; \
+	ADDQ $8, DX
+
+// Q4BODY is Q4PAIR for the k-th pair of a group of four, its scales
+// already in Z4 (the group's 8 block scales) and picked by the lane
+// pattern idx; the pointers stay at the group's start.
+#define Q4BODY(k, idx, acc) \
+	VPERMPS Z4, idx, Z6; \
+	VMOVDQU (36*k+2)(SI), X1; \
+	VINSERTI128 $1, (36*k+20)(SI), Y1, Y1; \
+	VPSRLW $4, Y1, Y2; \
+	VINSERTI64X4 $1, Y2, Z1, Z1; \
+	VPANDD Z30, Z1, Z1; \
+	VMOVDQU32 (64*k)(R9), Z3; \
+	VPDPBUSD (64*k)(DI), Z1, Z3; \
+	VCVTDQ2PS Z3, Z3; \
+	VFMADD231PS Z6, Z3, acc
+
+// HALVES4 gathers the fp16 scales of the four blocks at off(SI) (18 bytes
+// apart) into reg, in the integer unit.
+#define HALVES4(off, reg) \
+	MOVWQZX (off)(SI), reg; \
+	MOVWQZX (off+18)(SI), R10; \
+	SHLQ $16, R10; \
+	ORQ R10, reg; \
+	MOVWQZX (off+36)(SI), R10; \
+	SHLQ $32, R10; \
+	ORQ R10, reg; \
+	MOVWQZX (off+54)(SI), R10; \
+	SHLQ $48, R10; \
+	ORQ R10, reg
+
+// func vnniQ4_0rowsP(w *byte, x *int8, dx *float32, neg *int32, n, rows, rowBytes int, out *float32)
+// As vnniQ4_0rows, reading the permuted activations and their offset
+// lanes (qact.permuteQ4_0): x and neg per pair of blocks. Groups of four
+// pairs convert their 8 block scales at once (gathered in general
+// registers, one VCVTPH2PS and one multiply); the last pairs go one by one.
+TEXT ·vnniQ4_0rowsP(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), BX
+	VMOVDQU64 pairIdxP<>(SB), Z29
+	MOVL $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z30
+	MOVL $2, AX
+	VPBROADCASTD AX, Z2
+	VMOVDQA64 Z29, Z20
+	VPADDD Z2, Z20, Z21
+	VPADDD Z2, Z21, Z22
+	VPADDD Z2, Z22, Z23
+p4prow:
+	MOVQ BX, SI
+	MOVQ x+8(FP), DI
+	MOVQ dx+16(FP), DX
+	MOVQ neg+24(FP), R9
+	MOVQ n+32(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z5, Z5, Z5
+	SUBQ $4, CX
+	JB p4ptail
+p4ploop:
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
+	PREFETCHT0 2176(SI)
+	HALVES4(0, AX)
+	HALVES4(72, R11)
+	VMOVQ AX, X4
+	VPINSRQ $1, R11, X4, X4
+	VCVTPH2PS X4, Y4
+	VMULPS (DX), Y4, Y4
+	Q4BODY(0, Z20, Z0)
+	Q4BODY(1, Z21, Z5)
+	Q4BODY(2, Z22, Z0)
+	Q4BODY(3, Z23, Z5)
+	ADDQ $144, SI
+	ADDQ $256, DI
+	ADDQ $256, R9
+	ADDQ $32, DX
+	SUBQ $4, CX
+	JAE p4ploop
+p4ptail:
+	ADDQ $4, CX
+	JZ p4pdone
+p4ptailloop:
+	Q4PAIR(Z0)
+	DECQ CX
+	JNZ p4ptailloop
+p4pdone:
+	ROWSUM
+	MOVQ out+56(FP), AX
+	VMOVSS X0, (AX)
+	ADDQ $4, AX
+	MOVQ AX, out+56(FP)
+	ADDQ rowBytes+48(FP), BX
+	DECQ rows+40(FP)
+	JNZ p4prow
+	VZEROUPPER
+	RET

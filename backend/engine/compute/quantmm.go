@@ -15,6 +15,10 @@ const quantGEMMMin = 16
 func (c *CPU) quantMatMul(out, x []float32, n int, w Matrix, bias []float32) {
 	t := &c.quant
 	t.act.quantize(x[:n*w.Cols], n, w.Cols, actBlock(w.DType))
+	t.act.p4, t.act.neg = nil, nil
+	if w.DType == Q4_0 && hasQ4_0Perm() {
+		t.act.permuteQ4_0()
+	}
 	t.out, t.n, t.w, t.bias = out[:n*w.Rows], n, w, bias
 	t.rowBytes = w.DType.RowBytes(w.Cols)
 	grain := max(16, w.Rows/(4*c.pool.Workers()))

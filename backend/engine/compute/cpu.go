@@ -116,17 +116,17 @@ func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
 		c.matMulAMX(out, x, n, w, bias)
 		return
 	}
-	// The packed-panel GEMM reads float elements; quantized blocks go
-	// through AMX (which widens rows) or the widening mat-mat below.
-	if (c.useGEMM || c.useGEMM2) && n >= gemmMinTokens && !w.DType.Quantized() {
+	// The packed-panel GEMM; quantized rows are decoded into the worker's
+	// scratch first (a panel's rows at a time, never the whole matrix).
+	if (c.useGEMM || c.useGEMM2) && n >= gemmMinTokens {
 		g := &c.gemm
 		g.out, g.x, g.n, g.w, g.bias, g.avx2 = out[:n*w.Rows], x[:n*w.Cols], n, w, bias, c.useGEMM2
 		width := gemmRows
 		if g.avx2 {
 			width = avx2Rows
-			c.ensureScratch(gemmScratchAVX2(w.Cols))
+			c.ensureScratch(gemmScratchAVX2(w.Cols) + gemmDecodeScratch(w, avx2Rows))
 		} else {
-			c.ensureScratch(gemmRows * w.Cols)
+			c.ensureScratch(gemmRows*w.Cols + gemmDecodeScratch(w, gemmRows))
 		}
 		panels := (w.Rows + width - 1) / width
 		c.pool.Parallel(panels, max(1, panels/(4*c.pool.Workers())), g)

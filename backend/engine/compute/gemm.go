@@ -127,10 +127,15 @@ func (t *gemmTask) Run(worker, lo, hi int) {
 	}
 	cols, rows, n := t.w.Cols, t.w.Rows, t.n
 	panel := t.cpu.scratch[worker][:gemmRows*cols]
+	decoded := t.cpu.scratch[worker][gemmRows*cols:]
 	for p := lo; p < hi; p++ {
 		r0 := p * gemmRows
-		packPanel(panel, t.w, r0)
 		nr := min(gemmRows, rows-r0)
+		if t.w.DType.Quantized() {
+			packQuantRows(panel, gemmRows, decoded, t.w, r0, nr)
+		} else {
+			packPanel(panel, t.w, r0)
+		}
 		mask := uint32(1<<nr - 1)
 		bias := &t.cpu.zeroBias[0]
 		if t.bias != nil {
@@ -141,6 +146,27 @@ func (t *gemmTask) Run(worker, lo, hi int) {
 			gemmTile(m, &t.x[tok*cols], 4*cols, &panel[0], 4*gemmRows, cols, &t.out[tok*rows+r0], 4*rows, bias, mask)
 		}
 	}
+}
+
+// gemmDecodeScratch is the scratch floats a worker needs to decode a
+// panel of width rows of w: none for float types.
+func gemmDecodeScratch(w Matrix, width int) int {
+	if !w.DType.Quantized() {
+		return 0
+	}
+	return width * w.Cols
+}
+
+// packQuantRows packs rows r0 … r0+nr-1 of the quantized w into a panel
+// width floats wide: it decodes them into decoded (width·w.Cols floats),
+// exactly as DequantizeRow does, and packs those as float32 rows.
+func packQuantRows(panel []float32, width int, decoded []float32, w Matrix, r0, nr int) {
+	cols := w.Cols
+	decoded = decoded[:nr*cols]
+	for j := range nr {
+		WidenRow(decoded[j*cols:(j+1)*cols], w, r0+j)
+	}
+	packRowsWidth(panel, width, F32, unsafe.Slice((*byte)(unsafe.Pointer(&decoded[0])), 4*len(decoded)), cols, nr, cols)
 }
 
 // AVX2 tile shape: avx2Rows weight rows (two 8-lane vectors) × avx2Tokens
@@ -163,10 +189,15 @@ func (t *gemmTask) runAVX2(worker, lo, hi int) {
 	panel := scratch[:avx2Rows*cols]
 	tile := scratch[avx2Rows*cols : avx2Rows*cols+avx2Tokens*avx2Rows]
 	padded := scratch[avx2Rows*cols+avx2Tokens*avx2Rows : avx2Rows*cols+avx2Tokens*avx2Rows+avx2Rows]
+	decoded := scratch[gemmScratchAVX2(cols):]
 	for p := lo; p < hi; p++ {
 		r0 := p * avx2Rows
 		nr := min(avx2Rows, rows-r0)
-		packRowsWidth(panel, avx2Rows, t.w.DType, t.w.Data[r0*cols*size:], cols, nr, cols)
+		if t.w.DType.Quantized() {
+			packQuantRows(panel, avx2Rows, decoded, t.w, r0, nr)
+		} else {
+			packRowsWidth(panel, avx2Rows, t.w.DType, t.w.Data[r0*cols*size:], cols, nr, cols)
+		}
 		clear(padded)
 		if t.bias != nil {
 			copy(padded, t.bias[r0:r0+nr])

@@ -101,28 +101,31 @@ func (a *qact) quantize(x []float32, n, cols, block int) {
 	a.d = growF32(a.d, n*cols/block)
 	a.s16 = growI16(a.s16, n*cols/16)
 	a.s32 = growI16(a.s32, n*cols/32)
+	// One pass per block: max |x| on the bits (the sign bit cleared, finite
+	// floats order as their bits do), then the rounded quotients and the
+	// sums per 16 values.
 	for b := range n * cols / block {
 		xs, qs := x[b*block:(b+1)*block], a.qs[b*block:(b+1)*block]
-		var amax float32
+		var amaxBits uint32
 		for _, v := range xs {
-			amax = max(amax, float32(math.Abs(float64(v))))
+			amaxBits = max(amaxBits, math.Float32bits(v)&0x7fffffff)
 		}
-		d := amax / 127
+		d := math.Float32frombits(amaxBits) / 127
 		var id float32
 		if d != 0 {
 			id = 1 / d
 		}
 		a.d[b] = d
-		for i, v := range xs {
-			qs[i] = int8(nearestInt(v * id))
+		s16 := a.s16[b*block/16 : (b+1)*block/16]
+		for g := range s16 {
+			var sum int16
+			q := qs[16*g : 16*g+16]
+			for i, v := range xs[16*g : 16*g+16] {
+				q[i] = int8(nearestInt(v * id))
+				sum += int16(q[i])
+			}
+			s16[g] = sum
 		}
-	}
-	for g := range n * cols / 16 {
-		var s int16
-		for _, q := range a.qs[16*g : 16*g+16] {
-			s += int16(q)
-		}
-		a.s16[g] = s
 	}
 	for g := range a.s32 {
 		a.s32[g] = a.s16[2*g] + a.s16[2*g+1]

@@ -327,13 +327,16 @@ func TestQuantGEMMPath(t *testing.T) {
 
 func checkQuantPrefill(t *testing.T, rng *rand.Rand, cpu *CPU) {
 	t.Helper()
-	for _, dt := range []DType{Q8_0, Q4_K, Q6_K} {
+	for _, dt := range []DType{Q8_0, Q4_0, Q4_K, Q6_K} {
 		rows, cols, n := 13, 512, quantGEMMMin+3
 		w, err := Quantize(dt, randF32(rng, rows*cols), cols)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := Matrix{DType: dt, Rows: rows, Cols: cols, Data: w}
+		if usesTiles(m) {
+			continue // the token tiles quantize activations: TestQuantTilePath
+		}
 		x, bias := randF32(rng, n*cols), randF32(rng, rows)
 		out := make([]float32, n*rows)
 		cpu.MatMul(out, x, n, m, bias)
@@ -395,6 +398,52 @@ func TestQ4_0PermutedKernel(t *testing.T) {
 			}
 			if d := math.Abs(float64(out[r] - want)); d > 1e-6*scale || math.IsNaN(float64(out[r])) {
 				t.Errorf("%d pairs row %d: kernel %g, generic %g (Σ|w·x| %g)", pairs, r, out[r], want, scale)
+			}
+		}
+	}
+}
+
+// TestQuantTilePath checks batches of Q8_0 and Q4_0 products, which go
+// through the token-tile kernels where the CPU has them (usesTiles), against
+// the portable kernel on the same quantized activations, token by token:
+// the integer products are exact, so only the float summation order may
+// differ (tolerance 1e-6·Σ|w·x| of the dequantized weights). Row counts
+// that are not multiples of 4 and token counts that are not multiples of 4
+// exercise the edges; a bias is added.
+func TestQuantTilePath(t *testing.T) {
+	if !usesTiles(Matrix{DType: Q8_0, Rows: 4, Cols: 64}) {
+		t.Skip("no token-tile kernels on this CPU or build (batches take the routes TestQuantGEMMPath checks)")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	cpu := NewCPU(2)
+	defer cpu.Close()
+	for _, dt := range []DType{Q8_0, Q4_0} {
+		for _, shape := range [][3]int{{4, 64, 4}, {13, 512, 5}, {37, 768, 19}, {8, 2048, 67}} {
+			rows, cols, n := shape[0], shape[1], shape[2]
+			w, err := Quantize(dt, randF32(rng, rows*cols), cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := Matrix{DType: dt, Rows: rows, Cols: cols, Data: w}
+			x, bias := randF32(rng, n*cols), randF32(rng, rows)
+			x[5] = 25 // an outlier, as real activations have
+			out := make([]float32, n*rows)
+			cpu.MatMul(out, x, n, m, bias)
+			var a qact
+			a.quantize(x, n, cols, 32)
+			deq := ToF32(m)
+			rb := dt.RowBytes(cols)
+			for tok := range n {
+				for r := range rows {
+					want := float64(dotQuantGeneric(dt, w[r*rb:(r+1)*rb], a.row(tok))) + float64(bias[r])
+					var scale float64
+					for c := range cols {
+						scale += math.Abs(float64(deq[r*cols+c]) * float64(x[tok*cols+c]))
+					}
+					if d := math.Abs(float64(out[tok*rows+r]) - want); d > 1e-6*scale || math.IsNaN(float64(out[tok*rows+r])) {
+						t.Fatalf("%s %d×%d, %d tokens (tiles %v): token %d row %d: %g, want %g (Σ|w·x| %g)", dt, rows, cols, n, usesTiles(m), tok, r, out[tok*rows+r], want, scale)
+					}
+				}
 			}
 		}
 	}

@@ -90,21 +90,30 @@ func actBlock(dt DType) int {
 // quantize fills a with n rows of x (cols each), one scale per block
 // values: d = max|x|/127, q = round(x/d).
 func (a *qact) quantize(x []float32, n, cols, block int) {
+	a.size(n, cols, block)
+	a.quantizeRows(x, 0, n)
+}
+
+// size makes room for n rows of cols values in blocks of block.
+func (a *qact) size(n, cols, block int) {
 	a.cols, a.block = cols, block
-	grow := func(s []int8, k int) []int8 {
-		if cap(s) < k {
-			return make([]int8, k)
-		}
-		return s[:k]
+	if cap(a.qs) < n*cols {
+		a.qs = make([]int8, n*cols)
 	}
-	a.qs = grow(a.qs, n*cols)
+	a.qs = a.qs[:n*cols]
 	a.d = growF32(a.d, n*cols/block)
 	a.s16 = growI16(a.s16, n*cols/16)
 	a.s32 = growI16(a.s32, n*cols/32)
+}
+
+// quantizeRows quantizes rows [lo, hi) of x into a (sized by size); rows
+// are independent, so workers may fill disjoint ranges at once.
+func (a *qact) quantizeRows(x []float32, lo, hi int) {
+	cols, block := a.cols, a.block
 	// One pass per block: max |x| on the bits (the sign bit cleared, finite
 	// floats order as their bits do), then the rounded quotients and the
 	// sums per 16 values.
-	for b := range n * cols / block {
+	for b := lo * cols / block; b < hi*cols/block; b++ {
 		xs, qs := x[b*block:(b+1)*block], a.qs[b*block:(b+1)*block]
 		var amaxBits uint32
 		for _, v := range xs {
@@ -127,7 +136,7 @@ func (a *qact) quantize(x []float32, n, cols, block int) {
 			s16[g] = sum
 		}
 	}
-	for g := range a.s32 {
+	for g := lo * cols / 32; g < hi*cols/32; g++ {
 		a.s32[g] = a.s16[2*g] + a.s16[2*g+1]
 	}
 }

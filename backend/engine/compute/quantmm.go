@@ -1,10 +1,12 @@
 package compute
 
-// quantGEMMMin is the batch from which quantized weights go through the
-// float prefill GEMM instead (matMatTask): it decodes 4 rows at a time into
-// a worker's scratch (never a whole matrix) and sweeps every token through
-// them, so the decoding is paid once per chunk of tokens and the products
-// run at the float kernels' speed. Below it, the int8 kernels are faster.
+// quantGEMMMin is the batch from which quantized weights without token-tile
+// kernels (usesTiles: Q8_0 and Q4_0 on VNNI CPUs take those from
+// tileMinTokens tokens) go through the float prefill GEMM instead: it
+// decodes a panel's rows into a worker's scratch (never a whole matrix) and
+// sweeps every token through them, so the decoding is paid once per call
+// and the products run at the float kernels' speed. Below it, the int8
+// kernels are faster.
 const quantGEMMMin = 16
 
 // quantMatMul is MatMul for block-quantized weights and small batches. The activations are
@@ -37,6 +39,7 @@ type quantTask struct {
 	w        Matrix
 	bias     []float32
 	rowBytes int
+	tile     []byte // packed activations of the token-tile kernels (quanttile.go)
 }
 
 func (t *quantTask) Run(_, lo, hi int) {

@@ -1,0 +1,10 @@
+//go:build !(goexperiment.simd && amd64)
+
+package compute
+
+// usesTiles: the token-tile kernels exist for amd64 with VNNI only.
+func usesTiles(Matrix) bool { return false }
+
+func tileKernel(DType, []byte, int, []byte, int, *[16]float32) {
+	panic("compute: no token-tile kernel on this platform")
+}

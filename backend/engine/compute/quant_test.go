@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"energyprofiler/backend/model"
@@ -445,6 +446,43 @@ func TestQuantTilePath(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestQuantizeActivationsFast checks the SIMD activation quantizer (where
+// the CPU has one) against the Go definition, value for value: blocks of 32
+// and 256, a block of zeros, outliers, tiny values and a NaN.
+func TestQuantizeActivationsFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, block := range []int{32, 256} {
+		n, cols := 3, 1024
+		x := randF32(rng, n*cols)
+		for i := range block {
+			x[block+i] = 0
+		}
+		x[7], x[3*block+1], x[4*block+5] = 300, -1e-30, float32(math.NaN())
+		var fast, ref qact
+		fast.size(n, cols, block)
+		ref.size(n, cols, block)
+		if !quantizeBlocksFast(&fast, x, 0, n*cols/block) {
+			t.Skip("no SIMD activation quantizer on this CPU or build")
+		}
+		quantizeBlocksGo(&ref, x, 0, n*cols/block)
+		if !slices.Equal(fast.qs, ref.qs) {
+			for i := range fast.qs {
+				if fast.qs[i] != ref.qs[i] {
+					t.Fatalf("block %d: q[%d] = %d, want %d (x %g)", block, i, fast.qs[i], ref.qs[i], x[i])
+				}
+			}
+		}
+		for b := range fast.d {
+			if math.Float32bits(fast.d[b]) != math.Float32bits(ref.d[b]) {
+				t.Fatalf("block %d: d[%d] = %g, want %g", block, b, fast.d[b], ref.d[b])
+			}
+		}
+		if !slices.Equal(fast.s16, ref.s16) {
+			t.Fatalf("block %d: sums per 16 differ", block)
 		}
 	}
 }

@@ -110,10 +110,22 @@ func (a *qact) size(n, cols, block int) {
 // are independent, so workers may fill disjoint ranges at once.
 func (a *qact) quantizeRows(x []float32, lo, hi int) {
 	cols, block := a.cols, a.block
-	// One pass per block: max |x| on the bits (the sign bit cleared, finite
-	// floats order as their bits do), then the rounded quotients and the
-	// sums per 16 values.
-	for b := lo * cols / block; b < hi*cols/block; b++ {
+	b0, b1 := lo*cols/block, hi*cols/block
+	if !quantizeBlocksFast(a, x, b0, b1) {
+		quantizeBlocksGo(a, x, b0, b1)
+	}
+	for g := lo * cols / 32; g < hi*cols/32; g++ {
+		a.s32[g] = a.s16[2*g] + a.s16[2*g+1]
+	}
+}
+
+// quantizeBlocksGo quantizes blocks [b0, b1) of x into a (qs, d, s16): the
+// definition quantizeBlocksFast's kernels reproduce exactly. One pass per
+// block: max |x| on the bits (the sign bit cleared, finite floats order as
+// their bits do), then the rounded quotients and the sums per 16 values.
+func quantizeBlocksGo(a *qact, x []float32, b0, b1 int) {
+	block := a.block
+	for b := b0; b < b1; b++ {
 		xs, qs := x[b*block:(b+1)*block], a.qs[b*block:(b+1)*block]
 		var amaxBits uint32
 		for _, v := range xs {
@@ -135,9 +147,6 @@ func (a *qact) quantizeRows(x []float32, lo, hi int) {
 			}
 			s16[g] = sum
 		}
-	}
-	for g := lo * cols / 32; g < hi*cols/32; g++ {
-		a.s32[g] = a.s16[2*g] + a.s16[2*g+1]
 	}
 }
 

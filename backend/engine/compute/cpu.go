@@ -96,7 +96,11 @@ func (c *CPU) ensureScratch(n int) {
 // MatMul implements Backend.
 func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
 	if n >= tileMinTokens && usesTiles(w) && !c.amxUsable(w, n) {
-		c.quantTileMatMul(out, x, n, w, bias)
+		if n >= panelMinTokens {
+			c.quantPanelMatMul(out, x, n, w, bias)
+		} else {
+			c.quantTileMatMul(out, x, n, w, bias)
+		}
 		return
 	}
 	if w.DType.Quantized() && n < quantGEMMMin {

@@ -39,7 +39,8 @@ type quantTask struct {
 	w        Matrix
 	bias     []float32
 	rowBytes int
-	tile     []byte // packed activations of the token-tile kernels (quanttile.go)
+	tile     []byte   // packed activations of the token-tile and panel kernels (quanttile.go, quantpanel.go)
+	panels   [][]byte // per worker: a packed panel of 16 rows (quantpanel.go)
 }
 
 func (t *quantTask) Run(_, lo, hi int) {

@@ -26,3 +26,14 @@ func tileKernel(dt DType, w []byte, rowBytes int, a []byte, pairs int, res *[16]
 		vnniTileQ4_0(&w[0], rowBytes, &a[0], pairs, &res[0])
 	}
 }
+
+//go:noescape
+func vnniPanel(panel *byte, a *byte, stride int, nb int, out *float32)
+
+// panelKernel multiplies a packed panel of 16 rows (nb blocks) by the 4
+// tokens whose packed activations start at a, stride bytes apart.
+func panelKernel(panel []byte, a []byte, stride, nb int, res *[64]float32) {
+	_ = panel[nb*panelBlockBytes-1]
+	_ = a[3*stride+nb*actBlockBytes-1]
+	vnniPanel(&panel[0], &a[0], stride, nb, &res[0])
+}

@@ -8,3 +8,7 @@ func usesTiles(Matrix) bool { return false }
 func tileKernel(DType, []byte, int, []byte, int, *[16]float32) {
 	panic("compute: no token-tile kernel on this platform")
 }
+
+func panelKernel([]byte, []byte, int, int, *[64]float32) {
+	panic("compute: no panel kernel on this platform")
+}

@@ -1,0 +1,158 @@
+package compute
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// Row panels for Q8_0 and Q4_0 batches of panelMinTokens tokens or more
+// (the VNNI panel kernel, quantpanel_vnni_amd64.s): 16 weight rows are
+// repacked per 32-value block so that each vector lane is a row and holds
+// 4 consecutive weights as unsigned bytes (Q8_0's int8 shifted by +128,
+// Q4_0's nibbles 0…15), followed by the 16 rows' block scales as float32
+// (panelBlockBytes bytes a block). A token's activations are packed per
+// block (actBlockBytes): 32 int8 values, the float scale, and the int32
+// offset term that starts the block's integer sums: -128·Σq for Q8_0 (the
+// shift), -8·Σq for Q4_0 (its offset of 8). One VPDPBUSD then makes 64
+// products for 16 rows of one token, and the float work comes once per
+// block, token and 16 rows.
+
+const (
+	panelRows       = 16
+	panelBlockBytes = 8*64 + 64 // 8 vectors of 16 rows × 4 weights, 16 scales
+	actBlockBytes   = 32 + 4 + 4
+	// panelMinTokens is the smallest batch that takes the panels: below
+	// it, repacking 16 rows costs more than the token tiles spend.
+	panelMinTokens = 16
+)
+
+// packPanelQ packs rows r0 … r0+15 of w (zero rows past w.Rows) into dst.
+func packPanelQ(dst []byte, w Matrix, r0 int) {
+	nb := w.Cols / 32
+	rb := w.DType.RowBytes(w.Cols)
+	dst = dst[:nb*panelBlockBytes]
+	clear(dst)
+	for r := range min(panelRows, w.Rows-r0) {
+		row := w.Data[(r0+r)*rb : (r0+r+1)*rb]
+		for b := range nb {
+			blk := dst[b*panelBlockBytes : (b+1)*panelBlockBytes]
+			var d uint16
+			var vals [32]byte
+			if w.DType == Q8_0 {
+				src := row[34*b : 34*b+34]
+				d = binary.LittleEndian.Uint16(src)
+				for i, q := range src[2:34] {
+					vals[i] = q ^ 0x80
+				}
+			} else {
+				src := row[18*b : 18*b+18]
+				d = binary.LittleEndian.Uint16(src)
+				for i, q := range src[2:18] {
+					vals[i], vals[16+i] = q&0xF, q>>4
+				}
+			}
+			for k := range 8 {
+				copy(blk[64*k+4*r:64*k+4*r+4], vals[4*k:4*k+4])
+			}
+			binary.LittleEndian.PutUint32(blk[512+4*r:], math.Float32bits(F16ToF32(d)))
+		}
+	}
+}
+
+// packActPanel packs tokens [lo, hi) of a (quantized) into dst, n·nb
+// blocks of actBlockBytes, for weights of type dt.
+func packActPanel(dst []byte, a *qact, dt DType, lo, hi int) {
+	nb := a.cols / 32
+	shift := int32(-128)
+	if dt == Q4_0 {
+		shift = -8
+	}
+	for t := lo; t < hi; t++ {
+		row := a.row(t)
+		out := dst[t*nb*actBlockBytes : (t+1)*nb*actBlockBytes]
+		for b := range nb {
+			blk := out[b*actBlockBytes : (b+1)*actBlockBytes]
+			for i, q := range row.qs[32*b : 32*b+32] {
+				blk[i] = byte(q)
+			}
+			binary.LittleEndian.PutUint32(blk[32:], math.Float32bits(row.d[b]))
+			binary.LittleEndian.PutUint32(blk[36:], uint32(shift*int32(row.s32[b])))
+		}
+	}
+}
+
+// panelPrepTask quantizes and packs the activations, a token per item.
+type panelPrepTask struct {
+	act *qact
+	x   []float32
+	dt  DType
+	buf []byte
+}
+
+func (t *panelPrepTask) Run(_, lo, hi int) {
+	t.act.quantizeRows(t.x, lo, hi)
+	packActPanel(t.buf, t.act, t.dt, lo, hi)
+}
+
+// panelTask multiplies panels of 16 rows (items) by every token.
+type panelTask struct {
+	cpu  *CPU
+	act  []byte // packed activations, padded to a multiple of 4 tokens
+	out  []float32
+	n    int
+	w    Matrix
+	bias []float32
+}
+
+func (t *panelTask) Run(worker, lo, hi int) {
+	rows, nb := t.w.Rows, t.w.Cols/32
+	panel := t.cpu.quant.panels[worker][:nb*panelBlockBytes]
+	stride := nb * actBlockBytes
+	var res [64]float32
+	for p := lo; p < hi; p++ {
+		r0 := p * panelRows
+		nr := min(panelRows, rows-r0)
+		packPanelQ(panel, t.w, r0)
+		for tok := 0; tok < t.n; tok += 4 {
+			panelKernel(panel, t.act[tok*stride:], stride, nb, &res)
+			for j := range min(4, t.n-tok) {
+				o := t.out[(tok+j)*rows+r0 : (tok+j)*rows+r0+nr]
+				copy(o, res[16*j:16*j+nr])
+				if t.bias != nil {
+					for r := range o {
+						o[r] += t.bias[r0+r]
+					}
+				}
+			}
+		}
+	}
+}
+
+// quantPanelMatMul is MatMul for Q8_0 and Q4_0 weights and n ≥
+// panelMinTokens tokens through the panel kernel (usesTiles).
+func (c *CPU) quantPanelMatMul(out, x []float32, n int, w Matrix, bias []float32) {
+	t := &c.quant
+	nb := w.Cols / 32
+	padded := (n + 3) &^ 3
+	size := padded * nb * actBlockBytes
+	if cap(t.tile) < size {
+		t.tile = make([]byte, size)
+	}
+	buf := t.tile[:size]
+	clear(buf[n*nb*actBlockBytes:]) // the padding tokens: zero products
+	t.act.size(n, w.Cols, 32)
+	t.act.p4, t.act.neg = nil, nil
+	prep := panelPrepTask{act: &t.act, x: x[:n*w.Cols], dt: w.DType, buf: buf}
+	c.pool.Parallel(n, max(4, n/(4*c.pool.Workers())), &prep)
+	if len(t.panels) < c.pool.Workers() {
+		t.panels = make([][]byte, c.pool.Workers())
+	}
+	for i := range t.panels {
+		if len(t.panels[i]) < nb*panelBlockBytes {
+			t.panels[i] = make([]byte, nb*panelBlockBytes)
+		}
+	}
+	pt := panelTask{cpu: c, act: buf, out: out[:n*w.Rows], n: n, w: w, bias: bias}
+	panels := (w.Rows + panelRows - 1) / panelRows
+	c.pool.Parallel(panels, max(1, panels/(4*c.pool.Workers())), &pt)
+}

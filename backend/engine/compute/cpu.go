@@ -95,12 +95,12 @@ func (c *CPU) ensureScratch(n int) {
 
 // MatMul implements Backend.
 func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
+	if usesPanels(w, n) && !c.amxUsable(w, n) {
+		c.quantPanelMatMul(out, x, n, w, bias)
+		return
+	}
 	if n >= tileMinTokens && usesTiles(w) && !c.amxUsable(w, n) {
-		if n >= panelMinTokens {
-			c.quantPanelMatMul(out, x, n, w, bias)
-		} else {
-			c.quantTileMatMul(out, x, n, w, bias)
-		}
+		c.quantTileMatMul(out, x, n, w, bias)
 		return
 	}
 	if w.DType.Quantized() && n < quantGEMMMin {

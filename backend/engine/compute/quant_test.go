@@ -335,8 +335,8 @@ func checkQuantPrefill(t *testing.T, rng *rand.Rand, cpu *CPU) {
 			t.Fatal(err)
 		}
 		m := Matrix{DType: dt, Rows: rows, Cols: cols, Data: w}
-		if usesTiles(m) {
-			continue // the token tiles quantize activations: TestQuantTilePath
+		if usesTiles(m) || usesPanels(m, n) {
+			continue // the token tiles and panels quantize activations: TestQuantTilePath
 		}
 		x, bias := randF32(rng, n*cols), randF32(rng, rows)
 		out := make([]float32, n*rows)
@@ -404,8 +404,10 @@ func TestQ4_0PermutedKernel(t *testing.T) {
 	}
 }
 
-// TestQuantTilePath checks batches of Q8_0 and Q4_0 products, which go
-// through the token-tile kernels where the CPU has them (usesTiles), against
+// TestQuantTilePath checks batches of quantized products, which go through
+// the token-tile and panel kernels where the CPU has them (usesTiles,
+// usesPanels; batches of the K-quants below panelMinTokens take the
+// per-token kernels), against
 // the portable kernel on the same quantized activations, token by token:
 // the integer products are exact, so only the float summation order may
 // differ (tolerance 1e-6·Σ|w·x| of the dequantized weights). Row counts
@@ -418,9 +420,12 @@ func TestQuantTilePath(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	cpu := NewCPU(2)
 	defer cpu.Close()
-	for _, dt := range []DType{Q8_0, Q4_0} {
+	for _, dt := range []DType{Q8_0, Q4_0, Q4_K, Q5_K, Q6_K} {
 		for _, shape := range [][3]int{{4, 64, 4}, {13, 512, 5}, {37, 768, 19}, {8, 2048, 67}} {
 			rows, cols, n := shape[0], shape[1], shape[2]
+			if cols%actBlock(dt) != 0 {
+				continue
+			}
 			w, err := Quantize(dt, randF32(rng, rows*cols), cols)
 			if err != nil {
 				t.Fatal(err)
@@ -431,7 +436,7 @@ func TestQuantTilePath(t *testing.T) {
 			out := make([]float32, n*rows)
 			cpu.MatMul(out, x, n, m, bias)
 			var a qact
-			a.quantize(x, n, cols, 32)
+			a.quantize(x, n, cols, actBlock(dt))
 			deq := ToF32(m)
 			rb := dt.RowBytes(cols)
 			for tok := range n {
@@ -442,7 +447,7 @@ func TestQuantTilePath(t *testing.T) {
 						scale += math.Abs(float64(deq[r*cols+c]) * float64(x[tok*cols+c]))
 					}
 					if d := math.Abs(float64(out[tok*rows+r]) - want); d > 1e-6*scale || math.IsNaN(float64(out[tok*rows+r])) {
-						t.Fatalf("%s %d×%d, %d tokens (tiles %v): token %d row %d: %g, want %g (Σ|w·x| %g)", dt, rows, cols, n, usesTiles(m), tok, r, out[tok*rows+r], want, scale)
+						t.Fatalf("%s %d×%d, %d tokens (tiles %v, panels %v): token %d row %d: %g, want %g (Σ|w·x| %g)", dt, rows, cols, n, usesTiles(m), usesPanels(m, n), tok, r, out[tok*rows+r], want, scale)
 					}
 				}
 			}

@@ -91,7 +91,11 @@ type panelPrepTask struct {
 
 func (t *panelPrepTask) Run(_, lo, hi int) {
 	t.act.quantizeRows(t.x, lo, hi)
-	packActPanel(t.buf, t.act, t.dt, lo, hi)
+	if t.dt == Q8_0 || t.dt == Q4_0 {
+		packActPanel(t.buf, t.act, t.dt, lo, hi)
+	} else {
+		packActPanelK(t.buf, t.act, t.dt, lo, hi)
+	}
 }
 
 // panelTask multiplies panels of 16 rows (items) by every token.
@@ -105,16 +109,29 @@ type panelTask struct {
 }
 
 func (t *panelTask) Run(worker, lo, hi int) {
-	rows, nb := t.w.Rows, t.w.Cols/32
-	panel := t.cpu.quant.panels[worker][:nb*panelBlockBytes]
-	stride := nb * actBlockBytes
+	rows := t.w.Rows
+	k := t.w.DType != Q8_0 && t.w.DType != Q4_0
+	units, unitBytes, actBytes := t.w.Cols/32, panelBlockBytes, actBlockBytes
+	if k {
+		unitBytes, actBytes = panelUnitBytesK, actUnitBytesK
+	}
+	panel := t.cpu.quant.panels[worker][:units*unitBytes]
+	stride := units * actBytes
 	var res [64]float32
 	for p := lo; p < hi; p++ {
 		r0 := p * panelRows
 		nr := min(panelRows, rows-r0)
-		packPanelQ(panel, t.w, r0)
+		if k {
+			packPanelK(panel, t.w, r0)
+		} else {
+			packPanelQ(panel, t.w, r0)
+		}
 		for tok := 0; tok < t.n; tok += 4 {
-			panelKernel(panel, t.act[tok*stride:], stride, nb, &res)
+			if k {
+				panelKernelK(panel, t.act[tok*stride:], stride, units, &res)
+			} else {
+				panelKernel(panel, t.act[tok*stride:], stride, units, &res)
+			}
 			for j := range min(4, t.n-tok) {
 				o := t.out[(tok+j)*rows+r0 : (tok+j)*rows+r0+nr]
 				copy(o, res[16*j:16*j+nr])
@@ -128,19 +145,27 @@ func (t *panelTask) Run(worker, lo, hi int) {
 	}
 }
 
-// quantPanelMatMul is MatMul for Q8_0 and Q4_0 weights and n ≥
-// panelMinTokens tokens through the panel kernel (usesTiles).
+// usesPanels reports whether a batch of n tokens with w goes through a
+// panel kernel.
+func usesPanels(w Matrix, n int) bool {
+	return n >= panelMinTokens && (usesTiles(w) || usesPanelsK(w))
+}
+
+// quantPanelMatMul is MatMul through the panel kernels (usesPanels).
 func (c *CPU) quantPanelMatMul(out, x []float32, n int, w Matrix, bias []float32) {
 	t := &c.quant
-	nb := w.Cols / 32
+	units, unitBytes, actBytes := w.Cols/32, panelBlockBytes, actBlockBytes
+	if w.DType != Q8_0 && w.DType != Q4_0 {
+		unitBytes, actBytes = panelUnitBytesK, actUnitBytesK
+	}
 	padded := (n + 3) &^ 3
-	size := padded * nb * actBlockBytes
+	size := padded * units * actBytes
 	if cap(t.tile) < size {
 		t.tile = make([]byte, size)
 	}
 	buf := t.tile[:size]
-	clear(buf[n*nb*actBlockBytes:]) // the padding tokens: zero products
-	t.act.size(n, w.Cols, 32)
+	clear(buf[n*units*actBytes:]) // the padding tokens: zero products
+	t.act.size(n, w.Cols, actBlock(w.DType))
 	t.act.p4, t.act.neg = nil, nil
 	prep := panelPrepTask{act: &t.act, x: x[:n*w.Cols], dt: w.DType, buf: buf}
 	c.pool.Parallel(n, max(4, n/(4*c.pool.Workers())), &prep)
@@ -148,8 +173,8 @@ func (c *CPU) quantPanelMatMul(out, x []float32, n int, w Matrix, bias []float32
 		t.panels = make([][]byte, c.pool.Workers())
 	}
 	for i := range t.panels {
-		if len(t.panels[i]) < nb*panelBlockBytes {
-			t.panels[i] = make([]byte, nb*panelBlockBytes)
+		if len(t.panels[i]) < units*unitBytes {
+			t.panels[i] = make([]byte, units*unitBytes)
 		}
 	}
 	pt := panelTask{cpu: c, act: buf, out: out[:n*w.Rows], n: n, w: w, bias: bias}

@@ -15,6 +15,9 @@ func usesTiles(w Matrix) bool {
 	return (w.DType == Q8_0 || w.DType == Q4_0) && w.Cols%64 == 0 && w.Cols > 0 && hasVNNI()
 }
 
+// hasPanelKernels reports the CPU features of the panel kernels.
+func hasPanelKernels() bool { return hasVNNI() }
+
 // tileKernel multiplies the 4 rows in w (rowBytes apart) by the 4 tokens
 // packed in a (pairs·tileBytes bytes): res[4j+r] = token j · row r.
 func tileKernel(dt DType, w []byte, rowBytes int, a []byte, pairs int, res *[16]float32) {
@@ -36,4 +39,14 @@ func panelKernel(panel []byte, a []byte, stride, nb int, res *[64]float32) {
 	_ = panel[nb*panelBlockBytes-1]
 	_ = a[3*stride+nb*actBlockBytes-1]
 	vnniPanel(&panel[0], &a[0], stride, nb, &res[0])
+}
+
+//go:noescape
+func vnniPanelK(panel *byte, a *byte, stride int, nu int, out *float32)
+
+// panelKernelK is panelKernel for the K-quant panels (nu units of 32).
+func panelKernelK(panel []byte, a []byte, stride, nu int, res *[64]float32) {
+	_ = panel[nu*panelUnitBytesK-1]
+	_ = a[3*stride+nu*actUnitBytesK-1]
+	vnniPanelK(&panel[0], &a[0], stride, nu, &res[0])
 }

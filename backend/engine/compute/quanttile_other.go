@@ -12,3 +12,10 @@ func tileKernel(DType, []byte, int, []byte, int, *[16]float32) {
 func panelKernel([]byte, []byte, int, int, *[64]float32) {
 	panic("compute: no panel kernel on this platform")
 }
+
+func panelKernelK([]byte, []byte, int, int, *[64]float32) {
+	panic("compute: no panel kernel on this platform")
+}
+
+// hasPanelKernels: no panel kernels on this platform.
+func hasPanelKernels() bool { return false }

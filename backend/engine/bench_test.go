@@ -45,7 +45,7 @@ func benchModels() []benchModel {
 	}
 	// The same 110M weights stored as float32: twice the bytes per token.
 	out = append(out, benchModel{name: "demo-110m-gqa-f32", spec: "demo-110m-gqa", dtype: model.F32})
-	// And quantized as GGUF (Q8_0, Q4_K_M): each type's own bytes per token.
+	// And quantized as GGUF (Q8_0, Q4_0, Q4_K_M): each type's own bytes per token.
 	for _, q := range demo.QuantSpecs() {
 		out = append(out, benchModel{name: q.Name, spec: q.Name, dtype: model.BF16})
 	}

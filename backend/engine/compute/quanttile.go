@@ -5,16 +5,19 @@ import (
 	"math"
 )
 
-// Token tiles for Q8_0 and Q4_0 prefill: the VNNI tile kernels
-// (quanttile_vnni_amd64.s) multiply 4 weight rows by 4 tokens per call, so
-// a row's blocks are read and unpacked once per 4 tokens and a token's
-// activations once per 4 rows. The activations of each group of 4 tokens
-// are packed per pair of 32-value blocks (tileBytes bytes): the 4 tokens'
-// 64 int8 values (for Q4_0 in the order of actRow.p4), then their 16 int32
-// starting lanes (the offset each VPDPBUSD lane carries: Q4_0's -8·Σ of
-// the lane's 4 values' block share, -Σq of its block; for Q8_0, whose
-// weights the kernel shifts by +128 to make them unsigned, -128·Σ of the
-// lane's 4 values), then their 16 float32 activation scales, lane by lane.
+// Token tiles for Q8_0 and Q4_0 batches of tileMinTokens to
+// panelMinTokens tokens (larger ones take the row panels, quantpanel.go):
+// the VNNI tile kernels (quanttile_vnni_amd64.s) multiply 4 weight rows by
+// 4 tokens per call, so a row's blocks are read and unpacked once per 4
+// tokens and a token's activations once per 4 rows. The activations of each
+// group of 4 tokens are packed per pair of 32-value blocks (tileBytes
+// bytes): the 4 tokens' 64 int8 values (for Q4_0 in the order of
+// actRow.p4), then their 16 int32 starting lanes, then their 16 float32
+// activation scales, lane by lane. A starting lane carries the weights'
+// offset for the 4 values its VPDPBUSD lane sums: for Q4_0 -Σq of the
+// lane's block (its 8 lanes add up to -8·Σq, the offset of 8 per value);
+// for Q8_0, whose weights the kernel shifts by +128 to make them unsigned,
+// -128·Σ of the lane's 4 values.
 
 // tileBytes is the packed activations of 4 tokens for one pair of blocks.
 const tileBytes = 4 * (64 + 64 + 64)

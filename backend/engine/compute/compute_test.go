@@ -285,3 +285,45 @@ func TestKernelName(t *testing.T) {
 	defer c.Close()
 	t.Log(c.Name())
 }
+
+// TestAttendKernels checks the fused decode-attention kernels (where the
+// CPU has them) against a float64 dot product and weighted sum, for head
+// sizes of 1 to 9 vectors (the weighted sum takes 4 at a time, then 1) and
+// positions strided as in the KV cache.
+func TestAttendKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, hd := range []int{16, 32, 48, 64, 80, 128, 144} {
+		for _, n := range []int{1, 2, 7, 100} {
+			stride := 3*hd + 16
+			q, k, v := randF32(rng, hd), randF32(rng, n*stride), randF32(rng, n*stride)
+			s := make([]float32, n)
+			if !attendScores(s, q, k, stride, 0.125) {
+				t.Skip("no fused attention kernels on this CPU or build")
+			}
+			for j := range n {
+				var want, scale float64
+				for d := range hd {
+					want += float64(q[d]) * float64(k[j*stride+d])
+					scale += math.Abs(float64(q[d]) * float64(k[j*stride+d]))
+				}
+				if d := math.Abs(float64(s[j]) - 0.125*want); d > 1e-6*scale {
+					t.Fatalf("hd %d n %d: score %d = %g, want %g", hd, n, j, s[j], 0.125*want)
+				}
+			}
+			out := make([]float32, hd)
+			if !attendWeighted(out, s, v, stride) {
+				t.Fatal("weighted sum kernel missing where the scores kernel ran")
+			}
+			for d := range hd {
+				var want, scale float64
+				for j := range n {
+					want += float64(s[j]) * float64(v[j*stride+d])
+					scale += math.Abs(float64(s[j]) * float64(v[j*stride+d]))
+				}
+				if e := math.Abs(float64(out[d]) - want); e > 1e-6*scale {
+					t.Fatalf("hd %d n %d: out[%d] = %g, want %g", hd, n, d, out[d], want)
+				}
+			}
+		}
+	}
+}

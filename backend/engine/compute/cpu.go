@@ -430,9 +430,11 @@ func (t *attendTask) Run(worker, lo, hi int) {
 		qv := a.Q[(q*a.Heads+h)*hd : (q*a.Heads+h+1)*hd]
 		koff := (h / group) * hd
 		s := scores[first : pos+1]
-		for j := range s {
-			p := (first + j) * kvDim
-			s[j] = dotF32(qv, a.K[p+koff:p+koff+hd]) * a.Scale
+		if !attendScores(s, qv, a.K[first*kvDim+koff:], kvDim, a.Scale) {
+			for j := range s {
+				p := (first + j) * kvDim
+				s[j] = dotF32(qv, a.K[p+koff:p+koff+hd]) * a.Scale
+			}
 		}
 		var t0 int64
 		if st != nil {
@@ -444,10 +446,12 @@ func (t *attendTask) Run(worker, lo, hi int) {
 			rowStats(st, s)
 		}
 		out := a.Out[(q*a.Heads+h)*hd : (q*a.Heads+h+1)*hd]
-		clear(out)
-		for j, p := range s {
-			off := (first+j)*kvDim + koff
-			axpy(out, p, a.V[off:off+hd])
+		if !attendWeighted(out, s, a.V[first*kvDim+koff:], kvDim) {
+			clear(out)
+			for j, p := range s {
+				off := (first+j)*kvDim + koff
+				axpy(out, p, a.V[off:off+hd])
+			}
 		}
 	}
 }

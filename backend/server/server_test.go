@@ -245,12 +245,12 @@ func TestQuantDemosToWrite(t *testing.T) {
 		return strings.Join(out, ",")
 	}
 	floats := []modeldir.Entry{{Name: "demo-15m-mha", Demo: true}, {Name: "demo-110m-gqa", Demo: true}}
-	if got := names(quantDemosToWrite(floats)); got != "demo-110m-gqa-q8_0,demo-110m-gqa-q4_k_m" {
-		t.Errorf("float demos only: %q, want both quantized demos", got)
+	if got := names(quantDemosToWrite(floats)); got != "demo-110m-gqa-q8_0,demo-110m-gqa-q4_0,demo-110m-gqa-q4_k_m" {
+		t.Errorf("float demos only: %q, want every quantized demo", got)
 	}
 	withQ8 := append(floats, modeldir.Entry{Name: "demo-110m-gqa-q8_0.gguf", Demo: true})
-	if got := names(quantDemosToWrite(withQ8)); got != "demo-110m-gqa-q4_k_m" {
-		t.Errorf("Q8_0 present: %q, want the Q4_K_M demo only", got)
+	if got := names(quantDemosToWrite(withQ8)); got != "demo-110m-gqa-q4_0,demo-110m-gqa-q4_k_m" {
+		t.Errorf("Q8_0 present: %q, want the Q4_0 and Q4_K_M demos only", got)
 	}
 	if got := quantDemosToWrite(append(floats, modeldir.Entry{Name: "llama-3.2-1b-q4_k_m.gguf"})); got != nil {
 		t.Errorf("a folder with the user's GGUF: %q, want nothing written", names(got))

@@ -52,3 +52,21 @@ func TestSummaryNetEnergyWithinIdleNoise(t *testing.T) {
 		}
 	}
 }
+
+// The summary's architecture line says what the dashboard says of a
+// mixture of experts: experts, top-k and the active share of parameters.
+func TestSummaryArchitectureLineOfAMoE(t *testing.T) {
+	print := func(a *profiler.Architecture) string {
+		var b bytes.Buffer
+		printSummary(&b, &profiler.Summary{RunID: "r", Status: profiler.StatusCompleted, ModelName: "m", Architecture: a})
+		return b.String()
+	}
+	moe := print(&profiler.Architecture{AttentionKind: "GQA", Layers: 4, Hidden: 512, ParamsTotal: 98_063_360, ParamsActive: 27_284_480, Experts: 8, TopK: 2})
+	if !strings.Contains(moe, "MoE 8 experts, top-2, 27.3M of 98.1M params active") {
+		t.Errorf("MoE line:\n%s", moe)
+	}
+	dense := print(&profiler.Architecture{AttentionKind: "GQA", Layers: 12, Hidden: 768, ParamsTotal: 100_100_000, ParamsActive: 100_100_000})
+	if !strings.Contains(dense, "100.1M params") || strings.Contains(dense, "MoE") {
+		t.Errorf("dense line:\n%s", dense)
+	}
+}

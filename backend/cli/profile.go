@@ -350,7 +350,16 @@ func printSummary(w io.Writer, s *profiler.Summary) {
 		if model.IsGGUFPath(s.ModelName) {
 			source = "GGUF metadata"
 		}
-		fmt.Fprintf(tw, "  architecture\t%s, %d layers, hidden %d, %s params\t(%s)\n", a.AttentionKind, a.Layers, a.Hidden, fmtCount(a.ParamsTotal), source)
+		params := fmtCount(a.ParamsTotal) + " params"
+		if a.Experts > 0 {
+			// As the dashboard says it: MoE · 8 experts, top-2 · 27M of 98M active.
+			params = fmt.Sprintf("MoE %d experts, top-%d", a.Experts, a.TopK)
+			if a.SharedExperts > 0 {
+				params += fmt.Sprintf(" + %d shared", a.SharedExperts)
+			}
+			params += fmt.Sprintf(", %s of %s params active", fmtCount(a.ParamsActive), fmtCount(a.ParamsTotal))
+		}
+		fmt.Fprintf(tw, "  architecture\t%s, %d layers, hidden %d, %s\t(%s)\n", a.AttentionKind, a.Layers, a.Hidden, params, source)
 	}
 	if s.InputTokensSource == "" && s.OutputTokensSource == "" {
 		fmt.Fprintf(tw, "  tokens\t%d in, %d out\t(measured clock)\n", s.InputTokens, s.OutputTokens)

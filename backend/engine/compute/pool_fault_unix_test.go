@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"energyprofiler/backend/engine/compute/faulttest"
 )
 
 // sumTask reads every page of a mapped file.
@@ -27,7 +29,7 @@ func (t *sumTask) Run(worker, lo, hi int) {
 // pool hands the fault to the caller as a recoverable panic (IsFault)
 // instead of the process dying of SIGBUS, and stays usable.
 func TestPoolHandsAMappedFileFaultToTheCaller(t *testing.T) {
-	skipWithoutFaultAddresses(t)
+	faulttest.SkipWithoutFaultAddresses(t)
 	const pages = 256
 	path := filepath.Join(t.TempDir(), "weights")
 	if err := os.WriteFile(path, make([]byte, pages*4096), 0o644); err != nil {
@@ -67,43 +69,4 @@ func TestPoolHandsAMappedFileFaultToTheCaller(t *testing.T) {
 	// The pool still runs tasks.
 	ok := &sumTask{data: make([]byte, pages*4096), sums: make([]byte, p.Workers())}
 	p.Parallel(pages, 1, ok)
-}
-
-// skipWithoutFaultAddresses skips where a read of a truncated mapping does
-// not come back as a memory fault with its address: qemu's user-mode
-// emulation (make test-arm64) delivers SIGBUS with address 0, which Go
-// reports as a nil dereference, so faults cannot be told apart there and the
-// guard cannot apply.
-func skipWithoutFaultAddresses(t *testing.T) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "probe")
-	if err := os.WriteFile(path, make([]byte, 4096), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := unix.Mmap(int(f.Fd()), 0, 4096, unix.PROT_READ, unix.MAP_SHARED)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(data)
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
-	hasAddr := func() (ok bool) {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		defer func() {
-			_, ok = recover().(interface{ Addr() uintptr })
-		}()
-		if data[0] == 42 { // the read faults (the page is gone)
-			return false
-		}
-		return false
-	}()
-	if !hasAddr {
-		t.Skip("this platform reports a fault on a truncated mapping without its address (qemu user-mode emulation)")
-	}
 }

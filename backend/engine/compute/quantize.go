@@ -6,6 +6,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"energyprofiler/backend/model"
 )
 
 // Quantize encodes rows of cols float32 values into type dt, following
@@ -51,44 +53,9 @@ func Quantize(dt DType, values []float32, cols int) ([]byte, error) {
 	return out, nil
 }
 
-func putF16(b []byte, f float32) { binary.LittleEndian.PutUint16(b, f32ToF16(f)) }
-
-// f32ToF16 narrows to IEEE half with round-to-nearest-even (as
-// GGML_FP32_TO_FP16 does on every CPU with F16C and in its portable code).
-func f32ToF16(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xff
-	mant := b & 0x7fffff
-	if exp == 0xff {
-		if mant != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15
-	if e >= 0x1f {
-		return sign | 0x7c00
-	}
-	if e <= 0 {
-		shift := uint32(14 - e)
-		if shift > 24 {
-			return sign
-		}
-		m := mant | 0x800000
-		r := m >> shift
-		rem, half := m&(1<<shift-1), uint32(1)<<(shift-1)
-		if rem > half || (rem == half && r&1 == 1) {
-			r++
-		}
-		return sign | uint16(r)
-	}
-	h := uint32(e)<<10 | mant>>13
-	if rem := mant & 0x1fff; rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
-		h++
-	}
-	return sign | uint16(h)
-}
+// putF16 writes f as an IEEE half, rounded to nearest even as
+// GGML_FP32_TO_FP16 does (on every CPU with F16C and in its portable code).
+func putF16(b []byte, f float32) { binary.LittleEndian.PutUint16(b, model.Float32ToF16(f)) }
 
 // nearestInt is ggml's nearest_int: round half to even through the
 // float32 magic-number trick (|f| ≤ 4194303). Callers pass products as

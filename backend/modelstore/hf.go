@@ -85,18 +85,7 @@ func hfRepo(root, repo string) []Entry {
 		}
 		out = append(out, e)
 	}
-	ggufs := make([]string, 0)
-	for f := range files {
-		if isGGUFName(f) {
-			ggufs = append(ggufs, f)
-		}
-	}
-	sort.Strings(ggufs)
-	for _, f := range ggufs {
-		e := Entry{Name: name + "/" + f, Source: SourceHuggingFace, Format: FormatGGUF}
-		describeGGUF(&e, filepath.Join(snap, f), files[f])
-		out = append(out, e)
-	}
+	out = append(out, ggufEntries(snap, name, files, SourceHuggingFace)...)
 	return out
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -49,18 +48,7 @@ func lmstudioRepo(root, rel string) []Entry {
 		e := hfFolder(dir, files, Entry{Name: name, Source: SourceLMStudio, Format: FormatSafetensors})
 		out = append(out, e)
 	}
-	var ggufs []string
-	for f := range files {
-		if isGGUFName(f) {
-			ggufs = append(ggufs, f)
-		}
-	}
-	sort.Strings(ggufs)
-	for _, f := range ggufs {
-		e := Entry{Name: name + "/" + f, Source: SourceLMStudio, Format: FormatGGUF}
-		describeGGUF(&e, filepath.Join(dir, f), files[f])
-		out = append(out, e)
-	}
+	out = append(out, ggufEntries(dir, name, files, SourceLMStudio)...)
 	return out
 }
 

@@ -406,12 +406,9 @@ func EnsureQuantizedDemos(dir string, progress io.Writer) error {
 // quantDemosToWrite is the quantized demos a models folder holding entries
 // lacks, or none when it holds any model that is not a demo.
 func quantDemosToWrite(entries []modeldir.Entry) []demo.QuantSpec {
-	have := map[string]bool{}
-	for _, e := range entries {
-		if !e.Demo {
-			return nil
-		}
-		have[e.Name] = true
+	have, onlyDemos := demoNames(entries)
+	if !onlyDemos {
+		return nil
 	}
 	var missing []demo.QuantSpec
 	for _, q := range demo.QuantSpecs() {
@@ -422,15 +419,25 @@ func quantDemosToWrite(entries []modeldir.Entry) []demo.QuantSpec {
 	return missing
 }
 
+// demoNames is the set of entry names, and whether every entry is a demo
+// (a folder with a model of the user's gets no demo written into it).
+func demoNames(entries []modeldir.Entry) (names map[string]bool, onlyDemos bool) {
+	names = map[string]bool{}
+	for _, e := range entries {
+		if !e.Demo {
+			return nil, false
+		}
+		names[e.Name] = true
+	}
+	return names, true
+}
+
 // demosToWrite is the demo models a models folder holding entries lacks,
 // or none when it holds any model that is not a demo.
 func demosToWrite(entries []modeldir.Entry) []demo.Spec {
-	have := map[string]bool{}
-	for _, e := range entries {
-		if !e.Demo {
-			return nil
-		}
-		have[e.Name] = true
+	have, onlyDemos := demoNames(entries)
+	if !onlyDemos {
+		return nil
 	}
 	var missing []demo.Spec
 	for _, s := range demo.Specs() {

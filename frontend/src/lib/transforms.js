@@ -129,45 +129,12 @@ export function totalWatts(watts) {
   return t;
 }
 
-// powerSeries turns stored power samples (SampleRecord: t0_ns, t1_ns, source,
-// kind, domains {d: Reading}) into one series per domain plus a total, with
-// x in seconds at each sample's midpoint, counted from originNs on the
-// samples' clock (the summary's run_start_ns: 0 is where the run starts,
-// after its idle baseline, which is drawn before 0).
-export function powerSeriesFromSamples(samples, originNs = 0) {
-  const series = {};
-  const total = [];
-  let estimated = false;
-  // Sources sample on their own clocks (RAPL and NVML, say), so the machine
-  // total at a sample is its source's total plus the latest of every other.
-  const latest = new Map();
-  const sorted = (samples ?? []).slice().sort((a, b) => a.t1_ns - b.t1_ns);
-  for (const s of sorted) {
-    const dt = s.t1_ns - s.t0_ns;
-    if (!(dt > 0)) continue;
-    const x = ((s.t0_ns + s.t1_ns) / 2 - originNs) / 1e9;
-    const watts = {};
-    for (const [d, r] of Object.entries(s.domains ?? {})) {
-      const w = readingWatts(r, dt);
-      if (w == null) continue;
-      watts[d] = w;
-      const ser = (series[d] ??= { domain: d, family: domainFamily(d), kind: s.kind, source: s.source, points: [] });
-      ser.points.push({ x, y: w });
-    }
-    if (s.kind === 'estimated') estimated = true;
-    const own = totalWatts(watts);
-    if (own != null) latest.set(s.source, own);
-    total.push({ x, y: latest.size ? [...latest.values()].reduce((a, b) => a + b, 0) : null });
-  }
-  return { series, total: { domain: 'total', family: 'total', kind: estimated ? 'estimated' : 'measured', points: total } };
-}
-
-// powerStepSeriesFromSamples is powerSeriesFromSamples for a stored run:
-// every domain and the total drawn as the profiler integrates them, each
+// powerSeriesFromSamples draws a stored run's power: every domain and the
+// machine's total as the profiler integrates them, each
 // sample's average power held over its interval (step: true), x in seconds
 // from originNs (the run's start; the idle baseline lies before 0). The
 // area under each line is that domain's (or the machine's) energy.
-export function powerStepSeriesFromSamples(samples, originNs = 0, maxSteps = 600) {
+export function powerSeriesFromSamples(samples, originNs = 0, maxSteps = 600) {
   const series = {};
   for (const s of samples ?? []) {
     const dt = s.t1_ns - s.t0_ns;

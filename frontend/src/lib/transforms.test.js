@@ -144,7 +144,10 @@ describe('power series', () => {
       c(0, 1.5e8, 'nvml', { gpu0: e(50, 1.5e8) }),
       c(1e8, 2e8, 'rapl', { package: e(20, 1e8), cpu: e(18, 1e8), dram: e(2, 1e8) }),
     ]);
-    expect(p.total.points.map((q) => Math.round(q.y))).toEqual([12, 62, 72]);
+    // RAPL's total is package + DRAM (12 W, then 22 W); NVML's 50 W overlaps
+    // both of its samples: 62 W, 72 W, then RAPL's 22 W alone.
+    expect(p.total.points.map((q) => Math.round(q.y))).toEqual([62, 72, 22, 22]);
+    expect(p.total.points.map((q) => q.x)).toEqual([0, 0.1, 0.15, 0.2]);
     expect(Object.keys(p.series).sort()).toEqual(['cpu', 'dram', 'gpu0', 'package']);
     expect(p.series.gpu0.family).toBe('gpu');
   });
@@ -155,7 +158,8 @@ describe('power series', () => {
     expect(p.total.kind).toBe('estimated');
     const q = powerSeriesFromSamples(makeRecord({ source: 'rapl' }).power_samples);
     expect(Object.keys(q.series).sort()).toEqual(['cpu', 'dram', 'package']);
-    expect(q.series.cpu.points[0].x).toBeCloseTo(0.0005);
+    const first = makeRecord({ source: 'rapl' }).power_samples.find((smp) => smp.domains.cpu);
+    expect(q.series.cpu.points[0].x).toBeCloseTo(first.t0_ns / 1e9, 12); // held from the sample's start
   });
 });
 
@@ -306,7 +310,7 @@ describe('mixture of experts', () => {
   });
 });
 
-import { mergeSteps, powerStepSeriesFromSamples, powerSteps, stepPoints } from './transforms.js';
+import { mergeSteps, powerSteps, stepPoints } from './transforms.js';
 
 describe('powerSteps', () => {
   const s = 1e9;
@@ -355,7 +359,7 @@ describe('powerSteps', () => {
     // Area under a step line drawn with curveStepAfter: each point's y held
     // until the next point's x (a null y draws nothing).
     const area = (pts) => pts.slice(0, -1).reduce((a, p, i) => a + (p.y ?? 0) * (pts[i + 1].x - p.x), 0);
-    const p = powerStepSeriesFromSamples(samples, 1 * s);
+    const p = powerSeriesFromSamples(samples, 1 * s);
     expect(p.step).toBe(true);
     expect(area(p.series.package.points)).toBeCloseTo(10 + 20 + 5 + 4, 9);
     expect(area(p.series.cpu.points)).toBeCloseTo(15, 9);
@@ -382,11 +386,12 @@ describe('powerSteps', () => {
 
 describe('powerSeriesFromSamples origin', () => {
   // The run starts 1 s after the profiler (its idle baseline before): a
-  // sample from 0.9 s to 1.1 s is drawn at 0 s, one in the idle at -0.5 s.
+  // sample from 0.9 s to 1.1 s is held from -0.1 s to 0.1 s, one in the
+  // idle from -0.6 s to -0.4 s, with a gap (no line) between them.
   it('counts x from the run start', () => {
     const smp = (t0, t1) => ({ t0_ns: t0 * 1e9, t1_ns: t1 * 1e9, source: 'rapl', kind: 'measured_counter', domains: { package: { has_energy: true, energy_mj: 1000 } } });
     const p = powerSeriesFromSamples([smp(0.4, 0.6), smp(0.9, 1.1)], 1e9);
-    expect(p.total.points.map((q) => Number(q.x.toFixed(9)))).toEqual([-0.5, 0]);
-    expect(p.total.points.map((q) => q.y)).toEqual([5, 5]);
+    expect(p.total.points.map((q) => Number(q.x.toFixed(9)))).toEqual([-0.6, -0.4, -0.4, -0.1, 0.1]);
+    expect(p.total.points.map((q) => q.y)).toEqual([5, 5, null, 5, 5]);
   });
 });

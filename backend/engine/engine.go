@@ -224,6 +224,14 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 	if err := e.checkBackend(); err != nil {
 		return nil, err
 	}
+	// A backend with its own weight layouts (the CPU's repacked 4-bit
+	// decode panels, quantx16.go) builds them now, in the load phase, not
+	// in the first decode step; its Name then says so.
+	if p, ok := be.(interface {
+		PackWeights([]*compute.Matrix) int64
+	}); ok {
+		p.PackWeights(e.productWeights())
+	}
 	e.kCache = make([][]float32, c.NumLayers)
 	e.vCache = make([][]float32, c.NumLayers)
 	for i := range e.kCache {
@@ -278,27 +286,36 @@ func (e *Engine) checkBackend() error {
 	if !ok {
 		return nil
 	}
-	mats := []compute.Matrix{e.embed, e.lmHead}
-	for _, l := range e.layers {
-		mats = append(mats, l.q, l.k, l.v, l.o)
-		if l.moe != nil {
-			mats = append(mats, l.moe.router)
-			for _, x := range l.moe.experts {
-				mats = append(mats, x.gate, x.up, x.down)
-			}
-			if sh := l.moe.shared; sh != nil {
-				mats = append(mats, sh.gate, sh.up, sh.down, l.moe.sharedGate)
-			}
-		} else {
-			mats = append(mats, l.gate, l.up, l.down)
-		}
-	}
-	for _, m := range mats {
+	for _, m := range append(e.productWeights(), &e.embed) {
 		if !s.Supports(m.DType) {
 			return fmt.Errorf("engine: %w: %s has none for %s weights (use --backend cpu)", ErrUnsupportedWeights, e.be.Name(), m.DType)
 		}
 	}
 	return nil
+}
+
+// productWeights lists every matrix the forward pass multiplies by: lm_head
+// and each layer's projections, routers and experts (not the embedding
+// table, which is only read by rows).
+func (e *Engine) productWeights() []*compute.Matrix {
+	mats := []*compute.Matrix{&e.lmHead}
+	for i := range e.layers {
+		l := &e.layers[i]
+		mats = append(mats, &l.q, &l.k, &l.v, &l.o)
+		if m := l.moe; m != nil {
+			mats = append(mats, &m.router)
+			for j := range m.experts {
+				x := &m.experts[j]
+				mats = append(mats, &x.gate, &x.up, &x.down)
+			}
+			if sh := m.shared; sh != nil {
+				mats = append(mats, &sh.gate, &sh.up, &sh.down, &m.sharedGate)
+			}
+		} else {
+			mats = append(mats, &l.gate, &l.up, &l.down)
+		}
+	}
+	return mats
 }
 
 // Close stops the engine's workers. The model is not closed.

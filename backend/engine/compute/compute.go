@@ -70,6 +70,10 @@ type Matrix struct {
 	DType      DType
 	Rows, Cols int
 	Data       []byte
+
+	// x16 is the same weights repacked by CPU.PackWeights for the decode
+	// kernels of this CPU (quantx16.go); nil where they read Data.
+	x16 *x16Weights
 }
 
 // Check reports whether m's byte length agrees with its shape.

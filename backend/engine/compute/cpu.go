@@ -26,6 +26,7 @@ type CPU struct {
 	rope    ropeTask
 	add     addTask
 	quant   quantTask // block-quantized weights (quantmm.go)
+	x16     x16Task   // repacked quantized weights (quantx16.go)
 	workers []workerStats
 
 	// useGEMM routes prefill products through the packed-panel GEMM
@@ -41,6 +42,9 @@ type CPU struct {
 	amxPlanes []uint16 // activations split into bf16 planes, grown as needed
 	split     splitTask
 	amx       amxTask
+
+	// packedBytes counts the weights PackWeights repacked (quantx16.go).
+	packedBytes int64
 }
 
 // NewCPU starts a CPU backend on threads workers (< 1: GOMAXPROCS).
@@ -56,7 +60,8 @@ func NewCPU(threads int) *CPU {
 	return c
 }
 
-// Name implements Backend.
+// Name implements Backend: the kernels in use and the worker count, e.g.
+// "cpu-avx512+gemm512+x16 x2" (x16: 4-bit weights repacked for decode).
 func (c *CPU) Name() string {
 	gemm := ""
 	if c.useGEMM {
@@ -67,6 +72,9 @@ func (c *CPU) Name() string {
 	}
 	if c.useAMX {
 		gemm += "+amx-bf16"
+	}
+	if c.packedBytes > 0 {
+		gemm += "+x16"
 	}
 	return fmt.Sprintf("cpu-%s%s x%d", kernelName(), gemm, c.pool.Workers())
 }

@@ -21,8 +21,20 @@ func BenchmarkQuantDecode(b *testing.B) {
 	cpu := NewCPU(0)
 	defer cpu.Close()
 	buf := NewBandwidthBuffer(256 << 20)
-	for _, dt := range []DType{BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K} {
-		b.Run(dt.String(), func(b *testing.B) {
+	type variant struct {
+		dt   DType
+		pack bool // repacked for the x16 kernels (quantx16.go), as the engine loads them
+	}
+	variants := []variant{{BF16, false}, {Q8_0, false}, {Q4_0, false}, {Q4_K, false}, {Q5_K, false}, {Q6_K, false}}
+	if hasX16Kernels() {
+		variants = append(variants, variant{Q4_0, true}, variant{Q4_K, true}, variant{Q6_K, true})
+	}
+	for _, v := range variants {
+		dt, name := v.dt, v.dt.String()
+		if v.pack {
+			name += "-x16"
+		}
+		b.Run(name, func(b *testing.B) {
 			var mats []Matrix
 			for range 12 {
 				for _, s := range shapes {
@@ -30,6 +42,13 @@ func BenchmarkQuantDecode(b *testing.B) {
 				}
 			}
 			mats = append(mats, benchMatrix(dt, 32000, 768))
+			if v.pack {
+				ptrs := make([]*Matrix, len(mats))
+				for i := range mats {
+					ptrs[i] = &mats[i]
+				}
+				cpu.PackWeights(ptrs)
+			}
 			var bytes float64
 			for _, m := range mats {
 				bytes += float64(len(m.Data))

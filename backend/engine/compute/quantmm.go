@@ -15,6 +15,10 @@ const quantGEMMMin = 16
 // row once and applies it to all n tokens while it is in cache, so prefill
 // reads the weights once per chunk, like decode reads them once per token.
 func (c *CPU) quantMatMul(out, x []float32, n int, w Matrix, bias []float32) {
+	if w.x16 != nil {
+		c.x16MatMul(out, x, n, w, bias)
+		return
+	}
 	t := &c.quant
 	t.act.quantize(x[:n*w.Cols], n, w.Cols, actBlock(w.DType))
 	t.act.p4, t.act.neg = nil, nil
@@ -41,6 +45,7 @@ type quantTask struct {
 	rowBytes int
 	tile     []byte   // packed activations of the token-tile and panel kernels (quanttile.go, quantpanel.go)
 	panels   [][]byte // per worker: a packed panel of 16 rows (quantpanel.go)
+	negs     []int32  // the x16 kernels' offset terms (quantx16.go)
 }
 
 func (t *quantTask) Run(_, lo, hi int) {

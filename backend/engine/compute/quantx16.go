@@ -1,0 +1,326 @@
+package compute
+
+import "encoding/binary"
+
+// Decode weights repacked at load ("x16"), as llama.cpp's CPU_REPACK
+// buffers do for Q4_0: 16 rows are interleaved per block so that each
+// vector lane is a row and holds 4 consecutive weights. A VPDPBUSD against
+// 4 activations broadcast from memory then makes 64 products for 16 rows,
+// and the block's scales are unpacked once per 16 rows instead of once per
+// row. The row-by-row kernels (quantdot_vnni_amd64.s) spend about five
+// vector instructions per 32 weights on unpacking and horizontal sums;
+// these spend about one, so 4-bit decode runs at memory speed instead of
+// being bound by the core.
+//
+// The layouts keep the stored precision (4- and 6-bit values, 8-bit
+// sub-block scales and mins, fp16 block scales), so a panel is as large as
+// its 16 rows were (Q6_K: +1 %, padding to whole cache lines). Every
+// vector of a block starts on a 64-byte boundary. Within a panel, block b
+// of all 16 rows is one unit:
+//
+//	Q4_0 (unit: 2 blocks, 64 values; 576 bytes)
+//	  [0, 512)    block k, vector v at 256k+64v: lane r = row r's stored
+//	              bytes 4v…4v+3 of block k (low nibbles: values 4v+t, high
+//	              nibbles: values 16+4v+t)
+//	  [512, 576)  block k's 16 fp16 scales d at 512+32k
+//
+//	Q4_K (unit: one 256-value block; 2368 bytes)
+//	  [0, 2048)     sub-block j, vector v at 256j+64v: lane r byte t = value
+//	                32j+4v+t in the low nibble, 32j+16+4v+t in the high one
+//	  [2048, 2176)  sub-block j's 16 six-bit scales at 2048+16j
+//	  [2176, 2304)  mins, pairs of sub-blocks: row r's (m_2k, m_2k+1) at
+//	                2176+32k+2r (one int16 pair per lane once widened)
+//	  [2304, 2368)  16 fp16 d, then 16 fp16 dmin
+//
+//	Q6_K (unit: one 256-value block; 3392 bytes)
+//	  [0, 2048)     the low 4 bits, as Q4_K's nibbles in 8 units u of 32
+//	  [2048, 3072)  the high 2 bits: unit u, vector h at 2048+128u+64h,
+//	                lane r byte t bits 2s…2s+1 = of value 32u+16h+4s+t
+//	  [3072, 3328)  sub-block (16 values) g's 16 int8 scales at 3072+16g
+//	  [3328, 3360)  16 fp16 d; 32 bytes of padding
+//
+// Rows past the matrix's last are zero (their scales are 0), and the
+// kernels' results for them are dropped.
+const (
+	x16Rows       = 16
+	x16UnitQ4_0   = 576
+	x16UnitQ4_K   = 2368
+	x16UnitQ6_K   = 3392
+	x16ValuesQ4_0 = 64
+	x16ValuesK    = 256
+)
+
+// x16Weights is a matrix repacked for the x16 kernels.
+type x16Weights struct {
+	data      []byte // panels × units × unitBytes
+	units     int    // per panel
+	unitBytes int
+}
+
+// x16Layout gives the unit size in values and bytes of dt's x16 layout,
+// or ok false when dt has none.
+func x16Layout(dt DType) (values, bytes int, ok bool) {
+	switch dt {
+	case Q4_0:
+		return x16ValuesQ4_0, x16UnitQ4_0, true
+	case Q4_K:
+		return x16ValuesK, x16UnitQ4_K, true
+	case Q6_K:
+		return x16ValuesK, x16UnitQ6_K, true
+	}
+	return 0, 0, false
+}
+
+// x16Packable reports whether w can be repacked: a type with a layout and
+// rows of whole units.
+func x16Packable(w Matrix) bool {
+	values, _, ok := x16Layout(w.DType)
+	return ok && w.Rows > 0 && w.Cols > 0 && w.Cols%values == 0 && len(w.Data) == w.Rows*w.DType.RowBytes(w.Cols)
+}
+
+// newX16 allocates the repacked form of w (x16Packable).
+func newX16(w Matrix) *x16Weights {
+	values, unitBytes, _ := x16Layout(w.DType)
+	units := w.Cols / values
+	panels := (w.Rows + x16Rows - 1) / x16Rows
+	return &x16Weights{data: make([]byte, panels*units*unitBytes), units: units, unitBytes: unitBytes}
+}
+
+// panel is panel p's bytes.
+func (x *x16Weights) panel(p int) []byte {
+	n := x.units * x.unitBytes
+	return x.data[p*n : (p+1)*n]
+}
+
+// packX16Panel packs rows 16p … 16p+15 of w into x's panel p.
+func packX16Panel(x *x16Weights, w Matrix, p int) {
+	rb := w.DType.RowBytes(w.Cols)
+	dst := x.panel(p)
+	for r := range min(x16Rows, w.Rows-p*x16Rows) {
+		row := w.Data[(p*x16Rows+r)*rb : (p*x16Rows+r+1)*rb]
+		for u := range x.units {
+			unit := dst[u*x.unitBytes : (u+1)*x.unitBytes]
+			switch w.DType {
+			case Q4_0:
+				packX16Q4_0(unit, row[36*u:36*u+36], r)
+			case Q4_K:
+				packX16Q4K(unit, row[144*u:144*u+144], r)
+			case Q6_K:
+				packX16Q6K(unit, row[210*u:210*u+210], r)
+			}
+		}
+	}
+}
+
+// packX16Q4_0 places row r's two Q4_0 blocks (36 bytes) in a unit.
+func packX16Q4_0(unit, blocks []byte, r int) {
+	for k := range 2 {
+		blk := blocks[18*k : 18*k+18]
+		for v := range 4 {
+			copy(unit[256*k+64*v+4*r:], blk[2+4*v:2+4*v+4])
+		}
+		copy(unit[512+32*k+2*r:], blk[0:2])
+	}
+}
+
+// packX16Q4K places row r's Q4_K block (144 bytes) in a unit.
+func packX16Q4K(unit, blk []byte, r int) {
+	var q [256]byte // the 4-bit values in order
+	qs := blk[16:144]
+	for c := range 4 {
+		for l := range 32 {
+			q[64*c+l], q[64*c+32+l] = qs[32*c+l]&0xF, qs[32*c+l]>>4
+		}
+	}
+	for j := range 8 {
+		for v := range 4 {
+			for t := range 4 {
+				unit[256*j+64*v+4*r+t] = q[32*j+4*v+t] | q[32*j+16+4*v+t]<<4
+			}
+		}
+		sc, m := kScaleMin(j, blk[4:16])
+		unit[2048+16*j+r] = sc
+		unit[2176+32*(j/2)+2*r+j%2] = m
+	}
+	copy(unit[2304+2*r:], blk[0:2])
+	copy(unit[2336+2*r:], blk[2:4])
+}
+
+// packX16Q6K places row r's Q6_K block (210 bytes) in a unit, which
+// must be zero where the row's high bits go (they are or-ed in).
+func packX16Q6K(unit, blk []byte, r int) {
+	var q [256]byte // the 6-bit values in order (ggml's dequantize_row_q6_K)
+	for n := range 2 {
+		ql, qh := blk[64*n:64*n+64], blk[128+32*n:128+32*n+32]
+		for l := range 32 {
+			q[128*n+l] = ql[l]&0xF | (qh[l]>>0&3)<<4
+			q[128*n+l+32] = ql[l+32]&0xF | (qh[l]>>2&3)<<4
+			q[128*n+l+64] = ql[l]>>4 | (qh[l]>>4&3)<<4
+			q[128*n+l+96] = ql[l+32]>>4 | (qh[l]>>6&3)<<4
+		}
+	}
+	for u := range 8 {
+		for v := range 4 {
+			for t := range 4 {
+				lo, hi := q[32*u+4*v+t], q[32*u+16+4*v+t]
+				unit[256*u+64*v+4*r+t] = lo&0xF | (hi&0xF)<<4
+				unit[2048+128*u+4*r+t] |= (lo >> 4) << (2 * v)
+				unit[2048+128*u+64+4*r+t] |= (hi >> 4) << (2 * v)
+			}
+		}
+	}
+	for g := range 16 {
+		unit[3072+16*g+r] = blk[192+g]
+	}
+	copy(unit[3328+2*r:], blk[208:210])
+}
+
+// unpackX16Row decodes row r of x back to float32 values (len w.Cols): the
+// layout's definition in reverse, for tests and for checking a packing.
+func unpackX16Row(dst []float32, x *x16Weights, dt DType, r int) {
+	p, lane := r/x16Rows, r%x16Rows
+	panel := x.panel(p)
+	half := func(b []byte) float32 { return F16ToF32(binary.LittleEndian.Uint16(b)) }
+	for u := range x.units {
+		unit := panel[u*x.unitBytes : (u+1)*x.unitBytes]
+		switch dt {
+		case Q4_0:
+			for k := range 2 {
+				d := half(unit[512+32*k+2*lane:])
+				for v := range 4 {
+					for t := range 4 {
+						b := unit[256*k+64*v+4*lane+t]
+						dst[64*u+32*k+4*v+t] = d * float32(int(b&0xF)-8)
+						dst[64*u+32*k+16+4*v+t] = d * float32(int(b>>4)-8)
+					}
+				}
+			}
+		case Q4_K:
+			d, dmin := half(unit[2304+2*lane:]), half(unit[2336+2*lane:])
+			for j := range 8 {
+				sc := float32(unit[2048+16*j+lane])
+				m := float32(unit[2176+32*(j/2)+2*lane+j%2])
+				for v := range 4 {
+					for t := range 4 {
+						b := unit[256*j+64*v+4*lane+t]
+						dst[256*u+32*j+4*v+t] = d*sc*float32(b&0xF) - dmin*m
+						dst[256*u+32*j+16+4*v+t] = d*sc*float32(b>>4) - dmin*m
+					}
+				}
+			}
+		case Q6_K:
+			d := half(unit[3328+2*lane:])
+			for s := range 8 {
+				for v := range 4 {
+					for t := range 4 {
+						b := unit[256*s+64*v+4*lane+t]
+						h0 := unit[2048+128*s+4*lane+t] >> (2 * v) & 3
+						h1 := unit[2048+128*s+64+4*lane+t] >> (2 * v) & 3
+						i0, i1 := 32*s+4*v+t, 32*s+16+4*v+t
+						sc0 := float32(int8(unit[3072+16*(i0/16)+lane]))
+						sc1 := float32(int8(unit[3072+16*(i1/16)+lane]))
+						dst[256*u+i0] = d * sc0 * float32(int(b&0xF|h0<<4)-32)
+						dst[256*u+i1] = d * sc1 * float32(int(b>>4|h1<<4)-32)
+					}
+				}
+			}
+		}
+	}
+}
+
+// x16PackTask packs the panels of one matrix, a panel per item.
+type x16PackTask struct {
+	x *x16Weights
+	w Matrix
+}
+
+func (t *x16PackTask) Run(_, lo, hi int) {
+	for p := lo; p < hi; p++ {
+		packX16Panel(t.x, t.w, p)
+	}
+}
+
+// PackWeights repacks, in place, the matrices the x16 decode kernels can
+// read (Q4_0, Q4_K, Q6_K) on CPUs that have them, and reports how many
+// bytes it allocated; elsewhere it does nothing. The engine calls it once
+// at load, so the cost lands in the model-load phase, not in decode. The
+// stored bytes (Data) stay as they are for the other paths (prefill
+// batches, embeddings).
+func (c *CPU) PackWeights(ws []*Matrix) int64 {
+	if !hasX16Kernels() {
+		return 0
+	}
+	var total int64
+	for _, w := range ws {
+		if w.x16 != nil || !x16Packable(*w) {
+			continue
+		}
+		x := newX16(*w)
+		panels := (w.Rows + x16Rows - 1) / x16Rows
+		c.pool.Parallel(panels, max(1, panels/(8*c.pool.Workers())), &x16PackTask{x: x, w: *w})
+		w.x16 = x
+		total += int64(len(x.data))
+	}
+	c.packedBytes += total
+	return total
+}
+
+// x16Task multiplies panels (items) by every token's activations.
+type x16Task struct {
+	act  *qact
+	negs []int32 // per token: Q4_0's -8·Σq per 32 values, Q6_K's -32·Σq per 16
+	out  []float32
+	n    int
+	w    Matrix
+	bias []float32
+}
+
+func (t *x16Task) Run(_, lo, hi int) {
+	x, rows := t.w.x16, t.w.Rows
+	full := min(hi, rows/x16Rows) // panels whose 16 rows all exist
+	per := len(t.negs) / t.n
+	for tok := range t.n {
+		a := t.act.row(tok)
+		negs := t.negs[tok*per : (tok+1)*per]
+		out := t.out[tok*rows : (tok+1)*rows]
+		if full > lo {
+			x16Kernel(t.w.DType, x, lo, full, a, negs, out[lo*x16Rows:full*x16Rows])
+		}
+		if full < hi { // the last panel, with fewer than 16 rows
+			var tail [x16Rows]float32
+			x16Kernel(t.w.DType, x, full, full+1, a, negs, tail[:])
+			copy(out[full*x16Rows:], tail[:rows-full*x16Rows])
+		}
+		if t.bias != nil {
+			o := out[lo*x16Rows : min(rows, hi*x16Rows)]
+			for r := range o {
+				o[r] += t.bias[lo*x16Rows+r]
+			}
+		}
+	}
+}
+
+// x16MatMul is quantMatMul for repacked weights (w.x16 != nil).
+func (c *CPU) x16MatMul(out, x []float32, n int, w Matrix, bias []float32) {
+	t := &c.quant
+	t.act.quantize(x[:n*w.Cols], n, w.Cols, actBlock(w.DType))
+	t.act.p4, t.act.neg = nil, nil
+	t.negs = t.negs[:0]
+	switch w.DType {
+	case Q4_0:
+		for _, s := range t.act.s32 {
+			t.negs = append(t.negs, -8*int32(s))
+		}
+	case Q6_K:
+		for _, s := range t.act.s16 {
+			t.negs = append(t.negs, -32*int32(s))
+		}
+	default:
+		t.negs = append(t.negs, make([]int32, n)...) // unused; one per token keeps Run's slicing uniform
+	}
+	task := &c.x16
+	*task = x16Task{act: &t.act, negs: t.negs, out: out[:n*w.Rows], n: n, w: w, bias: bias}
+	panels := (w.Rows + x16Rows - 1) / x16Rows
+	c.pool.Parallel(panels, max(1, panels/(4*c.pool.Workers())), task)
+	*task = x16Task{}
+}

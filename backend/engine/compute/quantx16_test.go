@@ -1,0 +1,101 @@
+package compute
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// x16Shapes are the matrices the x16 tests repack: rows that are not a
+// multiple of 16 (a partial last panel), one panel, several units.
+var x16Shapes = [][2]int{{37, 512}, {16, 256}, {5, 768}, {64, 4608}}
+
+// TestX16PackingKeepsTheValues decodes every row of repacked matrices and
+// requires the values ggml's dequantization gives for the stored rows, bit
+// for bit: the layout loses nothing and puts every value in its place.
+func TestX16PackingKeepsTheValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, dt := range []DType{Q4_0, Q4_K, Q6_K} {
+		for _, shape := range x16Shapes {
+			rows, cols := shape[0], shape[1]
+			data, err := Quantize(dt, randF32(rng, rows*cols), cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := Matrix{DType: dt, Rows: rows, Cols: cols, Data: data}
+			if !x16Packable(w) {
+				t.Fatalf("%s %d×%d: not packable", dt, rows, cols)
+			}
+			x := newX16(w)
+			for p := range (rows + x16Rows - 1) / x16Rows {
+				packX16Panel(x, w, p)
+			}
+			rb := dt.RowBytes(cols)
+			got, want := make([]float32, cols), make([]float32, cols)
+			for r := range rows {
+				unpackX16Row(got, x, dt, r)
+				if err := DequantizeRow(want, dt, data[r*rb:(r+1)*rb]); err != nil {
+					t.Fatal(err)
+				}
+				for c := range cols {
+					if math.Float32bits(got[c]) != math.Float32bits(want[c]) {
+						t.Fatalf("%s %d×%d row %d value %d: repacked %g, stored %g", dt, rows, cols, r, c, got[c], want[c])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestX16KernelsMatchGeneric runs decode-sized products (1 to 3 tokens)
+// through repacked weights and checks every result against the portable
+// kernel on the stored rows with the same quantized activations: the
+// integer parts are exact, so only the float summation order may differ
+// (tolerance 1e-6·Σ|w·x| of the dequantized weights). A bias is added,
+// and an activation outlier and a zero row test the offsets and scales.
+func TestX16KernelsMatchGeneric(t *testing.T) {
+	if !hasX16Kernels() {
+		t.Skip("no x16 kernels on this CPU or build (decode reads the stored rows; TestQuantKernelsMatchGeneric covers that)")
+	}
+	rng := rand.New(rand.NewPCG(23, 24))
+	cpu := NewCPU(2)
+	defer cpu.Close()
+	for _, dt := range []DType{Q4_0, Q4_K, Q6_K} {
+		for _, shape := range x16Shapes {
+			rows, cols := shape[0], shape[1]
+			vals := randF32(rng, rows*cols)
+			clear(vals[cols : 2*cols]) // row 1 all zero
+			data, err := Quantize(dt, vals, cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := Matrix{DType: dt, Rows: rows, Cols: cols, Data: data}
+			if got := cpu.PackWeights([]*Matrix{&w}); got < int64(len(data)) || w.x16 == nil {
+				t.Fatalf("%s %d×%d: PackWeights allocated %d bytes for %d stored", dt, rows, cols, got, len(data))
+			}
+			deq := ToF32(w)
+			rb := dt.RowBytes(cols)
+			for n := 1; n <= 3; n++ {
+				x, bias := randF32(rng, n*cols), randF32(rng, rows)
+				x[7] = 30
+				out := make([]float32, n*rows)
+				cpu.MatMul(out, x, n, w, bias)
+				var a qact
+				a.quantize(x, n, cols, actBlock(dt))
+				for tok := range n {
+					for r := range rows {
+						want := float64(dotQuantGeneric(dt, data[r*rb:(r+1)*rb], a.row(tok))) + float64(bias[r])
+						var scale float64
+						for c := range cols {
+							scale += math.Abs(float64(deq[r*cols+c]) * float64(x[tok*cols+c]))
+						}
+						got := float64(out[tok*rows+r])
+						if d := math.Abs(got - want); d > 1e-6*scale+1e-6 || math.IsNaN(got) {
+							t.Fatalf("%s %d×%d, %d tokens: token %d row %d: %g, want %g (Σ|w·x| %g)", dt, rows, cols, n, tok, r, got, want, scale)
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -73,7 +73,7 @@ func TestGGUFFixturesGreedy(t *testing.T) {
 			t.Logf("%s: %d/%d reference ids (compared %d)", c.Type, commonPrefix(got, c.IDs), len(c.IDs), c.Compare)
 			// On CPUs with the x16 kernels, 4-bit files decode through
 			// weights repacked at load: the ids above came from them.
-			if fourBit := c.Type == "Q4_0" || strings.HasPrefix(c.Type, "Q4_K") || c.Type == "Q6_K"; fourBit && x16Available() && !strings.Contains(e.BackendName(), "+x16") {
+			if fourBit := c.Type == "Q4_0" || strings.HasPrefix(c.Type, "Q4_K") || strings.HasPrefix(c.Type, "Q5_K") || c.Type == "Q6_K"; fourBit && x16Available() && !strings.Contains(e.BackendName(), "+x16") {
 				t.Errorf("backend %q: the %s weights were not repacked for decode", e.BackendName(), c.Type)
 			}
 		})

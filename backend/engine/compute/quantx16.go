@@ -32,10 +32,19 @@ import "encoding/binary"
 //	                2176+32k+2r (one int16 pair per lane once widened)
 //	  [2304, 2368)  16 fp16 d, then 16 fp16 dmin
 //
+//	Q5_K (unit: one 256-value block; 2880 bytes)
+//	  [0, 2560)     sub-block j at 320j: its low 4 bits as Q4_K's nibbles
+//	                (vector v at 320j+64v), then its fifth bits at 320j+256:
+//	                lane r byte t bit s = of value 32j+4s+t, bit 4+s = of
+//	                32j+16+4s+t (one stream: with the fifth bits in a
+//	                region of their own, decode read half as fast from DRAM)
+//	  [2560, 2880)  scales, mins, d and dmin as Q4_K's (512 bytes later)
+//
 //	Q6_K (unit: one 256-value block; 3392 bytes)
-//	  [0, 2048)     the low 4 bits, as Q4_K's nibbles in 8 units u of 32
-//	  [2048, 3072)  the high 2 bits: unit u, vector h at 2048+128u+64h,
-//	                lane r byte t bits 2s…2s+1 = of value 32u+16h+4s+t
+//	  [0, 3072)     per 32 values u at 384u: the low 4 bits as Q4_K's
+//	                nibbles (vector v at 384u+64v), then the high 2 bits,
+//	                vector h at 384u+256+64h: lane r byte t bits 2s…2s+1 =
+//	                of value 32u+16h+4s+t
 //	  [3072, 3328)  sub-block (16 values) g's 16 int8 scales at 3072+16g
 //	  [3328, 3360)  16 fp16 d; 32 bytes of padding
 //
@@ -45,6 +54,7 @@ const (
 	x16Rows       = 16
 	x16UnitQ4_0   = 576
 	x16UnitQ4_K   = 2368
+	x16UnitQ5_K   = 2880
 	x16UnitQ6_K   = 3392
 	x16ValuesQ4_0 = 64
 	x16ValuesK    = 256
@@ -65,6 +75,8 @@ func x16Layout(dt DType) (values, bytes int, ok bool) {
 		return x16ValuesQ4_0, x16UnitQ4_0, true
 	case Q4_K:
 		return x16ValuesK, x16UnitQ4_K, true
+	case Q5_K:
+		return x16ValuesK, x16UnitQ5_K, true
 	case Q6_K:
 		return x16ValuesK, x16UnitQ6_K, true
 	}
@@ -105,6 +117,8 @@ func packX16Panel(x *x16Weights, w Matrix, p int) {
 				packX16Q4_0(unit, row[36*u:36*u+36], r)
 			case Q4_K:
 				packX16Q4K(unit, row[144*u:144*u+144], r)
+			case Q5_K:
+				packX16Q5K(unit, row[176*u:176*u+176], r)
 			case Q6_K:
 				packX16Q6K(unit, row[210*u:210*u+210], r)
 			}
@@ -146,6 +160,33 @@ func packX16Q4K(unit, blk []byte, r int) {
 	copy(unit[2336+2*r:], blk[2:4])
 }
 
+// packX16Q5K places row r's Q5_K block (176 bytes) in a unit, which must
+// be zero where the row's fifth bits go (they are or-ed in).
+func packX16Q5K(unit, blk []byte, r int) {
+	var q [256]byte // the 5-bit values in order (ggml's dequantize_row_q5_K)
+	qh, qs := blk[16:48], blk[48:176]
+	for c := range 4 {
+		for l := range 32 {
+			q[64*c+l] = qs[32*c+l]&0xF | (qh[l]>>(2*c)&1)<<4
+			q[64*c+32+l] = qs[32*c+l]>>4 | (qh[l]>>(2*c+1)&1)<<4
+		}
+	}
+	for j := range 8 {
+		for v := range 4 {
+			for t := range 4 {
+				lo, hi := q[32*j+4*v+t], q[32*j+16+4*v+t]
+				unit[320*j+64*v+4*r+t] = lo&0xF | (hi&0xF)<<4
+				unit[320*j+256+4*r+t] |= (lo>>4)<<v | (hi>>4)<<(4+v)
+			}
+		}
+		sc, m := kScaleMin(j, blk[4:16])
+		unit[2560+16*j+r] = sc
+		unit[2688+32*(j/2)+2*r+j%2] = m
+	}
+	copy(unit[2816+2*r:], blk[0:2])
+	copy(unit[2848+2*r:], blk[2:4])
+}
+
 // packX16Q6K places row r's Q6_K block (210 bytes) in a unit, which
 // must be zero where the row's high bits go (they are or-ed in).
 func packX16Q6K(unit, blk []byte, r int) {
@@ -163,9 +204,9 @@ func packX16Q6K(unit, blk []byte, r int) {
 		for v := range 4 {
 			for t := range 4 {
 				lo, hi := q[32*u+4*v+t], q[32*u+16+4*v+t]
-				unit[256*u+64*v+4*r+t] = lo&0xF | (hi&0xF)<<4
-				unit[2048+128*u+4*r+t] |= (lo >> 4) << (2 * v)
-				unit[2048+128*u+64+4*r+t] |= (hi >> 4) << (2 * v)
+				unit[384*u+64*v+4*r+t] = lo&0xF | (hi&0xF)<<4
+				unit[384*u+256+4*r+t] |= (lo >> 4) << (2 * v)
+				unit[384*u+320+4*r+t] |= (hi >> 4) << (2 * v)
 			}
 		}
 	}
@@ -208,14 +249,28 @@ func unpackX16Row(dst []float32, x *x16Weights, dt DType, r int) {
 					}
 				}
 			}
+		case Q5_K:
+			d, dmin := half(unit[2816+2*lane:]), half(unit[2848+2*lane:])
+			for j := range 8 {
+				sc := float32(unit[2560+16*j+lane])
+				m := float32(unit[2688+32*(j/2)+2*lane+j%2])
+				for v := range 4 {
+					for t := range 4 {
+						b, h := unit[320*j+64*v+4*lane+t], unit[320*j+256+4*lane+t]
+						lo, hi := b&0xF|(h>>v&1)<<4, b>>4|(h>>(4+v)&1)<<4
+						dst[256*u+32*j+4*v+t] = d*sc*float32(lo) - dmin*m
+						dst[256*u+32*j+16+4*v+t] = d*sc*float32(hi) - dmin*m
+					}
+				}
+			}
 		case Q6_K:
 			d := half(unit[3328+2*lane:])
 			for s := range 8 {
 				for v := range 4 {
 					for t := range 4 {
-						b := unit[256*s+64*v+4*lane+t]
-						h0 := unit[2048+128*s+4*lane+t] >> (2 * v) & 3
-						h1 := unit[2048+128*s+64+4*lane+t] >> (2 * v) & 3
+						b := unit[384*s+64*v+4*lane+t]
+						h0 := unit[384*s+256+4*lane+t] >> (2 * v) & 3
+						h1 := unit[384*s+320+4*lane+t] >> (2 * v) & 3
 						i0, i1 := 32*s+4*v+t, 32*s+16+4*v+t
 						sc0 := float32(int8(unit[3072+16*(i0/16)+lane]))
 						sc1 := float32(int8(unit[3072+16*(i1/16)+lane]))
@@ -241,7 +296,7 @@ func (t *x16PackTask) Run(_, lo, hi int) {
 }
 
 // PackWeights repacks, in place, the matrices the x16 decode kernels can
-// read (Q4_0, Q4_K, Q6_K) on CPUs that have them, and reports how many
+// read (Q4_0, Q4_K, Q5_K, Q6_K) on CPUs that have them, and reports how many
 // bytes it allocated; elsewhere it does nothing. The engine calls it once
 // at load, so the cost lands in the model-load phase, not in decode. The
 // stored bytes (Data) stay as they are for the other paths (prefill

@@ -13,6 +13,9 @@ func x16Q4_0(w *byte, panels int, x *int8, dx *float32, negs *int32, units int, 
 func x16Q4K(w *byte, panels int, x *int8, dx *float32, sums *int16, units int, out *float32)
 
 //go:noescape
+func x16Q5K(w *byte, panels int, x *int8, dx *float32, sums *int16, units int, out *float32)
+
+//go:noescape
 func x16Q6K(w *byte, panels int, x *int8, dx *float32, negs *int32, units int, out *float32)
 
 // hasX16Kernels reports the CPU features of the x16 kernels.
@@ -35,11 +38,15 @@ func x16Kernel(dt DType, x *x16Weights, p0, p1 int, a actRow, negs []int32, out 
 		_ = a.d[2*x.units-1]
 		_ = negs[2*x.units-1]
 		x16Q4_0(w, n, &a.qs[0], &a.d[0], &negs[0], x.units, &out[0])
-	case Q4_K:
+	case Q4_K, Q5_K:
 		_ = a.qs[256*x.units-1]
 		_ = a.d[x.units-1]
 		_ = a.s32[8*x.units-1]
-		x16Q4K(w, n, &a.qs[0], &a.d[0], &a.s32[0], x.units, &out[0])
+		if dt == Q4_K {
+			x16Q4K(w, n, &a.qs[0], &a.d[0], &a.s32[0], x.units, &out[0])
+		} else {
+			x16Q5K(w, n, &a.qs[0], &a.d[0], &a.s32[0], x.units, &out[0])
+		}
 	case Q6_K:
 		_ = a.qs[256*x.units-1]
 		_ = a.d[x.units-1]

@@ -15,7 +15,7 @@ var x16Shapes = [][2]int{{37, 512}, {16, 256}, {5, 768}, {64, 4608}}
 // for bit: the layout loses nothing and puts every value in its place.
 func TestX16PackingKeepsTheValues(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	for _, dt := range []DType{Q4_0, Q4_K, Q6_K} {
+	for _, dt := range []DType{Q4_0, Q4_K, Q5_K, Q6_K} {
 		for _, shape := range x16Shapes {
 			rows, cols := shape[0], shape[1]
 			data, err := Quantize(dt, randF32(rng, rows*cols), cols)
@@ -60,7 +60,7 @@ func TestX16KernelsMatchGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	cpu := NewCPU(2)
 	defer cpu.Close()
-	for _, dt := range []DType{Q4_0, Q4_K, Q6_K} {
+	for _, dt := range []DType{Q4_0, Q4_K, Q5_K, Q6_K} {
 		for _, shape := range x16Shapes {
 			rows, cols := shape[0], shape[1]
 			vals := randF32(rng, rows*cols)

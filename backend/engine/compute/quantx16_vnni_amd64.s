@@ -9,7 +9,8 @@
 // products per instruction. Integer sums are scaled per sub-block with
 // VPMULLD (the K-quants' 6- and 8-bit scales) and converted to float once
 // per block, so a panel's 16 results accumulate in Z0 with no horizontal
-// sums. Offsets come in through the activation sums: Q4_0's -8 and Q6_K's
+// sums. Each unit is read front to back (splitting a block's bits into
+// regions of their own halved the rate from DRAM). Offsets come in through the activation sums: Q4_0's -8 and Q6_K's
 // -32 start each sub-block's integer sum (negs), Q4_K's mins are one
 // VPDPWSSD per pair of sub-blocks against the sums of 32 activations.
 //
@@ -108,16 +109,49 @@ q40unit:
 	NIBBLEDOT(256*j+128, 32*j+8, 32*j+24, acc); \
 	NIBBLEDOT(256*j+192, 32*j+12, 32*j+28, acc)
 
-// Q4KSCALE multiplies acc by the 16 rows' scales of sub-block j.
-#define Q4KSCALE(j, acc) \
-	VPMOVZXBD (2048+16*j)(SI), Z16; \
+// KSCALE multiplies acc by the 16 rows' scales of sub-block j (at base).
+#define KSCALE(base, j, acc) \
+	VPMOVZXBD (base+16*j)(SI), Z16; \
 	VPMULLD Z16, acc, acc
 
-// Q4KMINS adds to Z17 the mins of sub-blocks 2k, 2k+1 times the sums of
-// their activations.
-#define Q4KMINS(k) \
-	VPMOVZXBW (2176+32*k)(SI), Z16; \
+// KMINS adds to Z17 the mins (at base) of sub-blocks 2k, 2k+1 times the
+// sums of their activations.
+#define KMINS(base, k) \
+	VPMOVZXBW (base+32*k)(SI), Z16; \
 	VPDPWSSD.BCST (4*k)(R8), Z16, Z17
+
+// KFINISH scales the sub-block sums (Z8-Z15, scales at sc) and the mins
+// (at mins) of a Q4_K or Q5_K unit and adds them to Z0 with the 16 rows'
+// d and dmin (fp16 at dd, dd+32) times the activations' scale.
+#define KFINISH(sc, mins, dd) \
+	KSCALE(sc, 0, Z8); \
+	KSCALE(sc, 1, Z9); \
+	KSCALE(sc, 2, Z10); \
+	KSCALE(sc, 3, Z11); \
+	KSCALE(sc, 4, Z12); \
+	KSCALE(sc, 5, Z13); \
+	KSCALE(sc, 6, Z14); \
+	KSCALE(sc, 7, Z15); \
+	VPADDD Z9, Z8, Z8; \
+	VPADDD Z11, Z10, Z10; \
+	VPADDD Z13, Z12, Z12; \
+	VPADDD Z15, Z14, Z14; \
+	VPADDD Z10, Z8, Z8; \
+	VPADDD Z14, Z12, Z12; \
+	VPADDD Z12, Z8, Z8; \
+	VPXORD Z17, Z17, Z17; \
+	KMINS(mins, 0); \
+	KMINS(mins, 1); \
+	KMINS(mins, 2); \
+	KMINS(mins, 3); \
+	VCVTDQ2PS Z8, Z8; \
+	VCVTPH2PS dd(SI), Z16; \
+	VMULPS.BCST 0(DX), Z16, Z16; \
+	VFMADD231PS Z16, Z8, Z0; \
+	VCVTDQ2PS Z17, Z17; \
+	VCVTPH2PS (dd+32)(SI), Z18; \
+	VMULPS.BCST 0(DX), Z18, Z18; \
+	VFNMADD231PS Z18, Z17, Z0
 
 // func x16Q4K(w *byte, panels int, x *int8, dx *float32, sums *int16, units int, out *float32)
 // units of one 256-value block (2368 bytes); sums: Σq per 32 activations.
@@ -139,34 +173,7 @@ q4kunit:
 	PREFETCHT0 6912(SI)
 	PREFETCHT0 6976(SI)
 	PREFETCHT0 7040(SI)
-	Q4KSCALE(0, Z8)
-	Q4KSCALE(1, Z9)
-	Q4KSCALE(2, Z10)
-	Q4KSCALE(3, Z11)
-	Q4KSCALE(4, Z12)
-	Q4KSCALE(5, Z13)
-	Q4KSCALE(6, Z14)
-	Q4KSCALE(7, Z15)
-	VPADDD Z9, Z8, Z8
-	VPADDD Z11, Z10, Z10
-	VPADDD Z13, Z12, Z12
-	VPADDD Z15, Z14, Z14
-	VPADDD Z10, Z8, Z8
-	VPADDD Z14, Z12, Z12
-	VPADDD Z12, Z8, Z8
-	VPXORD Z17, Z17, Z17
-	Q4KMINS(0)
-	Q4KMINS(1)
-	Q4KMINS(2)
-	Q4KMINS(3)
-	VCVTDQ2PS Z8, Z8
-	VCVTPH2PS 2304(SI), Z16
-	VMULPS.BCST 0(DX), Z16, Z16
-	VFMADD231PS Z16, Z8, Z0
-	VCVTDQ2PS Z17, Z17
-	VCVTPH2PS 2336(SI), Z18
-	VMULPS.BCST 0(DX), Z18, Z18
-	VFNMADD231PS Z18, Z17, Z0
+	KFINISH(2048, 2176, 2304)
 	ADDQ $2368, SI
 	ADDQ $256, BX
 	ADDQ $4, DX
@@ -175,14 +182,73 @@ q4kunit:
 	JNZ q4kunit
 	X16NEXT(q4kpanel)
 
+// Q5KVEC adds vector v of Q5_K sub-block j to acc: its nibbles with the
+// fifth bits from Z19 moved to bit 4 (shift left shl for the low values,
+// right shr for the high ones).
+#define Q5KVEC(j, v, shl, shr, acc) \
+	VPANDD (320*j+64*v)(SI), Z31, Z1; \
+	VPSLLW shl, Z19, Z3; \
+	VPTERNLOGD $0xF8, Z29, Z3, Z1; \
+	VPSRLW $4, (320*j+64*v)(SI), Z2; \
+	VPANDD Z31, Z2, Z2; \
+	VPSRLW shr, Z19, Z4; \
+	VPTERNLOGD $0xF8, Z29, Z4, Z2; \
+	VPDPBUSD.BCST (32*j+4*v)(BX), Z1, acc; \
+	VPDPBUSD.BCST (32*j+16+4*v)(BX), Z2, acc
+
+// Q5KSUB sums sub-block j of a Q5_K unit into acc (unscaled).
+#define Q5KSUB(j, acc) \
+	PREFETCHT0 (320*j+5760)(SI); \
+	PREFETCHT0 (320*j+5824)(SI); \
+	PREFETCHT0 (320*j+5888)(SI); \
+	PREFETCHT0 (320*j+5952)(SI); \
+	PREFETCHT0 (320*j+6016)(SI); \
+	VMOVDQU64 (320*j+256)(SI), Z19; \
+	VPXORD acc, acc, acc; \
+	Q5KVEC(j, 0, $4, $0, acc); \
+	Q5KVEC(j, 1, $3, $1, acc); \
+	Q5KVEC(j, 2, $2, $2, acc); \
+	Q5KVEC(j, 3, $1, $3, acc)
+
+// func x16Q5K(w *byte, panels int, x *int8, dx *float32, sums *int16, units int, out *float32)
+// units of one 256-value block (2880 bytes); sums: Σq per 32 activations.
+TEXT ·x16Q5K(SB), NOSPLIT, $0-56
+	X16SETUP
+	MOVL $0x10101010, AX
+	VPBROADCASTD AX, Z29
+q5kpanel:
+	X16PANEL
+q5kunit:
+	Q5KSUB(0, Z8)
+	Q5KSUB(1, Z9)
+	Q5KSUB(2, Z10)
+	Q5KSUB(3, Z11)
+	Q5KSUB(4, Z12)
+	Q5KSUB(5, Z13)
+	Q5KSUB(6, Z14)
+	Q5KSUB(7, Z15)
+	PREFETCHT0 8320(SI)
+	PREFETCHT0 8384(SI)
+	PREFETCHT0 8448(SI)
+	PREFETCHT0 8512(SI)
+	PREFETCHT0 8576(SI)
+	KFINISH(2560, 2688, 2816)
+	ADDQ $2880, SI
+	ADDQ $256, BX
+	ADDQ $4, DX
+	ADDQ $16, R8
+	DECQ CX
+	JNZ q5kunit
+	X16NEXT(q5kpanel)
+
 // Q6KVEC adds vector v of Q6_K unit u to Z10 (its low nibbles: sub-block
 // 2u) and Z11 (high nibbles: 2u+1), with their high bits from Z12 and Z13
 // moved to bits 4-5 by shift $cnt.
 #define Q6KVEC(u, v, shift, cnt) \
-	VPANDD (256*u+64*v)(SI), Z31, Z1; \
+	VPANDD (384*u+64*v)(SI), Z31, Z1; \
 	shift cnt, Z12, Z3; \
 	VPTERNLOGD $0xF8, Z30, Z3, Z1; \
-	VPSRLW $4, (256*u+64*v)(SI), Z2; \
+	VPSRLW $4, (384*u+64*v)(SI), Z2; \
 	VPANDD Z31, Z2, Z2; \
 	shift cnt, Z13, Z4; \
 	VPTERNLOGD $0xF8, Z30, Z4, Z2; \
@@ -199,8 +265,8 @@ q4kunit:
 	PREFETCHT0 (384*u+7104)(SI); \
 	VPBROADCASTD (8*u)(R8), Z10; \
 	VPBROADCASTD (8*u+4)(R8), Z11; \
-	VMOVDQU64 (2048+128*u)(SI), Z12; \
-	VMOVDQU64 (2048+128*u+64)(SI), Z13; \
+	VMOVDQU64 (384*u+256)(SI), Z12; \
+	VMOVDQU64 (384*u+320)(SI), Z13; \
 	Q6KVEC(u, 0, VPSLLW, $4); \
 	Q6KVEC(u, 1, VPSLLW, $2); \
 	Q6KVEC(u, 2, VPSLLW, $0); \

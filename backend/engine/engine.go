@@ -226,11 +226,18 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 	}
 	// A backend with its own weight layouts (the CPU's repacked 4-bit
 	// decode panels, quantx16.go) builds them now, in the load phase, not
-	// in the first decode step; its Name then says so.
+	// in the first decode step; its Name then says so. The mapped pages of
+	// what it copied are let go, so the model is not resident twice.
 	if p, ok := be.(interface {
 		PackWeights([]*compute.Matrix) int64
 	}); ok {
-		p.PackWeights(e.productWeights())
+		ws := e.productWeights()
+		p.PackWeights(ws)
+		for _, w := range ws {
+			if w.Repacked() {
+				m.ReleasePages(w.Data) // advice: an error changes nothing
+			}
+		}
 	}
 	e.kCache = make([][]float32, c.NumLayers)
 	e.vCache = make([][]float32, c.NumLayers)

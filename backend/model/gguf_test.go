@@ -383,3 +383,38 @@ func TestGGUFWriterRoundTrip(t *testing.T) {
 		t.Errorf("tensors %+v", g.Tensors)
 	}
 }
+
+// TestReleasePagesKeepsTheBytes releases a mapped tensor's pages (as the
+// engine does after repacking it) and requires its bytes to read back the
+// same; a heap copy handed to ReleasePages must be left alone (the advice
+// would zero anonymous memory).
+func TestReleasePagesKeepsTheBytes(t *testing.T) {
+	m, err := Open(filepath.Join("testdata", "gguf", "models", "fx-llama-Q4_K_M.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var largest *Tensor
+	for _, name := range m.TensorNames() {
+		if tn, _ := m.Tensor(name); largest == nil || len(tn.Data) > len(largest.Data) {
+			largest = tn
+		}
+	}
+	if len(largest.Data) < 3*os.Getpagesize() {
+		t.Fatalf("largest tensor %s has %d bytes: too small to span whole pages", largest.Name, len(largest.Data))
+	}
+	want := slices.Clone(largest.Data)
+	if err := m.ReleasePages(largest.Data); err != nil {
+		t.Fatalf("ReleasePages(%s): %v", largest.Name, err)
+	}
+	if !slices.Equal(largest.Data, want) {
+		t.Fatalf("%s reads differently after its pages were released", largest.Name)
+	}
+	heap := slices.Clone(want)
+	if err := m.ReleasePages(heap); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(heap, want) {
+		t.Fatal("ReleasePages changed a heap copy: it must only advise on the model's mappings")
+	}
+}

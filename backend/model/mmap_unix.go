@@ -5,6 +5,7 @@ package model
 import (
 	"fmt"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,6 +37,22 @@ func mapFile(path string) (data []byte, stamp FileStamp, release func() error, e
 		return nil, stamp, nil, fmt.Errorf("mmap: %w", err)
 	}
 	return data, stamp, func() error { return unix.Munmap(data) }, nil
+}
+
+// releasePages advises the OS that the whole pages inside b, a part of a
+// read-only file mapping, are not needed for now (MADV_DONTNEED): they
+// leave the process's resident memory, stay in the page cache, and a later
+// read maps them back. b must lie in a mapping made by mapFile: on
+// anonymous memory the same advice would zero it.
+func releasePages(b []byte) error {
+	page := uintptr(os.Getpagesize())
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	lo := (start + page - 1) &^ (page - 1)
+	hi := (start + uintptr(len(b))) &^ (page - 1)
+	if hi <= lo {
+		return nil
+	}
+	return unix.Madvise(b[lo-start:hi-start], unix.MADV_DONTNEED)
 }
 
 // mapped reports whether this build memory-maps weights (it does on unix).

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // ErrNoWeights is returned (wrapped) by Open when the folder has a
@@ -594,6 +595,29 @@ func (m *Model) CheckFiles() error {
 	for _, st := range m.configs {
 		if err := st.Check(); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// ReleasePages tells the OS that b, tensor bytes of m's mapped weight
+// files, is not needed for now: an engine that copied those weights into a
+// layout of its own calls it, so the model is not resident twice. The
+// pages stay in the page cache and a later read maps them back, so b stays
+// valid. b that is not inside one of m's mappings (a copy, or a build that
+// reads files instead of mapping them) is left alone.
+func (m *Model) ReleasePages(b []byte) error {
+	if !mapped || len(b) == 0 {
+		return nil
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	for _, f := range m.files {
+		if f.release == nil || len(f.data) == 0 {
+			continue
+		}
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(f.data)))
+		if start >= base && start+uintptr(len(b)) <= base+uintptr(len(f.data)) {
+			return releasePages(b)
 		}
 	}
 	return nil

@@ -107,7 +107,9 @@ func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
 		c.quantPanelMatMul(out, x, n, w, bias)
 		return
 	}
-	if n >= tileMinTokens && usesTiles(w) && !c.amxUsable(w, n) {
+	// Repacked weights take the x16 kernels below panelMinTokens
+	// (quantMatMul); the tiles read the stored rows.
+	if n >= tileMinTokens && usesTiles(w) && w.x16 == nil && !c.amxUsable(w, n) {
 		c.quantTileMatMul(out, x, n, w, bias)
 		return
 	}

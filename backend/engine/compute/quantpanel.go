@@ -32,6 +32,7 @@ func packPanelQ(dst []byte, w Matrix, r0 int) {
 	rb := w.DType.RowBytes(w.Cols)
 	dst = dst[:nb*panelBlockBytes]
 	clear(dst)
+	var scratch [16]byte
 	for r := range min(panelRows, w.Rows-r0) {
 		row := w.Data[(r0+r)*rb : (r0+r+1)*rb]
 		for b := range nb {
@@ -45,9 +46,9 @@ func packPanelQ(dst []byte, w Matrix, r0 int) {
 					vals[i] = q ^ 0x80
 				}
 			} else {
-				src := row[18*b : 18*b+18]
-				d = binary.LittleEndian.Uint16(src)
-				for i, q := range src[2:18] {
+				qs, dBytes := q4_0Block(w, row, r0, r, b, &scratch)
+				d = binary.LittleEndian.Uint16(dBytes)
+				for i, q := range qs {
 					vals[i], vals[16+i] = q&0xF, q>>4
 				}
 			}
@@ -57,6 +58,20 @@ func packPanelQ(dst []byte, w Matrix, r0 int) {
 			binary.LittleEndian.PutUint32(blk[512+4*r:], math.Float32bits(F16ToF32(d)))
 		}
 	}
+}
+
+// q4_0Block returns the 16 stored value bytes and the fp16 scale of block b
+// of row r0+r of a Q4_0 matrix: from its x16 panel when w was repacked (the
+// mapped file stays untouched), else from the stored row.
+func q4_0Block(w Matrix, row []byte, r0, r, b int, scratch *[16]byte) (qs, d []byte) {
+	if w.x16 == nil {
+		return row[18*b+2 : 18*b+18], row[18*b : 18*b+2]
+	}
+	unit, k := w.x16.unit(r0/x16Rows, b/2), b%2
+	for v := range 4 {
+		copy(scratch[4*v:4*v+4], unit[256*k+64*v+4*r:])
+	}
+	return scratch[:], unit[512+32*k+2*r : 512+32*k+2*r+2]
 }
 
 // packActPanel packs tokens [lo, hi) of a (quantized) into dst, n·nb

@@ -70,7 +70,9 @@ func kUnits(dt DType, blk []byte, q *[256]byte, slo, shi, mins *[8]float32) {
 	}
 }
 
-// packPanelK packs rows r0 … r0+15 of w (zero rows past w.Rows) into dst.
+// packPanelK packs rows r0 … r0+15 of w (zero rows past w.Rows) into dst,
+// from its x16 panel when w was repacked (r0 is a multiple of 16, and so is
+// every x16 panel's first row).
 func packPanelK(dst []byte, w Matrix, r0 int) {
 	nb := w.Cols / 256
 	rb := w.DType.RowBytes(w.Cols)
@@ -82,7 +84,11 @@ func packPanelK(dst []byte, w Matrix, r0 int) {
 	for r := range min(panelRows, w.Rows-r0) {
 		row := w.Data[(r0+r)*rb : (r0+r+1)*rb]
 		for b := range nb {
-			kUnits(w.DType, row[bb*b:bb*(b+1)], &q, &slo, &shi, &mins)
+			if w.x16 != nil { // the same values from the decode layout: the mapped file stays untouched
+				kUnitsX16(w.DType, w.x16.unit(r0/x16Rows, b), r, &q, &slo, &shi, &mins)
+			} else {
+				kUnits(w.DType, row[bb*b:bb*(b+1)], &q, &slo, &shi, &mins)
+			}
 			for u := range 8 {
 				unit := dst[(8*b+u)*panelUnitBytesK : (8*b+u+1)*panelUnitBytesK]
 				for k := range 8 {

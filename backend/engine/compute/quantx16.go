@@ -90,6 +90,11 @@ func x16Packable(w Matrix) bool {
 	return ok && w.Rows > 0 && w.Cols > 0 && w.Cols%values == 0 && len(w.Data) == w.Rows*w.DType.RowBytes(w.Cols)
 }
 
+// Repacked reports whether PackWeights gave m a layout of its own (then
+// the backend reads Data only for embedding rows and on CPUs whose prefill
+// takes other kernels, e.g. AMX).
+func (m Matrix) Repacked() bool { return m.x16 != nil }
+
 // newX16 allocates the repacked form of w (x16Packable).
 func newX16(w Matrix) *x16Weights {
 	values, unitBytes, _ := x16Layout(w.DType)
@@ -102,6 +107,60 @@ func newX16(w Matrix) *x16Weights {
 func (x *x16Weights) panel(p int) []byte {
 	n := x.units * x.unitBytes
 	return x.data[p*n : (p+1)*n]
+}
+
+// unit is unit u of panel p.
+func (x *x16Weights) unit(p, u int) []byte {
+	panel := x.panel(p)
+	return panel[u*x.unitBytes : (u+1)*x.unitBytes]
+}
+
+// kUnitsX16 is kUnits for lane r of a repacked K-quant unit: the same
+// values, scales and mins, so prefill panels packed from it are the same
+// bytes as packed from the stored rows.
+func kUnitsX16(dt DType, unit []byte, r int, q *[256]byte, slo, shi, mins *[8]float32) {
+	half := func(b []byte) float32 { return F16ToF32(binary.LittleEndian.Uint16(b)) }
+	switch dt {
+	case Q4_K, Q5_K:
+		nib, sc, mn, dd := 0, 2048, 2176, 2304 // where Q4_K's parts start
+		stride, high := 256, -1
+		if dt == Q5_K {
+			stride, high, sc, mn, dd = 320, 256, 2560, 2688, 2816
+		}
+		d, dmin := half(unit[dd+2*r:]), half(unit[dd+32+2*r:])
+		for j := range 8 {
+			for v := range 4 {
+				for t := range 4 {
+					b := unit[nib+stride*j+64*v+4*r+t]
+					lo, hi := b&0xF, b>>4
+					if high >= 0 {
+						h := unit[stride*j+high+4*r+t]
+						lo |= (h >> v & 1) << 4
+						hi |= (h >> (4 + v) & 1) << 4
+					}
+					q[32*j+4*v+t], q[32*j+16+4*v+t] = lo, hi
+				}
+			}
+			slo[j] = d * float32(unit[sc+16*j+r])
+			shi[j] = slo[j]
+			mins[j] = -(dmin * float32(unit[mn+32*(j/2)+2*r+j%2]))
+		}
+	case Q6_K:
+		d := half(unit[3328+2*r:])
+		for u := range 8 {
+			for v := range 4 {
+				for t := range 4 {
+					b := unit[384*u+64*v+4*r+t]
+					h0 := unit[384*u+256+4*r+t] >> (2 * v) & 3
+					h1 := unit[384*u+320+4*r+t] >> (2 * v) & 3
+					q[32*u+4*v+t], q[32*u+16+4*v+t] = b&0xF|h0<<4, b>>4|h1<<4
+				}
+			}
+			slo[u] = d * float32(int8(unit[3072+16*(2*u)+r]))
+			shi[u] = d * float32(int8(unit[3072+16*(2*u+1)+r]))
+			mins[u] = 0
+		}
+	}
 }
 
 // packX16Panel packs rows 16p … 16p+15 of w into x's panel p.

@@ -3,6 +3,7 @@ package compute
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -47,7 +48,8 @@ func TestX16PackingKeepsTheValues(t *testing.T) {
 	}
 }
 
-// TestX16KernelsMatchGeneric runs decode-sized products (1 to 3 tokens)
+// TestX16KernelsMatchGeneric runs products of 1, 2, 3 and 5 tokens (the
+// x16 kernels) and of 19 (the prefill panels, packed from the x16 copy)
 // through repacked weights and checks every result against the portable
 // kernel on the stored rows with the same quantized activations: the
 // integer parts are exact, so only the float summation order may differ
@@ -75,7 +77,7 @@ func TestX16KernelsMatchGeneric(t *testing.T) {
 			}
 			deq := ToF32(w)
 			rb := dt.RowBytes(cols)
-			for n := 1; n <= 3; n++ {
+			for _, n := range []int{1, 2, 3, 5, 19} {
 				x, bias := randF32(rng, n*cols), randF32(rng, rows)
 				x[7] = 30
 				out := make([]float32, n*rows)
@@ -95,6 +97,42 @@ func TestX16KernelsMatchGeneric(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestPrefillPanelsFromX16 packs the prefill panels (quantpanel.go,
+// quantpanelk.go) of repacked matrices from their x16 panels and requires
+// the very bytes packed from the stored rows: prefill reads the repacked
+// copy, never the mapped file, and computes the same products.
+func TestPrefillPanelsFromX16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	for _, dt := range []DType{Q4_0, Q4_K, Q5_K, Q6_K} {
+		rows, cols := 37, 512
+		data, err := Quantize(dt, randF32(rng, rows*cols), cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := Matrix{DType: dt, Rows: rows, Cols: cols, Data: data}
+		packed := stored
+		packed.x16 = newX16(stored)
+		for p := range (rows + x16Rows - 1) / x16Rows {
+			packX16Panel(packed.x16, stored, p)
+		}
+		for r0 := 0; r0 < rows; r0 += panelRows {
+			var want, got []byte
+			if dt == Q4_0 {
+				want, got = make([]byte, cols/32*panelBlockBytes), make([]byte, cols/32*panelBlockBytes)
+				packPanelQ(want, stored, r0)
+				packPanelQ(got, packed, r0)
+			} else {
+				want, got = make([]byte, cols/32*panelUnitBytesK), make([]byte, cols/32*panelUnitBytesK)
+				packPanelK(want, stored, r0)
+				packPanelK(got, packed, r0)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s rows %d…: the panel packed from x16 differs from the one packed from the stored rows", dt, r0)
 			}
 		}
 	}

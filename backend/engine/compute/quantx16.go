@@ -41,11 +41,12 @@ import "encoding/binary"
 //	  [2560, 2880)  scales, mins, d and dmin as Q4_K's (512 bytes later)
 //
 //	Q6_K (unit: one 256-value block; 3392 bytes)
-//	  [0, 3072)     per 32 values u at 384u: the low 4 bits as Q4_K's
-//	                nibbles (vector v at 384u+64v), then the high 2 bits,
-//	                vector h at 384u+256+64h: lane r byte t bits 2s…2s+1 =
-//	                of value 32u+16h+4s+t
-//	  [3072, 3328)  sub-block (16 values) g's 16 int8 scales at 3072+16g
+//	  [0, 3328)     4 groups of 64 values, 832 bytes each (q6Nibbles,
+//	                q6High, q6Scales): the low 4 bits of its two runs u of
+//	                32 values as Q4_K's nibbles, then their high 2 bits
+//	                (vector h: lane r byte t bits 2s…2s+1 = of value
+//	                32u+16h+4s+t), then the int8 scales of its 4 sub-blocks
+//	                of 16 values, 16 rows each
 //	  [3328, 3360)  16 fp16 d; 32 bytes of padding
 //
 // Rows past the matrix's last are zero (their scales are 0), and the
@@ -59,6 +60,12 @@ const (
 	x16ValuesQ4_0 = 64
 	x16ValuesK    = 256
 )
+
+// Where a Q6_K unit keeps vector v of run u's nibbles, vector h of its
+// high bits, and sub-block g's scales.
+func q6Nibbles(u, v int) int { return 832*(u/2) + 256*(u%2) + 64*v }
+func q6High(u, h int) int    { return 832*(u/2) + 512 + 128*(u%2) + 64*h }
+func q6Scales(g int) int     { return 832*(g/4) + 768 + 16*(g%4) }
 
 // x16Weights is a matrix repacked for the x16 kernels.
 type x16Weights struct {
@@ -150,14 +157,14 @@ func kUnitsX16(dt DType, unit []byte, r int, q *[256]byte, slo, shi, mins *[8]fl
 		for u := range 8 {
 			for v := range 4 {
 				for t := range 4 {
-					b := unit[384*u+64*v+4*r+t]
-					h0 := unit[384*u+256+4*r+t] >> (2 * v) & 3
-					h1 := unit[384*u+320+4*r+t] >> (2 * v) & 3
+					b := unit[q6Nibbles(u, v)+4*r+t]
+					h0 := unit[q6High(u, 0)+4*r+t] >> (2 * v) & 3
+					h1 := unit[q6High(u, 1)+4*r+t] >> (2 * v) & 3
 					q[32*u+4*v+t], q[32*u+16+4*v+t] = b&0xF|h0<<4, b>>4|h1<<4
 				}
 			}
-			slo[u] = d * float32(int8(unit[3072+16*(2*u)+r]))
-			shi[u] = d * float32(int8(unit[3072+16*(2*u+1)+r]))
+			slo[u] = d * float32(int8(unit[q6Scales(2*u)+r]))
+			shi[u] = d * float32(int8(unit[q6Scales(2*u+1)+r]))
 			mins[u] = 0
 		}
 	}
@@ -263,14 +270,14 @@ func packX16Q6K(unit, blk []byte, r int) {
 		for v := range 4 {
 			for t := range 4 {
 				lo, hi := q[32*u+4*v+t], q[32*u+16+4*v+t]
-				unit[384*u+64*v+4*r+t] = lo&0xF | (hi&0xF)<<4
-				unit[384*u+256+4*r+t] |= (lo >> 4) << (2 * v)
-				unit[384*u+320+4*r+t] |= (hi >> 4) << (2 * v)
+				unit[q6Nibbles(u, v)+4*r+t] = lo&0xF | (hi&0xF)<<4
+				unit[q6High(u, 0)+4*r+t] |= (lo >> 4) << (2 * v)
+				unit[q6High(u, 1)+4*r+t] |= (hi >> 4) << (2 * v)
 			}
 		}
 	}
 	for g := range 16 {
-		unit[3072+16*g+r] = blk[192+g]
+		unit[q6Scales(g)+r] = blk[192+g]
 	}
 	copy(unit[3328+2*r:], blk[208:210])
 }
@@ -327,12 +334,12 @@ func unpackX16Row(dst []float32, x *x16Weights, dt DType, r int) {
 			for s := range 8 {
 				for v := range 4 {
 					for t := range 4 {
-						b := unit[384*s+64*v+4*lane+t]
-						h0 := unit[384*s+256+4*lane+t] >> (2 * v) & 3
-						h1 := unit[384*s+320+4*lane+t] >> (2 * v) & 3
+						b := unit[q6Nibbles(s, v)+4*lane+t]
+						h0 := unit[q6High(s, 0)+4*lane+t] >> (2 * v) & 3
+						h1 := unit[q6High(s, 1)+4*lane+t] >> (2 * v) & 3
 						i0, i1 := 32*s+4*v+t, 32*s+16+4*v+t
-						sc0 := float32(int8(unit[3072+16*(i0/16)+lane]))
-						sc1 := float32(int8(unit[3072+16*(i1/16)+lane]))
+						sc0 := float32(int8(unit[q6Scales(i0/16)+lane]))
+						sc1 := float32(int8(unit[q6Scales(i1/16)+lane]))
 						dst[256*u+i0] = d * sc0 * float32(int(b&0xF|h0<<4)-32)
 						dst[256*u+i1] = d * sc1 * float32(int(b>>4|h1<<4)-32)
 					}

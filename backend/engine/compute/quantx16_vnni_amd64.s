@@ -241,40 +241,43 @@ q5kunit:
 	JNZ q5kunit
 	X16NEXT(q5kpanel)
 
-// Q6KVEC adds vector v of Q6_K unit u to Z10 (its low nibbles: sub-block
-// 2u) and Z11 (high nibbles: 2u+1), with their high bits from Z12 and Z13
-// moved to bits 4-5 by shift $cnt.
-#define Q6KVEC(u, v, shift, cnt) \
-	VPANDD (384*u+64*v)(SI), Z31, Z1; \
+// Q6KVEC adds vector v of Q6_K run u (its nibbles at nib) to Z10 (the low
+// nibbles: sub-block 2u) and Z11 (the high ones: 2u+1), with their high
+// bits from Z12 and Z13 moved to bits 4-5 by shift $cnt.
+#define Q6KVEC(u, nib, v, shift, cnt) \
+	VPANDD (nib+64*v)(SI), Z31, Z1; \
 	shift cnt, Z12, Z3; \
 	VPTERNLOGD $0xF8, Z30, Z3, Z1; \
-	VPSRLW $4, (384*u+64*v)(SI), Z2; \
+	VPSRLW $4, (nib+64*v)(SI), Z2; \
 	VPANDD Z31, Z2, Z2; \
 	shift cnt, Z13, Z4; \
 	VPTERNLOGD $0xF8, Z30, Z4, Z2; \
 	VPDPBUSD.BCST (32*u+4*v)(BX), Z1, Z10; \
 	VPDPBUSD.BCST (32*u+16+4*v)(BX), Z2, Z11
 
-// Q6KSUB adds unit u of 32 values, scaled, to Z8.
-#define Q6KSUB(u) \
-	PREFETCHT0 (384*u+6784)(SI); \
-	PREFETCHT0 (384*u+6848)(SI); \
-	PREFETCHT0 (384*u+6912)(SI); \
-	PREFETCHT0 (384*u+6976)(SI); \
-	PREFETCHT0 (384*u+7040)(SI); \
-	PREFETCHT0 (384*u+7104)(SI); \
+// Q6KSUB adds run u of 32 values, scaled, to Z8: nibbles at nib, high bits
+// at hi, the scales of its two sub-blocks at sc (q6Nibbles, q6High,
+// q6Scales in quantx16.go).
+#define Q6KSUB(u, nib, hi, sc) \
+	PREFETCHT0 (416*u+6784)(SI); \
+	PREFETCHT0 (416*u+6848)(SI); \
+	PREFETCHT0 (416*u+6912)(SI); \
+	PREFETCHT0 (416*u+6976)(SI); \
+	PREFETCHT0 (416*u+7040)(SI); \
+	PREFETCHT0 (416*u+7104)(SI); \
+	PREFETCHT0 (416*u+7168)(SI); \
 	VPBROADCASTD (8*u)(R8), Z10; \
 	VPBROADCASTD (8*u+4)(R8), Z11; \
-	VMOVDQU64 (384*u+256)(SI), Z12; \
-	VMOVDQU64 (384*u+320)(SI), Z13; \
-	Q6KVEC(u, 0, VPSLLW, $4); \
-	Q6KVEC(u, 1, VPSLLW, $2); \
-	Q6KVEC(u, 2, VPSLLW, $0); \
-	Q6KVEC(u, 3, VPSRLW, $2); \
-	VPMOVSXBD (3072+32*u)(SI), Z14; \
+	VMOVDQU64 hi(SI), Z12; \
+	VMOVDQU64 (hi+64)(SI), Z13; \
+	Q6KVEC(u, nib, 0, VPSLLW, $4); \
+	Q6KVEC(u, nib, 1, VPSLLW, $2); \
+	Q6KVEC(u, nib, 2, VPSLLW, $0); \
+	Q6KVEC(u, nib, 3, VPSRLW, $2); \
+	VPMOVSXBD sc(SI), Z14; \
 	VPMULLD Z14, Z10, Z10; \
 	VPADDD Z10, Z8, Z8; \
-	VPMOVSXBD (3072+32*u+16)(SI), Z15; \
+	VPMOVSXBD (sc+16)(SI), Z15; \
 	VPMULLD Z15, Z11, Z11; \
 	VPADDD Z11, Z8, Z8
 
@@ -286,22 +289,15 @@ q6kpanel:
 	X16PANEL
 q6kunit:
 	VPXORD Z8, Z8, Z8
-	Q6KSUB(0)
-	Q6KSUB(1)
-	Q6KSUB(2)
-	Q6KSUB(3)
-	Q6KSUB(4)
-	Q6KSUB(5)
-	Q6KSUB(6)
-	Q6KSUB(7)
-	PREFETCHT0 9856(SI)
-	PREFETCHT0 9920(SI)
-	PREFETCHT0 9984(SI)
-	PREFETCHT0 10048(SI)
+	Q6KSUB(0, 0, 512, 768)
+	Q6KSUB(1, 256, 640, 800)
+	Q6KSUB(2, 832, 1344, 1600)
+	Q6KSUB(3, 1088, 1472, 1632)
+	Q6KSUB(4, 1664, 2176, 2432)
+	Q6KSUB(5, 1920, 2304, 2464)
+	Q6KSUB(6, 2496, 3008, 3264)
+	Q6KSUB(7, 2752, 3136, 3296)
 	PREFETCHT0 10112(SI)
-	PREFETCHT0 10176(SI)
-	PREFETCHT0 10240(SI)
-	PREFETCHT0 10304(SI)
 	VCVTDQ2PS Z8, Z8
 	VCVTPH2PS 3328(SI), Z16
 	VMULPS.BCST 0(DX), Z16, Z16

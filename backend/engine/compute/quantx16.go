@@ -213,9 +213,10 @@ func packX16Q4K(unit, blk []byte, r int) {
 		}
 	}
 	for j := range 8 {
+		run, sub := q[32*j:32*j+32], unit[256*j:256*j+256]
 		for v := range 4 {
 			for t := range 4 {
-				unit[256*j+64*v+4*r+t] = q[32*j+4*v+t] | q[32*j+16+4*v+t]<<4
+				sub[64*v+4*r+t] = run[4*v+t] | run[16+4*v+t]<<4
 			}
 		}
 		sc, m := kScaleMin(j, blk[4:16])
@@ -226,8 +227,7 @@ func packX16Q4K(unit, blk []byte, r int) {
 	copy(unit[2336+2*r:], blk[2:4])
 }
 
-// packX16Q5K places row r's Q5_K block (176 bytes) in a unit, which must
-// be zero where the row's fifth bits go (they are or-ed in).
+// packX16Q5K places row r's Q5_K block (176 bytes) in a unit.
 func packX16Q5K(unit, blk []byte, r int) {
 	var q [256]byte // the 5-bit values in order (ggml's dequantize_row_q5_K)
 	qh, qs := blk[16:48], blk[48:176]
@@ -238,12 +238,15 @@ func packX16Q5K(unit, blk []byte, r int) {
 		}
 	}
 	for j := range 8 {
-		for v := range 4 {
-			for t := range 4 {
-				lo, hi := q[32*j+4*v+t], q[32*j+16+4*v+t]
-				unit[320*j+64*v+4*r+t] = lo&0xF | (hi&0xF)<<4
-				unit[320*j+256+4*r+t] |= (lo>>4)<<v | (hi>>4)<<(4+v)
+		run, sub := q[32*j:32*j+32], unit[320*j:320*j+320]
+		for t := range 4 {
+			var h byte
+			for v := range 4 {
+				lo, hi := run[4*v+t], run[16+4*v+t]
+				sub[64*v+4*r+t] = lo&0xF | (hi&0xF)<<4
+				h |= (lo>>4)<<v | (hi>>4)<<(4+v)
 			}
+			sub[256+4*r+t] = h
 		}
 		sc, m := kScaleMin(j, blk[4:16])
 		unit[2560+16*j+r] = sc
@@ -253,8 +256,7 @@ func packX16Q5K(unit, blk []byte, r int) {
 	copy(unit[2848+2*r:], blk[2:4])
 }
 
-// packX16Q6K places row r's Q6_K block (210 bytes) in a unit, which
-// must be zero where the row's high bits go (they are or-ed in).
+// packX16Q6K places row r's Q6_K block (210 bytes) in a unit.
 func packX16Q6K(unit, blk []byte, r int) {
 	var q [256]byte // the 6-bit values in order (ggml's dequantize_row_q6_K)
 	for n := range 2 {
@@ -267,13 +269,17 @@ func packX16Q6K(unit, blk []byte, r int) {
 		}
 	}
 	for u := range 8 {
-		for v := range 4 {
-			for t := range 4 {
-				lo, hi := q[32*u+4*v+t], q[32*u+16+4*v+t]
-				unit[q6Nibbles(u, v)+4*r+t] = lo&0xF | (hi&0xF)<<4
-				unit[q6High(u, 0)+4*r+t] |= (lo >> 4) << (2 * v)
-				unit[q6High(u, 1)+4*r+t] |= (hi >> 4) << (2 * v)
+		run := q[32*u : 32*u+32]
+		nib, high0, high1 := unit[q6Nibbles(u, 0):], unit[q6High(u, 0):], unit[q6High(u, 1):]
+		for t := range 4 {
+			var h0, h1 byte
+			for v := range 4 {
+				lo, hi := run[4*v+t], run[16+4*v+t]
+				nib[64*v+4*r+t] = lo&0xF | (hi&0xF)<<4
+				h0 |= (lo >> 4) << (2 * v)
+				h1 |= (hi >> 4) << (2 * v)
 			}
+			high0[4*r+t], high1[4*r+t] = h0, h1
 		}
 	}
 	for g := range 16 {

@@ -255,6 +255,16 @@ q5kunit:
 	VPDPBUSD.BCST (32*u+4*v)(BX), Z1, Z10; \
 	VPDPBUSD.BCST (32*u+16+4*v)(BX), Z2, Z11
 
+// Q6KVEC2 is Q6KVEC for v = 2, whose high bits are at bits 4-5 already.
+#define Q6KVEC2(u, nib) \
+	VPANDD (nib+128)(SI), Z31, Z1; \
+	VPTERNLOGD $0xF8, Z30, Z12, Z1; \
+	VPSRLW $4, (nib+128)(SI), Z2; \
+	VPANDD Z31, Z2, Z2; \
+	VPTERNLOGD $0xF8, Z30, Z13, Z2; \
+	VPDPBUSD.BCST (32*u+8)(BX), Z1, Z10; \
+	VPDPBUSD.BCST (32*u+24)(BX), Z2, Z11
+
 // Q6KSUB adds run u of 32 values, scaled, to Z8: nibbles at nib, high bits
 // at hi, the scales of its two sub-blocks at sc (q6Nibbles, q6High,
 // q6Scales in quantx16.go).
@@ -272,7 +282,7 @@ q5kunit:
 	VMOVDQU64 (hi+64)(SI), Z13; \
 	Q6KVEC(u, nib, 0, VPSLLW, $4); \
 	Q6KVEC(u, nib, 1, VPSLLW, $2); \
-	Q6KVEC(u, nib, 2, VPSLLW, $0); \
+	Q6KVEC2(u, nib); \
 	Q6KVEC(u, nib, 3, VPSRLW, $2); \
 	VPMOVSXBD sc(SI), Z14; \
 	VPMULLD Z14, Z10, Z10; \

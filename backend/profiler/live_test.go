@@ -2,8 +2,10 @@ package profiler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +108,49 @@ func TestAbortCancelled(t *testing.T) {
 	// The stored reason is words for a reader, not Go's "context canceled".
 	if why := run.Record().Run.Error; strings.Contains(why, "context canceled") || !strings.Contains(why, "cancelled while running") {
 		t.Errorf("reason %q", why)
+	}
+}
+
+// orderRecorder notes what a Recorder is told, in order.
+type orderRecorder struct{ calls []string }
+
+func (o *orderRecorder) RunStarted(info RunInfo) {
+	o.calls = append(o.calls, "started "+string(info.Status))
+}
+func (o *orderRecorder) RunEnding(info RunInfo) {
+	o.calls = append(o.calls, fmt.Sprintf("ending %s finished=%v reason=%v", info.Status, info.FinishedAt != nil, info.Error != ""))
+}
+func (o *orderRecorder) RunFinished(rec *Record) {
+	o.calls = append(o.calls, "finished "+string(rec.Run.Status))
+}
+
+// TestStoppedRunTellsItsEndFirst: a run that stops short hands its terminal
+// status (with its reason and end time) to the recorder before building its
+// record, so a process that must exit meanwhile leaves it stored with that
+// status; a completed run goes straight to its record.
+func TestStoppedRunTellsItsEndFirst(t *testing.T) {
+	for _, c := range []struct {
+		stop func(*Run) (*Summary, error)
+		want []string
+	}{
+		{func(r *Run) (*Summary, error) { return r.Abort(context.Canceled) },
+			[]string{"started running", "ending cancelled finished=true reason=true", "finished cancelled"}},
+		{func(r *Run) (*Summary, error) { return r.Abort(errors.New("engine: logits are NaN")) },
+			[]string{"started running", "ending failed finished=true reason=true", "finished failed"}},
+		{func(r *Run) (*Summary, error) { return r.Finish() },
+			[]string{"started running", "finished completed"}},
+	} {
+		rec := &orderRecorder{}
+		run, err := New(Options{Idle: -1, Host: &Host{}, Recorder: rec}).Start(context.Background(), Meta{ModelName: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.stop(run); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(rec.calls, c.want) {
+			t.Errorf("recorder was told %q, want %q", rec.calls, c.want)
+		}
 	}
 }
 

@@ -34,6 +34,15 @@ type Recorder interface {
 	RunFinished(rec *Record)
 }
 
+// endingRecorder is a Recorder that can store a run's terminal status
+// before its record is built. A run that stops short (cancelled, failed)
+// tells it first: attributing energy to every token and component takes a
+// while, and a process asked to stop may exit before the record is stored;
+// the run then keeps its true status instead of being found "interrupted".
+type endingRecorder interface {
+	RunEnding(info RunInfo)
+}
+
 // DefaultIdle is the idle baseline measured before inference when Options.Idle is 0.
 const DefaultIdle = time.Second
 
@@ -578,10 +587,15 @@ func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 			runB = max(runB, r.phases[i].end)
 		}
 	}
+	early := r.info
 	r.mu.Unlock()
 
 	if status == StatusCompleted {
 		r.waitCoverage(runB) // an aborted run does not wait for its last samples
+	} else if rec, ok := r.p.opts.Recorder.(endingRecorder); ok {
+		finished := time.Now().UTC().Truncate(time.Millisecond)
+		early.Status, early.Error, early.FinishedAt = status, errMsg, &finished
+		rec.RunEnding(early)
 	}
 	r.stopFeed()
 

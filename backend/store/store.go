@@ -760,6 +760,16 @@ func (s *Store) RunStarted(info profiler.RunInfo) {
 	}})
 }
 
+// RunEnding queues a stopped run's terminal status and reason ahead of its
+// record (see profiler's endingRecorder), so a process that exits before
+// the record is stored leaves the run cancelled or failed, not interrupted.
+func (s *Store) RunEnding(info profiler.RunInfo) {
+	s.enqueue(job{name: "store end of run " + info.ID, fn: func(ctx context.Context, tx *Tx) error {
+		_, err := upsertRun(ctx, tx, info, nil, s.owner)
+		return err
+	}})
+}
+
 // RunFinished implements profiler.Recorder: it queues the whole record. If
 // the record cannot be written, the run is marked failed with the reason.
 func (s *Store) RunFinished(rec *profiler.Record) {

@@ -118,27 +118,29 @@ func (o *orderRecorder) RunStarted(info RunInfo) {
 	o.calls = append(o.calls, "started "+string(info.Status))
 }
 func (o *orderRecorder) RunEnding(info RunInfo) {
-	o.calls = append(o.calls, fmt.Sprintf("ending %s finished=%v reason=%v", info.Status, info.FinishedAt != nil, info.Error != ""))
+	o.calls = append(o.calls, fmt.Sprintf("ending %s finished=%v says-unstored=%v", info.Status, info.FinishedAt != nil, strings.Contains(info.Error, "measurements were not stored")))
 }
 func (o *orderRecorder) RunFinished(rec *Record) {
-	o.calls = append(o.calls, "finished "+string(rec.Run.Status))
+	o.calls = append(o.calls, fmt.Sprintf("finished %s says-unstored=%v", rec.Run.Status, strings.Contains(rec.Run.Error, "not stored")))
 }
 
 // TestStoppedRunTellsItsEndFirst: a run that stops short hands its terminal
-// status (with its reason and end time) to the recorder before building its
-// record, so a process that must exit meanwhile leaves it stored with that
-// status; a completed run goes straight to its record.
+// status (with its end time, and a reason saying the measurements were not
+// stored, true only if the record never follows) to the recorder before
+// building its record, so a process that must exit meanwhile leaves it
+// stored with that status; the record's reason is the plain one; a
+// completed run goes straight to its record.
 func TestStoppedRunTellsItsEndFirst(t *testing.T) {
 	for _, c := range []struct {
 		stop func(*Run) (*Summary, error)
 		want []string
 	}{
 		{func(r *Run) (*Summary, error) { return r.Abort(context.Canceled) },
-			[]string{"started running", "ending cancelled finished=true reason=true", "finished cancelled"}},
+			[]string{"started running", "ending cancelled finished=true says-unstored=true", "finished cancelled says-unstored=false"}},
 		{func(r *Run) (*Summary, error) { return r.Abort(errors.New("engine: logits are NaN")) },
-			[]string{"started running", "ending failed finished=true reason=true", "finished failed"}},
+			[]string{"started running", "ending failed finished=true says-unstored=true", "finished failed says-unstored=false"}},
 		{func(r *Run) (*Summary, error) { return r.Finish() },
-			[]string{"started running", "finished completed"}},
+			[]string{"started running", "finished completed says-unstored=false"}},
 	} {
 		rec := &orderRecorder{}
 		run, err := New(Options{Idle: -1, Host: &Host{}, Recorder: rec}).Start(context.Background(), Meta{ModelName: "m"})

@@ -594,7 +594,9 @@ func (r *Run) end(status Status, errMsg string) (*Summary, error) {
 		r.waitCoverage(runB) // an aborted run does not wait for its last samples
 	} else if rec, ok := r.p.opts.Recorder.(endingRecorder); ok {
 		finished := time.Now().UTC().Truncate(time.Millisecond)
-		early.Status, early.Error, early.FinishedAt = status, errMsg, &finished
+		// The record, when it is stored, replaces this reason with errMsg.
+		early.Status, early.FinishedAt = status, &finished
+		early.Error = strings.TrimSpace(errMsg + " (its measurements were not stored: the process stopped before they were written)")
 		rec.RunEnding(early)
 	}
 	r.stopFeed()

@@ -229,7 +229,7 @@ func testStoppedRunKeepsItsStatusWithoutItsRecord(t *testing.T, be backend) {
 	st.RunStarted(cut)
 	end := time.Now().UTC().Truncate(time.Millisecond)
 	ending := stopped
-	ending.Status, ending.Error, ending.FinishedAt = profiler.StatusCancelled, "cancelled while running", &end
+	ending.Status, ending.Error, ending.FinishedAt = profiler.StatusCancelled, "cancelled while running (its measurements were not stored)", &end
 	st.RunEnding(ending)
 	if err := st.Flush(ctx); err != nil {
 		t.Fatal(err)

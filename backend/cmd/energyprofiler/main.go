@@ -17,8 +17,10 @@ import (
 // stopGrace is how long a command may take to stop cleanly after SIGINT or
 // SIGTERM (cancel its run, store it as cancelled, close the database)
 // before the process exits anyway: a command must stop within a second of
-// being told to. A run cut short this way is marked interrupted when the
-// database is next opened.
+// being told to. A run cut short this way keeps the status it stored when
+// it stopped (profiler's RunEnding), without the measurements that were
+// still being written; one that stored nothing is marked interrupted when
+// the database is next opened.
 const stopGrace = 800 * time.Millisecond
 
 func main() {
@@ -57,7 +59,7 @@ func runWithSignals(grace time.Duration, cmd func(ctx context.Context) int) int 
 		}
 		select {
 		case <-timeout:
-			fmt.Fprintf(os.Stderr, "energyprofiler: still busy %v after %v; exiting now (an unfinished run shows as interrupted)\n", grace, sig)
+			fmt.Fprintf(os.Stderr, "energyprofiler: still busy %v after %v; exiting now (a stopped run keeps its status; measurements not yet stored are lost)\n", grace, sig)
 		case <-signals:
 		}
 		os.Exit(code)

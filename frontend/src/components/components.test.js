@@ -256,6 +256,28 @@ describe('TradeoffChart', () => {
     await fireEvent.click(container.querySelector('g.run[data-run="frugal"]'));
     expect(opened).toEqual(['frugal']);
   });
+  it('names each iso-line off the line: at the bottom, right of where it meets the axis', () => {
+    // jsdom lays nothing out: give the chart the width a browser would.
+    const width = Object.getOwnPropertyDescriptor(HTMLElement.prototype, 'clientWidth');
+    Object.defineProperty(HTMLElement.prototype, 'clientWidth', { configurable: true, get: () => 760 });
+    try {
+      const points = tradeoffPoints(runs);
+      const { container } = render(TradeoffChart, { points, frontier: paretoFrontier(points), levels: edpLevels(points) });
+      const bottom = [...container.querySelectorAll('text.iso-label[data-exit="bottom"]')];
+      expect(bottom.length).toBeGreaterThan(0);
+      for (const label of bottom) {
+        // The line reaches the axis from the upper left: a label that starts
+        // right of that point (or ends 56 px past it) is off the line.
+        const exitX = Number(label.getAttribute('data-exit-x'));
+        const x = Number(label.getAttribute('x'));
+        if (label.getAttribute('text-anchor') === 'start') expect(x).toBeGreaterThan(exitX);
+        else expect(x - 56).toBeGreaterThan(exitX);
+      }
+    } finally {
+      if (width) Object.defineProperty(HTMLElement.prototype, 'clientWidth', width);
+      else delete HTMLElement.prototype.clientWidth; // back to Element's
+    }
+  });
 });
 
 describe('CompareView', () => {

@@ -370,9 +370,10 @@ func (t *x16PackTask) Run(_, lo, hi int) {
 // PackWeights repacks, in place, the matrices the x16 decode kernels can
 // read (Q4_0, Q4_K, Q5_K, Q6_K) on CPUs that have them, and reports how many
 // bytes it allocated; elsewhere it does nothing. The engine calls it once
-// at load, so the cost lands in the model-load phase, not in decode. The
-// stored bytes (Data) stay as they are for the other paths (prefill
-// batches, embeddings).
+// at load, so the cost lands in the model-load phase, not in decode.
+// Decode, small batches and the prefill panels then read the repacked copy;
+// the stored bytes (Data) stay valid for the paths that still read rows
+// (embedding lookups, AMX prefill), so the engine may release their pages.
 func (c *CPU) PackWeights(ws []*Matrix) int64 {
 	if !hasX16Kernels() {
 		return 0

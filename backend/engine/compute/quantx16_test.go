@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -10,6 +11,49 @@ import (
 // x16Shapes are the matrices the x16 tests repack: rows that are not a
 // multiple of 16 (a partial last panel), one panel, several units.
 var x16Shapes = [][2]int{{37, 512}, {16, 256}, {5, 768}, {64, 4608}}
+
+// unpackX16Row decodes row r of x to float32 values (len the matrix's
+// columns) through the readers the prefill panels use (q4_0Block,
+// kUnitsX16), as ggml's dequantization computes them.
+func unpackX16Row(dst []float32, x *x16Weights, dt DType, r int) {
+	p, lane := r/x16Rows, r%x16Rows
+	if dt == Q4_0 {
+		w := Matrix{DType: Q4_0, x16: x}
+		var scratch [16]byte
+		for b := range len(dst) / 32 {
+			qs, dBytes := q4_0Block(w, nil, p*x16Rows, lane, b, &scratch)
+			d := F16ToF32(binary.LittleEndian.Uint16(dBytes))
+			for i, q := range qs {
+				dst[32*b+i] = float32(int(q&0xF)-8) * d
+				dst[32*b+16+i] = float32(int(q>>4)-8) * d
+			}
+		}
+		return
+	}
+	offset := 0 // Q6_K's values are stored +32
+	if dt == Q6_K {
+		offset = 32
+	}
+	var q [256]byte
+	var slo, shi, mins [8]float32
+	for u := range x.units {
+		kUnitsX16(dt, x.unit(p, u), lane, &q, &slo, &shi, &mins)
+		for i, v := range q {
+			scale := slo[i/32]
+			if i%32 >= 16 {
+				scale = shi[i/32]
+			}
+			// Q4_K/Q5_K: d·sc·q − dmin·m, each product rounded on its own as
+			// ggml's; Q6_K: d·sc·(q−32), with no min to add (adding 0 would
+			// turn ggml's −0 into +0)
+			y := float32(scale * float32(int(v)-offset))
+			if dt != Q6_K {
+				y += mins[i/32]
+			}
+			dst[256*u+i] = y
+		}
+	}
+}
 
 // TestX16PackingKeepsTheValues decodes every row of repacked matrices and
 // requires the values ggml's dequantization gives for the stored rows, bit

@@ -329,7 +329,7 @@ func (c *CPU) PackWeights(ws []*Matrix) int64 {
 // x16Task multiplies panels (items) by every token's activations.
 type x16Task struct {
 	act  *qact
-	negs []int32 // per token: Q4_0's -8·Σq per 32 values, Q6_K's -32·Σq per 16
+	negs []int32 // per token: Q4_0's -8·Σq per 32 values, Q6_K's -32·Σq per 16; none for Q4_K/Q5_K (their mins use the sums)
 	out  []float32
 	n    int
 	w    Matrix
@@ -376,8 +376,6 @@ func (c *CPU) x16MatMul(out, x []float32, n int, w Matrix, bias []float32) {
 		for _, s := range t.act.s16 {
 			t.negs = append(t.negs, -32*int32(s))
 		}
-	default:
-		t.negs = append(t.negs, make([]int32, n)...) // unused; one per token keeps Run's slicing uniform
 	}
 	task := &c.x16
 	*task = x16Task{act: &t.act, negs: t.negs, out: out[:n*w.Rows], n: n, w: w, bias: bias}

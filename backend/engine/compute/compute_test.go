@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func randF32(rng *rand.Rand, n int) []float32 {
@@ -205,6 +207,60 @@ func TestPoolCoversEveryItemOnce(t *testing.T) {
 		n := 1 + round%97
 		task := &countTask{hits: make([]atomic.Int32, n)}
 		p.Parallel(n, 1+round%5, task)
+		for i := range task.hits {
+			if got := task.hits[i].Load(); got != 1 {
+				t.Fatalf("round %d: item %d ran %d times", round, i, got)
+			}
+		}
+	}
+}
+
+// stallTask stalls the first chunk a helper (worker > 0) runs until
+// release is closed, as if the OS had descheduled that helper mid-task.
+type stallTask struct {
+	countTask
+	stalled atomic.Bool
+	release chan struct{}
+}
+
+func (s *stallTask) Run(worker, lo, hi int) {
+	if worker > 0 && s.stalled.CompareAndSwap(false, true) {
+		<-s.release
+	}
+	s.countTask.Run(worker, lo, hi)
+}
+
+// TestPoolStealsFromAStalledWorker stalls a helper inside its first chunk
+// and checks the caller runs every other item meanwhile, the stalled
+// worker's own share included: stalling holds the task up by one chunk,
+// not by a share.
+func TestPoolStealsFromAStalledWorker(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs two processors for a helper")
+	}
+	p := NewPool(2)
+	defer p.Close()
+	const n, grain = 64, 2
+	for round := range 50 {
+		task := &stallTask{countTask: countTask{hits: make([]atomic.Int32, n)}, release: make(chan struct{})}
+		done := make(chan struct{})
+		go func() { p.Parallel(n, grain, task); close(done) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ran := 0
+			for i := range task.hits {
+				ran += int(task.hits[i].Load())
+			}
+			if ran == n || (task.stalled.Load() && ran == n-grain) {
+				break // all done (the helper came too late to stall) or all but the stalled chunk
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d of %d items ran while a helper stalled; the others were not taken over", round, ran, n)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		close(task.release)
+		<-done
 		for i := range task.hits {
 			if got := task.hits[i].Load(); got != 1 {
 				t.Fatalf("round %d: item %d ran %d times", round, i, got)

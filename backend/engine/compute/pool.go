@@ -17,19 +17,21 @@ type Task interface {
 // few atomic operations, not a channel hand-off. Workers that see no work for
 // a while park on a channel so an idle engine does not burn CPU.
 //
-// Items are handed out in chunks from one atomic counter, so a worker that the
-// OS descheduled does not hold up the others: the caller keeps taking chunks.
+// Each worker owns a contiguous share of a task's chunks and takes them
+// front to back, so it streams one run of memory (a decode mat-vec's
+// weights) that the prefetchers can follow. Handing chunks out round-robin
+// from one counter made two workers leapfrog each other: a 256×768 Q4_0
+// mat-vec took 9.4 µs on two workers, more than on one (5.7 µs); with
+// shares it takes 4.5 µs. A worker that runs out of its own share
+// steals the others' chunks from the back, one at a time, so a worker the
+// OS descheduled holds up the others by at most the chunk it is running.
 type Pool struct {
 	workers int
 
-	// claim packs the generation (bits 48-63), the next unclaimed chunk (bits
-	// 24-47) and the number of chunks (bits 0-23) into one word, so a worker
-	// that wakes late can tell a finished or newer task apart without reading
-	// the task fields, which it touches only after it owns a chunk.
-	claim atomic.Uint64
-	done  atomic.Int64 // items finished in the current generation
-	gen   atomic.Uint32
-	stop  atomic.Bool
+	shares []share      // one per worker
+	done   atomic.Int64 // items finished in the current generation
+	gen    atomic.Uint32
+	stop   atomic.Bool
 
 	task   Task
 	n      int
@@ -56,6 +58,23 @@ func IsFault(r any) bool {
 	return ok
 }
 
+// share is one worker's part of the current task's chunks. Its word packs
+// the generation (bits 48-63), the first unclaimed chunk (bits 24-47) and
+// one past the last (bits 0-23): the owner claims at the front, thieves at
+// the back, both by compare-and-swap, and a worker that wakes late can tell
+// a finished or newer task apart without reading the task fields, which it
+// touches only after it owns a chunk.
+type share struct {
+	word atomic.Uint64
+	_    [56]byte // one cache line per share: owners claim without contention
+}
+
+const shareMask = 1<<24 - 1
+
+func packShare(g uint32, front, back int) uint64 {
+	return uint64(uint16(g))<<48 | uint64(front)<<24 | uint64(back)
+}
+
 type helper struct {
 	parked atomic.Bool
 	wake   chan struct{}
@@ -73,7 +92,7 @@ func NewPool(workers int) *Pool {
 	if procs := runtime.GOMAXPROCS(0); workers < 1 || workers > procs {
 		workers = procs
 	}
-	p := &Pool{workers: workers}
+	p := &Pool{workers: workers, shares: make([]share, workers)}
 	for i := 1; i < workers; i++ {
 		h := &helper{wake: make(chan struct{}, 1)}
 		p.helper = append(p.helper, h)
@@ -124,7 +143,9 @@ func (p *Pool) Parallel(n, grain int, t Task) {
 	p.task, p.n, p.grain = t, n, grain
 	p.done.Store(0)
 	g := p.gen.Load() + 1
-	p.claim.Store(uint64(uint16(g))<<48 | uint64(chunks))
+	for w := range p.shares {
+		p.shares[w].word.Store(packShare(g, w*chunks/p.workers, (w+1)*chunks/p.workers))
+	}
 	p.gen.Store(g) // publishes the task to spinning workers
 	for _, h := range p.helper {
 		if h.parked.CompareAndSwap(true, false) {
@@ -143,31 +164,52 @@ func (p *Pool) Parallel(n, grain int, t Task) {
 	}
 }
 
-// work claims and runs chunks of generation g until none are left.
+// work runs worker's own share of generation g front to back, then steals
+// the other shares' chunks from the back until none are left. It counts
+// what it ran into done once, on leaving: an atomic add per chunk would
+// bounce done's cache line between the cores for every chunk.
 func (p *Pool) work(worker int, g uint32) {
-	const mask = 1<<24 - 1
+	items := 0
+	own := &p.shares[worker]
 	for {
-		c := p.claim.Load()
-		if uint16(c>>48) != uint16(g) {
-			return
+		c := own.word.Load()
+		front, back := int(c>>24&shareMask), int(c&shareMask)
+		if uint16(c>>48) != uint16(g) || front >= back {
+			break
 		}
-		next, chunks := (c>>24)&mask, c&mask
-		if next >= chunks {
-			return
+		if own.word.CompareAndSwap(c, c+1<<24) {
+			items += p.runChunk(worker, front)
 		}
-		if !p.claim.CompareAndSwap(c, c+1<<24) {
-			continue
+	}
+	for i := 1; i < p.workers; i++ {
+		victim := &p.shares[(worker+i)%p.workers]
+		for {
+			c := victim.word.Load()
+			front, back := int(c>>24&shareMask), int(c&shareMask)
+			if uint16(c>>48) != uint16(g) || front >= back {
+				break
+			}
+			if victim.word.CompareAndSwap(c, c-1) {
+				items += p.runChunk(worker, back-1)
+			}
 		}
-		// Owning an unfinished chunk keeps Parallel from returning, so the
-		// task fields are stable here.
-		lo := int(next) * p.grain
-		hi := min(lo+p.grain, p.n)
-		p.run(worker, lo, hi)
+	}
+	if items > 0 {
+		p.done.Add(int64(items))
 	}
 }
 
-// run runs one chunk and counts it done even when it faulted, so Parallel
-// returns; the fault is kept for Parallel to re-panic with. Other panics
+// runChunk runs chunk k and returns its item count. Owning an unfinished
+// chunk keeps Parallel from returning, so the task fields are stable here.
+func (p *Pool) runChunk(worker, k int) int {
+	lo := k * p.grain
+	hi := min(lo+p.grain, p.n)
+	p.run(worker, lo, hi)
+	return hi - lo
+}
+
+// run runs one chunk. A memory fault is kept for Parallel to re-panic with
+// and the chunk counts as done, so Parallel returns; other panics
 // propagate as before.
 func (p *Pool) run(worker, lo, hi int) {
 	defer func() {
@@ -177,7 +219,6 @@ func (p *Pool) run(worker, lo, hi int) {
 			}
 			p.fault.CompareAndSwap(nil, &faultValue{r})
 		}
-		p.done.Add(int64(hi - lo))
 	}()
 	p.task.Run(worker, lo, hi)
 }

@@ -326,7 +326,10 @@ func (c *CPU) PackWeights(ws []*Matrix) int64 {
 	return total
 }
 
-// x16Task multiplies panels (items) by every token's activations.
+// x16Task multiplies the panels of a repacked matrix by every token's
+// activations. Its items are slots: slot i is panel i and panel i+half,
+// which one kernel call reads side by side (two streams per core, see
+// quantx16_vnni_amd64.s), so a run of slots continues both streams.
 type x16Task struct {
 	act  *qact
 	negs []int32 // per token: Q4_0's -8·Σq per 32 values, Q6_K's -32·Σq per 16; none for Q4_K/Q5_K (their mins use the sums)
@@ -334,30 +337,48 @@ type x16Task struct {
 	n    int
 	w    Matrix
 	bias []float32
+	half int // slots: (panels+1)/2
 }
 
 func (t *x16Task) Run(_, lo, hi int) {
-	x, rows := t.w.x16, t.w.Rows
-	full := min(hi, rows/x16Rows) // panels whose 16 rows all exist
+	rows := t.w.Rows
+	panels := (rows + x16Rows - 1) / x16Rows
+	full := rows / x16Rows // panels whose 16 rows all exist
+	aLo, aHi := lo, hi
+	bLo, bHi := lo+t.half, min(hi+t.half, panels)
+	// Both panels of a pair are whole; what is left (the panel of an odd
+	// count, the last one when rows is not a multiple of 16) goes alone.
+	pairs := max(0, min(aHi-aLo, min(bHi, full)-bLo))
 	per := len(t.negs) / t.n
 	for tok := range t.n {
 		a := t.act.row(tok)
 		negs := t.negs[tok*per : (tok+1)*per]
 		out := t.out[tok*rows : (tok+1)*rows]
-		if full > lo {
-			x16Kernel(t.w.DType, x, lo, full, a, negs, out[lo*x16Rows:full*x16Rows])
+		if pairs > 0 {
+			x16Kernel(t.w.DType, t.w.x16, aLo, bLo, pairs, a, negs, out[aLo*x16Rows:], out[bLo*x16Rows:])
 		}
-		if full < hi { // the last panel, with fewer than 16 rows
-			var tail [x16Rows]float32
-			x16Kernel(t.w.DType, x, full, full+1, a, negs, tail[:])
-			copy(out[full*x16Rows:], tail[:rows-full*x16Rows])
-		}
+		t.alone(a, negs, out, aLo+pairs, aHi)
+		t.alone(a, negs, out, bLo+pairs, bHi)
 		if t.bias != nil {
-			o := out[lo*x16Rows : min(rows, hi*x16Rows)]
-			for r := range o {
-				o[r] += t.bias[lo*x16Rows+r]
-			}
+			addBias(out, t.bias, aLo*x16Rows, min(rows, aHi*x16Rows))
+			addBias(out, t.bias, bLo*x16Rows, min(rows, bHi*x16Rows))
 		}
+	}
+}
+
+// alone runs panels [p0, p1) one at a time, each read as both streams of
+// a pair, and keeps the results of the rows that exist.
+func (t *x16Task) alone(a actRow, negs []int32, out []float32, p0, p1 int) {
+	for p := p0; p < p1; p++ {
+		var res [2 * x16Rows]float32
+		x16Kernel(t.w.DType, t.w.x16, p, p, 1, a, negs, res[:x16Rows], res[x16Rows:])
+		copy(out[p*x16Rows:min(len(out), (p+1)*x16Rows)], res[:x16Rows])
+	}
+}
+
+func addBias(out, bias []float32, lo, hi int) {
+	for r := lo; r < hi; r++ {
+		out[r] += bias[r]
 	}
 }
 
@@ -377,9 +398,9 @@ func (c *CPU) x16MatMul(out, x []float32, n int, w Matrix, bias []float32) {
 			t.negs = append(t.negs, -32*int32(s))
 		}
 	}
+	slots := ((w.Rows+x16Rows-1)/x16Rows + 1) / 2
 	task := &c.x16
-	*task = x16Task{act: &t.act, negs: t.negs, out: out[:n*w.Rows], n: n, w: w, bias: bias}
-	panels := (w.Rows + x16Rows - 1) / x16Rows
-	c.pool.Parallel(panels, max(1, panels/(4*c.pool.Workers())), task)
+	*task = x16Task{act: &t.act, negs: t.negs, out: out[:n*w.Rows], n: n, w: w, bias: bias, half: slots}
+	c.pool.Parallel(slots, max(1, (slots+c.pool.Workers()-1)/(2*c.pool.Workers())), task)
 	*task = x16Task{}
 }

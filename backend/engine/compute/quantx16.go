@@ -102,13 +102,23 @@ func x16Packable(w Matrix) bool {
 // takes other kernels, e.g. AMX).
 func (m Matrix) Repacked() bool { return m.x16 != nil }
 
-// newX16 allocates the repacked form of w (x16Packable).
-func newX16(w Matrix) *x16Weights {
+// newX16 lays out the repacked form of w (x16Packable) at the start of
+// arena and returns the rest of arena.
+func newX16(w Matrix, arena []byte) (*x16Weights, []byte) {
+	n := x16Bytes(w)
 	values, unitBytes, _ := x16Layout(w.DType)
-	units := w.Cols / values
-	panels := (w.Rows + x16Rows - 1) / x16Rows
-	return &x16Weights{data: make([]byte, panels*units*unitBytes), units: units, unitBytes: unitBytes}
+	return &x16Weights{data: arena[:n:n], units: w.Cols / values, unitBytes: unitBytes}, arena[min(len(arena), x16Stride(n)):]
 }
+
+// x16Bytes is the size of w's repacked form.
+func x16Bytes(w Matrix) int {
+	values, unitBytes, _ := x16Layout(w.DType)
+	return (w.Rows + x16Rows - 1) / x16Rows * (w.Cols / values) * unitBytes
+}
+
+// x16Stride is how far apart matrices of n bytes lie in an arena: whole
+// pages, so that each starts on one.
+func x16Stride(n int) int { return (n + 4095) &^ 4095 }
 
 // panel is panel p's bytes.
 func (x *x16Weights) panel(p int) []byte {
@@ -311,12 +321,24 @@ func (c *CPU) PackWeights(ws []*Matrix) int64 {
 	if !hasX16Kernels() {
 		return 0
 	}
+	need := 0
+	for _, w := range ws {
+		if w.x16 == nil && x16Packable(*w) {
+			need += x16Stride(x16Bytes(*w))
+		}
+	}
+	// One arena for them all, on huge pages where the OS gives them: decode
+	// streams every byte of it once per token, and with 4 KiB pages a
+	// page walk interrupts each stream every 4 KiB (measured: 4-bit decode
+	// 3–13 % faster on huge pages).
+	arena := hugePageBytes(need)
 	var total int64
 	for _, w := range ws {
 		if w.x16 != nil || !x16Packable(*w) {
 			continue
 		}
-		x := newX16(*w)
+		var x *x16Weights
+		x, arena = newX16(*w, arena)
 		panels := (w.Rows + x16Rows - 1) / x16Rows
 		c.pool.Parallel(panels, max(1, panels/(8*c.pool.Workers())), &x16PackTask{x: x, w: *w})
 		w.x16 = x

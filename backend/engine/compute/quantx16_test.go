@@ -71,7 +71,7 @@ func TestX16PackingKeepsTheValues(t *testing.T) {
 			if !x16Packable(w) {
 				t.Fatalf("%s %d×%d: not packable", dt, rows, cols)
 			}
-			x := newX16(w)
+			x, _ := newX16(w, make([]byte, x16Bytes(w)))
 			for p := range (rows + x16Rows - 1) / x16Rows {
 				packX16Panel(x, w, p)
 			}
@@ -160,7 +160,7 @@ func TestPrefillPanelsFromX16(t *testing.T) {
 		}
 		stored := Matrix{DType: dt, Rows: rows, Cols: cols, Data: data}
 		packed := stored
-		packed.x16 = newX16(stored)
+		packed.x16, _ = newX16(stored, make([]byte, x16Bytes(stored)))
 		for p := range (rows + x16Rows - 1) / x16Rows {
 			packX16Panel(packed.x16, stored, p)
 		}

@@ -12,7 +12,7 @@ import (
 // demo-110m-gqa shapes (12 layers of q, k, v, o, gate, up, down and the
 // 32000-row lm_head) for each weight type, against the machine's read
 // bandwidth measured in the same round (the roofline: bandwidth ÷ weight
-// bytes per token). It reports decode-tok/s (mat-vecs only: attention and
+// bytes per token, read between slices of the steps). It reports decode-tok/s (mat-vecs only: attention and
 // norms excluded) and of-roofline, medians over rounds. Run with
 //
 //	GOEXPERIMENT=simd go test -run '^$' -bench QuantDecode ./backend/engine/compute/
@@ -65,16 +65,27 @@ func BenchmarkQuantDecode(b *testing.B) {
 			var rates, ratios, cpuRatios []float64
 			for b.Loop() {
 				for range 3 {
-					c0 := processCPU()
-					bw := cpu.ReadBandwidth(buf)
-					bwCPU := float64(len(buf)*4) / (processCPU() - c0)
-					const steps = 20
-					start, c1 := time.Now(), processCPU()
-					for range steps {
-						step()
+					// Slices of 5 steps with a bandwidth read before each, so
+					// the roofline is measured over the same stretch of time
+					// as the steps (see the engine's decodeAgainstBandwidth).
+					const slices, perSlice = 4, 5
+					var took time.Duration
+					var readBytes, readSum, readCPU, stepCPU float64
+					for range slices {
+						c0 := processCPU()
+						readSum += cpu.ReadBandwidth(buf)
+						readCPU += processCPU() - c0
+						readBytes += float64(len(buf) * 4)
+						start, c1 := time.Now(), processCPU()
+						for range perSlice {
+							step()
+						}
+						took += time.Since(start)
+						stepCPU += processCPU() - c1
 					}
-					rate := steps / time.Since(start).Seconds()
-					rateCPU := steps * bytes / (processCPU() - c1)
+					bw, bwCPU := readSum/slices, readBytes/readCPU
+					rate := slices * perSlice / took.Seconds()
+					rateCPU := slices * perSlice * bytes / stepCPU
 					rates = append(rates, rate)
 					ratios = append(ratios, rate/(bw/bytes))
 					cpuRatios = append(cpuRatios, rateCPU/bwCPU)

@@ -25,10 +25,8 @@ func hugePageBytes(n int) []byte {
 	b = b[off : off+n : off+n]
 	whole := b[:n&^(huge-1)]
 	// Advice only: where it is refused, 4 KiB pages work as before.
-	if syscall.Madvise(whole, madvHugePage) == nil {
+	if syscall.Madvise(whole, syscall.MADV_HUGEPAGE) == nil {
 		_ = syscall.Madvise(whole, syscall.MADV_DONTNEED)
 	}
 	return b
 }
-
-const madvHugePage = 14 // MADV_HUGEPAGE; syscall names it on few architectures

@@ -8,7 +8,7 @@ import (
 // hugePageBytes returns n bytes of memory, starting on a 2 MiB boundary,
 // whose whole 2 MiB stretches the kernel is asked to back with transparent
 // huge pages (MADV_HUGEPAGE: honoured when THP is "always" or "madvise",
-// Ubuntu's and Debian's default; a no-op when it is "never"). The memory is
+// as on this project's CI machine; a no-op when it is "never"). The memory is
 // an ordinary Go slice, so the garbage collector frees it as usual. The
 // advice takes effect when a page is first touched, and the heap may hand
 // out memory it touched before, so the aligned stretches are also dropped

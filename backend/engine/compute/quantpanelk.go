@@ -24,13 +24,13 @@ func usesPanelsK(w Matrix) bool {
 	return (w.DType == Q4_K || w.DType == Q5_K || w.DType == Q6_K) && w.Cols%256 == 0 && w.Cols > 0 && hasPanelKernels()
 }
 
-// kUnits decodes one 256-value block of type dt into its unsigned values q
-// and per unit of 32 its two scales and min.
-func kUnits(dt DType, blk []byte, q *[256]byte, slo, shi, mins *[8]float32) {
+// kValues decodes the unsigned values of one 256-value K-quant block in
+// order, as ggml's dequantize_row_q4_K/q5_K/q6_K read them: Q4_K's 4-bit,
+// Q5_K's 5-bit and Q6_K's 6-bit values (0…63, before the -32).
+func kValues(dt DType, blk []byte, q *[256]byte) {
 	switch dt {
 	case Q4_K, Q5_K:
-		d, dmin := f16(blk), f16(blk[2:])
-		scales, qh, qs := blk[4:16], blk[16:48], blk[16:144]
+		qh, qs := blk[16:48], blk[16:144]
 		if dt == Q5_K {
 			qs = blk[48:176]
 		}
@@ -43,16 +43,8 @@ func kUnits(dt DType, blk []byte, q *[256]byte, slo, shi, mins *[8]float32) {
 				}
 				q[64*c+l], q[64*c+32+l] = lo, hi
 			}
-			for s := 2 * c; s < 2*c+2; s++ {
-				sc, m := kScaleMin(s, scales)
-				slo[s] = d * float32(sc)
-				shi[s] = slo[s]
-				mins[s] = -(dmin * float32(m))
-			}
 		}
 	case Q6_K:
-		d := f16(blk[208:])
-		sc := blk[192:208]
 		for n := range 2 {
 			ql, qh := blk[64*n:64*n+64], blk[128+32*n:128+32*n+32]
 			for l := range 32 {
@@ -62,6 +54,25 @@ func kUnits(dt DType, blk []byte, q *[256]byte, slo, shi, mins *[8]float32) {
 				q[128*n+l+96] = ql[l+32]>>4 | (qh[l]>>6&3)<<4
 			}
 		}
+	}
+}
+
+// kUnits decodes one 256-value block of type dt into its unsigned values q
+// and per unit of 32 its two scales and min.
+func kUnits(dt DType, blk []byte, q *[256]byte, slo, shi, mins *[8]float32) {
+	kValues(dt, blk, q)
+	switch dt {
+	case Q4_K, Q5_K:
+		d, dmin := f16(blk), f16(blk[2:])
+		for s := range 8 {
+			sc, m := kScaleMin(s, blk[4:16])
+			slo[s] = d * float32(sc)
+			shi[s] = slo[s]
+			mins[s] = -(dmin * float32(m))
+		}
+	case Q6_K:
+		d := f16(blk[208:])
+		sc := blk[192:208]
 		for u := range 8 {
 			slo[u] = d * float32(int8(sc[2*u]))
 			shi[u] = d * float32(int8(sc[2*u+1]))

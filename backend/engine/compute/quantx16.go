@@ -215,13 +215,8 @@ func packX16Q4_0(unit, blocks []byte, r int) {
 
 // packX16Q4K places row r's Q4_K block (144 bytes) in a unit.
 func packX16Q4K(unit, blk []byte, r int) {
-	var q [256]byte // the 4-bit values in order
-	qs := blk[16:144]
-	for c := range 4 {
-		for l := range 32 {
-			q[64*c+l], q[64*c+32+l] = qs[32*c+l]&0xF, qs[32*c+l]>>4
-		}
-	}
+	var q [256]byte
+	kValues(Q4_K, blk, &q)
 	for j := range 8 {
 		run, sub := q[32*j:32*j+32], unit[256*j:256*j+256]
 		for v := range 4 {
@@ -239,14 +234,8 @@ func packX16Q4K(unit, blk []byte, r int) {
 
 // packX16Q5K places row r's Q5_K block (176 bytes) in a unit.
 func packX16Q5K(unit, blk []byte, r int) {
-	var q [256]byte // the 5-bit values in order (ggml's dequantize_row_q5_K)
-	qh, qs := blk[16:48], blk[48:176]
-	for c := range 4 {
-		for l := range 32 {
-			q[64*c+l] = qs[32*c+l]&0xF | (qh[l]>>(2*c)&1)<<4
-			q[64*c+32+l] = qs[32*c+l]>>4 | (qh[l]>>(2*c+1)&1)<<4
-		}
-	}
+	var q [256]byte
+	kValues(Q5_K, blk, &q)
 	for j := range 8 {
 		run, sub := q[32*j:32*j+32], unit[320*j:320*j+320]
 		for t := range 4 {
@@ -268,16 +257,8 @@ func packX16Q5K(unit, blk []byte, r int) {
 
 // packX16Q6K places row r's Q6_K block (210 bytes) in a unit.
 func packX16Q6K(unit, blk []byte, r int) {
-	var q [256]byte // the 6-bit values in order (ggml's dequantize_row_q6_K)
-	for n := range 2 {
-		ql, qh := blk[64*n:64*n+64], blk[128+32*n:128+32*n+32]
-		for l := range 32 {
-			q[128*n+l] = ql[l]&0xF | (qh[l]>>0&3)<<4
-			q[128*n+l+32] = ql[l+32]&0xF | (qh[l]>>2&3)<<4
-			q[128*n+l+64] = ql[l]>>4 | (qh[l]>>4&3)<<4
-			q[128*n+l+96] = ql[l+32]>>4 | (qh[l]>>6&3)<<4
-		}
-	}
+	var q [256]byte
+	kValues(Q6_K, blk, &q)
 	for u := range 8 {
 		run := q[32*u : 32*u+32]
 		nib, high0, high1 := unit[q6Nibbles(u, 0):], unit[q6High(u, 0):], unit[q6High(u, 1):]

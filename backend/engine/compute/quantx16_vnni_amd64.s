@@ -22,13 +22,23 @@
 // 8 KB gained nothing, at 512 B all of it. Each unit is read front to back
 // (splitting a block's bits into regions of their own halved the rate).
 //
+// Each 64-byte vector of weights is loaded once, into a register that both
+// of its nibble halves come from, and the kernels issue no software
+// prefetches: the hardware prefetchers follow the two streams. When the
+// host put our two cores on different dies (README, "high-bandwidth
+// episodes"), a kernel of this shape streamed 45–51 GB/s that way, against
+// 41–46 GB/s with each vector read twice as a memory operand and
+// PREFETCHT0 2.3 KB ahead; decode of Q4_0 and Q4_K_M gained 3–4 % there
+// and was unchanged otherwise (same process, alternating).
+//
 // Arguments (all kernels): a and b the first panels of the two streams,
 // pairs how many panels each, x the int8 activations, dx their float scale
 // per block, negs or sums (above), units per panel, outA and outB 16
 // floats per panel. Registers: SI and DI the weights of a and b, BX DX R8
 // the activations, scales and sums of the current unit, CX units left,
 // R10 pairs left, R9 and R11 out; Z31 0x0F bytes, Z30 0x30 bytes; Z0 and
-// Z5 the panels' sums. All end with VZEROUPPER.
+// Z5 the panels' sums; Z3 (Z6 in Q5_K and Q6_K) the weight vector being
+// unpacked. All end with VZEROUPPER.
 
 #define X16SETUP \
 	MOVQ a+0(FP), SI; \
@@ -72,16 +82,12 @@
 // × 4 in the low nibbles, 4 more in the high ones) with the activations at
 // xlo(BX) and xhi(BX).
 #define NIBBLEDOT(w, off, xlo, xhi, acc) \
-	VPANDD off(w), Z31, Z1; \
-	VPSRLW $4, off(w), Z2; \
+	VMOVDQU64 off(w), Z3; \
+	VPANDD Z3, Z31, Z1; \
+	VPSRLW $4, Z3, Z2; \
 	VPANDD Z31, Z2, Z2; \
 	VPDPBUSD.BCST xlo(BX), Z1, acc; \
 	VPDPBUSD.BCST xhi(BX), Z2, acc
-
-// PREFETCH2 prefetches the 64 bytes at off(SI) and off(DI).
-#define PREFETCH2(off) \
-	PREFETCHT0 off(SI); \
-	PREFETCHT0 off(DI)
 
 // Q40UNIT adds one Q4_0 unit at w (integer sums in s0 and s1) to acc.
 #define Q40UNIT(w, s0, s1, acc) \
@@ -111,15 +117,6 @@ TEXT ·x16Q4_0(SB), NOSPLIT, $0-72
 q40panel:
 	X16PANEL
 q40unit:
-	PREFETCH2(2304)
-	PREFETCH2(2368)
-	PREFETCH2(2432)
-	PREFETCH2(2496)
-	PREFETCH2(2560)
-	PREFETCH2(2624)
-	PREFETCH2(2688)
-	PREFETCH2(2752)
-	PREFETCH2(2816)
 	Q40UNIT(SI, Z10, Z11, Z0)
 	Q40UNIT(DI, Z12, Z13, Z5)
 	X16NEXTUNIT(576, 64, 8, 8, q40unit)
@@ -127,10 +124,6 @@ q40unit:
 
 // Q4KSUB sums sub-block j of the Q4_K unit at w into acc (unscaled).
 #define Q4KSUB(w, j, acc) \
-	PREFETCHT0 (256*j+4736)(w); \
-	PREFETCHT0 (256*j+4800)(w); \
-	PREFETCHT0 (256*j+4864)(w); \
-	PREFETCHT0 (256*j+4928)(w); \
 	VPXORD acc, acc, acc; \
 	NIBBLEDOT(w, 256*j, 32*j, 32*j+16, acc); \
 	NIBBLEDOT(w, 256*j+64, 32*j+4, 32*j+20, acc); \
@@ -202,11 +195,6 @@ q4kunit:
 	Q4KSUB2(5, Z13, Z25)
 	Q4KSUB2(6, Z14, Z26)
 	Q4KSUB2(7, Z15, Z27)
-	PREFETCH2(6784)
-	PREFETCH2(6848)
-	PREFETCH2(6912)
-	PREFETCH2(6976)
-	PREFETCH2(7040)
 	KFINISH(SI, 2048, 2176, 2304, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z0)
 	KFINISH(DI, 2048, 2176, 2304, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z5)
 	X16NEXTUNIT(2368, 256, 4, 16, q4kunit)
@@ -216,10 +204,11 @@ q4kunit:
 // the fifth bits from Z19 moved to bit 4 (shift left shl for the low
 // values, right shr for the high ones).
 #define Q5KVEC(w, j, v, shl, shr, acc) \
-	VPANDD (320*j+64*v)(w), Z31, Z1; \
+	VMOVDQU64 (320*j+64*v)(w), Z6; \
+	VPANDD Z6, Z31, Z1; \
 	VPSLLW shl, Z19, Z3; \
 	VPTERNLOGD $0xF8, Z29, Z3, Z1; \
-	VPSRLW $4, (320*j+64*v)(w), Z2; \
+	VPSRLW $4, Z6, Z2; \
 	VPANDD Z31, Z2, Z2; \
 	VPSRLW shr, Z19, Z4; \
 	VPTERNLOGD $0xF8, Z29, Z4, Z2; \
@@ -228,11 +217,6 @@ q4kunit:
 
 // Q5KSUB sums sub-block j of the Q5_K unit at w into acc (unscaled).
 #define Q5KSUB(w, j, acc) \
-	PREFETCHT0 (320*j+5760)(w); \
-	PREFETCHT0 (320*j+5824)(w); \
-	PREFETCHT0 (320*j+5888)(w); \
-	PREFETCHT0 (320*j+5952)(w); \
-	PREFETCHT0 (320*j+6016)(w); \
 	VMOVDQU64 (320*j+256)(w), Z19; \
 	VPXORD acc, acc, acc; \
 	Q5KVEC(w, j, 0, $4, $0, acc); \
@@ -261,11 +245,6 @@ q5kunit:
 	Q5KSUB2(5, Z13, Z25)
 	Q5KSUB2(6, Z14, Z26)
 	Q5KSUB2(7, Z15, Z27)
-	PREFETCH2(8320)
-	PREFETCH2(8384)
-	PREFETCH2(8448)
-	PREFETCH2(8512)
-	PREFETCH2(8576)
 	KFINISH(SI, 2560, 2688, 2816, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z0)
 	KFINISH(DI, 2560, 2688, 2816, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z5)
 	X16NEXTUNIT(2880, 256, 4, 16, q5kunit)
@@ -275,10 +254,11 @@ q5kunit:
 // (the low nibbles: sub-block 2u) and Z11 (the high ones: 2u+1), with
 // their high bits from Z12 and Z13 moved to bits 4-5 by shift $cnt.
 #define Q6KVEC(w, u, nib, v, shift, cnt) \
-	VPANDD (nib+64*v)(w), Z31, Z1; \
+	VMOVDQU64 (nib+64*v)(w), Z6; \
+	VPANDD Z6, Z31, Z1; \
 	shift cnt, Z12, Z3; \
 	VPTERNLOGD $0xF8, Z30, Z3, Z1; \
-	VPSRLW $4, (nib+64*v)(w), Z2; \
+	VPSRLW $4, Z6, Z2; \
 	VPANDD Z31, Z2, Z2; \
 	shift cnt, Z13, Z4; \
 	VPTERNLOGD $0xF8, Z30, Z4, Z2; \
@@ -287,9 +267,10 @@ q5kunit:
 
 // Q6KVEC2 is Q6KVEC for v = 2, whose high bits are at bits 4-5 already.
 #define Q6KVEC2(w, u, nib) \
-	VPANDD (nib+128)(w), Z31, Z1; \
+	VMOVDQU64 (nib+128)(w), Z6; \
+	VPANDD Z6, Z31, Z1; \
 	VPTERNLOGD $0xF8, Z30, Z12, Z1; \
-	VPSRLW $4, (nib+128)(w), Z2; \
+	VPSRLW $4, Z6, Z2; \
 	VPANDD Z31, Z2, Z2; \
 	VPTERNLOGD $0xF8, Z30, Z13, Z2; \
 	VPDPBUSD.BCST (32*u+8)(BX), Z1, Z10; \
@@ -299,13 +280,6 @@ q5kunit:
 // high bits at hi, the scales of its two sub-blocks at sc (q6Nibbles,
 // q6High, q6Scales in quantx16.go).
 #define Q6KSUB(w, u, nib, hi, sc, acc) \
-	PREFETCHT0 (416*u+6784)(w); \
-	PREFETCHT0 (416*u+6848)(w); \
-	PREFETCHT0 (416*u+6912)(w); \
-	PREFETCHT0 (416*u+6976)(w); \
-	PREFETCHT0 (416*u+7040)(w); \
-	PREFETCHT0 (416*u+7104)(w); \
-	PREFETCHT0 (416*u+7168)(w); \
 	VPBROADCASTD (8*u)(R8), Z10; \
 	VPBROADCASTD (8*u+4)(R8), Z11; \
 	VMOVDQU64 hi(w), Z12; \
@@ -350,8 +324,8 @@ q6kunit:
 	Q6KSUB2(5, 1920, 2304, 2464)
 	Q6KSUB2(6, 2496, 3008, 3264)
 	Q6KSUB2(7, 2752, 3136, 3296)
-	PREFETCH2(10112)
 	Q6KFINISH(SI, Z8, Z0)
 	Q6KFINISH(DI, Z9, Z5)
 	X16NEXTUNIT(3392, 256, 4, 64, q6kunit)
 	X16NEXT(q6kpanel)
+

@@ -25,8 +25,10 @@ type CPU struct {
 	norm    normTask
 	rope    ropeTask
 	add     addTask
-	quant   quantTask // block-quantized weights (quantmm.go)
-	x16     x16Task   // repacked quantized weights (quantx16.go)
+	quant   quantTask   // block-quantized weights (quantmm.go)
+	x16     x16Task     // repacked quantized weights (quantx16.go)
+	acts    []workerAct // the quantized mat-vecs' activations, one copy per worker (quantmm.go)
+	actGen  uint64      // counts those mat-vecs
 	workers []workerStats
 
 	// useGEMM routes prefill products through the packed-panel GEMM
@@ -50,7 +52,7 @@ type CPU struct {
 // NewCPU starts a CPU backend on threads workers (< 1: GOMAXPROCS).
 func NewCPU(threads int) *CPU {
 	p := NewPool(threads)
-	c := &CPU{pool: p, scratch: make([][]float32, p.Workers()), workers: make([]workerStats, p.Workers())}
+	c := &CPU{pool: p, scratch: make([][]float32, p.Workers()), workers: make([]workerStats, p.Workers()), acts: make([]workerAct, p.Workers())}
 	c.matVec.cpu, c.matMat.cpu, c.gemm.cpu, c.attend.cpu, c.attendB.cpu = c, c, c, c, c
 	c.useGEMM = gemmAvailable()
 	c.useGEMM2 = !c.useGEMM && gemmAVX2Available()

@@ -20,24 +20,65 @@ func (c *CPU) quantMatMul(out, x []float32, n int, w Matrix, bias []float32) {
 		return
 	}
 	t := &c.quant
-	t.act.quantize(x[:n*w.Cols], n, w.Cols, actBlock(w.DType))
-	t.act.p4, t.act.neg = nil, nil
-	if w.DType == Q4_0 && hasQ4_0Perm() {
-		t.act.permuteQ4_0()
-	}
+	c.actGen++
+	t.x, t.gen, t.acts = x[:n*w.Cols], c.actGen, c.acts
 	t.out, t.n, t.w, t.bias = out[:n*w.Rows], n, w, bias
 	t.rowBytes = w.DType.RowBytes(w.Cols)
 	grain := max(16, w.Rows/(4*c.pool.Workers()))
 	if n > 1 {
 		grain = max(4, w.Rows/(8*c.pool.Workers()))
 	}
-	c.pool.Parallel(w.Rows, grain, t)
-	t.out, t.bias = nil, nil
+	c.pool.Parallel(w.Rows, grain, rowsTask{t})
+	t.x, t.out, t.bias = nil, nil, nil
 	t.w = Matrix{}
 }
 
+// workerAct is one worker's quantized copy of a mat-vec's activations.
+// Each worker quantizes them itself, the first time it runs a chunk of the
+// mat-vec. Quantizing once on the caller made every mat-vec rewrite lines
+// the other workers had read the time before: when the two cores sit on
+// different dies of the host (README, "high-bandwidth episodes"), a line
+// moving between them costs about 170 ns, and quantizing 768 values took
+// 2.3 µs instead of 0.8. Reading x, which the caller wrote, costs each
+// worker less than that.
+type workerAct struct {
+	gen  uint64 // the mat-vec a holds, CPU.actGen
+	act  qact
+	negs []int32 // x16 kernels, per token: Q4_0's -8·Σq per 32 values, Q6_K's -32·Σq per 16; none for Q4_K/Q5_K (their mins use the sums)
+	_    [64]byte
+}
+
+// quantize fills a with the n rows of x quantized for w, unless it holds
+// mat-vec gen's already.
+func (a *workerAct) quantize(gen uint64, x []float32, n int, w Matrix) {
+	if a.gen == gen {
+		return
+	}
+	a.gen = gen
+	a.act.quantize(x, n, w.Cols, actBlock(w.DType))
+	a.act.p4, a.act.neg = nil, nil
+	a.negs = a.negs[:0]
+	switch {
+	case w.x16 == nil:
+		if w.DType == Q4_0 && hasQ4_0Perm() {
+			a.act.permuteQ4_0()
+		}
+	case w.DType == Q4_0:
+		for _, s := range a.act.s32 {
+			a.negs = append(a.negs, -8*int32(s))
+		}
+	case w.DType == Q6_K:
+		for _, s := range a.act.s16 {
+			a.negs = append(a.negs, -32*int32(s))
+		}
+	}
+}
+
 type quantTask struct {
-	act      qact
+	act      qact // the tile and panel paths' activations (quanttile.go, quantpanel.go)
+	x        []float32
+	gen      uint64      // quantMatMul's: which mat-vec this is
+	acts     []workerAct // quantMatMul's: one per worker
 	out      []float32
 	n        int
 	w        Matrix
@@ -45,18 +86,24 @@ type quantTask struct {
 	rowBytes int
 	tile     []byte   // packed activations of the token-tile and panel kernels (quanttile.go, quantpanel.go)
 	panels   [][]byte // per worker: a packed panel of 16 rows (quantpanel.go)
-	negs     []int32  // the x16 kernels' offset terms (quantx16.go)
 }
 
-func (t *quantTask) Run(_, lo, hi int) {
+// rowsTask runs quantMatMul's rows, each worker on its own copy of the
+// quantized activations.
+type rowsTask struct{ *quantTask }
+
+func (r rowsTask) Run(worker, lo, hi int) {
+	t := r.quantTask
+	a := &t.acts[worker]
+	a.quantize(t.gen, t.x, t.n, t.w)
 	rows, rb, dt := t.w.Rows, t.rowBytes, t.w.DType
 	w := t.w.Data[lo*rb : hi*rb]
 	for tok := range t.n {
-		a := t.act.row(tok)
+		act := a.act.row(tok)
 		out := t.out[tok*rows+lo : tok*rows+hi]
-		if !dotRows(dt, w, rb, a, out) {
+		if !dotRows(dt, w, rb, act, out) {
 			for r := range out {
-				out[r] = dotQuant(dt, w[r*rb:(r+1)*rb], a)
+				out[r] = dotQuant(dt, w[r*rb:(r+1)*rb], act)
 			}
 		}
 		if t.bias != nil {

@@ -333,17 +333,22 @@ func (c *CPU) PackWeights(ws []*Matrix) int64 {
 // activations. Its items are slots: slot i is panel i and panel i+half,
 // which one kernel call reads side by side (two streams per core, see
 // quantx16_vnni_amd64.s), so a run of slots continues both streams.
+//
+// Each worker quantizes the activations itself (workerAct).
 type x16Task struct {
-	act  *qact
-	negs []int32 // per token: Q4_0's -8·Σq per 32 values, Q6_K's -32·Σq per 16; none for Q4_K/Q5_K (their mins use the sums)
+	x    []float32 // n × w.Cols
 	out  []float32
 	n    int
 	w    Matrix
 	bias []float32
-	half int // slots: (panels+1)/2
+	half int         // slots: (panels+1)/2
+	gen  uint64      // which call this is, for the workers' quantized copies
+	acts []workerAct // one per worker
 }
 
-func (t *x16Task) Run(_, lo, hi int) {
+func (t *x16Task) Run(worker, lo, hi int) {
+	wa := &t.acts[worker]
+	wa.quantize(t.gen, t.x, t.n, t.w)
 	rows := t.w.Rows
 	panels := (rows + x16Rows - 1) / x16Rows
 	full := rows / x16Rows // panels whose 16 rows all exist
@@ -352,10 +357,10 @@ func (t *x16Task) Run(_, lo, hi int) {
 	// Both panels of a pair are whole; what is left (the panel of an odd
 	// count, the last one when rows is not a multiple of 16) goes alone.
 	pairs := max(0, min(aHi-aLo, min(bHi, full)-bLo))
-	per := len(t.negs) / t.n
+	per := len(wa.negs) / t.n
 	for tok := range t.n {
-		a := t.act.row(tok)
-		negs := t.negs[tok*per : (tok+1)*per]
+		a := wa.act.row(tok)
+		negs := wa.negs[tok*per : (tok+1)*per]
 		out := t.out[tok*rows : (tok+1)*rows]
 		if pairs > 0 {
 			x16Kernel(t.w.DType, t.w.x16, aLo, bLo, pairs, a, negs, out[aLo*x16Rows:], out[bLo*x16Rows:])
@@ -387,25 +392,14 @@ func addBias(out, bias []float32, lo, hi int) {
 
 // x16MatMul is quantMatMul for repacked weights (w.x16 != nil).
 func (c *CPU) x16MatMul(out, x []float32, n int, w Matrix, bias []float32) {
-	t := &c.quant
-	t.act.quantize(x[:n*w.Cols], n, w.Cols, actBlock(w.DType))
-	t.act.p4, t.act.neg = nil, nil
-	t.negs = t.negs[:0]
-	switch w.DType {
-	case Q4_0:
-		for _, s := range t.act.s32 {
-			t.negs = append(t.negs, -8*int32(s))
-		}
-	case Q6_K:
-		for _, s := range t.act.s16 {
-			t.negs = append(t.negs, -32*int32(s))
-		}
-	}
 	slots := ((w.Rows+x16Rows-1)/x16Rows + 1) / 2
 	task := &c.x16
-	*task = x16Task{act: &t.act, negs: t.negs, out: out[:n*w.Rows], n: n, w: w, bias: bias, half: slots}
+	c.actGen++
+	task.x, task.out, task.n, task.w, task.bias, task.half = x[:n*w.Cols], out[:n*w.Rows], n, w, bias, slots
+	task.gen, task.acts = c.actGen, c.acts
 	// Two chunks per worker's share: decode measured 2–5 % faster than with
 	// four, and as fast as with one, which would leave nothing to steal.
 	c.pool.Parallel(slots, max(1, (slots+c.pool.Workers()-1)/(2*c.pool.Workers())), task)
-	*task = x16Task{}
+	task.x, task.out, task.bias = nil, nil, nil
+	task.w = Matrix{}
 }

@@ -22,14 +22,17 @@
 // 8 KB gained nothing, at 512 B all of it. Each unit is read front to back
 // (splitting a block's bits into regions of their own halved the rate).
 //
-// Each 64-byte vector of weights is loaded once, into a register that both
-// of its nibble halves come from, and the kernels issue no software
-// prefetches: the hardware prefetchers follow the two streams. When the
-// host put our two cores on different dies (README, "high-bandwidth
-// episodes"), a kernel of this shape streamed 45–51 GB/s that way, against
-// 41–46 GB/s with each vector read twice as a memory operand and
-// PREFETCHT0 2.3 KB ahead; decode of Q4_0 and Q4_K_M gained 3–4 % there
-// and was unchanged otherwise (same process, alternating).
+// The Q4_0, Q4_K and Q5_K kernels load each 64-byte vector of weights
+// once, into a register that both of its nibble halves come from, and
+// issue no software prefetches: the hardware prefetchers follow the two
+// streams. When the host put our two cores on different dies (README,
+// "high-bandwidth episodes"), a kernel of this shape streamed 45–51 GB/s
+// that way, against 41–46 GB/s with each vector read twice as a memory
+// operand and PREFETCHT0 2.3 KB ahead; 32000×768 mat-vecs gained 4–9 %
+// (Q4_0, Q4_K) and 1–5 % (Q5_K), in both host states. The Q6_K kernel,
+// whose unit is read in three regions (nibbles, high bits, scales), lost
+// 7–10 % that way and 3–4 % with the prefetches alone restored, so it
+// keeps both memory operands and its prefetches.
 //
 // Arguments (all kernels): a and b the first panels of the two streams,
 // pairs how many panels each, x the int8 activations, dx their float scale
@@ -37,8 +40,8 @@
 // floats per panel. Registers: SI and DI the weights of a and b, BX DX R8
 // the activations, scales and sums of the current unit, CX units left,
 // R10 pairs left, R9 and R11 out; Z31 0x0F bytes, Z30 0x30 bytes; Z0 and
-// Z5 the panels' sums; Z3 (Z6 in Q5_K and Q6_K) the weight vector being
-// unpacked. All end with VZEROUPPER.
+// Z5 the panels' sums; Z3 (Z6 in Q5_K) the weight vector being unpacked.
+// All end with VZEROUPPER.
 
 #define X16SETUP \
 	MOVQ a+0(FP), SI; \
@@ -254,11 +257,10 @@ q5kunit:
 // (the low nibbles: sub-block 2u) and Z11 (the high ones: 2u+1), with
 // their high bits from Z12 and Z13 moved to bits 4-5 by shift $cnt.
 #define Q6KVEC(w, u, nib, v, shift, cnt) \
-	VMOVDQU64 (nib+64*v)(w), Z6; \
-	VPANDD Z6, Z31, Z1; \
+	VPANDD (nib+64*v)(w), Z31, Z1; \
 	shift cnt, Z12, Z3; \
 	VPTERNLOGD $0xF8, Z30, Z3, Z1; \
-	VPSRLW $4, Z6, Z2; \
+	VPSRLW $4, (nib+64*v)(w), Z2; \
 	VPANDD Z31, Z2, Z2; \
 	shift cnt, Z13, Z4; \
 	VPTERNLOGD $0xF8, Z30, Z4, Z2; \
@@ -267,10 +269,9 @@ q5kunit:
 
 // Q6KVEC2 is Q6KVEC for v = 2, whose high bits are at bits 4-5 already.
 #define Q6KVEC2(w, u, nib) \
-	VMOVDQU64 (nib+128)(w), Z6; \
-	VPANDD Z6, Z31, Z1; \
+	VPANDD (nib+128)(w), Z31, Z1; \
 	VPTERNLOGD $0xF8, Z30, Z12, Z1; \
-	VPSRLW $4, Z6, Z2; \
+	VPSRLW $4, (nib+128)(w), Z2; \
 	VPANDD Z31, Z2, Z2; \
 	VPTERNLOGD $0xF8, Z30, Z13, Z2; \
 	VPDPBUSD.BCST (32*u+8)(BX), Z1, Z10; \
@@ -280,6 +281,13 @@ q5kunit:
 // high bits at hi, the scales of its two sub-blocks at sc (q6Nibbles,
 // q6High, q6Scales in quantx16.go).
 #define Q6KSUB(w, u, nib, hi, sc, acc) \
+	PREFETCHT0 (416*u+6784)(w); \
+	PREFETCHT0 (416*u+6848)(w); \
+	PREFETCHT0 (416*u+6912)(w); \
+	PREFETCHT0 (416*u+6976)(w); \
+	PREFETCHT0 (416*u+7040)(w); \
+	PREFETCHT0 (416*u+7104)(w); \
+	PREFETCHT0 (416*u+7168)(w); \
 	VPBROADCASTD (8*u)(R8), Z10; \
 	VPBROADCASTD (8*u+4)(R8), Z11; \
 	VMOVDQU64 hi(w), Z12; \
@@ -324,6 +332,8 @@ q6kunit:
 	Q6KSUB2(5, 1920, 2304, 2464)
 	Q6KSUB2(6, 2496, 3008, 3264)
 	Q6KSUB2(7, 2752, 3136, 3296)
+	PREFETCHT0 10112(SI)
+	PREFETCHT0 10112(DI)
 	Q6KFINISH(SI, Z8, Z0)
 	Q6KFINISH(DI, Z9, Z5)
 	X16NEXTUNIT(3392, 256, 4, 64, q6kunit)

@@ -28,7 +28,7 @@ func (c *CPU) quantMatMul(out, x []float32, n int, w Matrix, bias []float32) {
 	if n > 1 {
 		grain = max(4, w.Rows/(8*c.pool.Workers()))
 	}
-	c.pool.Parallel(w.Rows, grain, rowsTask{t})
+	c.pool.Parallel(w.Rows, grain, t)
 	t.x, t.out, t.bias = nil, nil, nil
 	t.w = Matrix{}
 }
@@ -88,12 +88,9 @@ type quantTask struct {
 	panels   [][]byte // per worker: a packed panel of 16 rows (quantpanel.go)
 }
 
-// rowsTask runs quantMatMul's rows, each worker on its own copy of the
+// Run runs quantMatMul's rows lo…hi, each worker on its own copy of the
 // quantized activations.
-type rowsTask struct{ *quantTask }
-
-func (r rowsTask) Run(worker, lo, hi int) {
-	t := r.quantTask
+func (t *quantTask) Run(worker, lo, hi int) {
 	a := &t.acts[worker]
 	a.quantize(t.gen, t.x, t.n, t.w)
 	rows, rb, dt := t.w.Rows, t.rowBytes, t.w.DType

@@ -183,6 +183,23 @@ q40unit:
 	Q4KSUB(SI, j, sa); \
 	Q4KSUB(DI, j, sb)
 
+// KUNIT is one Q4_K or Q5_K unit of both streams: its eight sub-blocks
+// (SUB2: Q4KSUB2 or Q5KSUB2) into Z8-Z15 and Z20-Z27, then their scales
+// and mins (at sc, mins, dd) into Z0 and Z5, then the next unit (bytes
+// long) or on past loop.
+#define KUNIT(SUB2, sc, mins, dd, bytes, loop) \
+	SUB2(0, Z8, Z20); \
+	SUB2(1, Z9, Z21); \
+	SUB2(2, Z10, Z22); \
+	SUB2(3, Z11, Z23); \
+	SUB2(4, Z12, Z24); \
+	SUB2(5, Z13, Z25); \
+	SUB2(6, Z14, Z26); \
+	SUB2(7, Z15, Z27); \
+	KFINISH(SI, sc, mins, dd, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z0); \
+	KFINISH(DI, sc, mins, dd, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z5); \
+	X16NEXTUNIT(bytes, 256, 4, 16, loop)
+
 // func x16Q4K(a, b *byte, pairs int, x *int8, dx *float32, sums *int16, units int, outA, outB *float32)
 // units of one 256-value block (2368 bytes); sums: Σq per 32 activations.
 TEXT ·x16Q4K(SB), NOSPLIT, $0-72
@@ -190,17 +207,7 @@ TEXT ·x16Q4K(SB), NOSPLIT, $0-72
 q4kpanel:
 	X16PANEL
 q4kunit:
-	Q4KSUB2(0, Z8, Z20)
-	Q4KSUB2(1, Z9, Z21)
-	Q4KSUB2(2, Z10, Z22)
-	Q4KSUB2(3, Z11, Z23)
-	Q4KSUB2(4, Z12, Z24)
-	Q4KSUB2(5, Z13, Z25)
-	Q4KSUB2(6, Z14, Z26)
-	Q4KSUB2(7, Z15, Z27)
-	KFINISH(SI, 2048, 2176, 2304, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z0)
-	KFINISH(DI, 2048, 2176, 2304, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z5)
-	X16NEXTUNIT(2368, 256, 4, 16, q4kunit)
+	KUNIT(Q4KSUB2, 2048, 2176, 2304, 2368, q4kunit)
 	X16NEXT(q4kpanel)
 
 // Q5KVEC adds vector v of Q5_K sub-block j at w to acc: its nibbles with
@@ -240,17 +247,7 @@ TEXT ·x16Q5K(SB), NOSPLIT, $0-72
 q5kpanel:
 	X16PANEL
 q5kunit:
-	Q5KSUB2(0, Z8, Z20)
-	Q5KSUB2(1, Z9, Z21)
-	Q5KSUB2(2, Z10, Z22)
-	Q5KSUB2(3, Z11, Z23)
-	Q5KSUB2(4, Z12, Z24)
-	Q5KSUB2(5, Z13, Z25)
-	Q5KSUB2(6, Z14, Z26)
-	Q5KSUB2(7, Z15, Z27)
-	KFINISH(SI, 2560, 2688, 2816, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z0)
-	KFINISH(DI, 2560, 2688, 2816, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z5)
-	X16NEXTUNIT(2880, 256, 4, 16, q5kunit)
+	KUNIT(Q5KSUB2, 2560, 2688, 2816, 2880, q5kunit)
 	X16NEXT(q5kpanel)
 
 // Q6KVEC adds vector v of Q6_K run u at w (its nibbles at nib) to Z10

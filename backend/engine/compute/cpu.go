@@ -15,7 +15,6 @@ type CPU struct {
 	scratch [][]float32 // per worker, grown before a parallel call, never shrunk
 
 	// One reusable task value per operation, so dispatching allocates nothing.
-	matVec  matVecTask
 	matMat  matMatTask
 	gemm    gemmTask
 	attend  attendTask
@@ -25,10 +24,12 @@ type CPU struct {
 	norm    normTask
 	rope    ropeTask
 	add     addTask
-	quant   quantTask   // block-quantized weights (quantmm.go)
-	x16     x16Task     // repacked quantized weights (quantx16.go)
-	acts    []workerAct // the quantized mat-vecs' activations, one copy per worker (quantmm.go)
-	actGen  uint64      // counts those mat-vecs
+	quant   quantTask // block-quantized weights, the tile and panel paths (quanttile.go, quantpanel.go)
+	// direct holds the tasks of the few-token products (plan.go): slot 0
+	// for MatMul, all of them for one fused call (MatVecs, GatedMatVec).
+	direct  [maxFused]directTasks
+	actGen  uint64 // counts the products, for the workers' quantized activations (workerAct)
+	fused   fusedTask
 	workers []workerStats
 
 	// useGEMM routes prefill products through the packed-panel GEMM
@@ -52,8 +53,12 @@ type CPU struct {
 // NewCPU starts a CPU backend on threads workers (< 1: GOMAXPROCS).
 func NewCPU(threads int) *CPU {
 	p := NewPool(threads)
-	c := &CPU{pool: p, scratch: make([][]float32, p.Workers()), workers: make([]workerStats, p.Workers()), acts: make([]workerAct, p.Workers())}
-	c.matVec.cpu, c.matMat.cpu, c.gemm.cpu, c.attend.cpu, c.attendB.cpu = c, c, c, c, c
+	c := &CPU{pool: p, scratch: make([][]float32, p.Workers()), workers: make([]workerStats, p.Workers())}
+	for i := range c.direct {
+		d := &c.direct[i]
+		d.matVec.cpu, d.acts = c, make([]workerAct, p.Workers())
+	}
+	c.matMat.cpu, c.gemm.cpu, c.attend.cpu, c.attendB.cpu = c, c, c, c
 	c.useGEMM = gemmAvailable()
 	c.useGEMM2 = !c.useGEMM && gemmAVX2Available()
 	c.useAMX = amxAvailable()
@@ -110,26 +115,14 @@ func (c *CPU) MatMul(out, x []float32, n int, w Matrix, bias []float32) {
 		return
 	}
 	// Repacked weights take the x16 kernels below panelMinTokens
-	// (quantMatMul); the tiles read the stored rows.
+	// (plan.go); the tiles read the stored rows.
 	if n >= tileMinTokens && usesTiles(w) && w.x16 == nil && !c.amxUsable(w, n) {
 		c.quantTileMatMul(out, x, n, w, bias)
 		return
 	}
-	if w.DType.Quantized() && n < quantGEMMMin {
-		c.quantMatMul(out, x, n, w, bias)
-		return
-	}
-	if n == 1 {
-		t := &c.matVec
-		t.out, t.x, t.w, t.bias = out[:w.Rows], x[:w.Cols], w, bias
-		if w.DType == F16 {
-			c.ensureScratch(w.Cols)
-		}
-		// About 4 chunks per worker: enough to rebalance when the OS takes a
-		// core away, few enough that claiming (a contended atomic) stays cheap.
-		c.pool.Parallel(w.Rows, max(64, w.Rows/(4*c.pool.Workers())), t)
-		t.out, t.x, t.bias = nil, nil, nil
-		t.w = Matrix{}
+	if p, ok := c.plan(&c.direct[0], c.direct[0].acts, c.nextGen(), out, x, n, w, bias); ok {
+		c.pool.Parallel(p.items, p.grain, p.task)
+		c.direct[0].release()
 		return
 	}
 	if c.amxUsable(w, n) {

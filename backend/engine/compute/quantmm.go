@@ -9,30 +9,6 @@ package compute
 // kernels are faster.
 const quantGEMMMin = 16
 
-// quantMatMul is MatMul for block-quantized weights and small batches. The activations are
-// quantized once on the caller (O(n·cols), small next to the n·rows·cols
-// products); then the workers take rows of w. Each worker streams a weight
-// row once and applies it to all n tokens while it is in cache, so prefill
-// reads the weights once per chunk, like decode reads them once per token.
-func (c *CPU) quantMatMul(out, x []float32, n int, w Matrix, bias []float32) {
-	if w.x16 != nil {
-		c.x16MatMul(out, x, n, w, bias)
-		return
-	}
-	t := &c.quant
-	c.actGen++
-	t.x, t.gen, t.acts = x[:n*w.Cols], c.actGen, c.acts
-	t.out, t.n, t.w, t.bias = out[:n*w.Rows], n, w, bias
-	t.rowBytes = w.DType.RowBytes(w.Cols)
-	grain := max(16, w.Rows/(4*c.pool.Workers()))
-	if n > 1 {
-		grain = max(4, w.Rows/(8*c.pool.Workers()))
-	}
-	c.pool.Parallel(w.Rows, grain, t)
-	t.x, t.out, t.bias = nil, nil, nil
-	t.w = Matrix{}
-}
-
 // workerAct is one worker's quantized copy of a mat-vec's activations.
 // Each worker quantizes them itself, the first time it runs a chunk of the
 // mat-vec. Quantizing once on the caller made every mat-vec rewrite lines
@@ -77,8 +53,8 @@ func (a *workerAct) quantize(gen uint64, x []float32, n int, w Matrix) {
 type quantTask struct {
 	act      qact // the tile and panel paths' activations (quanttile.go, quantpanel.go)
 	x        []float32
-	gen      uint64      // quantMatMul's: which mat-vec this is
-	acts     []workerAct // quantMatMul's: one per worker
+	gen      uint64      // the mat-vec rows' (plan.go): which product this is
+	acts     []workerAct // the mat-vec rows': one per worker
 	out      []float32
 	n        int
 	w        Matrix
@@ -88,7 +64,7 @@ type quantTask struct {
 	panels   [][]byte // per worker: a packed panel of 16 rows (quantpanel.go)
 }
 
-// Run runs quantMatMul's rows lo…hi, each worker on its own copy of the
+// Run runs the mat-vec rows lo…hi (plan.go), each worker on its own copy of the
 // quantized activations.
 func (t *quantTask) Run(worker, lo, hi int) {
 	a := &t.acts[worker]

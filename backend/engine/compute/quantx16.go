@@ -389,17 +389,3 @@ func addBias(out, bias []float32, lo, hi int) {
 		out[r] += bias[r]
 	}
 }
-
-// x16MatMul is quantMatMul for repacked weights (w.x16 != nil).
-func (c *CPU) x16MatMul(out, x []float32, n int, w Matrix, bias []float32) {
-	slots := ((w.Rows+x16Rows-1)/x16Rows + 1) / 2
-	task := &c.x16
-	c.actGen++
-	task.x, task.out, task.n, task.w, task.bias, task.half = x[:n*w.Cols], out[:n*w.Rows], n, w, bias, slots
-	task.gen, task.acts = c.actGen, c.acts
-	// Two chunks per worker's share: decode measured 2–5 % faster than with
-	// four, and as fast as with one, which would leave nothing to steal.
-	c.pool.Parallel(slots, max(1, (slots+c.pool.Workers()-1)/(2*c.pool.Workers())), task)
-	task.x, task.out, task.bias = nil, nil, nil
-	task.w = Matrix{}
-}

@@ -1,0 +1,215 @@
+package compute
+
+// Fused calls run the products of one decode token that share an input as
+// one pool operation instead of one each: a layer's q, k and v projections
+// (MatVecs), and its gate and up projections with the activation between
+// them (GatedMatVec). Every pool operation is a hand-off between the cores:
+// the caller publishes the task, the helpers wake, read the input the
+// caller wrote and write rows the caller reads next. When the host puts
+// our two cores on different dies (README, "high-bandwidth episodes") each
+// hand-off costs microseconds, and a decode step made nine per layer;
+// fused, it makes six.
+//
+// The parts of a fused call run on different cores at the same time, so
+// they cannot each get a time span of their own: the engine fuses only
+// when it does not time components (tracing off).
+
+// Product is one product of a fused call: Out = x·Wᵀ + Bias for one token.
+type Product struct {
+	Out  []float32
+	W    Matrix
+	Bias []float32
+}
+
+// Activation is the nonlinearity GatedMatVec applies to the gate.
+type Activation uint8
+
+const (
+	SiLU     Activation = iota // SwiGLU: silu(gate)·up
+	GELUTanh                   // GeGLU (Gemma): tanh-approximated gelu(gate)·up
+)
+
+// maxFused is the most products one call fuses: a layer's q, k and v.
+const maxFused = 3
+
+// fusedChunksPerWorker is how many chunks a fused call is cut into per
+// worker: its parts differ in size (q is 3–8 times k in GQA models), so
+// chunks of about equal bytes let the pool's even split by chunk count
+// balance the cores.
+const fusedChunksPerWorker = 4
+
+// fusedTask runs the parts of a fused call. Its items are the parts'
+// chunks, numbered part after part; a gated task's chunk k is chunk k of
+// both the gate and the up product (same shape and split), followed by the
+// activation of the rows the two produced.
+type fusedTask struct {
+	parts [maxFused]fusedPart
+	count int
+	gated bool
+	act   Activation
+}
+
+// fusedPart is one part's plan, cut into chunks chunks of grain items
+// starting at chunk first of the fused numbering.
+type fusedPart struct {
+	plan
+	out                  []float32
+	first, chunks, grain int
+}
+
+func (t *fusedTask) Run(worker, lo, hi int) {
+	for k := lo; k < hi; k++ {
+		if t.gated {
+			t.gatedChunk(worker, k)
+			continue
+		}
+		i := 0
+		for k >= t.parts[i].first+t.parts[i].chunks {
+			i++
+		}
+		p := &t.parts[i]
+		c := k - p.first
+		p.task.Run(worker, c*p.grain, min((c+1)*p.grain, p.items))
+	}
+}
+
+func (t *fusedTask) gatedChunk(worker, k int) {
+	gate, up := &t.parts[0], &t.parts[1]
+	lo, hi := k*gate.grain, min((k+1)*gate.grain, gate.items)
+	gate.task.Run(worker, lo, hi)
+	up.task.Run(worker, lo, hi)
+	for _, span := range gate.rowSpans(lo, hi) {
+		g, u := gate.out[span[0]:span[1]], up.out[span[0]:span[1]]
+		if t.act == GELUTanh {
+			geglu(g, u)
+		} else {
+			swiglu(g, u)
+		}
+	}
+}
+
+// rowSpans are the output rows items [lo, hi) of p write: one run for
+// row tasks, two for x16 slots (panels lo…hi and their partners x16Half
+// further on); an empty span is {r, r}.
+func (p *plan) rowSpans(lo, hi int) [2][2]int {
+	if p.x16Half == 0 {
+		return [2][2]int{{lo, hi}, {hi, hi}}
+	}
+	r := func(panel int) int { return min(panel*x16Rows, p.rows) }
+	return [2][2]int{{r(lo), r(hi)}, {r(lo + p.x16Half), r(hi + p.x16Half)}}
+}
+
+// sameActs reports whether products with weights a and b use the same
+// quantized activations of one input.
+func sameActs(a, b Matrix) bool {
+	return a.DType == b.DType && (a.x16 == nil) == (b.x16 == nil) && a.Cols == b.Cols
+}
+
+// MatVecs computes every product of one token's x (at most maxFused) as
+// one parallel operation; the results equal len(ps) MatMul calls with
+// n = 1.
+func (c *CPU) MatVecs(x []float32, ps []Product) {
+	t := &c.fused
+	if len(ps) > maxFused || !c.planParts(t, x, ps) {
+		c.releaseFused()
+		c.unfused(x, ps)
+		return
+	}
+	t.gated = false
+	total := 0
+	for i := range t.count {
+		total += t.parts[i].items * t.parts[i].itemBytes
+	}
+	target := fusedChunksPerWorker * c.pool.Workers()
+	chunks := 0
+	for i := range t.count {
+		p := &t.parts[i]
+		want := (2*target*p.items*p.itemBytes + total) / (2 * total) // rounded share of target
+		p.split(max(1, want), 1)
+		p.first = chunks
+		chunks += p.chunks
+	}
+	c.pool.Parallel(chunks, 1, t)
+	c.releaseFused()
+}
+
+// GatedMatVec computes gate.Out = act(x·gateᵀ + b) · (x·upᵀ + b) for one
+// token as one parallel operation, each worker applying the activation to
+// the rows it just computed; up.Out holds x·upᵀ + b afterwards. The
+// results equal two MatMul calls and SwiGLU (or GeGLU) on the outputs.
+func (c *CPU) GatedMatVec(x []float32, gate, up Product, act Activation) {
+	t := &c.fused
+	ps := [2]Product{gate, up}
+	if !c.planParts(t, x, ps[:]) || t.parts[0].items != t.parts[1].items || t.parts[0].x16Half != t.parts[1].x16Half || t.parts[0].rows != t.parts[1].rows {
+		c.releaseFused()
+		c.unfused(x, ps[:])
+		if act == GELUTanh {
+			c.GeGLU(gate.Out[:gate.W.Rows], up.Out)
+		} else {
+			c.SwiGLU(gate.Out[:gate.W.Rows], up.Out)
+		}
+		return
+	}
+	t.gated, t.act = true, act
+	g := &t.parts[0]
+	// Row chunks of whole 16s keep the activation's SIMD loop on the same
+	// boundaries as SwiGLU's own split.
+	align := 1
+	if g.x16Half == 0 {
+		align = 16
+	}
+	g.split(fusedChunksPerWorker*c.pool.Workers(), align)
+	t.parts[1].grain = g.grain
+	c.pool.Parallel(g.chunks, 1, t)
+	c.releaseFused()
+}
+
+// planParts plans each product in a slot of its own; products that use the
+// same quantized activations share the first one's copies. It reports
+// false when a product does not take a few-token kernel.
+func (c *CPU) planParts(t *fusedTask, x []float32, ps []Product) bool {
+	var gens [maxFused]uint64
+	t.count = len(ps)
+	for i, p := range ps {
+		owner := i
+		for j := range i {
+			if sameActs(ps[j].W, p.W) {
+				owner = j
+				break
+			}
+		}
+		if owner == i {
+			gens[i] = c.nextGen()
+		} else {
+			gens[i] = gens[owner]
+		}
+		pl, ok := c.plan(&c.direct[i], c.direct[owner].acts, gens[i], p.Out, x, 1, p.W, p.Bias)
+		if !ok {
+			return false
+		}
+		t.parts[i] = fusedPart{plan: pl, out: p.Out[:p.W.Rows]}
+	}
+	return true
+}
+
+// split cuts the part into about want chunks of a multiple of align items.
+func (p *fusedPart) split(want, align int) {
+	want = min(max(1, want), p.items)
+	p.grain = (p.items + want - 1) / want
+	p.grain = (p.grain + align - 1) / align * align
+	p.chunks = (p.items + p.grain - 1) / p.grain
+}
+
+// unfused runs ps one MatMul at a time.
+func (c *CPU) unfused(x []float32, ps []Product) {
+	for _, p := range ps {
+		c.MatMul(p.Out, x, 1, p.W, p.Bias)
+	}
+}
+
+func (c *CPU) releaseFused() {
+	for i := range c.fused.count {
+		c.direct[i].release()
+		c.fused.parts[i] = fusedPart{}
+	}
+}

@@ -87,6 +87,7 @@ type Engine struct {
 	name      string       // the model folder, for errors
 	files     func() error // the model's CheckFiles, to name a file changed under a run
 	be        compute.Backend
+	fused     fusedBackend // be's fused decode products (fused.go), nil if it has none
 	tok       Tokenizer
 	layers    []layer
 	embed     compute.Matrix
@@ -114,7 +115,8 @@ type Engine struct {
 	x, xb, xb2, q, att []float32
 	hb, hb2            []float32
 	logits             []float32
-	one                [1]int // the decode step's input, kept here so it does not escape
+	one                [1]int             // the decode step's input, kept here so it does not escape
+	qkv                [3]compute.Product // a fused q/k/v call's products, kept here so they do not escape
 
 	sampleVocab int // logits[:sampleVocab] are sampled from
 	trace       traceState
@@ -224,6 +226,7 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 	if err := e.checkBackend(); err != nil {
 		return nil, err
 	}
+	e.fused, _ = be.(fusedBackend)
 	// A backend with its own weight layouts (the CPU's repacked 4-bit
 	// decode panels, quantx16.go) builds them now, in the load phase, not
 	// in the first decode step; its Name then says so. The mapped pages of

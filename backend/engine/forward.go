@@ -82,15 +82,20 @@ func (e *Engine) encodeChunk(ctx context.Context, ids []int, wantLogits bool) er
 		be.RMSNorm(xb, x, n, l.inputNorm, e.eps)
 		tr.endNorm(li, CompInputNorm, t, n, x, xb)
 
-		t = tr.begin()
-		be.MatMul(q, xb, n, l.q, l.qBias)
-		tr.end(li, CompQProj, t, n, q)
-		t = tr.begin()
-		be.MatMul(kc, xb, n, l.k, l.kBias)
-		tr.end(li, CompKProj, t, n, kc)
-		t = tr.begin()
-		be.MatMul(vc, xb, n, l.v, l.vBias)
-		tr.end(li, CompVProj, t, n, vc)
+		if e.fuses(n) { // one untimed token: q, k and v as one parallel operation (fused.go)
+			e.qkv = [3]compute.Product{{Out: q, W: l.q, Bias: l.qBias}, {Out: kc, W: l.k, Bias: l.kBias}, {Out: vc, W: l.v, Bias: l.vBias}}
+			e.fused.MatVecs(xb, e.qkv[:])
+		} else {
+			t = tr.begin()
+			be.MatMul(q, xb, n, l.q, l.qBias)
+			tr.end(li, CompQProj, t, n, q)
+			t = tr.begin()
+			be.MatMul(kc, xb, n, l.k, l.kBias)
+			tr.end(li, CompKProj, t, n, kc)
+			t = tr.begin()
+			be.MatMul(vc, xb, n, l.v, l.vBias)
+			tr.end(li, CompVProj, t, n, vc)
+		}
 
 		if l.qNorm != nil { // Qwen3, Gemma 3: RMSNorm over each head, before RoPE
 			t = tr.beginNorm(q)
@@ -145,20 +150,24 @@ func (e *Engine) encodeChunk(ctx context.Context, ids []int, wantLogits bool) er
 			continue
 		}
 
-		t = tr.begin()
-		be.MatMul(hb, xb, n, l.gate, l.gateBias)
-		tr.endGate(li, t, n, hb)
-		t = tr.begin()
-		be.MatMul(hb2, xb, n, l.up, l.upBias)
-		tr.end(li, CompUpProj, t, n, hb2)
-
-		t = tr.begin()
-		if e.geglu {
-			be.GeGLU(hb, hb2)
+		if e.fuses(n) { // gate, up and the activation as one parallel operation
+			e.fused.GatedMatVec(xb, compute.Product{Out: hb, W: l.gate, Bias: l.gateBias}, compute.Product{Out: hb2, W: l.up, Bias: l.upBias}, e.activation())
 		} else {
-			be.SwiGLU(hb, hb2)
+			t = tr.begin()
+			be.MatMul(hb, xb, n, l.gate, l.gateBias)
+			tr.endGate(li, t, n, hb)
+			t = tr.begin()
+			be.MatMul(hb2, xb, n, l.up, l.upBias)
+			tr.end(li, CompUpProj, t, n, hb2)
+
+			t = tr.begin()
+			if e.geglu {
+				be.GeGLU(hb, hb2)
+			} else {
+				be.SwiGLU(hb, hb2)
+			}
+			tr.endActivation(li, t, n, hb)
 		}
-		tr.endActivation(li, t, n, hb)
 
 		t = tr.begin()
 		be.MatMul(xb2, hb, n, l.down, l.downBias)

@@ -48,6 +48,20 @@ func (f *floatCPU) MatMul(out, x []float32, n int, w compute.Matrix, bias []floa
 	f.CPU.MatMul(out, x, n, f.float(w), bias)
 }
 
+// MatVecs and GatedMatVec: the embedded CPU's fused products would read
+// the quantized weights.
+func (f *floatCPU) MatVecs(x []float32, ps []compute.Product) {
+	for i := range ps {
+		ps[i].W = f.float(ps[i].W)
+	}
+	f.CPU.MatVecs(x, ps)
+}
+
+func (f *floatCPU) GatedMatVec(x []float32, gate, up compute.Product, act compute.Activation) {
+	gate.W, up.W = f.float(gate.W), f.float(up.W)
+	f.CPU.GatedMatVec(x, gate, up, act)
+}
+
 func (f *floatCPU) Embed(out []float32, table compute.Matrix, ids []int) {
 	f.CPU.Embed(out, f.float(table), ids)
 }

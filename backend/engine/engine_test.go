@@ -143,3 +143,21 @@ func TestForwardMatchesReference(t *testing.T) {
 		})
 	}
 }
+
+// TestDTypeLayoutsAgree: the loader (model.DType.Block) and the kernels
+// (compute's RowBytes) each keep ggml's block sizes; a matrix of every
+// runnable type, three blocks wide, must be as long to both.
+func TestDTypeLayoutsAgree(t *testing.T) {
+	for _, dt := range []model.DType{model.F32, model.F16, model.BF16, model.Q8_0, model.Q4_0, model.Q4_K, model.Q5_K, model.Q6_K} {
+		values, bytes := dt.Block()
+		tensor := &model.Tensor{Name: "w", DType: dt, Shape: []int{2, 3 * values}, Data: make([]byte, 2*3*bytes+64)}
+		tensor.Data = tensor.Data[:2*3*bytes]
+		m, err := matrix(tensor)
+		if err != nil {
+			t.Fatalf("%s: %v", dt, err)
+		}
+		if got := m.DType.RowBytes(m.Cols); got != 3*bytes {
+			t.Errorf("%s: a row of %d values is %d bytes to the kernels, %d to the loader", dt, 3*values, got, 3*bytes)
+		}
+	}
+}

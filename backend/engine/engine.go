@@ -227,7 +227,7 @@ func New(m *model.Model, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.fused, _ = be.(fusedBackend)
-	// A backend with its own weight layouts (the CPU's repacked 4-bit
+	// A backend with its own weight layouts (the CPU's repacked quantized
 	// decode panels, quantx16.go) builds them now, in the load phase, not
 	// in the first decode step; its Name then says so. The mapped pages of
 	// what it copied are let go, so the model is not resident twice.

@@ -71,16 +71,16 @@ func TestGGUFFixturesGreedy(t *testing.T) {
 				t.Fatalf("greedy ids %v, want %v (first %d compared)", got, c.IDs, c.Compare)
 			}
 			t.Logf("%s: %d/%d reference ids (compared %d)", c.Type, commonPrefix(got, c.IDs), len(c.IDs), c.Compare)
-			// On CPUs with the x16 kernels, 4-bit files decode through
+			// On CPUs with the x16 kernels, quantized files decode through
 			// weights repacked at load: the ids above came from them.
-			if fourBit := c.Type == "Q4_0" || strings.HasPrefix(c.Type, "Q4_K") || strings.HasPrefix(c.Type, "Q5_K") || c.Type == "Q6_K"; fourBit && x16Available() && !strings.Contains(e.BackendName(), "+x16") {
+			if quantized := c.Type == "Q8_0" || c.Type == "Q4_0" || strings.HasPrefix(c.Type, "Q4_K") || strings.HasPrefix(c.Type, "Q5_K") || c.Type == "Q6_K"; quantized && x16Available() && !strings.Contains(e.BackendName(), "+x16") {
 				t.Errorf("backend %q: the %s weights were not repacked for decode", e.BackendName(), c.Type)
 			}
 		})
 	}
 }
 
-// x16Available reports whether this CPU repacks 4-bit weights for decode,
+// x16Available reports whether this CPU repacks quantized weights for decode,
 // probing with one Q4_0 panel.
 func x16Available() bool {
 	c := compute.NewCPU(1)

@@ -68,7 +68,7 @@ func NewCPU(threads int) *CPU {
 }
 
 // Name implements Backend: the kernels in use and the worker count, e.g.
-// "cpu-avx512+gemm512+x16 x2" (x16: 4-bit weights repacked for decode).
+// "cpu-avx512+gemm512+x16 x2" (x16: quantized weights repacked for decode).
 func (c *CPU) Name() string {
 	gemm := ""
 	if c.useGEMM {

@@ -20,7 +20,7 @@ const quantGEMMMin = 16
 type workerAct struct {
 	gen  uint64 // the mat-vec a holds, CPU.actGen
 	act  qact
-	negs []int32 // x16 kernels, per token: Q4_0's -8·Σq per 32 values, Q6_K's -32·Σq per 16; none for Q4_K/Q5_K (their mins use the sums)
+	negs []int32 // x16 kernels, per token: Q8_0's -128·Σq and Q4_0's -8·Σq per 32 values, Q6_K's -32·Σq per 16; none for Q4_K/Q5_K (their mins use the sums)
 	_    [64]byte
 }
 
@@ -38,6 +38,10 @@ func (a *workerAct) quantize(gen uint64, x []float32, n int, w Matrix) {
 	case w.x16 == nil:
 		if w.DType == Q4_0 && hasQ4_0Perm() {
 			a.act.permuteQ4_0()
+		}
+	case w.DType == Q8_0:
+		for _, s := range a.act.s32 {
+			a.negs = append(a.negs, -128*int32(s))
 		}
 	case w.DType == Q4_0:
 		for _, s := range a.act.s32 {

@@ -40,11 +40,7 @@ func packPanelQ(dst []byte, w Matrix, r0 int) {
 			var d uint16
 			var vals [32]byte
 			if w.DType == Q8_0 {
-				src := row[34*b : 34*b+34]
-				d = binary.LittleEndian.Uint16(src)
-				for i, q := range src[2:34] {
-					vals[i] = q ^ 0x80
-				}
+				d = binary.LittleEndian.Uint16(q8_0Block(w, row, r0, r, b, &vals))
 			} else {
 				qs, dBytes := q4_0Block(w, row, r0, r, b, &scratch)
 				d = binary.LittleEndian.Uint16(dBytes)
@@ -58,6 +54,25 @@ func packPanelQ(dst []byte, w Matrix, r0 int) {
 			binary.LittleEndian.PutUint32(blk[512+4*r:], math.Float32bits(F16ToF32(d)))
 		}
 	}
+}
+
+// q8_0Block puts the 32 values of block b of row r0+r of a Q8_0 matrix,
+// shifted by +128, in vals and returns the block's fp16 scale: from its
+// x16 panel when w was repacked (which holds them shifted; the mapped file
+// stays untouched), else from the stored row.
+func q8_0Block(w Matrix, row []byte, r0, r, b int, vals *[32]byte) (d []byte) {
+	if w.x16 == nil {
+		src := row[34*b : 34*b+34]
+		for i, q := range src[2:] {
+			vals[i] = q ^ 0x80
+		}
+		return src[:2]
+	}
+	unit, k := w.x16.unit(r0/x16Rows, b/2), b%2
+	for v := range 8 {
+		copy(vals[4*v:4*v+4], unit[512*k+64*v+4*r:])
+	}
+	return unit[1024+32*k+2*r : 1024+32*k+2*r+2]
 }
 
 // q4_0Block returns the 16 stored value bytes and the fp16 scale of block b

@@ -10,7 +10,10 @@ import "encoding/binary"
 // row. The row-by-row kernels (quantdot_vnni_amd64.s) spend about five
 // vector instructions per 32 weights on unpacking and horizontal sums;
 // these spend about one, so 4-bit decode runs at memory speed instead of
-// being bound by the core.
+// being bound by the core. Q8_0 needs no unpacking, but its row kernel
+// still made about three instructions per 32 weights and one horizontal
+// sum per row: 33 GB/s per core from cache, less than a core's share of
+// the host's bandwidth in its high-bandwidth episodes (README).
 //
 // The layouts keep the stored precision (4- and 6-bit values, 8-bit
 // sub-block scales and mins, fp16 block scales), so a panel is as large as
@@ -23,6 +26,12 @@ import "encoding/binary"
 //	              bytes 4v…4v+3 of block k (low nibbles: values 4v+t, high
 //	              nibbles: values 16+4v+t)
 //	  [512, 576)  block k's 16 fp16 scales d at 512+32k
+//
+//	Q8_0 (unit: 2 blocks, 64 values; 1088 bytes)
+//	  [0, 1024)     block k, vector v at 512k+64v: lane r = row r's values
+//	                4v…4v+3 of block k, +128 (the unsigned bytes VPDPBUSD
+//	                multiplies; the activations' -128·Σq undoes the shift)
+//	  [1024, 1088)  block k's 16 fp16 scales d at 1024+32k
 //
 //	Q4_K (unit: one 256-value block; 2368 bytes)
 //	  [0, 2048)     sub-block j, vector v at 256j+64v: lane r byte t = value
@@ -41,31 +50,39 @@ import "encoding/binary"
 //	  [2560, 2880)  scales, mins, d and dmin as Q4_K's (512 bytes later)
 //
 //	Q6_K (unit: one 256-value block; 3392 bytes)
-//	  [0, 3328)     4 groups of 64 values, 832 bytes each (q6Nibbles,
-//	                q6High, q6Scales): the low 4 bits of its two runs u of
-//	                32 values as Q4_K's nibbles, then their high 2 bits
-//	                (vector h: lane r byte t bits 2s…2s+1 = of value
-//	                32u+16h+4s+t), then the int8 scales of its 4 sub-blocks
-//	                of 16 values, 16 rows each
+//	  [0, 3328)     4 groups of 64 values, 832 bytes each: the int8 scales
+//	                of its 4 sub-blocks of 16 values, 16 rows each
+//	                (q6Scales); then for each of its two runs u of 32 values
+//	                their high 2 bits (q6High, vector h: lane r byte t bits
+//	                2s…2s+1 = of value 32u+16h+4s+t) and their low 4 bits as
+//	                Q4_K's nibbles (q6Nibbles)
 //	  [3328, 3360)  16 fp16 d; 32 bytes of padding
+//
+//	The kernel reads a Q6_K unit strictly front to back. With the scales
+//	after the nibbles and the high bits of both runs between them (read
+//	back and forth within each 832 bytes), the hardware prefetchers lost
+//	the streams: decode's Q6_K mat-vecs read 0.72–0.87 of the bandwidth
+//	even with software prefetches, and 1.02 (usual host state) and 0.93
+//	(high-bandwidth episodes) in this order, with none.
 //
 // Rows past the matrix's last are zero (their scales are 0), and the
 // kernels' results for them are dropped.
 const (
 	x16Rows       = 16
+	x16UnitQ8_0   = 1088
 	x16UnitQ4_0   = 576
 	x16UnitQ4_K   = 2368
 	x16UnitQ5_K   = 2880
 	x16UnitQ6_K   = 3392
-	x16ValuesQ4_0 = 64
+	x16ValuesQ4_0 = 64 // Q8_0's too
 	x16ValuesK    = 256
 )
 
-// Where a Q6_K unit keeps vector v of run u's nibbles, vector h of its
-// high bits, and sub-block g's scales.
-func q6Nibbles(u, v int) int { return 832*(u/2) + 256*(u%2) + 64*v }
-func q6High(u, h int) int    { return 832*(u/2) + 512 + 128*(u%2) + 64*h }
-func q6Scales(g int) int     { return 832*(g/4) + 768 + 16*(g%4) }
+// Where a Q6_K unit keeps sub-block g's scales, vector h of run u's high
+// bits and vector v of its nibbles.
+func q6Scales(g int) int     { return 832*(g/4) + 16*(g%4) }
+func q6High(u, h int) int    { return 832*(u/2) + 64 + 384*(u%2) + 64*h }
+func q6Nibbles(u, v int) int { return q6High(u, 0) + 128 + 64*v }
 
 // x16Weights is a matrix repacked for the x16 kernels.
 type x16Weights struct {
@@ -78,6 +95,8 @@ type x16Weights struct {
 // or ok false when dt has none.
 func x16Layout(dt DType) (values, bytes int, ok bool) {
 	switch dt {
+	case Q8_0:
+		return x16ValuesQ4_0, x16UnitQ8_0, true
 	case Q4_0:
 		return x16ValuesQ4_0, x16UnitQ4_0, true
 	case Q4_K:
@@ -189,6 +208,8 @@ func packX16Panel(x *x16Weights, w Matrix, p int) {
 		for u := range x.units {
 			unit := dst[u*x.unitBytes : (u+1)*x.unitBytes]
 			switch w.DType {
+			case Q8_0:
+				packX16Q8_0(unit, row[68*u:68*u+68], r)
 			case Q4_0:
 				packX16Q4_0(unit, row[36*u:36*u+36], r)
 			case Q4_K:
@@ -199,6 +220,19 @@ func packX16Panel(x *x16Weights, w Matrix, p int) {
 				packX16Q6K(unit, row[210*u:210*u+210], r)
 			}
 		}
+	}
+}
+
+// packX16Q8_0 places row r's two Q8_0 blocks (68 bytes) in a unit.
+func packX16Q8_0(unit, blocks []byte, r int) {
+	for k := range 2 {
+		blk := blocks[34*k : 34*k+34]
+		for v := range 8 {
+			for t := range 4 {
+				unit[512*k+64*v+4*r+t] = blk[2+4*v+t] ^ 0x80
+			}
+		}
+		copy(unit[1024+32*k+2*r:], blk[0:2])
 	}
 }
 
@@ -292,7 +326,7 @@ func (t *x16PackTask) Run(_, lo, hi int) {
 }
 
 // PackWeights repacks, in place, the matrices the x16 decode kernels can
-// read (Q4_0, Q4_K, Q5_K, Q6_K) on CPUs that have them, and reports how many
+// read (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) on CPUs that have them, and reports how many
 // bytes it allocated; elsewhere it does nothing. The engine calls it once
 // at load, so the cost lands in the model-load phase, not in decode.
 // Decode, small batches and the prefill panels then read the repacked copy;

@@ -7,6 +7,9 @@ package compute
 // activations and write 16 results per panel.
 
 //go:noescape
+func x16Q8_0(a, b *byte, pairs int, x *int8, dx *float32, negs *int32, units int, outA, outB *float32)
+
+//go:noescape
 func x16Q4_0(a, b *byte, pairs int, x *int8, dx *float32, negs *int32, units int, outA, outB *float32)
 
 //go:noescape
@@ -22,8 +25,8 @@ func x16Q6K(a, b *byte, pairs int, x *int8, dx *float32, negs *int32, units int,
 func hasX16Kernels() bool { return hasVNNI() }
 
 // x16Kernel runs dt's kernel over panels [pa, pa+pairs) and [pb, pb+pairs)
-// of x into outA and outB (16 floats a panel). negs: Q4_0's -8·Σq per 32
-// activations, Q6_K's -32·Σq per 16.
+// of x into outA and outB (16 floats a panel). negs: Q8_0's -128·Σq and
+// Q4_0's -8·Σq per 32 activations, Q6_K's -32·Σq per 16.
 func x16Kernel(dt DType, x *x16Weights, pa, pb, pairs int, a actRow, negs []int32, outA, outB []float32) {
 	if pairs <= 0 {
 		return
@@ -35,11 +38,15 @@ func x16Kernel(dt DType, x *x16Weights, pa, pb, pairs int, a actRow, negs []int3
 	_ = outB[x16Rows*pairs-1]
 	wa, wb := &x.data[pa*panelBytes], &x.data[pb*panelBytes]
 	switch dt {
-	case Q4_0:
+	case Q8_0, Q4_0:
 		_ = a.qs[64*x.units-1]
 		_ = a.d[2*x.units-1]
 		_ = negs[2*x.units-1]
-		x16Q4_0(wa, wb, pairs, &a.qs[0], &a.d[0], &negs[0], x.units, &outA[0], &outB[0])
+		if dt == Q8_0 {
+			x16Q8_0(wa, wb, pairs, &a.qs[0], &a.d[0], &negs[0], x.units, &outA[0], &outB[0])
+		} else {
+			x16Q4_0(wa, wb, pairs, &a.qs[0], &a.d[0], &negs[0], x.units, &outA[0], &outB[0])
+		}
 	case Q4_K, Q5_K:
 		_ = a.qs[256*x.units-1]
 		_ = a.d[x.units-1]

@@ -17,6 +17,17 @@ var x16Shapes = [][2]int{{37, 512}, {16, 256}, {5, 768}, {64, 4608}}
 // kUnitsX16), as ggml's dequantization computes them.
 func unpackX16Row(dst []float32, x *x16Weights, dt DType, r int) {
 	p, lane := r/x16Rows, r%x16Rows
+	if dt == Q8_0 {
+		w := Matrix{DType: Q8_0, x16: x}
+		var vals [32]byte
+		for b := range len(dst) / 32 {
+			d := F16ToF32(binary.LittleEndian.Uint16(q8_0Block(w, nil, p*x16Rows, lane, b, &vals)))
+			for i, q := range vals {
+				dst[32*b+i] = float32(int8(q^0x80)) * d
+			}
+		}
+		return
+	}
 	if dt == Q4_0 {
 		w := Matrix{DType: Q4_0, x16: x}
 		var scratch [16]byte
@@ -60,7 +71,7 @@ func unpackX16Row(dst []float32, x *x16Weights, dt DType, r int) {
 // for bit: the layout loses nothing and puts every value in its place.
 func TestX16PackingKeepsTheValues(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	for _, dt := range []DType{Q4_0, Q4_K, Q5_K, Q6_K} {
+	for _, dt := range []DType{Q8_0, Q4_0, Q4_K, Q5_K, Q6_K} {
 		for _, shape := range x16Shapes {
 			rows, cols := shape[0], shape[1]
 			data, err := Quantize(dt, randF32(rng, rows*cols), cols)
@@ -106,7 +117,7 @@ func TestX16KernelsMatchGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	cpu := NewCPU(2)
 	defer cpu.Close()
-	for _, dt := range []DType{Q4_0, Q4_K, Q5_K, Q6_K} {
+	for _, dt := range []DType{Q8_0, Q4_0, Q4_K, Q5_K, Q6_K} {
 		for _, shape := range x16Shapes {
 			rows, cols := shape[0], shape[1]
 			vals := randF32(rng, rows*cols)
@@ -152,7 +163,7 @@ func TestX16KernelsMatchGeneric(t *testing.T) {
 // copy, never the mapped file, and computes the same products.
 func TestPrefillPanelsFromX16(t *testing.T) {
 	rng := rand.New(rand.NewPCG(25, 26))
-	for _, dt := range []DType{Q4_0, Q4_K, Q5_K, Q6_K} {
+	for _, dt := range []DType{Q8_0, Q4_0, Q4_K, Q5_K, Q6_K} {
 		rows, cols := 37, 512
 		data, err := Quantize(dt, randF32(rng, rows*cols), cols)
 		if err != nil {
@@ -166,7 +177,7 @@ func TestPrefillPanelsFromX16(t *testing.T) {
 		}
 		for r0 := 0; r0 < rows; r0 += panelRows {
 			var want, got []byte
-			if dt == Q4_0 {
+			if dt == Q8_0 || dt == Q4_0 {
 				want, got = make([]byte, cols/32*panelBlockBytes), make([]byte, cols/32*panelBlockBytes)
 				packPanelQ(want, stored, r0)
 				packPanelQ(got, packed, r0)

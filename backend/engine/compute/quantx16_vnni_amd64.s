@@ -6,7 +6,7 @@
 // panel, one row per int32 lane. Each 64-byte vector of nibbles gives two
 // vectors of 16 rows × 4 weights (VPANDD; VPSRLW then VPANDD), and each of
 // those one VPDPBUSD against 4 activations broadcast from memory: 64
-// products per instruction. Integer sums are scaled per sub-block with
+// products per instruction (Q8_0's vectors go to VPDPBUSD as they are). Integer sums are scaled per sub-block with
 // VPMULLD (the K-quants' 6- and 8-bit scales) and converted to float once
 // per block, so a panel's 16 results accumulate in one register with no
 // horizontal sums. Offsets come in through the activation sums: Q4_0's -8
@@ -23,16 +23,17 @@
 // (splitting a block's bits into regions of their own halved the rate).
 //
 // The Q4_0, Q4_K and Q5_K kernels load each 64-byte vector of weights
-// once, into a register that both of its nibble halves come from, and
-// issue no software prefetches: the hardware prefetchers follow the two
-// streams. When the host put our two cores on different dies (README,
-// "high-bandwidth episodes"), a kernel of this shape streamed 45–51 GB/s
-// that way, against 41–46 GB/s with each vector read twice as a memory
-// operand and PREFETCHT0 2.3 KB ahead; 32000×768 mat-vecs gained 4–9 %
-// (Q4_0, Q4_K) and 1–5 % (Q5_K), in both host states. The Q6_K kernel,
-// whose unit is read in three regions (nibbles, high bits, scales), lost
-// 7–10 % that way and 3–4 % with the prefetches alone restored, so it
-// keeps both memory operands and its prefetches.
+// once, into a register that both of its nibble halves come from. No
+// kernel issues software prefetches: each reads its units front to back
+// (see the Q6_K layout in quantx16.go), and the hardware prefetchers
+// follow the two streams. When the host put our two cores on different
+// dies (README, "high-bandwidth episodes"), a kernel of this shape
+// streamed 45–51 GB/s that way, against 41–46 GB/s with each vector read
+// twice as a memory operand and PREFETCHT0 2.3 KB ahead; 32000×768
+// mat-vecs gained 4–9 % (Q4_0, Q4_K) and 1–5 % (Q5_K), in both host
+// states. The Q6_K kernel reads its unit's three parts in the order they
+// lie in, and keeps its memory operands: loading its vectors once lost
+// 7–10 % (in its earlier layout).
 //
 // Arguments (all kernels): a and b the first panels of the two streams,
 // pairs how many panels each, x the int8 activations, dx their float scale
@@ -112,6 +113,53 @@
 	VCVTPH2PS 544(w), Z17; \
 	VMULPS.BCST 4(DX), Z17, Z17; \
 	VFMADD231PS Z17, s1, acc
+
+// BYTEDOT adds to acc the products of the 4 values per row at off(w)
+// (Q8_0's, +128) with the activations at xoff(BX).
+#define BYTEDOT(w, off, xoff, acc) \
+	VMOVDQU64 off(w), Z1; \
+	VPDPBUSD.BCST xoff(BX), Z1, acc
+
+// Q80UNIT adds one Q8_0 unit at w (integer sums in s0 and s1) to acc.
+#define Q80UNIT(w, s0, s1, acc) \
+	VPBROADCASTD 0(R8), s0; \
+	VPBROADCASTD 4(R8), s1; \
+	BYTEDOT(w, 0, 0, s0); \
+	BYTEDOT(w, 64, 4, s0); \
+	BYTEDOT(w, 128, 8, s0); \
+	BYTEDOT(w, 192, 12, s0); \
+	BYTEDOT(w, 256, 16, s0); \
+	BYTEDOT(w, 320, 20, s0); \
+	BYTEDOT(w, 384, 24, s0); \
+	BYTEDOT(w, 448, 28, s0); \
+	BYTEDOT(w, 512, 32, s1); \
+	BYTEDOT(w, 576, 36, s1); \
+	BYTEDOT(w, 640, 40, s1); \
+	BYTEDOT(w, 704, 44, s1); \
+	BYTEDOT(w, 768, 48, s1); \
+	BYTEDOT(w, 832, 52, s1); \
+	BYTEDOT(w, 896, 56, s1); \
+	BYTEDOT(w, 960, 60, s1); \
+	VCVTDQ2PS s0, s0; \
+	VCVTPH2PS 1024(w), Z16; \
+	VMULPS.BCST 0(DX), Z16, Z16; \
+	VFMADD231PS Z16, s0, acc; \
+	VCVTDQ2PS s1, s1; \
+	VCVTPH2PS 1056(w), Z17; \
+	VMULPS.BCST 4(DX), Z17, Z17; \
+	VFMADD231PS Z17, s1, acc
+
+// func x16Q8_0(a, b *byte, pairs int, x *int8, dx *float32, negs *int32, units int, outA, outB *float32)
+// units of 2 blocks (1088 bytes); negs: -128·Σq per block of 32 activations.
+TEXT ·x16Q8_0(SB), NOSPLIT, $0-72
+	X16SETUP
+q80panel:
+	X16PANEL
+q80unit:
+	Q80UNIT(SI, Z10, Z11, Z0)
+	Q80UNIT(DI, Z12, Z13, Z5)
+	X16NEXTUNIT(1088, 64, 8, 8, q80unit)
+	X16NEXT(q80panel)
 
 // func x16Q4_0(a, b *byte, pairs int, x *int8, dx *float32, negs *int32, units int, outA, outB *float32)
 // units of 2 blocks (576 bytes); negs: -8·Σq per block of 32 activations.
@@ -274,17 +322,12 @@ q5kunit:
 	VPDPBUSD.BCST (32*u+8)(BX), Z1, Z10; \
 	VPDPBUSD.BCST (32*u+24)(BX), Z2, Z11
 
-// Q6KSUB adds run u of 32 values at w, scaled, to acc: nibbles at nib,
-// high bits at hi, the scales of its two sub-blocks at sc (q6Nibbles,
-// q6High, q6Scales in quantx16.go).
+// Q6KSUB adds run u of 32 values at w, scaled, to acc: the scales of its
+// two sub-blocks at sc, high bits at hi, nibbles at nib (q6Scales, q6High,
+// q6Nibbles in quantx16.go), loaded in that order, the order they lie in.
 #define Q6KSUB(w, u, nib, hi, sc, acc) \
-	PREFETCHT0 (416*u+6784)(w); \
-	PREFETCHT0 (416*u+6848)(w); \
-	PREFETCHT0 (416*u+6912)(w); \
-	PREFETCHT0 (416*u+6976)(w); \
-	PREFETCHT0 (416*u+7040)(w); \
-	PREFETCHT0 (416*u+7104)(w); \
-	PREFETCHT0 (416*u+7168)(w); \
+	VPMOVSXBD sc(w), Z14; \
+	VPMOVSXBD (sc+16)(w), Z15; \
 	VPBROADCASTD (8*u)(R8), Z10; \
 	VPBROADCASTD (8*u+4)(R8), Z11; \
 	VMOVDQU64 hi(w), Z12; \
@@ -293,10 +336,8 @@ q5kunit:
 	Q6KVEC(w, u, nib, 1, VPSLLW, $2); \
 	Q6KVEC2(w, u, nib); \
 	Q6KVEC(w, u, nib, 3, VPSRLW, $2); \
-	VPMOVSXBD sc(w), Z14; \
 	VPMULLD Z14, Z10, Z10; \
 	VPADDD Z10, acc, acc; \
-	VPMOVSXBD (sc+16)(w), Z15; \
 	VPMULLD Z15, Z11, Z11; \
 	VPADDD Z11, acc, acc
 
@@ -321,16 +362,14 @@ q6kpanel:
 q6kunit:
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
-	Q6KSUB2(0, 0, 512, 768)
-	Q6KSUB2(1, 256, 640, 800)
-	Q6KSUB2(2, 832, 1344, 1600)
-	Q6KSUB2(3, 1088, 1472, 1632)
-	Q6KSUB2(4, 1664, 2176, 2432)
-	Q6KSUB2(5, 1920, 2304, 2464)
-	Q6KSUB2(6, 2496, 3008, 3264)
-	Q6KSUB2(7, 2752, 3136, 3296)
-	PREFETCHT0 10112(SI)
-	PREFETCHT0 10112(DI)
+	Q6KSUB2(0, 192, 64, 0)
+	Q6KSUB2(1, 576, 448, 32)
+	Q6KSUB2(2, 1024, 896, 832)
+	Q6KSUB2(3, 1408, 1280, 864)
+	Q6KSUB2(4, 1856, 1728, 1664)
+	Q6KSUB2(5, 2240, 2112, 1696)
+	Q6KSUB2(6, 2688, 2560, 2496)
+	Q6KSUB2(7, 3072, 2944, 2528)
 	Q6KFINISH(SI, Z8, Z0)
 	Q6KFINISH(DI, Z9, Z5)
 	X16NEXTUNIT(3392, 256, 4, 64, q6kunit)

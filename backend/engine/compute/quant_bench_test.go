@@ -27,7 +27,7 @@ func BenchmarkQuantDecode(b *testing.B) {
 	}
 	variants := []variant{{BF16, false}, {Q8_0, false}, {Q4_0, false}, {Q4_K, false}, {Q5_K, false}, {Q6_K, false}}
 	if hasX16Kernels() {
-		variants = append(variants, variant{Q4_0, true}, variant{Q4_K, true}, variant{Q5_K, true}, variant{Q6_K, true})
+		variants = append(variants, variant{Q8_0, true}, variant{Q4_0, true}, variant{Q4_K, true}, variant{Q5_K, true}, variant{Q6_K, true})
 	}
 	for _, v := range variants {
 		dt, name := v.dt, v.dt.String()

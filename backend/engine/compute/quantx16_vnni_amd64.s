@@ -262,7 +262,7 @@ q4kunit:
 // the fifth bits from Z19 moved to bit 4 (shift left shl for the low
 // values, right shr for the high ones).
 #define Q5KVEC(w, j, v, shl, shr, acc) \
-	VMOVDQU64 (320*j+64*v)(w), Z6; \
+	VMOVDQU64 (320*j+64+64*v)(w), Z6; \
 	VPANDD Z6, Z31, Z1; \
 	VPSLLW shl, Z19, Z3; \
 	VPTERNLOGD $0xF8, Z29, Z3, Z1; \
@@ -273,9 +273,10 @@ q4kunit:
 	VPDPBUSD.BCST (32*j+4*v)(BX), Z1, acc; \
 	VPDPBUSD.BCST (32*j+16+4*v)(BX), Z2, acc
 
-// Q5KSUB sums sub-block j of the Q5_K unit at w into acc (unscaled).
+// Q5KSUB sums sub-block j of the Q5_K unit at w into acc (unscaled): its
+// fifth bits, then its nibbles, the order they lie in.
 #define Q5KSUB(w, j, acc) \
-	VMOVDQU64 (320*j+256)(w), Z19; \
+	VMOVDQU64 (320*j)(w), Z19; \
 	VPXORD acc, acc, acc; \
 	Q5KVEC(w, j, 0, $4, $0, acc); \
 	Q5KVEC(w, j, 1, $3, $1, acc); \

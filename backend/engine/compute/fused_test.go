@@ -55,6 +55,8 @@ var fusedSets = []struct {
 	{"q5_k odd rows", [3]DType{Q5_K, Q5_K, Q5_K}, [3]int{53, 21, 21}, 256, true},
 	{"q4_0 rows", [3]DType{Q4_0, Q4_0, Q4_0}, [3]int{96, 37, 37}, 256, false},
 	{"q8_0", [3]DType{Q8_0, Q8_0, Q8_0}, [3]int{200, 64, 64}, 256, false},
+	{"q8_0 x16", [3]DType{Q8_0, Q8_0, Q8_0}, [3]int{96, 32, 32}, 256, true},
+	{"q8_0 x16 and rows", [3]DType{Q8_0, Q8_0, Q4_0}, [3]int{96, 32, 32}, 96, true}, // 96 columns: not repackable
 	{"bf16", [3]DType{BF16, BF16, BF16}, [3]int{300, 100, 100}, 96, false},
 	{"f16", [3]DType{F16, F16, F16}, [3]int{130, 40, 40}, 64, false},
 	{"f32 mixed bf16", [3]DType{F32, BF16, F32}, [3]int{77, 33, 33}, 48, false},

@@ -50,11 +50,12 @@ type fusedTask struct {
 }
 
 // fusedPart is one part's plan, cut into chunks chunks of grain items
-// starting at chunk first of the fused numbering.
+// (split overrides MatMul's grain) starting at chunk first of the fused
+// numbering.
 type fusedPart struct {
 	plan
-	out                  []float32
-	first, chunks, grain int
+	out           []float32
+	first, chunks int
 }
 
 func (t *fusedTask) Run(worker, lo, hi int) {

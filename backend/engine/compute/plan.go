@@ -38,8 +38,8 @@ func (c *CPU) nextGen() uint64 {
 // (the x16 kernels for repacked weights, the row kernels otherwise) and the
 // float mat-vec for one token. The workers quantize x into acts (one copy
 // each) once per gen: products of the same x and quantization may share
-// both, so each worker quantizes x once for all of them. ok is false for products that
-// take the batched kernels (MatMul's other paths).
+// both, so each worker quantizes x once for all of them. ok is false for
+// products that take the batched kernels (MatMul's other paths).
 func (c *CPU) plan(d *directTasks, acts []workerAct, gen uint64, out, x []float32, n int, w Matrix, bias []float32) (p plan, ok bool) {
 	workers := c.pool.Workers()
 	switch {

@@ -42,11 +42,21 @@ const fusedChunksPerWorker = 4
 // chunks, numbered part after part; a gated task's chunk k is chunk k of
 // both the gate and the up product (same shape and split), followed by the
 // activation of the rows the two produced.
+//
+// A paired gated task's items are panels of 16 rows, and a chunk runs the
+// kernel over its panels of the gate and of the up matrix side by side:
+// each worker then reads one run of each matrix. Unpaired, an x16 product
+// is read as two runs of its own, so a worker read four runs, restarting
+// two of them at every chunk; the hardware prefetchers need a few
+// microseconds to bring a new run up to speed. Pairing made decode 1.5 %
+// faster in the host's usual state and 2–4 % in its high-bandwidth
+// episodes (in-process A/B, Q8_0/Q4_0/Q4_K_M demos).
 type fusedTask struct {
-	parts [maxFused]fusedPart
-	count int
-	gated bool
-	act   Activation
+	parts  [maxFused]fusedPart
+	count  int
+	gated  bool
+	paired bool
+	act    Activation
 }
 
 // fusedPart is one part's plan, cut into chunks chunks of grain items
@@ -77,9 +87,15 @@ func (t *fusedTask) Run(worker, lo, hi int) {
 func (t *fusedTask) gatedChunk(worker, k int) {
 	gate, up := &t.parts[0], &t.parts[1]
 	lo, hi := k*gate.grain, min((k+1)*gate.grain, gate.items)
-	gate.task.Run(worker, lo, hi)
-	up.task.Run(worker, lo, hi)
-	for _, span := range gate.rowSpans(lo, hi) {
+	spans := [2][2]int{{lo * x16Rows, hi * x16Rows}, {0, 0}}
+	if t.paired {
+		gate.task.(*x16Task).runPaired(worker, up.task.(*x16Task), lo, hi)
+	} else {
+		gate.task.Run(worker, lo, hi)
+		up.task.Run(worker, lo, hi)
+		spans = gate.rowSpans(lo, hi)
+	}
+	for _, span := range spans {
 		g, u := gate.out[span[0]:span[1]], up.out[span[0]:span[1]]
 		if t.act == GELUTanh {
 			geglu(g, u)
@@ -116,7 +132,7 @@ func (c *CPU) MatVecs(x []float32, ps []Product) {
 		c.unfused(x, ps)
 		return
 	}
-	t.gated = false
+	t.gated, t.paired = false, false
 	total := 0
 	for i := range t.count {
 		total += t.parts[i].items * t.parts[i].itemBytes
@@ -153,6 +169,12 @@ func (c *CPU) GatedMatVec(x []float32, gate, up Product, act Activation) {
 	}
 	t.gated, t.act = true, act
 	g := &t.parts[0]
+	gx, ok1 := g.task.(*x16Task)
+	ux, ok2 := t.parts[1].task.(*x16Task)
+	t.paired = ok1 && ok2 && gx.pairsWith(ux)
+	if t.paired {
+		g.items = g.rows / x16Rows
+	}
 	// Row chunks of whole 16s keep the activation's SIMD loop on the same
 	// boundaries as SwiGLU's own split.
 	align := 1

@@ -95,6 +95,12 @@ type x16Weights struct {
 	unitBytes int
 }
 
+// sameX16Layout reports whether two repacked matrices have panels of the
+// same units, so that one kernel call can stream a run of each.
+func sameX16Layout(a, b *x16Weights) bool {
+	return a.units == b.units && a.unitBytes == b.unitBytes
+}
+
 // x16Layout gives the unit size in values and bytes of dt's x16 layout,
 // or ok false when dt has none.
 func x16Layout(dt DType) (values, bytes int, ok bool) {
@@ -401,7 +407,7 @@ func (t *x16Task) Run(worker, lo, hi int) {
 		negs := wa.negs[tok*per : (tok+1)*per]
 		out := t.out[tok*rows : (tok+1)*rows]
 		if pairs > 0 {
-			x16Kernel(t.w.DType, t.w.x16, aLo, bLo, pairs, a, negs, out[aLo*x16Rows:], out[bLo*x16Rows:])
+			x16Kernel(t.w.DType, t.w.x16, t.w.x16, aLo, bLo, pairs, a, negs, out[aLo*x16Rows:], out[bLo*x16Rows:])
 		}
 		t.alone(a, negs, out, aLo+pairs, aHi)
 		t.alone(a, negs, out, bLo+pairs, bHi)
@@ -412,12 +418,33 @@ func (t *x16Task) Run(worker, lo, hi int) {
 	}
 }
 
+// pairsWith reports whether runPaired can compute t's and u's panels side
+// by side: one token, one type and panel layout, the same whole panels.
+func (t *x16Task) pairsWith(u *x16Task) bool {
+	return t.n == 1 && u.n == 1 && t.w.DType == u.w.DType && sameX16Layout(t.w.x16, u.w.x16) &&
+		t.w.Rows == u.w.Rows && t.w.Rows%x16Rows == 0
+}
+
+// runPaired computes panels [lo, hi) of t and of u (see pairsWith) as the
+// kernel's two streams, so a worker reads one run of each matrix.
+func (t *x16Task) runPaired(worker int, u *x16Task, lo, hi int) {
+	wa := &t.acts[worker]
+	wa.quantize(t.gen, t.x, 1, t.w)
+	x16Kernel(t.w.DType, t.w.x16, u.w.x16, lo, lo, hi-lo, wa.act.row(0), wa.negs, t.out[lo*x16Rows:], u.out[lo*x16Rows:])
+	if t.bias != nil {
+		addBias(t.out, t.bias, lo*x16Rows, hi*x16Rows)
+	}
+	if u.bias != nil {
+		addBias(u.out, u.bias, lo*x16Rows, hi*x16Rows)
+	}
+}
+
 // alone runs panels [p0, p1) one at a time, each read as both streams of
 // a pair, and keeps the results of the rows that exist.
 func (t *x16Task) alone(a actRow, negs []int32, out []float32, p0, p1 int) {
 	for p := p0; p < p1; p++ {
 		var res [2 * x16Rows]float32
-		x16Kernel(t.w.DType, t.w.x16, p, p, 1, a, negs, res[:x16Rows], res[x16Rows:])
+		x16Kernel(t.w.DType, t.w.x16, t.w.x16, p, p, 1, a, negs, res[:x16Rows], res[x16Rows:])
 		copy(out[p*x16Rows:min(len(out), (p+1)*x16Rows)], res[:x16Rows])
 	}
 }

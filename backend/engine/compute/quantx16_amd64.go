@@ -24,19 +24,24 @@ func x16Q6K(a, b *byte, pairs int, x *int8, dx *float32, negs *int32, units int,
 // hasX16Kernels reports the CPU features of the x16 kernels.
 func hasX16Kernels() bool { return hasVNNI() }
 
-// x16Kernel runs dt's kernel over panels [pa, pa+pairs) and [pb, pb+pairs)
-// of x into outA and outB (16 floats a panel). negs: Q8_0's -128·Σq and
-// Q4_0's -8·Σq per 32 activations, Q6_K's -32·Σq per 16.
-func x16Kernel(dt DType, x *x16Weights, pa, pb, pairs int, a actRow, negs []int32, outA, outB []float32) {
+// x16Kernel runs dt's kernel over panels [pa, pa+pairs) of xa and
+// [pb, pb+pairs) of xb into outA and outB (16 floats a panel). xa and xb
+// are one matrix or two of the same layout (x16Layout). negs: Q8_0's
+// -128·Σq and Q4_0's -8·Σq per 32 activations, Q6_K's -32·Σq per 16.
+func x16Kernel(dt DType, xa, xb *x16Weights, pa, pb, pairs int, a actRow, negs []int32, outA, outB []float32) {
 	if pairs <= 0 {
 		return
 	}
+	if !sameX16Layout(xa, xb) {
+		panic("compute: x16 kernel streams of different layouts")
+	}
+	x := xa
 	panelBytes := x.units * x.unitBytes
-	_ = x.data[(pa+pairs)*panelBytes-1]
-	_ = x.data[(pb+pairs)*panelBytes-1]
+	_ = xa.data[(pa+pairs)*panelBytes-1]
+	_ = xb.data[(pb+pairs)*panelBytes-1]
 	_ = outA[x16Rows*pairs-1]
 	_ = outB[x16Rows*pairs-1]
-	wa, wb := &x.data[pa*panelBytes], &x.data[pb*panelBytes]
+	wa, wb := &xa.data[pa*panelBytes], &xb.data[pb*panelBytes]
 	switch dt {
 	case Q8_0, Q4_0:
 		_ = a.qs[64*x.units-1]

@@ -51,6 +51,7 @@ var fusedSets = []struct {
 	pack  bool
 }{
 	{"q4_0 x16", [3]DType{Q4_0, Q4_0, Q4_0}, [3]int{96, 32, 32}, 256, true},
+	{"q4_0 x16 odd panels", [3]DType{Q4_0, Q4_0, Q4_0}, [3]int{48, 32, 16}, 256, true}, // 3, 5 and 6 panels in all
 	{"q4_k_m x16", [3]DType{Q4_K, Q4_K, Q6_K}, [3]int{96, 32, 32}, 512, true},
 	{"q5_k odd rows", [3]DType{Q5_K, Q5_K, Q5_K}, [3]int{53, 21, 21}, 256, true},
 	{"q4_0 rows", [3]DType{Q4_0, Q4_0, Q4_0}, [3]int{96, 37, 37}, 256, false},

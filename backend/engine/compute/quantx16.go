@@ -421,8 +421,20 @@ func (t *x16Task) Run(worker, lo, hi int) {
 // pairsWith reports whether runPaired can compute t's and u's panels side
 // by side: one token, one type and panel layout, the same whole panels.
 func (t *x16Task) pairsWith(u *x16Task) bool {
-	return t.n == 1 && u.n == 1 && t.w.DType == u.w.DType && sameX16Layout(t.w.x16, u.w.x16) &&
-		t.w.Rows == u.w.Rows && t.w.Rows%x16Rows == 0
+	return t.pairsWithLayout(u) && t.w.Rows == u.w.Rows && t.w.Rows%x16Rows == 0
+}
+
+// pairsWithLayout reports whether one kernel call can read a run of t's
+// panels beside a run of u's: one token, one type and panel layout.
+func (t *x16Task) pairsWithLayout(u *x16Task) bool {
+	return t.n == 1 && u.n == 1 && t.w.DType == u.w.DType && sameX16Layout(t.w.x16, u.w.x16)
+}
+
+// addBias adds the bias to the rows of panels [p, p+n), if t has one.
+func (t *x16Task) addBias(p, n int) {
+	if t.bias != nil {
+		addBias(t.out, t.bias, p*x16Rows, min(t.w.Rows, (p+n)*x16Rows))
+	}
 }
 
 // runPaired computes panels [lo, hi) of t and of u (see pairsWith) as the

@@ -35,8 +35,11 @@ const maxFused = 3
 // fusedChunksPerWorker is how many chunks a fused call is cut into per
 // worker: its parts differ in size (q is 3–8 times k in GQA models), so
 // chunks of about equal bytes let the pool's even split by chunk count
-// balance the cores.
-const fusedChunksPerWorker = 4
+// balance the cores. Two, as MatMul's mat-vecs take: against four, decode
+// of the Q4_0 and Q4_K_M demos was 0.3–1 % faster in the usual host state
+// and 0.2–1.3 % in high-bandwidth episodes, Q8_0's 0.6–0.9 % slower
+// (in-process A/B; eight was slower for all three).
+const fusedChunksPerWorker = 2
 
 // fusedTask runs the parts of a fused call. Its items are the parts'
 // chunks, numbered part after part; a gated task's chunk k is chunk k of

@@ -32,14 +32,22 @@ const (
 // maxFused is the most products one call fuses: a layer's q, k and v.
 const maxFused = 3
 
-// fusedChunksPerWorker is how many chunks a fused call is cut into per
-// worker: its parts differ in size (q is 3–8 times k in GQA models), so
-// chunks of about equal bytes let the pool's even split by chunk count
-// balance the cores. Two, as MatMul's mat-vecs take: against four, decode
-// of the Q4_0 and Q4_K_M demos was 0.3–1 % faster in the usual host state
-// and 0.2–1.3 % in high-bandwidth episodes, Q8_0's 0.6–0.9 % slower
-// (in-process A/B; eight was slower for all three).
-const fusedChunksPerWorker = 2
+// chunksPerWorker is how many chunks a fused call is cut into per worker:
+// its parts differ in size (q is 3–8 times k in GQA models), so chunks of
+// about equal bytes let the pool's even split by chunk count balance the
+// cores. As many as MatMul cuts the same kernels' mat-vecs into: two for
+// the x16 kernels, four for the row kernels. In-process A/B of two against
+// four: decode of the Q4_0 and Q4_K_M demos 0.3–1 % faster in the usual
+// host state and 0.2–4 % in high-bandwidth episodes, Q8_0 within ±1 %,
+// BF16 (row kernels) 0.5–0.7 % slower.
+func (t *fusedTask) chunksPerWorker() int {
+	for i := range t.count {
+		if t.parts[i].x16Half == 0 {
+			return 4
+		}
+	}
+	return 2
+}
 
 // fusedTask runs the parts of a fused call. Its items are the parts'
 // chunks, numbered part after part; a gated task's chunk k is chunk k of
@@ -138,7 +146,7 @@ func (c *CPU) MatVecs(x []float32, ps []Product) {
 	}
 	t.gated, t.paired = false, false
 	if st := &t.stacked; st.stack(t) {
-		c.pool.Parallel(st.half, max(1, st.half/(fusedChunksPerWorker*c.pool.Workers())), st)
+		c.pool.Parallel(st.half, max(1, st.half/(t.chunksPerWorker()*c.pool.Workers())), st)
 		*st = stackedTask{}
 		c.releaseFused()
 		return
@@ -147,7 +155,7 @@ func (c *CPU) MatVecs(x []float32, ps []Product) {
 	for i := range t.count {
 		total += t.parts[i].items * t.parts[i].itemBytes
 	}
-	target := fusedChunksPerWorker * c.pool.Workers()
+	target := t.chunksPerWorker() * c.pool.Workers()
 	chunks := 0
 	for i := range t.count {
 		p := &t.parts[i]
@@ -191,7 +199,7 @@ func (c *CPU) GatedMatVec(x []float32, gate, up Product, act Activation) {
 	if g.x16Half == 0 {
 		align = 16
 	}
-	g.split(fusedChunksPerWorker*c.pool.Workers(), align)
+	g.split(t.chunksPerWorker()*c.pool.Workers(), align)
 	t.parts[1].grain = g.grain
 	c.pool.Parallel(g.chunks, 1, t)
 	c.releaseFused()

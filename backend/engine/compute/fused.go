@@ -38,8 +38,8 @@ const maxFused = 3
 // cores. As many as MatMul cuts the same kernels' mat-vecs into: two for
 // the x16 kernels, four for the row kernels. In-process A/B of two against
 // four: decode of the Q4_0 and Q4_K_M demos 0.3–1 % faster in the usual
-// host state and 0.2–4 % in high-bandwidth episodes, Q8_0 within ±1 %,
-// BF16 (row kernels) 0.5–0.7 % slower.
+// host state and 0.2–4 % in high-bandwidth episodes, Q8_0 within ±1 %;
+// BF16 (the row kernels) gained nothing, so the row kernels keep four.
 func (t *fusedTask) chunksPerWorker() int {
 	for i := range t.count {
 		if t.parts[i].x16Half == 0 {

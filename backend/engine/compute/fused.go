@@ -99,9 +99,10 @@ func (t *fusedTask) Run(worker, lo, hi int) {
 func (t *fusedTask) gatedChunk(worker, k int) {
 	gate, up := &t.parts[0], &t.parts[1]
 	lo, hi := k*gate.grain, min((k+1)*gate.grain, gate.items)
-	spans := [2][2]int{{lo * x16Rows, hi * x16Rows}, {0, 0}}
-	if t.paired {
+	var spans [2][2]int
+	if t.paired { // items are panels of both matrices
 		gate.task.(*x16Task).runPaired(worker, up.task.(*x16Task), lo, hi)
+		spans[0] = [2]int{lo * x16Rows, hi * x16Rows}
 	} else {
 		gate.task.Run(worker, lo, hi)
 		up.task.Run(worker, lo, hi)
@@ -274,7 +275,7 @@ type stackedTask struct {
 // panels.
 func (s *stackedTask) stack(t *fusedTask) bool {
 	first, ok := t.parts[0].task.(*x16Task)
-	if !ok || first.n != 1 || first.w.Rows%x16Rows != 0 {
+	if !ok {
 		return false
 	}
 	s.count = t.count
@@ -310,10 +311,8 @@ func (s *stackedTask) Run(worker, lo, hi int) {
 		i, j := s.part(p), s.part(p+s.half)
 		n := min(hi, s.start[i+1]) - p
 		if j == s.count { // the last slot of an odd panel count: its panel alone
-			var res [2 * x16Rows]float32
 			pa := p - s.start[i]
-			x16Kernel(first.w.DType, s.parts[i].w.x16, s.parts[i].w.x16, pa, pa, 1, a, wa.negs, res[:x16Rows], res[x16Rows:])
-			copy(s.parts[i].out[pa*x16Rows:], res[:x16Rows])
+			s.parts[i].alone(a, wa.negs, s.parts[i].out, pa, pa+1)
 			s.parts[i].addBias(pa, 1)
 			p++
 			continue

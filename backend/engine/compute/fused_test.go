@@ -130,6 +130,9 @@ func TestGatedMatVec(t *testing.T) {
 				gw := fusedWeight(t, rng, cpu, set.types[0], rows, set.cols, set.pack)
 				uw := fusedWeight(t, rng, cpu, set.types[1], rows, set.cols, set.pack)
 				gb, ub := randF32(rng, rows), []float32(nil)
+				if act == GELUTanh { // up with and without a bias
+					ub = randF32(rng, rows)
+				}
 				gate := Product{Out: make([]float32, rows), W: gw, Bias: gb}
 				up := Product{Out: make([]float32, rows), W: uw, Bias: ub}
 				for call := range 2 {

@@ -443,12 +443,8 @@ func (t *x16Task) runPaired(worker int, u *x16Task, lo, hi int) {
 	wa := &t.acts[worker]
 	wa.quantize(t.gen, t.x, 1, t.w)
 	x16Kernel(t.w.DType, t.w.x16, u.w.x16, lo, lo, hi-lo, wa.act.row(0), wa.negs, t.out[lo*x16Rows:], u.out[lo*x16Rows:])
-	if t.bias != nil {
-		addBias(t.out, t.bias, lo*x16Rows, hi*x16Rows)
-	}
-	if u.bias != nil {
-		addBias(u.out, u.bias, lo*x16Rows, hi*x16Rows)
-	}
+	t.addBias(lo, hi-lo)
+	u.addBias(lo, hi-lo)
 }
 
 // alone runs panels [p0, p1) one at a time, each read as both streams of

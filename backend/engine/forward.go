@@ -82,36 +82,6 @@ func (e *Engine) encodeChunk(ctx context.Context, ids []int, wantLogits bool) er
 		be.RMSNorm(xb, x, n, l.inputNorm, e.eps)
 		tr.endNorm(li, CompInputNorm, t, n, x, xb)
 
-		if e.fuses(n) { // one untimed token: q, k and v as one parallel operation (fused.go)
-			e.qkv = [3]compute.Product{{Out: q, W: l.q, Bias: l.qBias}, {Out: kc, W: l.k, Bias: l.kBias}, {Out: vc, W: l.v, Bias: l.vBias}}
-			e.fused.MatVecs(xb, e.qkv[:])
-		} else {
-			t = tr.begin()
-			be.MatMul(q, xb, n, l.q, l.qBias)
-			tr.end(li, CompQProj, t, n, q)
-			t = tr.begin()
-			be.MatMul(kc, xb, n, l.k, l.kBias)
-			tr.end(li, CompKProj, t, n, kc)
-			t = tr.begin()
-			be.MatMul(vc, xb, n, l.v, l.vBias)
-			tr.end(li, CompVProj, t, n, vc)
-		}
-
-		if l.qNorm != nil { // Qwen3, Gemma 3: RMSNorm over each head, before RoPE
-			t = tr.beginNorm(q)
-			be.RMSNorm(q, q, n*e.cfg.NumHeads, l.qNorm, e.eps)
-			tr.endNormInPlace(li, CompQNorm, t, n, q)
-			t = tr.beginNorm(kc)
-			be.RMSNorm(kc, kc, n*e.cfg.NumKVHeads, l.kNorm, e.eps)
-			tr.endNormInPlace(li, CompKNorm, t, n, kc)
-		}
-
-		t = tr.begin()
-		be.RoPE(q, n, e.cfg.NumHeads, e.headDim, e.rotDim, pos0, l.ropeCos, l.ropeSin)
-		be.RoPE(kc, n, e.cfg.NumKVHeads, e.headDim, e.rotDim, pos0, l.ropeCos, l.ropeSin)
-		tr.end(li, CompRoPE, t, n, q)
-
-		t = tr.begin()
 		a := &tr.attn
 		*a = compute.Attention{
 			Q: q, K: e.kCache[li], V: e.vCache[li], Out: att,
@@ -120,9 +90,43 @@ func (e *Engine) encodeChunk(ctx context.Context, ids []int, wantLogits bool) er
 			Window: l.window,
 			Scale:  e.attnScale,
 		}
-		a.Stats = tr.attentionStats()
-		be.Attend(a)
-		tr.endAttention(li, t, n, att)
+		e.qkv = [3]compute.Product{{Out: q, W: l.q, Bias: l.qBias}, {Out: kc, W: l.k, Bias: l.kBias}, {Out: vc, W: l.v, Bias: l.vBias}}
+		// One untimed token: q, k, v, RoPE and attention as one parallel
+		// operation where the backend takes it, else q, k and v as one.
+		if !(e.fuses(n) && e.attentionBlock(l, xb, a)) {
+			if e.fuses(n) {
+				e.fused.MatVecs(xb, e.qkv[:])
+			} else {
+				t = tr.begin()
+				be.MatMul(q, xb, n, l.q, l.qBias)
+				tr.end(li, CompQProj, t, n, q)
+				t = tr.begin()
+				be.MatMul(kc, xb, n, l.k, l.kBias)
+				tr.end(li, CompKProj, t, n, kc)
+				t = tr.begin()
+				be.MatMul(vc, xb, n, l.v, l.vBias)
+				tr.end(li, CompVProj, t, n, vc)
+			}
+
+			if l.qNorm != nil { // Qwen3, Gemma 3: RMSNorm over each head, before RoPE
+				t = tr.beginNorm(q)
+				be.RMSNorm(q, q, n*e.cfg.NumHeads, l.qNorm, e.eps)
+				tr.endNormInPlace(li, CompQNorm, t, n, q)
+				t = tr.beginNorm(kc)
+				be.RMSNorm(kc, kc, n*e.cfg.NumKVHeads, l.kNorm, e.eps)
+				tr.endNormInPlace(li, CompKNorm, t, n, kc)
+			}
+
+			t = tr.begin()
+			be.RoPE(q, n, e.cfg.NumHeads, e.headDim, e.rotDim, pos0, l.ropeCos, l.ropeSin)
+			be.RoPE(kc, n, e.cfg.NumKVHeads, e.headDim, e.rotDim, pos0, l.ropeCos, l.ropeSin)
+			tr.end(li, CompRoPE, t, n, q)
+
+			t = tr.begin()
+			a.Stats = tr.attentionStats()
+			be.Attend(a)
+			tr.endAttention(li, t, n, att)
+		}
 
 		t = tr.begin()
 		be.MatMul(xb2, att, n, l.o, l.oBias)

@@ -62,6 +62,10 @@ func (f *floatCPU) GatedMatVec(x []float32, gate, up compute.Product, act comput
 	f.CPU.GatedMatVec(x, gate, up, act)
 }
 
+func (f *floatCPU) AttentionBlock(x []float32, q, k, v compute.Product, a *compute.Attention, rot compute.Rotary) bool {
+	return false // the float path: the caller runs the products, RoPE and attention one by one
+}
+
 func (f *floatCPU) Embed(out []float32, table compute.Matrix, ids []int) {
 	f.CPU.Embed(out, f.float(table), ids)
 }

@@ -15,16 +15,17 @@ type CPU struct {
 	scratch [][]float32 // per worker, grown before a parallel call, never shrunk
 
 	// One reusable task value per operation, so dispatching allocates nothing.
-	matMat  matMatTask
-	gemm    gemmTask
-	attend  attendTask
-	attendB attendBatchedTask
-	swiglu  swigluTask
-	geglu   gegluTask
-	norm    normTask
-	rope    ropeTask
-	add     addTask
-	quant   quantTask // block-quantized weights, the tile and panel paths (quanttile.go, quantpanel.go)
+	matMat    matMatTask
+	gemm      gemmTask
+	attend    attendTask
+	attnBlock attnBlockTask
+	attendB   attendBatchedTask
+	swiglu    swigluTask
+	geglu     gegluTask
+	norm      normTask
+	rope      ropeTask
+	add       addTask
+	quant     quantTask // block-quantized weights, the tile and panel paths (quanttile.go, quantpanel.go)
 	// direct holds the tasks of the few-token products (plan.go): slot 0
 	// for MatMul, all of them for one fused call (MatVecs, GatedMatVec).
 	direct  [maxFused]directTasks

@@ -124,45 +124,6 @@ func gemmMatchesDotKernels(t *testing.T, cpu *CPU, avx2 bool) {
 	}
 }
 
-// refAttention is causal attention by its definition, in float64.
-func refAttention(a *Attention) []float64 {
-	hd, kvDim, qDim := a.HeadDim, a.KVHeads*a.HeadDim, a.Heads*a.HeadDim
-	out := make([]float64, a.N*qDim)
-	for q := range a.N {
-		pos := a.Pos0 + q
-		for h := range a.Heads {
-			g := h / (a.Heads / a.KVHeads)
-			var w []float64
-			var keys []int
-			for j := 0; j <= pos; j++ {
-				if a.Window > 0 && j <= pos-a.Window {
-					continue
-				}
-				var s float64
-				for d := range hd {
-					s += float64(a.Q[q*qDim+h*hd+d]) * float64(a.K[j*kvDim+g*hd+d])
-				}
-				w, keys = append(w, s*float64(a.Scale)), append(keys, j)
-			}
-			m := math.Inf(-1)
-			for _, v := range w {
-				m = math.Max(m, v)
-			}
-			var sum float64
-			for i := range w {
-				w[i] = math.Exp(w[i] - m)
-				sum += w[i]
-			}
-			for i, j := range keys {
-				for d := range hd {
-					out[q*qDim+h*hd+d] += w[i] / sum * float64(a.V[j*kvDim+g*hd+d])
-				}
-			}
-		}
-	}
-	return out
-}
-
 // TestBatchedAttention checks prefill attention through the GEMM kernels
 // against the definition and against the per-query path, on head sizes
 // with tails, grouped heads, windows, a filled cache before the chunk, and

@@ -8,7 +8,8 @@ package compute
 // caller wrote and write rows the caller reads next. When the host puts
 // our two cores on different dies (README, "high-bandwidth episodes") each
 // hand-off costs microseconds, and a decode step made nine per layer;
-// fused, it makes six.
+// fused, it makes five, and four where AttentionBlock (attnblock.go) runs
+// q/k/v with RoPE and attention.
 //
 // The parts of a fused call run on different cores at the same time, so
 // they cannot each get a time span of their own: the engine fuses only

@@ -37,7 +37,7 @@ func (c *CPU) AttentionBlock(x []float32, q, k, v Product, a *Attention, rot Rot
 	t := &c.fused
 	ok := c.planParts(t, x, ps[:])
 	for i := range 3 {
-		if xt, isX16 := t.parts[i].task.(*x16Task); isX16 && (a.HeadDim%x16Rows != 0 || xt.n != 1) {
+		if _, isX16 := t.parts[i].task.(*x16Task); isX16 && a.HeadDim%x16Rows != 0 {
 			ok = false
 		}
 	}

@@ -6,8 +6,8 @@ import "energyprofiler/backend/engine/compute"
 // an input as one parallel operation (compute/fused.go): a layer's q, k
 // and v (with RoPE and attention where AttentionBlock takes them,
 // compute/attnblock.go), and its gate and up with the activation. On the
-// CPU that saves four hand-offs between the cores per layer, which cost
-// microseconds each when the cores sit on different dies.
+// CPU a layer then makes four hand-offs between the cores instead of nine,
+// and each costs microseconds when the cores sit on different dies.
 type fusedBackend interface {
 	MatVecs(x []float32, ps []compute.Product)
 	GatedMatVec(x []float32, gate, up compute.Product, act compute.Activation)

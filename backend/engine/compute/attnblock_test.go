@@ -34,7 +34,7 @@ func TestAttentionBlock(t *testing.T) {
 	const cols, maxPos = 256, 9
 	for _, workers := range []int{1, 2, 3} {
 		cpu := NewCPU(workers)
-		for _, set := range sets {
+		for si, set := range sets {
 			hd, kvDim, qDim := set.hd, set.kvHeads*set.hd, set.heads*set.hd
 			name := fmt.Sprintf("%d workers, %s", workers, set.name)
 			if set.kvHeads < cpu.pool.Workers() {
@@ -44,6 +44,10 @@ func TestAttentionBlock(t *testing.T) {
 			kw := fusedWeight(t, rng, cpu, set.types[1], kvDim, cols, set.pack)
 			vw := fusedWeight(t, rng, cpu, set.types[2], kvDim, cols, set.pack)
 			qb, vb := randF32(rng, qDim), randF32(rng, kvDim)
+			var kb []float32 // a bias on k in every other set, as Qwen2 has
+			if si%2 == 1 {
+				kb = randF32(rng, kvDim)
+			}
 			half := set.rd / 2
 			cos, sin := make([]float32, maxPos*half), make([]float32, maxPos*half)
 			for p := range maxPos {
@@ -62,7 +66,7 @@ func TestAttentionBlock(t *testing.T) {
 				kc, vc := kCache[pos*kvDim:(pos+1)*kvDim], vCache[pos*kvDim:(pos+1)*kvDim]
 				a := &Attention{Q: q, K: kCache, V: vCache, Out: att, N: 1, Pos0: pos,
 					Heads: set.heads, KVHeads: set.kvHeads, HeadDim: hd, Window: set.window, Scale: 1 / float32(math.Sqrt(float64(hd)))}
-				ok := cpu.AttentionBlock(x, Product{Out: q, W: qw, Bias: qb}, Product{Out: kc, W: kw}, Product{Out: vc, W: vw, Bias: vb},
+				ok := cpu.AttentionBlock(x, Product{Out: q, W: qw, Bias: qb}, Product{Out: kc, W: kw, Bias: kb}, Product{Out: vc, W: vw, Bias: vb},
 					a, Rotary{Cos: cos, Sin: sin, Dim: set.rd})
 				if !ok {
 					t.Fatalf("%s: the block declined", name)
@@ -71,7 +75,7 @@ func TestAttentionBlock(t *testing.T) {
 				// The parts one by one: the products, rotated in float64.
 				wq, wk, wv := make([]float32, qDim), make([]float32, kvDim), make([]float32, kvDim)
 				cpu.MatMul(wq, x, 1, qw, qb)
-				cpu.MatMul(wk, x, 1, kw, nil)
+				cpu.MatMul(wk, x, 1, kw, kb)
 				cpu.MatMul(wv, x, 1, vw, vb)
 				rotated := func(v []float32, heads int) []float64 {
 					out := make([]float64, len(v))

@@ -77,7 +77,7 @@ func (b *attnBlockTask) Run(worker, lo, hi int) {
 	kx, kok := b.k.(*x16Task)
 	vx, vok := b.v.(*x16Task)
 	if kok && vok && kx.pairsWithLayout(vx) { // k's panels beside v's: one run of each
-		kx.runPaired(worker, vx, lo*hd/x16Rows, hi*hd/x16Rows)
+		kx.runPaired(worker, vx, lo*hd/x16Rows, lo*hd/x16Rows, (hi-lo)*hd/x16Rows)
 	} else {
 		runRows(b.k, worker, lo*hd, hi*hd)
 		runRows(b.v, worker, lo*hd, hi*hd)
@@ -97,7 +97,7 @@ func (b *attnBlockTask) Run(worker, lo, hi int) {
 }
 
 // runRows computes rows [r0, r1) of a one-token product planned as t; for
-// an x16Task they are whole panels, read as two runs.
+// an x16Task they are whole panels, the first half read beside the second.
 func runRows(t Task, worker, r0, r1 int) {
 	x, ok := t.(*x16Task)
 	if !ok {
@@ -105,15 +105,11 @@ func runRows(t Task, worker, r0, r1 int) {
 		return
 	}
 	p0, p1 := r0/x16Rows, r1/x16Rows
-	wa := &x.acts[worker]
-	wa.quantize(x.gen, x.x, 1, x.w)
-	a := wa.act.row(0)
 	half := (p1 - p0) / 2
-	if half > 0 {
-		x16Kernel(x.w.DType, x.w.x16, x.w.x16, p0, p0+half, half, a, wa.negs, x.out[p0*x16Rows:], x.out[(p0+half)*x16Rows:])
+	x.runPaired(worker, x, p0, p0+half, half)
+	if (p1-p0)%2 == 1 { // the odd panel alone
+		wa := &x.acts[worker]
+		x.alone(wa.act.row(0), wa.negs, x.out, p1-1, p1)
+		x.addBias(p1-1, 1)
 	}
-	if (p1-p0)%2 == 1 {
-		x.alone(a, wa.negs, x.out, p1-1, p1)
-	}
-	x.addBias(p0, p1-p0)
 }

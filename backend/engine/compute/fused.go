@@ -102,7 +102,7 @@ func (t *fusedTask) gatedChunk(worker, k int) {
 	lo, hi := k*gate.grain, min((k+1)*gate.grain, gate.items)
 	var spans [2][2]int
 	if t.paired { // items are panels of both matrices
-		gate.task.(*x16Task).runPaired(worker, up.task.(*x16Task), lo, hi)
+		gate.task.(*x16Task).runPaired(worker, up.task.(*x16Task), lo, lo, hi-lo)
 		spans[0] = [2]int{lo * x16Rows, hi * x16Rows}
 	} else {
 		gate.task.Run(worker, lo, hi)

@@ -418,8 +418,9 @@ func (t *x16Task) Run(worker, lo, hi int) {
 	}
 }
 
-// pairsWith reports whether runPaired can compute t's and u's panels side
-// by side: one token, one type and panel layout, the same whole panels.
+// pairsWith reports whether runPaired can compute all of t's and u's
+// panels side by side: one token, one type and panel layout, the same
+// whole panels.
 func (t *x16Task) pairsWith(u *x16Task) bool {
 	return t.pairsWithLayout(u) && t.w.Rows == u.w.Rows && t.w.Rows%x16Rows == 0
 }
@@ -437,14 +438,15 @@ func (t *x16Task) addBias(p, n int) {
 	}
 }
 
-// runPaired computes panels [lo, hi) of t and of u (see pairsWith) as the
-// kernel's two streams, so a worker reads one run of each matrix.
-func (t *x16Task) runPaired(worker int, u *x16Task, lo, hi int) {
+// runPaired computes panels [pa, pa+n) of t and [pb, pb+n) of u (u may be
+// t; see pairsWithLayout) with their biases, as the kernel's two streams,
+// so a worker reads one run of each.
+func (t *x16Task) runPaired(worker int, u *x16Task, pa, pb, n int) {
 	wa := &t.acts[worker]
 	wa.quantize(t.gen, t.x, 1, t.w)
-	x16Kernel(t.w.DType, t.w.x16, u.w.x16, lo, lo, hi-lo, wa.act.row(0), wa.negs, t.out[lo*x16Rows:], u.out[lo*x16Rows:])
-	t.addBias(lo, hi-lo)
-	u.addBias(lo, hi-lo)
+	x16Kernel(t.w.DType, t.w.x16, u.w.x16, pa, pb, n, wa.act.row(0), wa.negs, t.out[pa*x16Rows:], u.out[pb*x16Rows:])
+	t.addBias(pa, n)
+	u.addBias(pb, n)
 }
 
 // alone runs panels [p0, p1) one at a time, each read as both streams of

@@ -26,6 +26,7 @@ import (
 const (
 	benchDecodeTokens = 48
 	benchDecodeSlice  = 8   // decode steps between two bandwidth reads
+	benchDecodeWarm   = 8   // untimed decode steps after each bandwidth read
 	benchPromptTokens = 512 // the prompt length llama.cpp's prefill figures use
 	benchBandwidthMiB = 256
 	benchRounds       = 5
@@ -135,14 +136,19 @@ func decodeRate(b *testing.B, e *Engine, n int) float64 {
 	return float64(n) / time.Since(start).Seconds()
 }
 
-// decodeAgainstBandwidth decodes n tokens as decodeRate does, in slices of
-// benchDecodeSlice steps with a read of the memory bandwidth before each,
-// and returns decode tokens/s (the steps' time only) and the mean of the
-// reads. On this shared host the bandwidth a core gets moves by ±30 %
-// within tens of milliseconds: one read before a 100 ms decode misjudged
-// the roofline of that decode either way (single rounds read 0.75–1.09 of
-// it for the same kernels), while reads spread over the decode measure it
-// over the same stretch of time.
+// decodeAgainstBandwidth decodes n timed tokens as decodeRate does, in
+// slices of benchDecodeSlice steps with a read of the memory bandwidth
+// before each, and returns decode tokens/s (the timed steps only) and the
+// mean of the reads. On this shared host the bandwidth a core gets moves by
+// ±30 % within tens of milliseconds: one read before a 100 ms decode
+// misjudged the roofline of that decode either way (single rounds read
+// 0.75–1.09 of it for the same kernels), while reads spread over the decode
+// measure it over the same stretch of time. Each read streams 256 MiB
+// through the caches and evicts the share of the model that a continuous
+// decode finds there: the steps after a read ran 12 % (the first) to 3 %
+// (the sixth) slower than a continuous decode's (Q4_0 demo, 2026-12-07), so
+// benchDecodeWarm untimed steps follow each read, and the timed steps are
+// the steady decode a user's generation runs.
 func decodeAgainstBandwidth(b *testing.B, e *Engine, cpu *compute.CPU, buf []float32, n int) (tokPerS, bandwidth float64) {
 	ctx := context.Background()
 	e.pos = 0
@@ -150,19 +156,24 @@ func decodeAgainstBandwidth(b *testing.B, e *Engine, cpu *compute.CPU, buf []flo
 		b.Fatal(err)
 	}
 	next := argmax(e.logits)
-	var took time.Duration
-	var reads []float64
-	for done := 0; done < n; {
-		reads = append(reads, cpu.ReadBandwidth(buf))
-		start := time.Now()
-		for range min(benchDecodeSlice, n-done) {
+	decode := func(steps int) {
+		for range steps {
 			if err := e.step(ctx, next); err != nil {
 				b.Fatal(err)
 			}
 			next = argmax(e.logits)
-			done++
 		}
+	}
+	var took time.Duration
+	var reads []float64
+	for done := 0; done < n; {
+		reads = append(reads, cpu.ReadBandwidth(buf))
+		decode(benchDecodeWarm)
+		steps := min(benchDecodeSlice, n-done)
+		start := time.Now()
+		decode(steps)
 		took += time.Since(start)
+		done += steps
 	}
 	var sum float64
 	for _, r := range reads {

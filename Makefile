@@ -108,8 +108,9 @@ desktop-drop: app build
 	.ci/desktop-drop $(DESKTOP) $(BIN) build/desktop-drop.png
 
 ## bench: Go benchmarks (engine decode against the measured memory roofline,
-## 512-token prefill against the measured compute peak, kernels, sampler
-## overhead, storage).
+## on the demos and on a TinyLlama-1.1B-shaped model it writes first, 512-token
+## prefill against the measured compute peak, kernels, sampler overhead,
+## storage).
 bench:
 	$(GO) test -run '^$$' -bench . ./backend/...
 

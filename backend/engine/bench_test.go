@@ -69,16 +69,23 @@ func openBenchModel(b *testing.B, bm benchModel, threads int) *Engine {
 			b.Fatal(err)
 		}
 	}
-	m, err := model.Open(dir)
+	return openEngineAt(b, dir, threads, benchPromptTokens+64)
+}
+
+// openEngineAt opens the model at path (a folder or a .gguf file) with room
+// for contextLen positions, closed when the benchmark ends.
+func openEngineAt(b *testing.B, path string, threads, contextLen int) *Engine {
+	b.Helper()
+	m, err := model.Open(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { m.Close() })
-	tok, err := tokenizer.LoadForModel(dir)
+	tok, err := tokenizer.LoadForModel(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := New(m, Options{Threads: threads, Context: benchPromptTokens + 64, Tokenizer: tok})
+	e, err := New(m, Options{Threads: threads, Context: contextLen, Tokenizer: tok})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -145,10 +152,13 @@ func decodeRate(b *testing.B, e *Engine, n int) float64 {
 // 0.75–1.09 of it for the same kernels), while reads spread over the decode
 // measure it over the same stretch of time. Each read streams 256 MiB
 // through the caches and evicts the share of the model that a continuous
-// decode finds there: the steps after a read ran 12 % (the first) to 3 %
-// (the sixth) slower than a continuous decode's (Q4_0 demo, 2026-12-07), so
-// benchDecodeWarm untimed steps follow each read, and the timed steps are
-// the steady decode a user's generation runs.
+// decode finds there: the first step after a read ran 6 % (Q8_0 demo) to
+// 17 % (Q4_0) slower than the steps of a continuous decode, the fourth
+// 2–3 % and the seventh no slower (2026-12-07, 18:17–18:24 UTC, 160 reads
+// per type), and 8-step slices timed right after the reads made 0–4 % fewer
+// tokens/s than the same slices after 8 untimed steps. So benchDecodeWarm
+// untimed steps follow each read, and the timed steps are the steady decode
+// a user's generation runs.
 func decodeAgainstBandwidth(b *testing.B, e *Engine, cpu *compute.CPU, buf []float32, n int) (tokPerS, bandwidth float64) {
 	ctx := context.Background()
 	e.pos = 0

@@ -9,13 +9,14 @@ import (
 )
 
 // largeSpec has the shape of TinyLlama-1.1B (hidden 2048, 22 layers, 32
-// heads on 4 KV heads, SwiGLU 5632): 0.6–2.2 GB of weights a token in the
+// heads on 4 KV heads, SwiGLU 5632): 0.6–2.1 GB of weights a token in the
 // types below, ten times any cache of the machines this runs on. The 110M
 // demos' 62–200 MB partly fit in the last-level cache (their decode reads
 // above 1 of the roofline in the host's usual state) and spend a fixed
-// 20–25 µs a layer on hand-offs between cores against 100 µs of bytes; a
-// model of the size people run spends about 1 ms of bytes a layer, so this
-// shows how close decode streams to the memory roofline on one.
+// 20–25 µs a layer on hand-offs between cores against 70–100 µs of bytes
+// (Q4_0); here a layer reads 0.5–2.5 ms of bytes for the same hand-offs, as
+// in the models people run, so this shows how close decode streams to the
+// memory roofline on one.
 var largeSpec = demo.Spec{Name: "bench-1b-gqa", Hidden: 2048, Intermediate: 5632, Layers: 22, Heads: 32, KVHead: 4,
 	Vocab: 32000, Description: "TinyLlama-1.1B shape, random weights (benchmark only)"}
 

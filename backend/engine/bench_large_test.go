@@ -28,8 +28,12 @@ const largeDecodeTokens = 16
 // are made) and its Q8_0, Q4_0 and Q4_K_M GGUF files as llama-quantize
 // makes them, then reports each type's decode against the memory roofline
 // as BenchmarkDemo does (decodeAgainstBandwidth, rounds of
-// largeDecodeTokens timed steps). Writing the files takes 1–2 minutes.
+// largeDecodeTokens timed steps). Writing the files takes 1–2 minutes and
+// 4.3 GiB of the temporary directory; -short skips it.
 func BenchmarkLargeDecode(b *testing.B) {
+	if testing.Short() {
+		b.Skip("writes 4.3 GiB of model files; run without -short")
+	}
 	dir := b.TempDir()
 	folder, err := demo.WriteSpec(dir, largeSpec)
 	if err != nil {

@@ -25,8 +25,8 @@ var largeSpec = demo.Spec{Name: "bench-1b-gqa", Hidden: 2048, Intermediate: 5632
 const largeDecodeTokens = 16
 
 // BenchmarkLargeDecode writes largeSpec (random BF16 weights, as the demos
-// are made) and its Q8_0, Q4_0 and Q4_K_M GGUF files as llama-quantize
-// makes them, then reports each type's decode against the memory roofline
+// are made) and GGUF files of it in the quantized demos' types (Q8_0, Q4_0,
+// Q4_K_M) as llama-quantize makes them, then reports each type's decode against the memory roofline
 // as BenchmarkDemo does (decodeAgainstBandwidth, rounds of
 // largeDecodeTokens timed steps). Writing the files takes 1–2 minutes and
 // 4.3 GiB of the temporary directory; -short skips it.
@@ -39,16 +39,15 @@ func BenchmarkLargeDecode(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	paths := []struct{ name, path string }{{"bf16", folder}}
-	for _, q := range []struct {
-		typ  string
-		file uint32 // general.file_type
-	}{{"Q8_0", 7}, {"Q4_0", 2}, {"Q4_K_M", 15}} {
-		p, err := demo.WriteQuantized(dir, demo.QuantSpec{Name: largeSpec.Name + "-" + q.typ, Base: largeSpec.Name, Type: q.typ, FileType: q.file})
+	paths := []struct{ name, path string }{{"BF16", folder}}
+	for _, q := range demo.QuantSpecs() { // the quantized demos' types
+		q.Name, q.Base = largeSpec.Name+"-"+q.Type, largeSpec.Name
+		q.Description = largeSpec.Name + " quantized to " + q.Type + " (benchmark only)"
+		p, err := demo.WriteQuantized(dir, q)
 		if err != nil {
 			b.Fatal(err)
 		}
-		paths = append(paths, struct{ name, path string }{q.typ, p})
+		paths = append(paths, struct{ name, path string }{q.Type, p})
 	}
 	threads := runtime.GOMAXPROCS(0)
 	for _, p := range paths {
@@ -66,11 +65,7 @@ func BenchmarkLargeDecode(b *testing.B) {
 					dec, bw, roofRatio = append(dec, d), append(bw, r), append(roofRatio, d/(r/weightBytes))
 				}
 			}
-			b.ReportMetric(median(dec), "decode-tok/s")
-			b.ReportMetric(median(bw)/weightBytes, "roofline-tok/s")
-			b.ReportMetric(median(roofRatio), "decode-of-roofline")
-			b.ReportMetric(median(bw)/1e9, "read-GB/s")
-			b.ReportMetric(0, "ns/op")
+			reportDecode(b, dec, bw, roofRatio, weightBytes)
 			b.Logf("%s %s on %s: weights %.1f MB/token; decode %v (of roofline %v); bandwidth GB/s %v",
 				largeSpec.Name, p.name, e.BackendName(), weightBytes/1e6, rounded(dec), rounded(roofRatio), rounded(scale(bw, 1e-9)))
 		})

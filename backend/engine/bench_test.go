@@ -257,22 +257,29 @@ func BenchmarkDemo(b *testing.B) {
 					}
 				}
 			}
-			b.ReportMetric(median(dec), "decode-tok/s")
-			b.ReportMetric(median(bw)/weightBytes, "roofline-tok/s")
-			b.ReportMetric(median(roofRatio), "decode-of-roofline")
-			b.ReportMetric(median(bw)/1e9, "read-GB/s")
+			reportDecode(b, dec, bw, roofRatio, weightBytes)
 			b.ReportMetric(median(pre), "prefill-tok/s")
 			b.ReportMetric(median(pre)*flops/benchPromptTokens/1e9, "prefill-GFLOP/s")
 			b.ReportMetric(median(peak), "fma-peak-GFLOP/s")
 			b.ReportMetric(median(peakRatio), "prefill-of-fma-peak")
 			b.ReportMetric(median(dotPeak), "bf16dot-peak-GFLOP/s")
 			b.ReportMetric(median(amxPeak), "amx-peak-GFLOP/s")
-			b.ReportMetric(0, "ns/op")
-			b.ReportMetric(median(dec)*weightBytes/1e9, "effective-GB/s")
 			b.Logf("%s on %s: weights %.1f MB/token (active), prefill %.2f GFLOP/%d tokens; decode %v (of roofline %v); prefill %v; bandwidth GB/s %v; FMA peak GFLOP/s %v",
 				bm.name, e.BackendName(), weightBytes/1e6, flops/1e9, benchPromptTokens, rounded(dec), rounded(roofRatio), rounded(pre), rounded(scale(bw, 1e-9)), rounded(peak))
 		})
 	}
+}
+
+// reportDecode reports the medians of decodeAgainstBandwidth's rounds:
+// decode tokens/s, the roofline (bandwidth ÷ weight bytes a token), decode
+// over the roofline (the median of each round's ratio) and the bandwidth.
+func reportDecode(b *testing.B, dec, bw, roofRatio []float64, weightBytes float64) {
+	b.ReportMetric(median(dec), "decode-tok/s")
+	b.ReportMetric(median(bw)/weightBytes, "roofline-tok/s")
+	b.ReportMetric(median(roofRatio), "decode-of-roofline")
+	b.ReportMetric(median(bw)/1e9, "read-GB/s")
+	b.ReportMetric(median(dec)*weightBytes/1e9, "effective-GB/s")
+	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkTracingOverhead decodes the 110M demo with no tracer, module depth

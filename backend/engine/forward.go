@@ -93,8 +93,9 @@ func (e *Engine) encodeChunk(ctx context.Context, ids []int, wantLogits bool) er
 		e.qkv = [3]compute.Product{{Out: q, W: l.q, Bias: l.qBias}, {Out: kc, W: l.k, Bias: l.kBias}, {Out: vc, W: l.v, Bias: l.vBias}}
 		// One untimed token: q, k, v, RoPE and attention as one parallel
 		// operation where the backend takes it, else q, k and v as one.
-		if !(e.fuses(n) && e.attentionBlock(l, xb, a)) {
-			if e.fuses(n) {
+		fused := e.fuses(n)
+		if !(fused && e.attentionBlock(l, xb, a)) {
+			if fused {
 				e.fused.MatVecs(xb, e.qkv[:])
 			} else {
 				t = tr.begin()

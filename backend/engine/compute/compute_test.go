@@ -269,6 +269,43 @@ func TestPoolStealsFromAStalledWorker(t *testing.T) {
 	}
 }
 
+// TestPoolHelpersParkWhenIdle checks that an idle pool stops spinning: an
+// engine waiting for its next request must not keep a core busy. After a
+// task, every helper must park within a generous bound (spinFor is µs), and
+// a parked pool must still run the next task in full.
+func TestPoolHelpersParkWhenIdle(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs two processors for a helper")
+	}
+	p := NewPool(2)
+	defer p.Close()
+	for round := range 3 {
+		task := &countTask{hits: make([]atomic.Int32, 64)}
+		p.Parallel(64, 1, task)
+		deadline := time.Now().Add(5 * time.Second)
+		for !allParked(p) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: a helper still spins 5 s after its last task", round)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		for i := range task.hits {
+			if got := task.hits[i].Load(); got != 1 {
+				t.Fatalf("round %d: item %d ran %d times", round, i, got)
+			}
+		}
+	}
+}
+
+func allParked(p *Pool) bool {
+	for _, h := range p.helper {
+		if !h.parked.Load() {
+			return false
+		}
+	}
+	return true
+}
+
 func TestRealignCopiesMisalignedData(t *testing.T) {
 	buf := make([]byte, 9)
 	buf[1], buf[2] = 0x80, 0x3f // 1.0 as bf16 at an odd address

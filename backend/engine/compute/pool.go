@@ -32,9 +32,9 @@ type Task interface {
 // line and throws them all away when the other core writes it, and it takes
 // issue slots from a sibling thread on the same physical core. On the
 // 2-vCPU AMD EPYC used for `make bench`, the pause made decode of the
-// quantized demos 7–9 % faster when the host ran our two cores on
-// different dies and 0–6 % faster when it ran them on one (in-process A/B,
-// 2026-12-07).
+// quantized demos 6–9 % faster when the host ran our two cores on
+// different dies and 3–7 % faster when it ran them on one (medians of
+// `make bench`'s rounds, binaries before and after alternated, 2026-12-07).
 type Pool struct {
 	workers int
 

@@ -94,7 +94,7 @@ type helper struct {
 // spinFor is how long an idle worker polls for a new task before parking.
 // Between the operations of a decode step the caller works alone for a few
 // µs, so the helpers must still be spinning when the next task comes; a
-// parked helper costs a channel wake-up (tens of µs) to start.
+// parked helper needs a channel send and the scheduler to start again.
 const spinFor = 50 * time.Microsecond
 
 // NewPool starts a pool of workers goroutines in total, the caller of
